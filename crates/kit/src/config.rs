@@ -1,0 +1,237 @@
+//! The one typed configuration of the suite: defaults, then an optional TOML
+//! file (`KEYHOLDER_CONFIG`), then `KEYHOLDER_*` environment variables (nested
+//! keys with `__`, e.g. `KEYHOLDER_BROKER__LISTEN`). Unknown keys are rejected so
+//! a typo fails loudly instead of being ignored.
+
+use crate::secret::Secret;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Which service a setting is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceName {
+    /// keyholder.identity.v1
+    Identity,
+    /// keyholder.broker.v1
+    Broker,
+    /// keyholder.audit.v1
+    Audit,
+}
+
+impl ServiceName {
+    /// Lowercase name, used for files, tables and telemetry.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Identity => "identity",
+            Self::Broker => "broker",
+            Self::Audit => "audit",
+        }
+    }
+}
+
+/// Settings of one service.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Database URL; an SQLite file under the data dir when unset.
+    pub database_url: Option<Secret>,
+    /// Where identity is (for key sets, roles, contacts).
+    pub identity_url: String,
+    /// Where audit is (for event delivery).
+    pub audit_url: String,
+    /// Service-account credentials file for calling the other services; defaults
+    /// to `<data_dir>/<service>.credentials` (written by identity's bootstrap).
+    pub credentials_file: Option<PathBuf>,
+}
+
+impl ServiceConfig {
+    fn with_port(port: u16) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], port)),
+            database_url: None,
+            identity_url: "http://127.0.0.1:50051".into(),
+            audit_url: "http://127.0.0.1:50053".into(),
+            credentials_file: None,
+        }
+    }
+}
+
+/// The whole suite's configuration.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where SQLite files, credentials and the mail folder live.
+    pub data_dir: PathBuf,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Tracing filter directives.
+    pub log: String,
+    /// OTLP/gRPC endpoint; traces are exported only when set.
+    pub otlp_endpoint: Option<String>,
+    /// Seconds to let in-flight calls finish after SIGTERM/SIGINT.
+    pub shutdown_grace_secs: u64,
+    /// SMTP URL for lettre; mail goes to `.eml` files when unset.
+    pub smtp_url: Option<Secret>,
+    /// The From address of notifications.
+    pub mail_from: String,
+    /// Identity service.
+    pub identity: ServiceConfig,
+    /// Broker service.
+    pub broker: ServiceConfig,
+    /// Audit service.
+    pub audit: ServiceConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./data"),
+            log_format: LogFormat::Text,
+            log: "info,sqlx=warn,sea_orm=warn".into(),
+            otlp_endpoint: None,
+            shutdown_grace_secs: 10,
+            smtp_url: None,
+            mail_from: "Keyholder <keyholder@localhost>".into(),
+            identity: ServiceConfig::with_port(50051),
+            broker: ServiceConfig::with_port(50052),
+            audit: ServiceConfig::with_port(50053),
+        }
+    }
+}
+
+/// Why configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The named file does not exist.
+    #[error("config file {0} does not exist")]
+    MissingFile(PathBuf),
+    /// Parsing or an unknown key.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// Environment variables with the prefix that are not configuration keys.
+const NOT_CONFIG: &[&str] = &["config", "test_database_url"];
+
+impl Config {
+    /// Loads defaults, then `KEYHOLDER_CONFIG`'s file, then the environment.
+    pub fn load() -> Result<Self, ConfigError> {
+        let file = std::env::var_os("KEYHOLDER_CONFIG").map(PathBuf::from);
+        Self::load_from(file.as_deref(), Env::prefixed("KEYHOLDER_"))
+    }
+
+    fn load_from(file: Option<&Path>, env: Env) -> Result<Self, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::MissingFile(path.to_path_buf()));
+            }
+            fig = fig.merge(Toml::file(path));
+        }
+        fig = fig.merge(env.split("__").ignore(NOT_CONFIG));
+        fig.extract()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))
+    }
+
+    /// The settings of one service.
+    pub fn service(&self, name: ServiceName) -> &ServiceConfig {
+        match name {
+            ServiceName::Identity => &self.identity,
+            ServiceName::Broker => &self.broker,
+            ServiceName::Audit => &self.audit,
+        }
+    }
+
+    /// The database URL of a service: the configured one, or an SQLite file
+    /// `<data_dir>/<service>.db`.
+    pub fn database_url(&self, name: ServiceName) -> Secret {
+        match &self.service(name).database_url {
+            Some(url) => url.clone(),
+            None => Secret::new(format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir
+                    .join(format!("{}.db", name.as_str()))
+                    .display()
+            )),
+        }
+    }
+
+    /// The credentials file a service uses to call the others.
+    pub fn credentials_file(&self, name: ServiceName) -> PathBuf {
+        self.service(name)
+            .credentials_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join(format!("{}.credentials", name.as_str())))
+    }
+
+    /// The grace period after a shutdown signal.
+    pub fn shutdown_grace(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.shutdown_grace_secs)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's own signature
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_env_and_file_layer_in_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "k.toml",
+                "data_dir = \"/srv/kh\"\n[broker]\nlisten = \"0.0.0.0:6000\"\n",
+            )?;
+            jail.set_env("KEYHOLDER_BROKER__IDENTITY_URL", "http://identity:50051");
+            jail.set_env("KEYHOLDER_CONFIG", "ignored-by-extract");
+            let cfg = Config::load_from(Some(Path::new("k.toml")), Env::prefixed("KEYHOLDER_"))
+                .map_err(|e| e.to_string())?;
+            assert_eq!(cfg.data_dir, PathBuf::from("/srv/kh"));
+            assert_eq!(cfg.broker.listen.port(), 6000);
+            assert_eq!(cfg.broker.identity_url, "http://identity:50051");
+            assert_eq!(cfg.identity.listen.port(), 50051);
+            assert_eq!(
+                cfg.database_url(ServiceName::Audit).expose(),
+                "sqlite:///srv/kh/audit.db?mode=rwc"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("KEYHOLDER_BROKER__LISTNE", "0.0.0.0:1");
+            let err = Config::load_from(None, Env::prefixed("KEYHOLDER_"));
+            assert!(matches!(err, Err(ConfigError::Invalid(m)) if m.contains("listne")));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("KEYHOLDER_SMTP_URL", "smtp://u:pa55word@mail:587");
+            let cfg =
+                Config::load_from(None, Env::prefixed("KEYHOLDER_")).map_err(|e| e.to_string())?;
+            assert!(!format!("{cfg:?}").contains("pa55word"));
+            Ok(())
+        });
+    }
+}

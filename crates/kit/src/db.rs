@@ -1,0 +1,101 @@
+//! Database connect and migrate: an SQLite file by default, PostgreSQL by URL.
+
+use crate::secret::Secret;
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm_migration::MigratorTrait;
+use std::time::Duration;
+
+/// Why the database could not be reached or prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum DbSetupError {
+    /// Connecting failed (the URL itself is never printed: it may hold a password).
+    #[error("cannot connect to the {backend} database: {source}")]
+    Connect {
+        /// `sqlite` or `postgres`.
+        backend: &'static str,
+        /// The cause.
+        source: DbErr,
+    },
+    /// The URL is neither SQLite nor PostgreSQL.
+    #[error("database url must start with sqlite:// or postgres://")]
+    UnsupportedUrl,
+    /// Making the SQLite file's folder failed.
+    #[error("cannot create the database folder: {0}")]
+    Folder(std::io::Error),
+    /// A migration failed.
+    #[error("database migration failed: {0}")]
+    Migrate(DbErr),
+}
+
+/// Connects, creating an SQLite file (and its folder) when needed.
+pub async fn connect(url: &Secret) -> Result<DatabaseConnection, DbSetupError> {
+    let raw = url.expose();
+    let sqlite = raw.starts_with("sqlite:");
+    if !(sqlite || raw.starts_with("postgres://") || raw.starts_with("postgresql://")) {
+        return Err(DbSetupError::UnsupportedUrl);
+    }
+    let mut url = raw.to_string();
+    if sqlite {
+        let path = raw
+            .trim_start_matches("sqlite://")
+            .trim_start_matches("sqlite:")
+            .split('?')
+            .next()
+            .unwrap_or_default();
+        if !path.is_empty()
+            && path != ":memory:"
+            && let Some(dir) = std::path::Path::new(path)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir).map_err(DbSetupError::Folder)?;
+        }
+        if !url.contains("mode=") {
+            url.push_str(if url.contains('?') {
+                "&mode=rwc"
+            } else {
+                "?mode=rwc"
+            });
+        }
+    }
+    let mut opts = ConnectOptions::new(url);
+    opts.sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(10));
+    if sqlite {
+        // WAL lets readers run beside the one writer; the busy timeout makes a
+        // second writer wait instead of failing.
+        opts.max_connections(8)
+            .min_connections(1)
+            .map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+            });
+    } else {
+        opts.max_connections(16).min_connections(1);
+    }
+    let backend = if sqlite { "sqlite" } else { "postgres" };
+    Database::connect(opts)
+        .await
+        .map_err(|source| DbSetupError::Connect { backend, source })
+}
+
+/// Brings the schema up to date. Each service's migrator keeps its own
+/// migrations table, so services may share one PostgreSQL database.
+pub async fn migrate<M: MigratorTrait>(db: &DatabaseConnection) -> Result<(), DbSetupError> {
+    M::up(db, None).await.map_err(DbSetupError::Migrate)
+}
+
+/// Connects and migrates.
+pub async fn open<M: MigratorTrait>(url: &Secret) -> Result<DatabaseConnection, DbSetupError> {
+    let db = connect(url).await?;
+    migrate::<M>(&db).await?;
+    Ok(db)
+}
+
+/// True for PostgreSQL connections.
+pub fn is_postgres(db: &DatabaseConnection) -> bool {
+    db.get_database_backend() == DbBackend::Postgres
+}

@@ -1,0 +1,20 @@
+//! The service kit every Keyholder service is built on: one way to configure,
+//! trace, serve, authenticate, fail and store.
+
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod client;
+pub mod clock;
+pub mod config;
+pub mod credentials;
+pub mod db;
+pub mod error;
+pub mod jwt;
+pub mod paging;
+pub mod secret;
+pub mod serve;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use tokio_util::sync::CancellationToken;

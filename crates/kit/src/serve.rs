@@ -1,0 +1,84 @@
+//! One way to serve: the service's routes plus gRPC health and reflection,
+//! on a listener the caller bound (so tests use port 0), stopping on a
+//! cancellation token with a bounded grace period.
+
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
+use tonic::transport::Server;
+use tonic_health::ServingStatus;
+
+/// Why serving failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Reflection could not be built from the descriptor sets.
+    #[error("cannot build reflection: {0}")]
+    Reflection(String),
+    /// The transport failed.
+    #[error("server failed: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// What to announce and how long to wait when stopping.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Fully qualified gRPC service names reported SERVING by health.
+    pub health_names: Vec<&'static str>,
+    /// How long in-flight calls may take after shutdown begins.
+    pub grace: Duration,
+}
+
+/// Serves `routes` on `listener` until `shutdown` is cancelled.
+pub async fn serve(
+    listener: TcpListener,
+    routes: Routes,
+    options: ServeOptions,
+    shutdown: CancellationToken,
+) -> Result<(), ServeError> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    for name in &options.health_names {
+        reporter
+            .set_service_status(*name, ServingStatus::Serving)
+            .await;
+    }
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(keyholder_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| ServeError::Reflection(e.to_string()))?;
+    let addr = listener.local_addr().ok();
+    tracing::info!(addr = ?addr, services = ?options.health_names, "serving");
+
+    let stop = shutdown.clone();
+    let names = options.health_names.clone();
+    let on_stop = async move {
+        stop.cancelled().await;
+        // Tell load balancers first, so new calls go elsewhere while we drain.
+        reporter
+            .set_service_status("", ServingStatus::NotServing)
+            .await;
+        for name in names {
+            reporter
+                .set_service_status(name, ServingStatus::NotServing)
+                .await;
+        }
+    };
+    let server = Server::builder()
+        .trace_fn(crate::telemetry::grpc_span)
+        .add_routes(routes)
+        .add_service(health)
+        .add_service(reflection)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), on_stop);
+    tokio::pin!(server);
+    let grace = options.grace;
+    tokio::select! {
+        result = &mut server => result?,
+        _ = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!(grace_secs = grace.as_secs(), "grace period over; dropping open connections");
+        }
+    }
+    tracing::info!(addr = ?addr, "stopped");
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! One telemetry set-up for every service: logs (text or JSON) through
+//! `tracing`, optional OTLP trace export, and W3C trace context carried in
+//! gRPC metadata so one trace spans identity, broker and audit.
+
+use crate::config::{Config, LogFormat};
+use opentelemetry::propagation::{Extractor, Injector};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+/// Why telemetry could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    /// The `log` filter does not parse.
+    #[error("invalid log filter: {0}")]
+    Filter(String),
+    /// The OTLP exporter could not be built.
+    #[error("cannot build the OTLP exporter: {0}")]
+    Exporter(String),
+}
+
+/// Flushes pending spans when dropped; keep it alive for the process's life.
+#[must_use = "dropping the guard flushes and stops trace export"]
+pub struct TelemetryGuard {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        if let Some(p) = self.provider.take()
+            && let Err(e) = p.shutdown()
+        {
+            eprintln!("trace export shutdown failed: {e}");
+        }
+    }
+}
+
+/// Installs the global subscriber. Safe to call more than once (tests): later
+/// calls keep the first subscriber.
+pub fn init(config: &Config, service: &str) -> Result<TelemetryGuard, TelemetryError> {
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    let filter =
+        EnvFilter::try_new(&config.log).map_err(|e| TelemetryError::Filter(e.to_string()))?;
+    let fmt = match config.log_format {
+        LogFormat::Text => tracing_subscriber::fmt::layer().with_target(true).boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_current_span(true)
+            .boxed(),
+    };
+    let provider = match &config.otlp_endpoint {
+        Some(endpoint) => {
+            let exporter = opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(endpoint.clone())
+                .build()
+                .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
+            let resource = opentelemetry_sdk::Resource::builder()
+                .with_service_name(format!("keyholder-{service}"))
+                .build();
+            Some(
+                SdkTracerProvider::builder()
+                    .with_batch_exporter(exporter)
+                    .with_resource(resource)
+                    .build(),
+            )
+        }
+        None => None,
+    };
+    let otel = provider
+        .as_ref()
+        .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("keyholder")));
+    let result = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .with(otel)
+        .try_init();
+    if result.is_err() {
+        tracing::debug!("telemetry already initialised");
+    }
+    Ok(TelemetryGuard { provider })
+}
+
+/// Installs a quiet subscriber for tests (`KEYHOLDER_LOG` or `warn`).
+pub fn init_for_tests() {
+    let filter =
+        EnvFilter::try_from_env("KEYHOLDER_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
+
+struct HeaderExtractor<'a>(&'a http::HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
+struct MetadataInjector<'a>(&'a mut tonic::metadata::MetadataMap);
+
+impl Injector for MetadataInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(k), Ok(v)) = (
+            tonic::metadata::MetadataKey::from_bytes(key.as_bytes()),
+            value.parse(),
+        ) {
+            self.0.insert(k, v);
+        }
+    }
+}
+
+/// The span of one incoming gRPC call, a child of the caller's trace when the
+/// request carries `traceparent`.
+pub fn grpc_span(req: &http::Request<()>) -> tracing::Span {
+    let span = tracing::info_span!("grpc", path = %req.uri().path());
+    let parent = opentelemetry::global::get_text_map_propagator(|p| {
+        p.extract(&HeaderExtractor(req.headers()))
+    });
+    if let Err(e) = span.set_parent(parent) {
+        tracing::debug!(error = %e, "no trace parent set");
+    }
+    span
+}
+
+/// Writes the current span's trace context into outgoing metadata.
+pub fn inject_context(metadata: &mut tonic::metadata::MetadataMap) {
+    let cx = tracing::Span::current().context();
+    opentelemetry::global::get_text_map_propagator(|p| {
+        p.inject_context(&cx, &mut MetadataInjector(metadata))
+    });
+}
