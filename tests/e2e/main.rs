@@ -1,1 +1,9 @@
-//! End-to-end tests.
+//! End-to-end tests: identity, broker and audit running together on real
+//! ports and a real database, with a real SMTP server receiving the mail.
+//! One test binary keeps link time down.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod flows;
+mod lifecycle;
+mod standing;

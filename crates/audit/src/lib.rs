@@ -1,1 +1,173 @@
-//! placeholder
+//! Keyholder's audit service: the append-only, tamper-evident record of every
+//! support entry and action, the tenant's queries over it, and the
+//! notification outbox that e-mails the people who must know.
+
+#![forbid(unsafe_code)]
+
+pub mod contacts;
+pub mod domain;
+pub mod error;
+pub mod grpc;
+pub mod ledger;
+pub mod mail;
+pub mod migrations;
+pub mod store;
+
+pub use error::{Error, StartError};
+
+use crate::contacts::{ContactSource, IdentityContacts};
+use crate::grpc::AuditApi;
+use crate::ledger::Ledger;
+use crate::mail::worker::MailWorker;
+use crate::store::Store;
+use keyholder_kit::CancellationToken;
+use keyholder_kit::auth::Authenticator;
+use keyholder_kit::client::{RemoteKeySet, channel};
+use keyholder_kit::clock::SharedClock;
+use keyholder_kit::config::{Config, ServiceName};
+use keyholder_kit::serve::{ServeOptions, serve};
+use keyholder_proto::audit::v1::audit_service_server::AuditServiceServer;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// How often the mailer looks for due e-mails when nothing woke it.
+const MAIL_POLL: Duration = Duration::from_secs(1);
+/// How often checkpoints are signed for chains that grew.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(300);
+
+/// Knobs for embedding (tests); `Default` is what `keyholder` runs.
+#[derive(Clone, Default)]
+pub struct AuditOptions {
+    /// Do not run the mailer in the background: the caller drives
+    /// [`MailWorker::deliver_once`] itself.
+    pub manual_mail: bool,
+    /// Use this transport instead of the configured one.
+    pub mailer: Option<Arc<dyn mail::Mailer>>,
+    /// Use this contact source instead of identity.
+    pub contacts: Option<Arc<dyn ContactSource>>,
+}
+
+/// The audit service, prepared and ready to serve.
+pub struct Audit {
+    api: AuditApi,
+    worker: MailWorker,
+    options: AuditOptions,
+    grace: Duration,
+}
+
+impl Audit {
+    /// Connects and migrates the database and loads the signing key.
+    pub async fn prepare(config: &Config, clock: SharedClock) -> Result<Self, StartError> {
+        Self::prepare_with(config, clock, AuditOptions::default()).await
+    }
+
+    /// [`Audit::prepare`] with embedding options.
+    pub async fn prepare_with(
+        config: &Config,
+        clock: SharedClock,
+        options: AuditOptions,
+    ) -> Result<Self, StartError> {
+        let db = keyholder_kit::db::open::<migrations::Migrator>(
+            &config.database_url(ServiceName::Audit),
+        )
+        .await?;
+        let store = Store::new(db, clock);
+        let ledger = Ledger::load(store.clone()).await?;
+        let identity_url = &config.audit.identity_url;
+        let auth = Authenticator::new(Arc::new(RemoteKeySet::new(channel(identity_url)?)));
+        let contacts: Arc<dyn ContactSource> = match &options.contacts {
+            Some(c) => c.clone(),
+            None => Arc::new(IdentityContacts::new(
+                identity_url,
+                config.credentials_file(ServiceName::Audit),
+            )?),
+        };
+        let mailer = match &options.mailer {
+            Some(m) => m.clone(),
+            None => mail::from_config(config).map_err(StartError::Mail)?,
+        };
+        let worker = MailWorker::new(store.clone(), contacts, mailer, config.mail_from.clone());
+        Ok(Self {
+            api: AuditApi {
+                store,
+                ledger,
+                auth,
+                mail_wakeup: Arc::new(Notify::new()),
+            },
+            worker,
+            options,
+            grace: config.shutdown_grace(),
+        })
+    }
+
+    /// The mailer worker (tests drive it with `deliver_once`).
+    pub fn mail_worker(&self) -> MailWorker {
+        self.worker.clone()
+    }
+
+    /// The store (tests reach into the tables through it).
+    pub fn store(&self) -> Store {
+        self.api.store.clone()
+    }
+
+    /// The chain verifier and checkpoint signer (tests call `checkpoint_all`).
+    pub fn ledger(&self) -> Ledger {
+        self.api.ledger.clone()
+    }
+
+    /// Runs the background tasks and serves until `shutdown` is cancelled.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: CancellationToken,
+    ) -> Result<(), StartError> {
+        if !self.options.manual_mail {
+            tokio::spawn(mail_loop(
+                self.worker.clone(),
+                self.api.mail_wakeup.clone(),
+                shutdown.clone(),
+            ));
+        }
+        tokio::spawn(checkpoint_loop(self.api.ledger.clone(), shutdown.clone()));
+        let routes = tonic::service::Routes::new(AuditServiceServer::new(self.api));
+        serve(
+            listener,
+            routes,
+            ServeOptions {
+                health_names: vec!["keyholder.audit.v1.AuditService"],
+                grace: self.grace,
+            },
+            shutdown,
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+async fn mail_loop(worker: MailWorker, wakeup: Arc<Notify>, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = wakeup.notified() => {}
+            _ = tokio::time::sleep(MAIL_POLL) => {}
+        }
+        if let Err(e) = worker.deliver_once().await {
+            tracing::warn!(error = %e, "mailer pass failed");
+        }
+    }
+}
+
+async fn checkpoint_loop(ledger: Ledger, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(CHECKPOINT_EVERY) => {}
+        }
+        match ledger.checkpoint_all().await {
+            Ok(n) if n > 0 => tracing::info!(checkpoints = n, "signed audit checkpoints"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "checkpointing failed"),
+        }
+    }
+}

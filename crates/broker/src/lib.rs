@@ -1,1 +1,165 @@
-//! placeholder
+//! Keyholder's access-grant broker: the support-access lifecycle from a
+//! tenant's mode through requests, decisions, grants, one-time credentials and
+//! support sessions to CheckAccess and every way access ends.
+
+#![forbid(unsafe_code)]
+
+pub mod cache;
+pub mod domain;
+pub mod error;
+pub mod events;
+mod grpc;
+pub mod identity;
+pub mod migrations;
+pub mod session_token;
+pub mod store;
+pub mod tasks;
+
+use crate::cache::AccessCache;
+use crate::identity::IdentityClient;
+use crate::session_token::{SessionClaims, SessionKeys, VerifiedTokens};
+use crate::store::Store;
+pub use error::{Error, StartError};
+use keyholder_kit::CancellationToken;
+use keyholder_kit::auth::{Authenticator, Principal};
+use keyholder_kit::client::{RemoteKeySet, channel};
+use keyholder_kit::clock::SharedClock;
+use keyholder_kit::config::{Config, ServiceName};
+use keyholder_proto::broker::v1::broker_service_server::BrokerServiceServer;
+use std::sync::Arc;
+pub use tasks::sweeper::SweepReport;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+/// Everything a handler needs.
+pub(crate) struct Core {
+    pub store: Store,
+    pub clock: SharedClock,
+    pub auth: Authenticator,
+    pub identity: Arc<IdentityClient>,
+    pub keys: SessionKeys,
+    /// Identity tokens already verified, with their `exp`.
+    pub callers: VerifiedTokens<(Principal, i64)>,
+    /// Session tokens already verified.
+    pub session_tokens: VerifiedTokens<SessionClaims>,
+}
+
+/// The broker service, prepared and ready to serve.
+pub struct Broker {
+    core: Arc<Core>,
+    config: Config,
+}
+
+/// A handle for driving the broker's periodic work directly (tests move a
+/// ManualClock and call these instead of waiting).
+#[derive(Clone)]
+pub struct BrokerHandle {
+    store: Store,
+    clock: SharedClock,
+}
+
+impl BrokerHandle {
+    /// Runs one expiry sweep now.
+    pub async fn sweep_once(&self) -> Result<SweepReport, Error> {
+        tasks::sweeper::sweep_once(&self.store, &self.clock).await
+    }
+
+    /// Events waiting in the outbox.
+    pub async fn undelivered_events(&self) -> Result<u64, Error> {
+        Ok(store::outbox::undelivered_count(self.store.db()).await?)
+    }
+}
+
+impl Broker {
+    /// Connects, migrates and loads (or makes) the session signing key.
+    pub async fn prepare(config: &Config, clock: SharedClock) -> Result<Self, StartError> {
+        let db = keyholder_kit::db::open::<migrations::Migrator>(
+            &config.database_url(ServiceName::Broker),
+        )
+        .await?;
+        let cache = Arc::new(AccessCache::default());
+        let store = Store::new(db.clone(), cache, Arc::new(Notify::new()));
+        let keys = SessionKeys::load_or_create(&db, clock.now()).await?;
+        let identity_channel = channel(&config.broker.identity_url)?;
+        let auth = Authenticator::new(Arc::new(RemoteKeySet::new(identity_channel.clone())));
+        let identity = Arc::new(IdentityClient::new(
+            identity_channel,
+            config.credentials_file(ServiceName::Broker),
+        ));
+        let core = Core {
+            store,
+            clock,
+            auth,
+            identity,
+            keys,
+            callers: VerifiedTokens::new(10_000),
+            session_tokens: VerifiedTokens::new(100_000),
+        };
+        Ok(Self {
+            core: Arc::new(core),
+            config: config.clone(),
+        })
+    }
+
+    /// A handle for tests and tools.
+    pub fn handle(&self) -> BrokerHandle {
+        BrokerHandle {
+            store: self.core.store.clone(),
+            clock: self.core.clock.clone(),
+        }
+    }
+
+    /// Starts the background tasks (sweeper, outbox deliverer, invalidation
+    /// listener) and serves until `shutdown` is cancelled.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> Result<(), StartError> {
+        let core = self.core.clone();
+        let tasks = tokio_util_tasks(&core, &self.config, &shutdown)?;
+        let routes =
+            tonic::service::Routes::new(BrokerServiceServer::new(grpc::BrokerApi::new(core)));
+        let result = keyholder_kit::serve::serve(
+            listener,
+            routes,
+            keyholder_kit::serve::ServeOptions {
+                health_names: vec!["keyholder.broker.v1.BrokerService"],
+                grace: self.config.shutdown_grace(),
+            },
+            shutdown.clone(),
+        )
+        .await;
+        shutdown.cancel();
+        for t in tasks {
+            let _ = t.await;
+        }
+        Ok(result?)
+    }
+}
+
+fn tokio_util_tasks(
+    core: &Arc<Core>,
+    config: &Config,
+    shutdown: &CancellationToken,
+) -> Result<Vec<tokio::task::JoinHandle<()>>, StartError> {
+    let audit = channel(&config.broker.audit_url)?;
+    Ok(vec![
+        tokio::spawn(tasks::sweeper::run(
+            core.store.clone(),
+            core.clock.clone(),
+            shutdown.clone(),
+        )),
+        tokio::spawn(tasks::deliverer::run(
+            core.store.clone(),
+            core.identity.clone(),
+            audit,
+            core.clock.clone(),
+            shutdown.clone(),
+        )),
+        tokio::spawn(tasks::invalidation::run(
+            core.store.clone(),
+            shutdown.clone(),
+        )),
+    ])
+}

@@ -1,1 +1,127 @@
-//! placeholder
+//! Test support: start the real Keyholder services in-process on ephemeral
+//! ports against real databases (a fresh SQLite file per test, or a fresh
+//! PostgreSQL database when `KEYHOLDER_TEST_DATABASE_URL` is set), and the
+//! fixtures most tests need (operator, tenants, employees, agents, service
+//! accounts).
+
+// Test support fails loudly on purpose: a broken fixture must stop the test.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+pub mod audit;
+pub mod broker;
+pub mod db;
+mod fixtures;
+pub mod identity_helpers;
+pub mod smtp;
+
+pub use fixtures::{AgentFixture, TenantFixture, UserFixture};
+
+use keyholder_kit::CancellationToken;
+use keyholder_kit::clock::ManualClock;
+use keyholder_kit::config::Config;
+use keyholder_proto::identity::v1::identity_service_client::IdentityServiceClient;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tonic::transport::{Channel, Endpoint};
+
+/// A running set of services for one test. Dropping it stops them.
+pub struct Suite {
+    /// Temporary data dir (credentials files, mail folder, SQLite files).
+    pub dir: tempfile::TempDir,
+    /// The configuration services were (or will be) started with.
+    pub config: Config,
+    /// The clock given to broker and audit; starts at the real now.
+    pub clock: Arc<ManualClock>,
+    /// Cancelled on drop: stops every service of the suite.
+    pub shutdown: CancellationToken,
+    identity: Option<Channel>,
+}
+
+impl Drop for Suite {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Binds an ephemeral loopback port.
+pub async fn ephemeral_listener() -> (TcpListener, SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().expect("local addr");
+    (listener, addr)
+}
+
+/// A lazily connecting channel to a local address.
+pub fn local_channel(addr: SocketAddr) -> Channel {
+    Endpoint::from_shared(format!("http://{addr}"))
+        .expect("endpoint")
+        .connect_lazy()
+}
+
+impl Suite {
+    /// A fresh data dir and fresh databases; nothing started yet.
+    pub async fn new() -> Self {
+        keyholder_kit::telemetry::init_for_tests();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = Config {
+            data_dir: dir.path().to_path_buf(),
+            shutdown_grace_secs: 1,
+            ..Config::default()
+        };
+        let urls = db::fresh_urls(dir.path()).await;
+        config.identity.database_url = Some(urls.identity);
+        config.broker.database_url = Some(urls.broker);
+        config.audit.database_url = Some(urls.audit);
+        Self {
+            dir,
+            config,
+            clock: ManualClock::new(chrono::Utc::now()),
+            shutdown: CancellationToken::new(),
+            identity: None,
+        }
+    }
+
+    /// Starts identity (system clock: its tokens are checked against real time).
+    pub async fn start_identity(&mut self) -> SocketAddr {
+        let svc =
+            keyholder_identity::Identity::prepare(&self.config, keyholder_kit::clock::system())
+                .await
+                .expect("identity prepares");
+        let (listener, addr) = ephemeral_listener().await;
+        let url = format!("http://{addr}");
+        self.config.identity.identity_url = url.clone();
+        self.config.broker.identity_url = url.clone();
+        self.config.audit.identity_url = url;
+        let stop = self.shutdown.clone();
+        tokio::spawn(async move {
+            if let Err(e) = svc.serve(listener, stop).await {
+                eprintln!("identity stopped with error: {e}");
+            }
+        });
+        self.identity = Some(local_channel(addr));
+        addr
+    }
+
+    /// A client of the started identity service.
+    pub fn identity(&self) -> IdentityServiceClient<Channel> {
+        IdentityServiceClient::new(self.identity.clone().expect("start_identity first"))
+    }
+}
+
+/// Wraps a message with `authorization: Bearer <token>`.
+pub fn bearer<T>(message: T, token: &str) -> tonic::Request<T> {
+    keyholder_kit::client::authorized(message, token)
+}
+
+/// The current code of a base32 TOTP secret (SHA-1, 6 digits, 30 s).
+pub fn totp_now(secret_base32: &str) -> String {
+    let secret = totp_rs::Secret::try_from_base32(secret_base32).expect("base32 totp secret");
+    totp_rs::Builder::new()
+        .with_secret(secret)
+        .build()
+        .expect("totp")
+        .generate_current()
+        .to_string()
+}

@@ -1,0 +1,426 @@
+//! An event's content as audit stores and hashes it: one canonical JSON form
+//! (fixed field order, attributes sorted, times in UTC with microseconds), so
+//! the same event always serializes to the same bytes.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The most events one ingest call may carry.
+pub const MAX_BATCH: usize = 500;
+/// Longest id or short text field accepted.
+const MAX_ID_LEN: usize = 200;
+/// Longest free-text field (reason, attributes) accepted.
+const MAX_TEXT_LEN: usize = 4000;
+
+/// What happened (mirrors the contract's `EventKind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Kind {
+    /// Support-access mode or limits changed.
+    ModeChanged,
+    /// An agent asked for access.
+    RequestCreated,
+    /// A pending request will expire soon.
+    RequestExpiring,
+    /// A pending request expired undecided.
+    RequestExpired,
+    /// A request was approved.
+    RequestApproved,
+    /// A request was denied.
+    RequestDenied,
+    /// A pending request was cancelled.
+    RequestCancelled,
+    /// A grant was extended.
+    GrantExtended,
+    /// A grant expired.
+    GrantExpired,
+    /// A grant was revoked.
+    GrantRevoked,
+    /// An agent signed in.
+    SignIn,
+    /// An agent's sign-in was refused.
+    SignInRefused,
+    /// A support session ended.
+    SignOut,
+    /// A decision or action during a session.
+    Action,
+    /// An identity change.
+    IdentityChanged,
+}
+
+impl Kind {
+    /// Every kind, in contract order.
+    pub const ALL: [Kind; 15] = [
+        Kind::ModeChanged,
+        Kind::RequestCreated,
+        Kind::RequestExpiring,
+        Kind::RequestExpired,
+        Kind::RequestApproved,
+        Kind::RequestDenied,
+        Kind::RequestCancelled,
+        Kind::GrantExtended,
+        Kind::GrantExpired,
+        Kind::GrantRevoked,
+        Kind::SignIn,
+        Kind::SignInRefused,
+        Kind::SignOut,
+        Kind::Action,
+        Kind::IdentityChanged,
+    ];
+
+    /// The stored name, e.g. `SIGN_IN`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::ModeChanged => "MODE_CHANGED",
+            Kind::RequestCreated => "REQUEST_CREATED",
+            Kind::RequestExpiring => "REQUEST_EXPIRING",
+            Kind::RequestExpired => "REQUEST_EXPIRED",
+            Kind::RequestApproved => "REQUEST_APPROVED",
+            Kind::RequestDenied => "REQUEST_DENIED",
+            Kind::RequestCancelled => "REQUEST_CANCELLED",
+            Kind::GrantExtended => "GRANT_EXTENDED",
+            Kind::GrantExpired => "GRANT_EXPIRED",
+            Kind::GrantRevoked => "GRANT_REVOKED",
+            Kind::SignIn => "SIGN_IN",
+            Kind::SignInRefused => "SIGN_IN_REFUSED",
+            Kind::SignOut => "SIGN_OUT",
+            Kind::Action => "ACTION",
+            Kind::IdentityChanged => "IDENTITY_CHANGED",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// Someone who did something, as they were at the time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Actor {
+    /// User or service-account id.
+    pub id: String,
+    /// `employee`, `support_agent`, …
+    pub kind: String,
+    /// Display name.
+    pub name: String,
+    /// E-mail.
+    pub email: String,
+}
+
+/// An event as a producer sent it, before it has a place in the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewEvent {
+    /// Producer-chosen id; the idempotency key.
+    pub event_id: String,
+    /// Tenant.
+    pub tenant_id: String,
+    /// What happened.
+    pub kind: Kind,
+    /// When it happened.
+    pub occur_time: DateTime<Utc>,
+    /// Who did it.
+    pub actor: Option<Actor>,
+    /// The agent concerned.
+    pub agent: Option<Actor>,
+    /// The admin who granted access.
+    pub granted_by: Option<Actor>,
+    /// Access request id.
+    pub access_request_id: String,
+    /// Grant id.
+    pub grant_id: String,
+    /// Session id.
+    pub session_id: String,
+    /// Ticket reference.
+    pub ticket_ref: String,
+    /// The reason given.
+    pub reason: String,
+    /// For actions: entity.
+    pub entity: String,
+    /// For actions: action.
+    pub action: String,
+    /// For decisions: allowed.
+    pub allowed: bool,
+    /// Grant or request end.
+    pub expire_time: Option<DateTime<Utc>>,
+    /// Producing service.
+    pub source: String,
+    /// Further detail, sorted by key.
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// Why an event was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    /// Too many in one call.
+    #[error("at most {MAX_BATCH} events may be sent at once, got {0}")]
+    BatchTooLarge(usize),
+    /// A required field is empty.
+    #[error("event {index}: {field} is required")]
+    Missing {
+        /// Position in the batch.
+        index: usize,
+        /// Which field.
+        field: &'static str,
+    },
+    /// A field is too long.
+    #[error("event {index}: {field} is longer than {limit} characters")]
+    TooLong {
+        /// Position in the batch.
+        index: usize,
+        /// Which field.
+        field: &'static str,
+        /// The limit.
+        limit: usize,
+    },
+}
+
+impl NewEvent {
+    /// Checks the fields a producer must fill and the size limits.
+    pub fn validate(&self, index: usize) -> Result<(), EventError> {
+        if self.event_id.trim().is_empty() {
+            return Err(EventError::Missing {
+                index,
+                field: "event_id",
+            });
+        }
+        if self.tenant_id.trim().is_empty() {
+            return Err(EventError::Missing {
+                index,
+                field: "tenant_id",
+            });
+        }
+        let ids = [
+            ("event_id", &self.event_id),
+            ("tenant_id", &self.tenant_id),
+            ("access_request_id", &self.access_request_id),
+            ("grant_id", &self.grant_id),
+            ("session_id", &self.session_id),
+            ("ticket_ref", &self.ticket_ref),
+            ("entity", &self.entity),
+            ("action", &self.action),
+            ("source", &self.source),
+        ];
+        for (field, value) in ids {
+            if value.chars().count() > MAX_ID_LEN {
+                return Err(EventError::TooLong {
+                    index,
+                    field,
+                    limit: MAX_ID_LEN,
+                });
+            }
+        }
+        let attrs: usize = self.attributes.iter().map(|(k, v)| k.len() + v.len()).sum();
+        if self.reason.chars().count() > MAX_TEXT_LEN {
+            return Err(EventError::TooLong {
+                index,
+                field: "reason",
+                limit: MAX_TEXT_LEN,
+            });
+        }
+        if attrs > MAX_TEXT_LEN * 4 {
+            return Err(EventError::TooLong {
+                index,
+                field: "attributes",
+                limit: MAX_TEXT_LEN * 4,
+            });
+        }
+        Ok(())
+    }
+
+    /// The agent's id, or empty.
+    pub fn agent_id(&self) -> &str {
+        self.agent.as_ref().map(|a| a.id.as_str()).unwrap_or("")
+    }
+
+    /// The canonical content of this event at `sequence`: the bytes its hash covers.
+    pub fn canonical(&self, sequence: i64) -> String {
+        let content = Canonical {
+            v: 1,
+            tenant_id: &self.tenant_id,
+            sequence,
+            event_id: &self.event_id,
+            kind: self.kind.as_str(),
+            occur_time: format_time(self.occur_time),
+            actor: self.actor.as_ref(),
+            agent: self.agent.as_ref(),
+            granted_by: self.granted_by.as_ref(),
+            access_request_id: &self.access_request_id,
+            grant_id: &self.grant_id,
+            session_id: &self.session_id,
+            ticket_ref: &self.ticket_ref,
+            reason: &self.reason,
+            entity: &self.entity,
+            action: &self.action,
+            allowed: self.allowed,
+            expire_time: self.expire_time.map(format_time),
+            source: &self.source,
+            attributes: &self.attributes,
+        };
+        // Serializing plain strings, numbers and a BTreeMap cannot fail.
+        serde_json::to_string(&content).unwrap_or_default()
+    }
+
+    /// Reads canonical content back.
+    pub fn from_canonical(text: &str) -> Option<(i64, NewEvent)> {
+        let c: Stored = serde_json::from_str(text).ok()?;
+        let event = NewEvent {
+            event_id: c.event_id,
+            tenant_id: c.tenant_id,
+            kind: Kind::parse(&c.kind)?,
+            occur_time: parse_time(&c.occur_time)?,
+            actor: c.actor,
+            agent: c.agent,
+            granted_by: c.granted_by,
+            access_request_id: c.access_request_id,
+            grant_id: c.grant_id,
+            session_id: c.session_id,
+            ticket_ref: c.ticket_ref,
+            reason: c.reason,
+            entity: c.entity,
+            action: c.action,
+            allowed: c.allowed,
+            expire_time: match c.expire_time {
+                Some(t) => Some(parse_time(&t)?),
+                None => None,
+            },
+            source: c.source,
+            attributes: c.attributes,
+        };
+        Some((c.sequence, event))
+    }
+}
+
+/// Times in the canonical form: RFC 3339, UTC, microseconds.
+pub fn format_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+#[derive(Serialize)]
+struct Canonical<'a> {
+    v: u32,
+    tenant_id: &'a str,
+    sequence: i64,
+    event_id: &'a str,
+    kind: &'a str,
+    occur_time: String,
+    actor: Option<&'a Actor>,
+    agent: Option<&'a Actor>,
+    granted_by: Option<&'a Actor>,
+    access_request_id: &'a str,
+    grant_id: &'a str,
+    session_id: &'a str,
+    ticket_ref: &'a str,
+    reason: &'a str,
+    entity: &'a str,
+    action: &'a str,
+    allowed: bool,
+    expire_time: Option<String>,
+    source: &'a str,
+    attributes: &'a BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+struct Stored {
+    tenant_id: String,
+    sequence: i64,
+    event_id: String,
+    kind: String,
+    occur_time: String,
+    actor: Option<Actor>,
+    agent: Option<Actor>,
+    granted_by: Option<Actor>,
+    access_request_id: String,
+    grant_id: String,
+    session_id: String,
+    ticket_ref: String,
+    reason: String,
+    entity: String,
+    action: String,
+    allowed: bool,
+    expire_time: Option<String>,
+    source: String,
+    attributes: BTreeMap<String, String>,
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    pub(crate) fn sample(id: &str) -> NewEvent {
+        NewEvent {
+            event_id: id.into(),
+            tenant_id: "t1".into(),
+            kind: Kind::SignIn,
+            occur_time: DateTime::from_timestamp(1_700_000_000, 123_456_000).unwrap(),
+            actor: None,
+            agent: Some(Actor {
+                id: "a1".into(),
+                kind: "support_agent".into(),
+                name: "Ann Agent".into(),
+                email: "ann@vendor.test".into(),
+            }),
+            granted_by: None,
+            access_request_id: String::new(),
+            grant_id: "g1".into(),
+            session_id: "s1".into(),
+            ticket_ref: "T-1".into(),
+            reason: "fix import".into(),
+            entity: String::new(),
+            action: String::new(),
+            allowed: true,
+            expire_time: None,
+            source: "broker".into(),
+            attributes: [("b".to_string(), "2".to_string()), ("a".into(), "1".into())]
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn canonical_form_is_stable_and_round_trips() {
+        let e = sample("e1");
+        let text = e.canonical(7);
+        assert!(text.contains(r#""attributes":{"a":"1","b":"2"}"#), "{text}");
+        assert!(text.contains(r#""occur_time":"2023-11-14T22:13:20.123456Z""#));
+        assert_eq!(text, e.clone().canonical(7));
+        let (seq, back) = NewEvent::from_canonical(&text).unwrap();
+        assert_eq!(seq, 7);
+        assert_eq!(back, e);
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let mut e = sample("");
+        assert_eq!(
+            e.validate(3),
+            Err(EventError::Missing {
+                index: 3,
+                field: "event_id"
+            })
+        );
+        e.event_id = "x".repeat(201);
+        assert!(matches!(
+            e.validate(0),
+            Err(EventError::TooLong {
+                field: "event_id",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn kinds_round_trip() {
+        for k in Kind::ALL {
+            assert_eq!(Kind::parse(k.as_str()), Some(k));
+        }
+    }
+}

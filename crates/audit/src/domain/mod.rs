@@ -1,0 +1,7 @@
+//! Audit's rules, free of gRPC and SQL.
+
+pub mod chain;
+pub mod event;
+pub mod history;
+pub mod notify;
+pub mod templates;

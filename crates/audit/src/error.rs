@@ -1,0 +1,74 @@
+//! Audit's one error type and its mapping to gRPC codes.
+
+use crate::domain::event::EventError;
+use keyholder_kit::auth::AuthError;
+use keyholder_kit::error::{ErrorCode, ServiceError};
+use keyholder_kit::paging::PageError;
+
+/// Everything an audit call can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Authentication or permission.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// A malformed event.
+    #[error(transparent)]
+    Event(#[from] EventError),
+    /// A malformed page request.
+    #[error(transparent)]
+    Page(#[from] PageError),
+    /// Some other bad input.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// Concurrent appends kept winning; the caller may retry.
+    #[error("the tenant's log was busy with concurrent appends; retry")]
+    Conflict,
+    /// The database failed.
+    #[error("database error: {0}")]
+    Db(#[from] sea_orm::DbErr),
+    /// A bug or broken invariant.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ServiceError for Error {
+    fn code(&self) -> ErrorCode {
+        match self {
+            Error::Auth(e) => e.code(),
+            Error::Event(_) | Error::Page(_) | Error::InvalidArgument(_) => {
+                ErrorCode::InvalidArgument
+            }
+            Error::Conflict => ErrorCode::Aborted,
+            Error::Db(_) | Error::Internal(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+impl From<Error> for tonic::Status {
+    fn from(e: Error) -> tonic::Status {
+        keyholder_kit::error::to_status(&e)
+    }
+}
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Database connect or migrate.
+    #[error("audit database: {0}")]
+    Database(#[from] keyholder_kit::db::DbSetupError),
+    /// Reading or creating the checkpoint signing key.
+    #[error("audit signing key: {0}")]
+    SigningKey(String),
+    /// Identity's address is wrong.
+    #[error("identity client: {0}")]
+    Client(#[from] keyholder_kit::client::ClientError),
+    /// Mail transport setup.
+    #[error("mail transport: {0}")]
+    Mail(String),
+    /// A database error while preparing.
+    #[error("audit database: {0}")]
+    Db(#[from] sea_orm::DbErr),
+    /// Serving failed.
+    #[error("audit server: {0}")]
+    Serve(#[from] keyholder_kit::serve::ServeError),
+}

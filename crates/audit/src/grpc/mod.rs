@@ -1,0 +1,227 @@
+//! gRPC handlers: authenticate, translate, call the store, translate back.
+
+mod convert;
+pub mod export;
+
+use crate::domain::event::{Kind, MAX_BATCH};
+use crate::domain::history;
+use crate::error::Error;
+use crate::ledger::Ledger;
+use crate::store::Store;
+use crate::store::events::EventQuery;
+use keyholder_kit::auth::{Authenticator, Principal};
+use keyholder_kit::paging::Page;
+use keyholder_proto::audit::v1 as pb;
+use keyholder_proto::audit::v1::audit_service_server::AuditService;
+use std::sync::Arc;
+use tokio::sync::Notify;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+/// Scope a producer needs to ingest events.
+pub const INGEST_SCOPE: &str = "audit.events.write";
+
+/// The AuditService implementation.
+#[derive(Clone)]
+pub struct AuditApi {
+    pub(crate) store: Store,
+    pub(crate) ledger: Ledger,
+    pub(crate) auth: Authenticator,
+    pub(crate) mail_wakeup: Arc<Notify>,
+}
+
+fn tenant_arg(tenant_id: &str) -> Result<(), Error> {
+    if tenant_id.trim().is_empty() {
+        return Err(Error::InvalidArgument("tenant_id is required".into()));
+    }
+    Ok(())
+}
+
+impl AuditApi {
+    async fn admin<T>(&self, req: &Request<T>, tenant_id: &str) -> Result<Principal, Error> {
+        let p = self.auth.authenticate(req).await?;
+        tenant_arg(tenant_id)?;
+        p.require_admin_of(tenant_id)?;
+        Ok(p)
+    }
+}
+
+#[tonic::async_trait]
+impl AuditService for AuditApi {
+    async fn ingest_events(
+        &self,
+        request: Request<pb::IngestEventsRequest>,
+    ) -> Result<Response<pb::IngestEventsResponse>, Status> {
+        let p = self
+            .auth
+            .authenticate(&request)
+            .await
+            .map_err(Error::from)?;
+        p.require_scope(INGEST_SCOPE).map_err(Error::from)?;
+        let events = request.into_inner().events;
+        if events.len() > MAX_BATCH {
+            return Err(
+                Error::Event(crate::domain::event::EventError::BatchTooLarge(
+                    events.len(),
+                ))
+                .into(),
+            );
+        }
+        let events = events
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| convert::event_from_proto(i, e))
+            .collect::<Result<Vec<_>, _>>()?;
+        let outcome = self.store.ingest(events).await?;
+        if outcome.jobs > 0 {
+            self.mail_wakeup.notify_one();
+        }
+        tracing::debug!(caller = %p.id, accepted = outcome.accepted, duplicates = outcome.duplicates, "events ingested");
+        Ok(Response::new(pb::IngestEventsResponse {
+            accepted: outcome.accepted,
+            duplicates: outcome.duplicates,
+        }))
+    }
+
+    async fn list_login_history(
+        &self,
+        request: Request<pb::ListLoginHistoryRequest>,
+    ) -> Result<Response<pb::ListLoginHistoryResponse>, Status> {
+        let tenant = request.get_ref().tenant_id.clone();
+        self.admin(&request, &tenant).await?;
+        let r = request.into_inner();
+        let page = Page::parse(r.page_size, &r.page_token).map_err(Error::from)?;
+        let mut kinds = vec![Kind::SignIn];
+        if !r.exclude_refused {
+            kinds.push(Kind::SignInRefused);
+        }
+        let query = EventQuery {
+            kinds,
+            agent_id: r.agent_id,
+            start: convert::time_from(r.start_time),
+            end: convert::time_from(r.end_time),
+            ..EventQuery::default()
+        };
+        convert::check_range(&query)?;
+        let rows = self.store.login_events(&tenant, &query, page).await?;
+        let (next_page_token, keep) = page.finish(rows.len());
+        let entries = rows
+            .iter()
+            .take(keep)
+            .map(convert::stored_event)
+            .collect::<Result<Vec<_>, _>>()?;
+        let sessions: Vec<String> = entries
+            .iter()
+            .filter(|e| e.kind == Kind::SignIn && !e.session_id.is_empty())
+            .map(|e| e.session_id.clone())
+            .collect();
+        let outs = self
+            .store
+            .sign_outs(&tenant, sessions)
+            .await?
+            .iter()
+            .map(convert::stored_event)
+            .collect::<Result<Vec<_>, _>>()?;
+        let entries = history::build(entries, outs)
+            .into_iter()
+            .map(convert::login_entry)
+            .collect();
+        Ok(Response::new(pb::ListLoginHistoryResponse {
+            entries,
+            next_page_token,
+        }))
+    }
+
+    async fn list_events(
+        &self,
+        request: Request<pb::ListEventsRequest>,
+    ) -> Result<Response<pb::ListEventsResponse>, Status> {
+        let tenant = request.get_ref().tenant_id.clone();
+        self.admin(&request, &tenant).await?;
+        let r = request.into_inner();
+        let page = Page::parse(r.page_size, &r.page_token).map_err(Error::from)?;
+        let query = convert::query_from(r.filter)?;
+        let rows = self.store.list_events(&tenant, &query, page).await?;
+        let (next_page_token, keep) = page.finish(rows.len());
+        let events = rows
+            .into_iter()
+            .take(keep)
+            .map(convert::recorded)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Response::new(pb::ListEventsResponse {
+            events,
+            next_page_token,
+        }))
+    }
+
+    type ExportEventsStream = ReceiverStream<Result<pb::ExportEventsResponse, Status>>;
+
+    async fn export_events(
+        &self,
+        request: Request<pb::ExportEventsRequest>,
+    ) -> Result<Response<Self::ExportEventsStream>, Status> {
+        let tenant = request.get_ref().tenant_id.clone();
+        self.admin(&request, &tenant).await?;
+        let r = request.into_inner();
+        let format = match pb::ExportFormat::try_from(r.format) {
+            Ok(pb::ExportFormat::JsonLines) => export::Format::JsonLines,
+            Ok(pb::ExportFormat::Csv) => export::Format::Csv,
+            _ => {
+                return Err(Error::InvalidArgument(
+                    "format must be EXPORT_FORMAT_JSON_LINES or EXPORT_FORMAT_CSV".into(),
+                )
+                .into());
+            }
+        };
+        let query = convert::query_from(r.filter)?;
+        let rx = export::spawn(self.store.clone(), tenant, query, format);
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn verify_chain(
+        &self,
+        request: Request<pb::VerifyChainRequest>,
+    ) -> Result<Response<pb::VerifyChainResponse>, Status> {
+        let tenant = request.get_ref().tenant_id.clone();
+        let p = self
+            .auth
+            .authenticate(&request)
+            .await
+            .map_err(Error::from)?;
+        tenant_arg(&tenant)?;
+        if !p.is_operator() {
+            p.require_admin_of(&tenant).map_err(Error::from)?;
+        }
+        let v = self.ledger.verify(&tenant).await?;
+        if let Some(b) = &v.broken {
+            tracing::error!(tenant_id = %tenant, sequence = b.sequence, problem = %b.problem, "audit chain broken");
+        }
+        Ok(Response::new(pb::VerifyChainResponse {
+            intact: v.broken.is_none(),
+            checked: v.checked,
+            first_broken_sequence: v.broken.as_ref().map(|b| b.sequence).unwrap_or(0),
+            problem: v.broken.map(|b| b.problem).unwrap_or_default(),
+            checkpoint_sequence: v.checkpoint_sequence,
+        }))
+    }
+
+    async fn list_notifications(
+        &self,
+        request: Request<pb::ListNotificationsRequest>,
+    ) -> Result<Response<pb::ListNotificationsResponse>, Status> {
+        let tenant = request.get_ref().tenant_id.clone();
+        self.admin(&request, &tenant).await?;
+        let r = request.into_inner();
+        let page = Page::parse(r.page_size, &r.page_token).map_err(Error::from)?;
+        let rows = self.store.list_notifications(&tenant, page).await?;
+        let (next_page_token, keep) = page.finish(rows.len());
+        Ok(Response::new(pb::ListNotificationsResponse {
+            notifications: rows
+                .into_iter()
+                .take(keep)
+                .map(convert::notification_to_proto)
+                .collect(),
+            next_page_token,
+        }))
+    }
+}

@@ -1,0 +1,231 @@
+//! Verifying a tenant's chain and signing checkpoints of it with audit's own
+//! Ed25519 key (kept in audit's database).
+
+use crate::domain::chain::{Broken, Verifier, checkpoint_message};
+use crate::error::{Error, StartError};
+use crate::store::Store;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use ring::rand::SystemRandom;
+use ring::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Rows fetched per round trip while verifying.
+const VERIFY_BATCH: u64 = 1000;
+
+/// Result of a verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    /// Rows checked.
+    pub checked: i64,
+    /// The first broken link, if any.
+    pub broken: Option<Broken>,
+    /// Sequence of the latest checkpoint (after any made now).
+    pub checkpoint_sequence: i64,
+}
+
+/// Verifies chains and signs checkpoints.
+#[derive(Clone)]
+pub struct Ledger {
+    store: Store,
+    key: Arc<Ed25519KeyPair>,
+    key_id: String,
+    public_keys: Arc<HashMap<String, Vec<u8>>>,
+}
+
+impl Ledger {
+    /// Loads audit's signing key, creating one on first start.
+    pub async fn load(store: Store) -> Result<Self, StartError> {
+        let bad = |e: String| StartError::SigningKey(e);
+        let mut keys = store.signing_keys().await.map_err(|e| bad(e.to_string()))?;
+        if keys.is_empty() {
+            let doc = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
+                .map_err(|_| bad("cannot generate a key".into()))?;
+            let pair = Ed25519KeyPair::from_pkcs8(doc.as_ref())
+                .map_err(|_| bad("cannot read the generated key".into()))?;
+            let key_id = uuid::Uuid::new_v4().to_string();
+            store
+                .insert_signing_key(
+                    &key_id,
+                    &B64.encode(doc.as_ref()),
+                    &B64.encode(pair.public_key().as_ref()),
+                )
+                .await
+                .map_err(|e| bad(e.to_string()))?;
+            keys = store.signing_keys().await.map_err(|e| bad(e.to_string()))?;
+        }
+        let current = keys
+            .last()
+            .ok_or_else(|| bad("no signing key stored".into()))?;
+        let pkcs8 = B64
+            .decode(&current.private_key)
+            .map_err(|_| bad("stored key is not base64".into()))?;
+        let key = Ed25519KeyPair::from_pkcs8(&pkcs8)
+            .map_err(|_| bad("stored key is not an Ed25519 PKCS#8 key".into()))?;
+        let public_keys = keys
+            .iter()
+            .filter_map(|k| Some((k.key_id.clone(), B64.decode(&k.public_key).ok()?)))
+            .collect();
+        Ok(Self {
+            store,
+            key: Arc::new(key),
+            key_id: current.key_id.clone(),
+            public_keys: Arc::new(public_keys),
+        })
+    }
+
+    fn signature_ok(&self, tenant: &str, seq: i64, hash: &str, key_id: &str, sig: &str) -> bool {
+        let (Some(public), Ok(sig)) = (self.public_keys.get(key_id), B64.decode(sig)) else {
+            return false;
+        };
+        UnparsedPublicKey::new(&ED25519, public)
+            .verify(&checkpoint_message(tenant, seq, hash), &sig)
+            .is_ok()
+    }
+
+    /// Re-computes the whole chain of a tenant; when intact, signs a
+    /// checkpoint of its head.
+    pub async fn verify(&self, tenant_id: &str) -> Result<Verification, Error> {
+        let checkpoints = self.store.checkpoints(tenant_id).await?;
+        let mut latest = 0;
+        for cp in &checkpoints {
+            if !self.signature_ok(tenant_id, cp.sequence, &cp.hash, &cp.key_id, &cp.signature) {
+                return Ok(Verification {
+                    checked: 0,
+                    broken: Some(Broken {
+                        sequence: cp.sequence,
+                        problem: format!(
+                            "the checkpoint at event {} has an invalid signature (it was forged or altered)",
+                            cp.sequence
+                        ),
+                    }),
+                    checkpoint_sequence: latest,
+                });
+            }
+            latest = cp.sequence;
+        }
+        let by_seq: HashMap<i64, &str> = checkpoints
+            .iter()
+            .map(|c| (c.sequence, c.hash.as_str()))
+            .collect();
+        let mut v = Verifier::new();
+        let broken = 'scan: loop {
+            let (after, _) = v.head();
+            let rows = self
+                .store
+                .chain_rows(tenant_id, after, VERIFY_BATCH)
+                .await?;
+            if rows.is_empty() {
+                break None;
+            }
+            for row in &rows {
+                if let Err(b) = v.check(row) {
+                    break 'scan Some(b);
+                }
+                if let Some(h) = by_seq.get(&row.sequence)
+                    && *h != row.hash
+                {
+                    break 'scan Some(Broken {
+                        sequence: row.sequence,
+                        problem: format!(
+                            "event {} differs from the signed checkpoint (the log was rewritten)",
+                            row.sequence
+                        ),
+                    });
+                }
+            }
+        };
+        let (last, last_hash) = v.head();
+        let broken = broken.or_else(|| {
+            (latest > last).then(|| Broken {
+                sequence: last + 1,
+                problem: format!(
+                    "the log ends at event {last} but a signed checkpoint covers event {latest}: events {}..{latest} were removed (truncated)",
+                    last + 1
+                ),
+            })
+        });
+        let broken = match broken {
+            Some(b) => Some(b),
+            None => match self.store.head(tenant_id).await? {
+                Some(h) if h.sequence > last => Some(Broken {
+                    sequence: last + 1,
+                    problem: format!(
+                        "the log ends at event {last} but its head says {}: events were removed (truncated)",
+                        h.sequence
+                    ),
+                }),
+                _ => None,
+            },
+        };
+        let mut checkpoint_sequence = latest;
+        if broken.is_none() && last > latest {
+            let hash = last_hash.to_string();
+            self.sign(tenant_id, last, &hash).await?;
+            checkpoint_sequence = last;
+        }
+        Ok(Verification {
+            checked: v.checked(),
+            broken,
+            checkpoint_sequence,
+        })
+    }
+
+    async fn sign(&self, tenant_id: &str, sequence: i64, hash: &str) -> Result<(), Error> {
+        let sig = self
+            .key
+            .sign(&checkpoint_message(tenant_id, sequence, hash));
+        self.store
+            .insert_checkpoint(
+                tenant_id,
+                sequence,
+                hash,
+                &self.key_id,
+                &B64.encode(sig.as_ref()),
+            )
+            .await
+    }
+
+    /// Signs a checkpoint for every tenant whose chain grew since its last
+    /// one, after checking the new rows link onto that checkpoint.
+    pub async fn checkpoint_all(&self) -> Result<u32, Error> {
+        let mut made = 0;
+        for head in self.store.heads().await? {
+            let cps = self.store.checkpoints(&head.tenant_id).await?;
+            let (from_seq, from_hash) = cps
+                .last()
+                .map(|c| (c.sequence, c.hash.clone()))
+                .unwrap_or((0, crate::domain::chain::GENESIS.to_string()));
+            if head.sequence <= from_seq {
+                continue;
+            }
+            let mut v = Verifier::after(from_seq, from_hash);
+            let mut ok = true;
+            'scan: loop {
+                let (after, _) = v.head();
+                let rows = self
+                    .store
+                    .chain_rows(&head.tenant_id, after, VERIFY_BATCH)
+                    .await?;
+                if rows.is_empty() {
+                    break;
+                }
+                for row in &rows {
+                    if let Err(b) = v.check(row) {
+                        tracing::error!(tenant_id = %head.tenant_id, sequence = b.sequence, problem = %b.problem, "audit chain broken; not signing a checkpoint");
+                        ok = false;
+                        break 'scan;
+                    }
+                }
+            }
+            let (last, hash) = v.head();
+            if ok && last > from_seq {
+                let hash = hash.to_string();
+                self.sign(&head.tenant_id, last, &hash).await?;
+                made += 1;
+            }
+        }
+        Ok(made)
+    }
+}

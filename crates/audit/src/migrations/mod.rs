@@ -1,0 +1,20 @@
+//! Audit's schema. Plain SQL that both SQLite and PostgreSQL accept (TEXT,
+//! BIGINT microseconds since the epoch, INTEGER), one file per migration.
+
+use sea_orm_migration::prelude::*;
+
+mod m0001_initial;
+
+/// Runs audit's migrations, tracked in `audit_migrations`.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m0001_initial::Migration)]
+    }
+
+    fn migration_table_name() -> DynIden {
+        "audit_migrations".into_iden()
+    }
+}

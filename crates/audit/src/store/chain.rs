@@ -1,0 +1,117 @@
+//! Reading the chain for verification; checkpoints and the signing key.
+
+use super::Store;
+use super::entities::{checkpoint, event, head, signing_key};
+use crate::domain::chain::ChainRow;
+use crate::error::Error;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+impl From<event::Model> for ChainRow {
+    fn from(m: event::Model) -> Self {
+        ChainRow {
+            sequence: m.sequence,
+            tenant_id: m.tenant_id,
+            event_id: m.event_id,
+            kind: m.kind,
+            occur_time: m.occur_time,
+            agent_id: m.agent_id,
+            session_id: m.session_id,
+            grant_id: m.grant_id,
+            content: m.content,
+            prev_hash: m.prev_hash,
+            hash: m.hash,
+        }
+    }
+}
+
+impl Store {
+    /// Up to `limit` rows of a tenant's chain after `after_sequence`, by sequence.
+    pub async fn chain_rows(
+        &self,
+        tenant_id: &str,
+        after_sequence: i64,
+        limit: u64,
+    ) -> Result<Vec<ChainRow>, Error> {
+        Ok(event::Entity::find()
+            .filter(event::Column::TenantId.eq(tenant_id))
+            .filter(event::Column::Sequence.gt(after_sequence))
+            .order_by_asc(event::Column::Sequence)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(ChainRow::from)
+            .collect())
+    }
+
+    /// A tenant's chain head, if it has events.
+    pub async fn head(&self, tenant_id: &str) -> Result<Option<head::Model>, Error> {
+        Ok(head::Entity::find_by_id(tenant_id.to_string())
+            .one(&self.db)
+            .await?)
+    }
+
+    /// Every chain head.
+    pub async fn heads(&self) -> Result<Vec<head::Model>, Error> {
+        Ok(head::Entity::find().all(&self.db).await?)
+    }
+
+    /// A tenant's checkpoints, oldest first.
+    pub async fn checkpoints(&self, tenant_id: &str) -> Result<Vec<checkpoint::Model>, Error> {
+        Ok(checkpoint::Entity::find()
+            .filter(checkpoint::Column::TenantId.eq(tenant_id))
+            .order_by_asc(checkpoint::Column::Sequence)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// Stores a checkpoint (a second one for the same place is ignored).
+    pub async fn insert_checkpoint(
+        &self,
+        tenant_id: &str,
+        sequence: i64,
+        hash: &str,
+        key_id: &str,
+        signature: &str,
+    ) -> Result<(), Error> {
+        checkpoint::Entity::insert(checkpoint::ActiveModel {
+            checkpoint_id: Set(uuid::Uuid::new_v4().to_string()),
+            tenant_id: Set(tenant_id.to_string()),
+            sequence: Set(sequence),
+            hash: Set(hash.to_string()),
+            key_id: Set(key_id.to_string()),
+            signature: Set(signature.to_string()),
+            create_time: Set(self.now_micros()),
+        })
+        .on_conflict_do_nothing_on([checkpoint::Column::TenantId, checkpoint::Column::Sequence])
+        .exec_without_returning(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    /// Every signing key.
+    pub async fn signing_keys(&self) -> Result<Vec<signing_key::Model>, Error> {
+        Ok(signing_key::Entity::find()
+            .order_by_asc(signing_key::Column::CreateTime)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// Stores a new signing key.
+    pub async fn insert_signing_key(
+        &self,
+        key_id: &str,
+        private_key: &str,
+        public_key: &str,
+    ) -> Result<(), Error> {
+        signing_key::Entity::insert(signing_key::ActiveModel {
+            key_id: Set(key_id.to_string()),
+            private_key: Set(private_key.to_string()),
+            public_key: Set(public_key.to_string()),
+            create_time: Set(self.now_micros()),
+        })
+        .exec_without_returning(&self.db)
+        .await?;
+        Ok(())
+    }
+}

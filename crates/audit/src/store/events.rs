@@ -1,0 +1,293 @@
+//! Appending to the log (hash chain, idempotency, notification jobs in the
+//! same transaction) and reading it back.
+
+use super::entities::{event, head, job};
+use super::{Store, is_retryable};
+use crate::domain::chain::{GENESIS, link_hash};
+use crate::domain::event::{Kind, NewEvent};
+use crate::domain::notify::audiences;
+use crate::error::Error;
+use chrono::{DateTime, Utc};
+use keyholder_kit::paging::Page;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
+};
+use std::collections::HashSet;
+
+/// How many times an append is retried after losing a race.
+const APPEND_ATTEMPTS: usize = 8;
+
+/// What an ingest did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestOutcome {
+    /// Newly stored.
+    pub accepted: u32,
+    /// Already stored before.
+    pub duplicates: u32,
+    /// Notification jobs created.
+    pub jobs: u32,
+}
+
+/// Filters over a tenant's events.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    /// Only these kinds.
+    pub kinds: Vec<Kind>,
+    /// Only this agent.
+    pub agent_id: String,
+    /// Only this session.
+    pub session_id: String,
+    /// Only this grant.
+    pub grant_id: String,
+    /// From.
+    pub start: Option<DateTime<Utc>>,
+    /// Before.
+    pub end: Option<DateTime<Utc>>,
+}
+
+impl EventQuery {
+    fn condition(&self, tenant_id: &str) -> Condition {
+        let mut c = Condition::all().add(event::Column::TenantId.eq(tenant_id));
+        if !self.kinds.is_empty() {
+            c = c.add(event::Column::Kind.is_in(self.kinds.iter().map(|k| k.as_str())));
+        }
+        if !self.agent_id.is_empty() {
+            c = c.add(event::Column::AgentId.eq(self.agent_id.as_str()));
+        }
+        if !self.session_id.is_empty() {
+            c = c.add(event::Column::SessionId.eq(self.session_id.as_str()));
+        }
+        if !self.grant_id.is_empty() {
+            c = c.add(event::Column::GrantId.eq(self.grant_id.as_str()));
+        }
+        if let Some(t) = self.start {
+            c = c.add(event::Column::OccurTime.gte(t.timestamp_micros()));
+        }
+        if let Some(t) = self.end {
+            c = c.add(event::Column::OccurTime.lt(t.timestamp_micros()));
+        }
+        c
+    }
+}
+
+impl Store {
+    /// Appends events, each tenant's in its own transaction, skipping ids
+    /// already stored.
+    pub async fn ingest(&self, events: Vec<NewEvent>) -> Result<IngestOutcome, Error> {
+        let mut groups: Vec<(String, Vec<NewEvent>)> = Vec::new();
+        for e in events {
+            match groups.iter_mut().find(|(t, _)| *t == e.tenant_id) {
+                Some((_, list)) => list.push(e),
+                None => groups.push((e.tenant_id.clone(), vec![e])),
+            }
+        }
+        let mut total = IngestOutcome::default();
+        for (tenant, list) in groups {
+            let mut attempt = 0;
+            let outcome = loop {
+                attempt += 1;
+                match self.append_tenant(&tenant, &list).await {
+                    Ok(o) => break o,
+                    Err(Error::Conflict) if attempt < APPEND_ATTEMPTS => {}
+                    Err(Error::Db(e)) if attempt < APPEND_ATTEMPTS && is_retryable(&e) => {
+                        tracing::debug!(tenant_id = %tenant, error = %e, "append raced; retrying");
+                    }
+                    Err(e) => return Err(e),
+                }
+                tokio::task::yield_now().await;
+            };
+            total.accepted += outcome.accepted;
+            total.duplicates += outcome.duplicates;
+            total.jobs += outcome.jobs;
+        }
+        Ok(total)
+    }
+
+    async fn append_tenant(
+        &self,
+        tenant: &str,
+        events: &[NewEvent],
+    ) -> Result<IngestOutcome, Error> {
+        let txn = self.db.begin().await?;
+        // Writing first takes SQLite's write lock before anything is read, so
+        // the head we read below cannot change under us; on PostgreSQL the
+        // row lock of SELECT … FOR UPDATE does the same.
+        head::Entity::insert(head::ActiveModel {
+            tenant_id: Set(tenant.to_string()),
+            sequence: Set(0),
+            hash: Set(GENESIS.to_string()),
+        })
+        .on_conflict_do_nothing_on([head::Column::TenantId])
+        .exec_without_returning(&txn)
+        .await?;
+        let mut q = head::Entity::find_by_id(tenant.to_string());
+        if keyholder_kit::db::is_postgres(&self.db) {
+            q = q.lock_exclusive();
+        }
+        let h = q
+            .one(&txn)
+            .await?
+            .ok_or_else(|| Error::Internal("chain head vanished".into()))?;
+
+        let ids: Vec<String> = events.iter().map(|e| e.event_id.clone()).collect();
+        let existing: HashSet<String> = event::Entity::find()
+            .select_only()
+            .column(event::Column::EventId)
+            .filter(event::Column::EventId.is_in(ids))
+            .into_tuple::<String>()
+            .all(&txn)
+            .await?
+            .into_iter()
+            .collect();
+
+        let now = self.now_micros();
+        let mut seen = HashSet::new();
+        let mut out = IngestOutcome::default();
+        let (mut seq, mut prev) = (h.sequence, h.hash.clone());
+        let mut rows = Vec::new();
+        let mut jobs = Vec::new();
+        for e in events {
+            if existing.contains(&e.event_id) || !seen.insert(e.event_id.clone()) {
+                out.duplicates += 1;
+                continue;
+            }
+            seq += 1;
+            let content = e.canonical(seq);
+            let hash = link_hash(&prev, &content);
+            rows.push(event::ActiveModel {
+                event_id: Set(e.event_id.clone()),
+                tenant_id: Set(tenant.to_string()),
+                sequence: Set(seq),
+                kind: Set(e.kind.as_str().to_string()),
+                occur_time: Set(e.occur_time.timestamp_micros()),
+                record_time: Set(now),
+                agent_id: Set(e.agent_id().to_string()),
+                session_id: Set(e.session_id.clone()),
+                grant_id: Set(e.grant_id.clone()),
+                content: Set(content),
+                prev_hash: Set(prev.clone()),
+                hash: Set(hash.clone()),
+            });
+            for audience in audiences(e.kind) {
+                jobs.push(job::ActiveModel {
+                    job_id: Set(uuid::Uuid::new_v4().to_string()),
+                    tenant_id: Set(tenant.to_string()),
+                    event_id: Set(e.event_id.clone()),
+                    audience: Set(audience.as_str().to_string()),
+                    state: Set("pending".into()),
+                    attempts: Set(0),
+                    next_attempt_time: Set(now),
+                    last_error: Set(String::new()),
+                    create_time: Set(now),
+                });
+            }
+            prev = hash;
+            out.accepted += 1;
+        }
+        if out.accepted == 0 {
+            txn.rollback().await?;
+            return Ok(out);
+        }
+        out.jobs = jobs.len() as u32;
+        for chunk in rows.chunks(100) {
+            event::Entity::insert_many(chunk.to_vec())
+                .exec_without_returning(&txn)
+                .await?;
+        }
+        for chunk in jobs.chunks(100) {
+            job::Entity::insert_many(chunk.to_vec())
+                .exec_without_returning(&txn)
+                .await?;
+        }
+        let moved = head::Entity::update_many()
+            .col_expr(head::Column::Sequence, seq.into())
+            .col_expr(head::Column::Hash, prev.into())
+            .filter(head::Column::TenantId.eq(tenant))
+            .filter(head::Column::Sequence.eq(h.sequence))
+            .exec(&txn)
+            .await?;
+        if moved.rows_affected != 1 {
+            txn.rollback().await?;
+            return Err(Error::Conflict);
+        }
+        txn.commit().await?;
+        Ok(out)
+    }
+
+    /// One page of a tenant's events in chain order.
+    pub async fn list_events(
+        &self,
+        tenant_id: &str,
+        query: &EventQuery,
+        page: Page,
+    ) -> Result<Vec<event::Model>, Error> {
+        Ok(event::Entity::find()
+            .filter(query.condition(tenant_id))
+            .order_by_asc(event::Column::Sequence)
+            .offset(page.offset)
+            .limit(page.limit + 1)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// Up to `limit` matching events after `after_sequence`, in chain order
+    /// (for streaming exports without offsets).
+    pub async fn events_after(
+        &self,
+        tenant_id: &str,
+        query: &EventQuery,
+        after_sequence: i64,
+        limit: u64,
+    ) -> Result<Vec<event::Model>, Error> {
+        Ok(event::Entity::find()
+            .filter(query.condition(tenant_id))
+            .filter(event::Column::Sequence.gt(after_sequence))
+            .order_by_asc(event::Column::Sequence)
+            .limit(limit)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// One page of sign-ins and refused sign-ins, newest first.
+    pub async fn login_events(
+        &self,
+        tenant_id: &str,
+        query: &EventQuery,
+        page: Page,
+    ) -> Result<Vec<event::Model>, Error> {
+        Ok(event::Entity::find()
+            .filter(query.condition(tenant_id))
+            .order_by_desc(event::Column::OccurTime)
+            .order_by_desc(event::Column::Sequence)
+            .offset(page.offset)
+            .limit(page.limit + 1)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// The sign-out events of these sessions.
+    pub async fn sign_outs(
+        &self,
+        tenant_id: &str,
+        session_ids: Vec<String>,
+    ) -> Result<Vec<event::Model>, Error> {
+        if session_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(event::Entity::find()
+            .filter(event::Column::TenantId.eq(tenant_id))
+            .filter(event::Column::Kind.eq(Kind::SignOut.as_str()))
+            .filter(event::Column::SessionId.is_in(session_ids))
+            .order_by_asc(event::Column::Sequence)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// One event by id.
+    pub async fn event(&self, event_id: &str) -> Result<Option<event::Model>, Error> {
+        Ok(event::Entity::find_by_id(event_id.to_string())
+            .one(&self.db)
+            .await?)
+    }
+}

@@ -1,0 +1,12 @@
+//! Audit service tests: the real service, identity for tokens, a fresh
+//! database per test (SQLite, or PostgreSQL with KEYHOLDER_TEST_DATABASE_URL)
+//! and a real SMTP server for mail. One binary to keep link time down.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+mod export;
+mod ingest;
+mod notify;
+mod queries;
+mod tamper;

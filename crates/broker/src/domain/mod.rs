@@ -1,0 +1,87 @@
+//! The rules of support access, free of gRPC and SQL: modes and limits,
+//! scopes, the request and grant state machines, durations. Time is always a
+//! parameter.
+
+pub mod limits;
+pub mod scope;
+pub mod state;
+
+use chrono::{DateTime, Utc};
+
+/// Why a rule refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    /// The input breaks a rule by itself.
+    #[error("{0}")]
+    Invalid(String),
+    /// The current state does not allow this.
+    #[error("{0}")]
+    Conflict(String),
+}
+
+/// How support may enter a tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Nobody from support can enter.
+    Closed,
+    /// Each entry needs an approved request.
+    OnRequest,
+    /// Support may enter while this is on.
+    Standing,
+}
+
+impl Mode {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Closed => "closed",
+            Self::OnRequest => "on_request",
+            Self::Standing => "standing",
+        }
+    }
+
+    /// From the stored name; unknown names read as closed (the safe default).
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "on_request" => Self::OnRequest,
+            "standing" => Self::Standing,
+            _ => Self::Closed,
+        }
+    }
+}
+
+/// A person named in events: id, display name, e-mail.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Person {
+    /// User or service-account id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// E-mail.
+    pub email: String,
+}
+
+/// Milliseconds since the epoch, the stored form of every time.
+pub fn to_ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+/// Back from milliseconds.
+pub fn from_ms(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+/// A reason is required and must say something.
+pub fn validate_reason(reason: &str) -> Result<(), DomainError> {
+    if reason.trim().chars().count() < 10 {
+        return Err(DomainError::Invalid(
+            "give a reason of at least 10 characters".into(),
+        ));
+    }
+    if reason.chars().count() > 2000 {
+        return Err(DomainError::Invalid(
+            "the reason must be at most 2000 characters".into(),
+        ));
+    }
+    Ok(())
+}

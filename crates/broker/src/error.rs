@@ -1,0 +1,96 @@
+//! Broker's one error type and its mapping to gRPC codes.
+
+use crate::domain::DomainError;
+use keyholder_kit::auth::AuthError;
+use keyholder_kit::error::{ErrorCode, ServiceError};
+
+/// Everything a broker call can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Authentication or a permission check failed.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The request is malformed.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// Not found (or not the caller's to see).
+    #[error("{0}")]
+    NotFound(String),
+    /// The state does not allow it.
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// Known caller, not allowed (also refused sign-ins).
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// A session token or refresh token is bad or expired.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// Identity could not be reached.
+    #[error("identity is unavailable: {0}")]
+    Identity(String),
+    /// Audit could not be reached or refused a delivery.
+    #[error("audit is unavailable: {0}")]
+    Audit(String),
+    /// The database failed.
+    #[error("database error: {0}")]
+    Db(#[from] sea_orm::DbErr),
+    /// A bug or an infrastructure failure.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<DomainError> for Error {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::Invalid(m) => Self::InvalidArgument(m),
+            DomainError::Conflict(m) => Self::FailedPrecondition(m),
+        }
+    }
+}
+
+impl From<keyholder_kit::paging::PageError> for Error {
+    fn from(e: keyholder_kit::paging::PageError) -> Self {
+        Self::InvalidArgument(e.to_string())
+    }
+}
+
+impl ServiceError for Error {
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::Auth(e) => e.code(),
+            Self::InvalidArgument(_) => ErrorCode::InvalidArgument,
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::FailedPrecondition(_) => ErrorCode::FailedPrecondition,
+            Self::PermissionDenied(_) => ErrorCode::PermissionDenied,
+            Self::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            Self::Identity(_) | Self::Audit(_) => ErrorCode::Unavailable,
+            Self::Db(_) | Self::Internal(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+impl From<Error> for tonic::Status {
+    fn from(e: Error) -> Self {
+        keyholder_kit::error::to_status(&e)
+    }
+}
+
+/// Why the broker could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Database(#[from] keyholder_kit::db::DbSetupError),
+    /// A query during start-up failed.
+    #[error("database error during start-up: {0}")]
+    Query(#[from] sea_orm::DbErr),
+    /// The identity URL is invalid.
+    #[error(transparent)]
+    Client(#[from] keyholder_kit::client::ClientError),
+    /// The session signing key could not be made.
+    #[error("cannot prepare the session signing key: {0}")]
+    Key(String),
+    /// Serving failed.
+    #[error(transparent)]
+    Serve(#[from] keyholder_kit::serve::ServeError),
+}

@@ -1,0 +1,191 @@
+//! CheckAccess (the hot path) and ReportAction, for backends with scope
+//! `broker.check_access`. A check verifies the session token (once per token),
+//! then reads the session's state from the in-memory cache; the database is
+//! read only on a miss or when the entry is older than the cache's bound.
+
+use super::caller;
+use crate::Core;
+use crate::cache::SessionState;
+use crate::domain::state::GrantState;
+use crate::domain::{Person, from_ms};
+use crate::error::Error;
+use crate::events;
+use crate::session_token::{SessionClaims, check_time};
+use keyholder_proto::audit::v1::{Event, EventKind};
+use keyholder_proto::broker::v1::*;
+use std::sync::Arc;
+use tonic::Request;
+
+/// Backends' scope.
+pub(crate) const CHECK_ACCESS: &str = "broker.check_access";
+
+async fn claims(core: &Core, token: &str) -> Result<Arc<SessionClaims>, Error> {
+    let now = core.clock.now();
+    if let Some(c) = core.session_tokens.get(token) {
+        check_time(&c, now)?;
+        return Ok(c);
+    }
+    let c = Arc::new(core.keys.verify(token, now).await?);
+    core.session_tokens.put(token, c.clone());
+    Ok(c)
+}
+
+async fn state(core: &Core, session_id: &str) -> Result<Option<Arc<SessionState>>, Error> {
+    let cache = core.store.cache();
+    if let Some(s) = cache.get(session_id) {
+        return Ok(Some(s));
+    }
+    let generation = cache.generation();
+    let Some((s, g)) = core.store.session_with_grant(session_id).await? else {
+        return Ok(None);
+    };
+    let grant_state = GrantState::parse(&g.state);
+    let ended_reason = if s.ended_at.is_some() {
+        format!("the support session has ended ({})", s.end_reason)
+    } else if grant_state != GrantState::Active {
+        format!(
+            "the grant was {}",
+            if grant_state == GrantState::Revoked {
+                "revoked"
+            } else {
+                "expired"
+            }
+        )
+    } else {
+        String::new()
+    };
+    let st = Arc::new(SessionState {
+        session_id: s.id.clone(),
+        tenant_id: s.tenant_id.clone(),
+        agent_id: s.agent_id.clone(),
+        grant_id: g.id.clone(),
+        live: ended_reason.is_empty(),
+        ended_reason,
+        grant_expire: from_ms(g.expire_at),
+        scope: serde_json::from_str(&g.scope).unwrap_or_default(),
+        agent: Person {
+            id: g.agent_id.clone(),
+            name: g.agent_name.clone(),
+            email: g.agent_email.clone(),
+        },
+        granted_by: Person {
+            id: g.granted_by_id.clone(),
+            name: g.granted_by_name.clone(),
+            email: g.granted_by_email.clone(),
+        },
+        ticket_ref: g.ticket_ref.clone(),
+        reason: s.reason.clone(),
+    });
+    cache.put(st.clone(), generation);
+    Ok(Some(st))
+}
+
+fn action_event(
+    st: &SessionState,
+    entity: &str,
+    action: &str,
+    allowed: bool,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Event {
+    let agent = events::actor(&st.agent, "support_agent");
+    let mut e = events::base(EventKind::Action, &st.tenant_id, agent.clone(), now);
+    e.agent = Some(agent);
+    e.granted_by = Some(events::actor(&st.granted_by, "employee"));
+    e.grant_id = st.grant_id.clone();
+    e.session_id = st.session_id.clone();
+    e.ticket_ref = st.ticket_ref.clone();
+    e.reason = st.reason.clone();
+    e.entity = entity.to_string();
+    e.action = action.to_string();
+    e.allowed = allowed;
+    e
+}
+
+pub(super) async fn check_access(
+    core: &Core,
+    req: Request<CheckAccessRequest>,
+) -> Result<CheckAccessResponse, Error> {
+    let who = caller(core, &req).await?;
+    who.0.require_scope(CHECK_ACCESS)?;
+    let r = req.into_inner();
+    let deny = |reason: String| CheckAccessResponse {
+        allowed: false,
+        reason,
+        ..CheckAccessResponse::default()
+    };
+    let c = match claims(core, &r.session_token).await {
+        Ok(c) => c,
+        Err(e) => return Ok(deny(e.to_string())),
+    };
+    let mut out = CheckAccessResponse {
+        allowed: false,
+        reason: String::new(),
+        session_id: c.sid.clone(),
+        grant_id: c.gid.clone(),
+        agent_id: c.sub.clone(),
+    };
+    if c.tid != r.tenant_id {
+        out.reason = "the support session is for another tenant".into();
+        return Ok(out);
+    }
+    let Some(st) = state(core, &c.sid).await? else {
+        out.reason = "the support session does not exist".into();
+        return Ok(out);
+    };
+    let now = core.clock.now();
+    if !st.live {
+        out.reason = st.ended_reason.clone();
+    } else if now >= st.grant_expire {
+        out.reason = "the grant has expired".into();
+    } else {
+        let d = st.scope.allows(&r.entity, &r.action);
+        out.allowed = d.allowed;
+        out.reason = d.reason;
+    }
+    if r.record {
+        core.store
+            .record_event(
+                &action_event(&st, &r.entity, &r.action, out.allowed, now),
+                now,
+            )
+            .await?;
+    }
+    Ok(out)
+}
+
+pub(super) async fn report_action(
+    core: &Core,
+    req: Request<ReportActionRequest>,
+) -> Result<ReportActionResponse, Error> {
+    let who = caller(core, &req).await?;
+    who.0.require_scope(CHECK_ACCESS)?;
+    let r = req.into_inner();
+    if r.entity.is_empty() || r.action.is_empty() {
+        return Err(Error::InvalidArgument(
+            "entity and action are required".into(),
+        ));
+    }
+    let c = claims(core, &r.session_token).await?;
+    let st = state(core, &c.sid)
+        .await?
+        .ok_or_else(|| Error::NotFound("the support session does not exist".into()))?;
+    let event_id = uuid::Uuid::parse_str(&r.request_id)
+        .map(|u| u.to_string())
+        .unwrap_or_else(|_| uuid::Uuid::now_v7().to_string());
+    if core.store.event_exists(&event_id).await? {
+        return Ok(ReportActionResponse { event_id });
+    }
+    let now = core.clock.now();
+    let mut e = action_event(&st, &r.entity, &r.action, true, now);
+    e.event_id = event_id.clone();
+    if !r.resource_id.is_empty() {
+        e.attributes.insert("resource_id".into(), r.resource_id);
+    }
+    if !r.detail.is_empty() {
+        e.attributes
+            .insert("detail".into(), r.detail.chars().take(2000).collect());
+    }
+    e.attributes.insert("reported".into(), "true".into());
+    core.store.record_event(&e, now).await?;
+    Ok(ReportActionResponse { event_id })
+}

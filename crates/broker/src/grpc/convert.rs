@@ -1,0 +1,198 @@
+//! Between protobuf messages and stored rows / domain values.
+
+use crate::domain::limits::Settings;
+use crate::domain::scope::Scope;
+use crate::domain::state::{GrantState, RequestState};
+use crate::domain::{DomainError, from_ms};
+use crate::error::Error;
+use crate::events::timestamp;
+use crate::store::entities::{grants, requests, sessions};
+use chrono::{DateTime, Duration, Utc};
+use keyholder_proto::broker::v1 as pb;
+
+/// A protobuf duration as chrono's; negative ones are refused.
+pub fn duration(d: Option<prost_types::Duration>) -> Result<Option<Duration>, Error> {
+    match d {
+        None => Ok(None),
+        Some(d) if d.seconds < 0 || d.nanos < 0 => Err(Error::InvalidArgument(
+            "durations must not be negative".into(),
+        )),
+        Some(d) => Ok(Some(
+            Duration::seconds(d.seconds) + Duration::nanoseconds(i64::from(d.nanos)),
+        )),
+    }
+}
+
+/// chrono → protobuf duration.
+pub fn pb_duration(d: Duration) -> prost_types::Duration {
+    prost_types::Duration {
+        seconds: d.num_seconds(),
+        nanos: 0,
+    }
+}
+
+/// A protobuf timestamp as chrono's.
+pub fn time(t: Option<prost_types::Timestamp>) -> Option<DateTime<Utc>> {
+    t.and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0)))
+}
+
+/// Stored milliseconds → protobuf timestamp.
+pub fn ts(ms: i64) -> Option<prost_types::Timestamp> {
+    Some(timestamp(from_ms(ms)))
+}
+
+/// A requested scope, validated; unset means read-only.
+pub fn scope_in(s: Option<pb::Scope>) -> Result<Scope, Error> {
+    let s = s.unwrap_or_default();
+    Ok(Scope::validated(s.read_only, &s.roles, &s.rights)?)
+}
+
+/// A scope for callers.
+pub fn scope_out(s: &Scope) -> pb::Scope {
+    pb::Scope {
+        read_only: s.read_only,
+        roles: s.roles.clone(),
+        rights: s.rights.clone(),
+    }
+}
+
+/// A stored scope (JSON).
+pub fn stored_scope(json: &str) -> Result<Scope, Error> {
+    serde_json::from_str(json).map_err(|e| Error::Internal(format!("stored scope: {e}")))
+}
+
+/// JSON of a scope for storing.
+pub fn scope_json(s: &Scope) -> String {
+    serde_json::to_string(s).unwrap_or_default()
+}
+
+/// Settings for callers.
+pub fn settings_out(s: &Settings) -> pb::SupportAccessSettings {
+    pb::SupportAccessSettings {
+        tenant_id: s.tenant_id.clone(),
+        mode: match s.mode {
+            crate::domain::Mode::Closed => pb::SupportAccessMode::Closed,
+            crate::domain::Mode::OnRequest => pb::SupportAccessMode::OnRequest,
+            crate::domain::Mode::Standing => pb::SupportAccessMode::Standing,
+        } as i32,
+        request_ttl: Some(pb_duration(s.request_ttl)),
+        default_grant_duration: Some(pb_duration(s.default_grant)),
+        max_grant_duration: Some(pb_duration(s.max_grant)),
+        standing_scope: Some(scope_out(&s.standing_scope)),
+        updated_by: s.updated_by.clone(),
+        update_time: s.updated_at.map(timestamp),
+    }
+}
+
+/// A mode from the wire.
+pub fn mode_in(m: i32) -> Result<crate::domain::Mode, Error> {
+    match pb::SupportAccessMode::try_from(m) {
+        Ok(pb::SupportAccessMode::Closed) => Ok(crate::domain::Mode::Closed),
+        Ok(pb::SupportAccessMode::OnRequest) => Ok(crate::domain::Mode::OnRequest),
+        Ok(pb::SupportAccessMode::Standing) => Ok(crate::domain::Mode::Standing),
+        _ => Err(DomainError::Invalid("mode must be closed, on_request or standing".into()).into()),
+    }
+}
+
+/// A request for callers, with its state as of `now`.
+pub fn request_out(r: &requests::Model, now: DateTime<Utc>) -> pb::AccessRequest {
+    let state = RequestState::parse(&r.state).at(from_ms(r.expire_at), now);
+    let scope = serde_json::from_str::<Scope>(&r.scope).unwrap_or_default();
+    pb::AccessRequest {
+        access_request_id: r.id.clone(),
+        tenant_id: r.tenant_id.clone(),
+        agent_id: r.agent_id.clone(),
+        requested_by: r.requested_by.clone(),
+        ticket_ref: r.ticket_ref.clone(),
+        reason: r.reason.clone(),
+        scope: Some(scope_out(&scope)),
+        duration: Some(pb_duration(Duration::seconds(r.duration_secs))),
+        state: match state {
+            RequestState::Pending => pb::AccessRequestState::Pending,
+            RequestState::Approved => pb::AccessRequestState::Approved,
+            RequestState::Denied => pb::AccessRequestState::Denied,
+            RequestState::Expired => pb::AccessRequestState::Expired,
+            RequestState::Cancelled => pb::AccessRequestState::Cancelled,
+        } as i32,
+        create_time: ts(r.created_at),
+        expire_time: ts(r.expire_at),
+        decided_by: r.decided_by.clone(),
+        decide_time: r.decided_at.and_then(ts),
+        decision_note: r.decision_note.clone(),
+        grant_id: r.grant_id.clone(),
+    }
+}
+
+/// A request state filter from the wire.
+pub fn request_state_in(s: i32) -> Option<RequestState> {
+    match pb::AccessRequestState::try_from(s) {
+        Ok(pb::AccessRequestState::Pending) => Some(RequestState::Pending),
+        Ok(pb::AccessRequestState::Approved) => Some(RequestState::Approved),
+        Ok(pb::AccessRequestState::Denied) => Some(RequestState::Denied),
+        Ok(pb::AccessRequestState::Expired) => Some(RequestState::Expired),
+        Ok(pb::AccessRequestState::Cancelled) => Some(RequestState::Cancelled),
+        _ => None,
+    }
+}
+
+/// A grant state filter from the wire.
+pub fn grant_state_in(s: i32) -> Option<GrantState> {
+    match pb::GrantState::try_from(s) {
+        Ok(pb::GrantState::Active) => Some(GrantState::Active),
+        Ok(pb::GrantState::Expired) => Some(GrantState::Expired),
+        Ok(pb::GrantState::Revoked) => Some(GrantState::Revoked),
+        _ => None,
+    }
+}
+
+/// A grant for callers, with its state as of `now`.
+pub fn grant_out(g: &grants::Model, now: DateTime<Utc>) -> pb::Grant {
+    let state = GrantState::parse(&g.state).at(from_ms(g.expire_at), now);
+    let scope = serde_json::from_str::<Scope>(&g.scope).unwrap_or_default();
+    pb::Grant {
+        grant_id: g.id.clone(),
+        tenant_id: g.tenant_id.clone(),
+        agent_id: g.agent_id.clone(),
+        access_request_id: g.access_request_id.clone(),
+        ticket_ref: g.ticket_ref.clone(),
+        reason: g.reason.clone(),
+        scope: Some(scope_out(&scope)),
+        state: match state {
+            GrantState::Active => pb::GrantState::Active,
+            GrantState::Expired => pb::GrantState::Expired,
+            GrantState::Revoked => pb::GrantState::Revoked,
+        } as i32,
+        granted_by: g.granted_by_id.clone(),
+        create_time: ts(g.created_at),
+        expire_time: ts(g.expire_at),
+        revoke_time: if state == GrantState::Revoked {
+            g.ended_at.and_then(ts)
+        } else {
+            None
+        },
+        revoked_by: g.revoked_by.clone(),
+        credential_outstanding: state == GrantState::Active
+            && g.credential_hash.is_some()
+            && g.credential_used_at.is_none(),
+    }
+}
+
+/// A session for callers.
+pub fn session_out(s: &sessions::Model, g: Option<&grants::Model>) -> pb::SupportSession {
+    let scope = g
+        .and_then(|g| serde_json::from_str::<Scope>(&g.scope).ok())
+        .unwrap_or_default();
+    pb::SupportSession {
+        session_id: s.id.clone(),
+        tenant_id: s.tenant_id.clone(),
+        agent_id: s.agent_id.clone(),
+        grant_id: s.grant_id.clone(),
+        reason: s.reason.clone(),
+        ticket_ref: g.map(|g| g.ticket_ref.clone()).unwrap_or_default(),
+        scope: Some(scope_out(&scope)),
+        sign_in_time: ts(s.signed_in_at),
+        sign_out_time: s.ended_at.and_then(ts),
+        end_reason: s.end_reason.clone(),
+        granted_by: g.map(|g| g.granted_by_id.clone()).unwrap_or_default(),
+    }
+}

@@ -1,0 +1,228 @@
+//! GetGrant, ListGrants, ExtendGrant, RevokeGrant, IssueGrantCredential,
+//! CloseTicket.
+
+use super::convert::{grant_out, grant_state_in, time, ts};
+use super::requests::HELPDESK;
+use super::{caller, idempotent, random_token, sha256_hex};
+use crate::Core;
+use crate::domain::limits::check_extension;
+use crate::domain::state::{GrantEvent, GrantState};
+use crate::domain::{Person, from_ms};
+use crate::error::Error;
+use crate::events;
+use crate::store::ending::EndGrant;
+use crate::store::entities::grants;
+use crate::store::grants::GrantFilter;
+use crate::store::settings as stored;
+use keyholder_kit::auth::{AuthError, PrincipalKind};
+use keyholder_kit::paging::Page;
+use keyholder_proto::broker::v1::*;
+use tonic::Request;
+
+async fn load(core: &Core, id: &str) -> Result<grants::Model, Error> {
+    core.store
+        .grant(id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("grant {id} not found")))
+}
+
+fn still_active(
+    g: &grants::Model,
+    event: GrantEvent,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), Error> {
+    GrantState::parse(&g.state)
+        .at(from_ms(g.expire_at), now)
+        .on(event)?;
+    Ok(())
+}
+
+pub(super) async fn get(
+    core: &Core,
+    req: Request<GetGrantRequest>,
+) -> Result<GetGrantResponse, Error> {
+    let who = caller(core, &req).await?;
+    let p = &who.0;
+    let g = load(core, &req.get_ref().grant_id).await?;
+    if !(p.kind == PrincipalKind::SupportAgent && p.id == g.agent_id) {
+        p.require_admin_of(&g.tenant_id)?;
+    }
+    Ok(GetGrantResponse {
+        grant: Some(grant_out(&g, core.clock.now())),
+    })
+}
+
+pub(super) async fn list(
+    core: &Core,
+    req: Request<ListGrantsRequest>,
+) -> Result<ListGrantsResponse, Error> {
+    let who = caller(core, &req).await?;
+    let p = &who.0;
+    let r = req.into_inner();
+    let page = Page::parse(r.page_size, &r.page_token)?;
+    let mut f = GrantFilter {
+        state: grant_state_in(r.state),
+        ticket_ref: (!r.ticket_ref.is_empty()).then(|| r.ticket_ref.clone()),
+        agent_id: (!r.agent_id.is_empty()).then(|| r.agent_id.clone()),
+        tenant_id: None,
+    };
+    if r.tenant_id.is_empty() {
+        p.require_support_agent()?;
+        f.agent_id = Some(p.id.clone());
+    } else {
+        p.require_admin_of(&r.tenant_id)?;
+        f.tenant_id = Some(r.tenant_id.clone());
+    }
+    let now = core.clock.now();
+    let (rows, next) = core.store.list_grants(&f, page, now).await?;
+    Ok(ListGrantsResponse {
+        grants: rows.iter().map(|g| grant_out(g, now)).collect(),
+        next_page_token: next,
+    })
+}
+
+pub(super) async fn extend(
+    core: &Core,
+    req: Request<ExtendGrantRequest>,
+) -> Result<ExtendGrantResponse, Error> {
+    let who = caller(core, &req).await?;
+    let p = &who.0;
+    let r = req.into_inner();
+    let g = load(core, &r.grant_id).await?;
+    p.require_employee_admin_of(&g.tenant_id)?;
+    idempotent(core, &p.id, "ExtendGrant", &r.request_id, async {
+        let now = core.clock.now();
+        still_active(&g, GrantEvent::Extend, now)?;
+        let new_end = time(r.expire_time)
+            .ok_or_else(|| Error::InvalidArgument("expire_time is required".into()))?;
+        let s = stored::get(core.store.db(), &g.tenant_id).await?;
+        check_extension(from_ms(g.expire_at), new_end, from_ms(g.created_at), &s)?;
+        let admin = Person {
+            id: p.id.clone(),
+            name: p.display_name.clone(),
+            email: p.email.clone(),
+        };
+        let g = core
+            .store
+            .extend_grant(&g, new_end, events::actor(&admin, "employee"), now)
+            .await?
+            .ok_or_else(|| {
+                Error::FailedPrecondition(
+                    "the grant changed or ended meanwhile; read it again".into(),
+                )
+            })?;
+        Ok(ExtendGrantResponse {
+            grant: Some(grant_out(&g, now)),
+        })
+    })
+    .await
+}
+
+pub(super) async fn revoke(
+    core: &Core,
+    req: Request<RevokeGrantRequest>,
+) -> Result<RevokeGrantResponse, Error> {
+    let who = caller(core, &req).await?;
+    let p = &who.0;
+    let r = req.into_inner();
+    let g = load(core, &r.grant_id).await?;
+    p.require_employee_admin_of(&g.tenant_id)?;
+    idempotent(core, &p.id, "RevokeGrant", &r.request_id, async {
+        let now = core.clock.now();
+        let state = GrantState::parse(&g.state);
+        if state != GrantState::Active {
+            return Err(Error::FailedPrecondition(format!(
+                "the grant is already {}",
+                state.as_str()
+            )));
+        }
+        let admin = Person {
+            id: p.id.clone(),
+            name: p.display_name.clone(),
+            email: p.email.clone(),
+        };
+        let how = EndGrant {
+            state: GrantState::Revoked,
+            by: admin.id.clone(),
+            session_end_reason: "revoked",
+            actor: events::actor(&admin, "employee"),
+            why: r.reason.trim().to_string(),
+        };
+        if !core.store.end_grant(&g, &how, now).await? {
+            return Err(Error::FailedPrecondition(
+                "the grant had already ended".into(),
+            ));
+        }
+        let g = load(core, &g.id).await?;
+        Ok(RevokeGrantResponse {
+            grant: Some(grant_out(&g, now)),
+        })
+    })
+    .await
+}
+
+pub(super) async fn issue_credential(
+    core: &Core,
+    req: Request<IssueGrantCredentialRequest>,
+) -> Result<IssueGrantCredentialResponse, Error> {
+    let who = caller(core, &req).await?;
+    let p = &who.0;
+    p.require_support_agent()?;
+    let g = load(core, &req.get_ref().grant_id).await?;
+    if g.agent_id != p.id {
+        return Err(AuthError::Forbidden(
+            "the credential is given only to the agent the grant was made for".into(),
+        )
+        .into());
+    }
+    let now = core.clock.now();
+    still_active(&g, GrantEvent::Use, now)?;
+    let credential = random_token(32)?;
+    if !core
+        .store
+        .set_credential(&g, &sha256_hex(&credential), now)
+        .await?
+    {
+        return Err(Error::FailedPrecondition(
+            "the grant ended meanwhile".into(),
+        ));
+    }
+    Ok(IssueGrantCredentialResponse {
+        credential,
+        expire_time: ts(g.expire_at),
+    })
+}
+
+pub(super) async fn close_ticket(
+    core: &Core,
+    req: Request<CloseTicketRequest>,
+) -> Result<CloseTicketResponse, Error> {
+    let who = caller(core, &req).await?;
+    let p = &who.0;
+    p.require_scope(HELPDESK)?;
+    let r = req.into_inner();
+    if r.tenant_id.is_empty() || r.ticket_ref.trim().is_empty() {
+        return Err(Error::InvalidArgument(
+            "tenant_id and ticket_ref are required".into(),
+        ));
+    }
+    idempotent(core, &p.id, "CloseTicket", &r.request_id, async {
+        let actor = events::actor(
+            &Person {
+                id: p.id.clone(),
+                name: p.display_name.clone(),
+                email: p.email.clone(),
+            },
+            "service_account",
+        );
+        let (revoked, cancelled) = core
+            .store
+            .close_ticket(&r.tenant_id, r.ticket_ref.trim(), actor, core.clock.now())
+            .await?;
+        Ok(CloseTicketResponse {
+            revoked_grant_ids: revoked,
+            cancelled_access_request_ids: cancelled,
+        })
+    })
+    .await
+}

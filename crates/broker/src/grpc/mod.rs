@@ -1,0 +1,163 @@
+//! The gRPC surface: each handler checks the caller first, then translates
+//! protobuf → domain/store call → protobuf.
+
+mod check;
+mod convert;
+mod grants;
+mod requests;
+mod sessions;
+mod settings;
+
+use crate::Core;
+use crate::error::Error;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use keyholder_kit::auth::Principal;
+use keyholder_proto::broker::v1::broker_service_server::BrokerService;
+use keyholder_proto::broker::v1::*;
+use prost::Message;
+use std::future::Future;
+use std::sync::Arc;
+use tonic::{Request, Response, Status};
+
+/// The BrokerService implementation.
+pub(crate) struct BrokerApi {
+    core: Arc<Core>,
+}
+
+impl BrokerApi {
+    pub(crate) fn new(core: Arc<Core>) -> Self {
+        Self { core }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ExpOnly {
+    exp: i64,
+}
+
+/// The `exp` of an already verified JWT.
+fn token_exp(token: &str) -> Option<i64> {
+    let body = token.split('.').nth(1)?;
+    let raw = URL_SAFE_NO_PAD.decode(body).ok()?;
+    serde_json::from_slice::<ExpOnly>(&raw).ok().map(|c| c.exp)
+}
+
+fn wall_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// The caller, from the identity access token in `authorization`. Verified
+/// tokens are remembered until their `exp`, so a backend's token is checked
+/// cryptographically once rather than on every CheckAccess.
+pub(crate) async fn caller<T>(
+    core: &Core,
+    req: &Request<T>,
+) -> Result<Arc<(Principal, i64)>, Error> {
+    let token = keyholder_kit::auth::bearer(req.metadata())?;
+    let now = wall_secs();
+    if let Some(hit) = core.callers.get(token)
+        && hit.1 > now
+    {
+        return Ok(hit);
+    }
+    let p = core.auth.verify(token).await?;
+    let entry = Arc::new((p, token_exp(token).unwrap_or(now + 30)));
+    core.callers.put(token, entry.clone());
+    Ok(entry)
+}
+
+/// Runs a mutation once per (caller, rpc, request_id): a retry gets the first
+/// answer back.
+pub(crate) async fn idempotent<R, F>(
+    core: &Core,
+    caller: &str,
+    rpc: &str,
+    request_id: &str,
+    f: F,
+) -> Result<R, Error>
+where
+    R: Message + Default,
+    F: Future<Output = Result<R, Error>>,
+{
+    use crate::store::idempotency;
+    if request_id.is_empty() {
+        return f.await;
+    }
+    if request_id.len() > 200 {
+        return Err(Error::InvalidArgument(
+            "request_id must be at most 200 characters".into(),
+        ));
+    }
+    if let Some(bytes) = idempotency::get(core.store.db(), caller, rpc, request_id).await? {
+        return R::decode(bytes.as_slice()).map_err(|e| Error::Internal(e.to_string()));
+    }
+    let r = f.await?;
+    idempotency::put(
+        core.store.db(),
+        caller,
+        rpc,
+        request_id,
+        r.encode_to_vec(),
+        core.clock.now().timestamp_millis(),
+    )
+    .await?;
+    Ok(r)
+}
+
+/// Random bytes, URL-safe base64.
+pub(crate) fn random_token(bytes: usize) -> Result<String, Error> {
+    use ring::rand::SecureRandom;
+    let mut buf = vec![0u8; bytes];
+    ring::rand::SystemRandom::new()
+        .fill(&mut buf)
+        .map_err(|_| Error::Internal("no randomness".into()))?;
+    Ok(URL_SAFE_NO_PAD.encode(buf))
+}
+
+/// Hex SHA-256 (how credentials and refresh tokens are stored).
+pub(crate) fn sha256_hex(s: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(s.as_bytes()))
+}
+
+macro_rules! rpcs {
+    ($($name:ident => $module:ident :: $func:ident ($in:ty) -> $out:ty;)*) => {
+        #[async_trait::async_trait]
+        impl BrokerService for BrokerApi {
+            $(
+                async fn $name(&self, request: Request<$in>) -> Result<Response<$out>, Status> {
+                    $module::$func(&self.core, request)
+                        .await
+                        .map(Response::new)
+                        .map_err(Status::from)
+                }
+            )*
+        }
+    };
+}
+
+rpcs! {
+    get_support_access_settings => settings::get(GetSupportAccessSettingsRequest) -> GetSupportAccessSettingsResponse;
+    update_support_access_settings => settings::update(UpdateSupportAccessSettingsRequest) -> UpdateSupportAccessSettingsResponse;
+    create_access_request => requests::create(CreateAccessRequestRequest) -> CreateAccessRequestResponse;
+    get_access_request => requests::get(GetAccessRequestRequest) -> GetAccessRequestResponse;
+    list_access_requests => requests::list(ListAccessRequestsRequest) -> ListAccessRequestsResponse;
+    approve_access_request => requests::approve(ApproveAccessRequestRequest) -> ApproveAccessRequestResponse;
+    deny_access_request => requests::deny(DenyAccessRequestRequest) -> DenyAccessRequestResponse;
+    get_grant => grants::get(GetGrantRequest) -> GetGrantResponse;
+    list_grants => grants::list(ListGrantsRequest) -> ListGrantsResponse;
+    extend_grant => grants::extend(ExtendGrantRequest) -> ExtendGrantResponse;
+    revoke_grant => grants::revoke(RevokeGrantRequest) -> RevokeGrantResponse;
+    issue_grant_credential => grants::issue_credential(IssueGrantCredentialRequest) -> IssueGrantCredentialResponse;
+    close_ticket => grants::close_ticket(CloseTicketRequest) -> CloseTicketResponse;
+    sign_in_to_tenant => sessions::sign_in(SignInToTenantRequest) -> SignInToTenantResponse;
+    refresh_support_session => sessions::refresh(RefreshSupportSessionRequest) -> RefreshSupportSessionResponse;
+    sign_out_of_tenant => sessions::sign_out(SignOutOfTenantRequest) -> SignOutOfTenantResponse;
+    list_support_sessions => sessions::list(ListSupportSessionsRequest) -> ListSupportSessionsResponse;
+    check_access => check::check_access(CheckAccessRequest) -> CheckAccessResponse;
+    report_action => check::report_action(ReportActionRequest) -> ReportActionResponse;
+}

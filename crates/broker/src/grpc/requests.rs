@@ -1,0 +1,294 @@
+//! CreateAccessRequest, GetAccessRequest, ListAccessRequests,
+//! ApproveAccessRequest, DenyAccessRequest.
+
+use super::convert::{
+    duration, grant_out, request_out, request_state_in, scope_in, scope_json, stored_scope,
+};
+use super::{caller, idempotent};
+use crate::Core;
+use crate::domain::limits::{approved_duration, reminder_time, request_duration};
+use crate::domain::state::{RequestEvent, RequestState};
+use crate::domain::{Mode, Person, from_ms, to_ms, validate_reason};
+use crate::error::Error;
+use crate::events;
+use crate::store::entities::{grants, requests};
+use crate::store::requests::RequestFilter;
+use crate::store::settings as stored;
+use keyholder_kit::auth::{AuthError, Principal, PrincipalKind};
+use keyholder_kit::paging::Page;
+use keyholder_proto::broker::v1::*;
+use tonic::Request;
+
+/// The helpdesk's scope.
+pub(crate) const HELPDESK: &str = "broker.helpdesk";
+
+fn person(p: &Principal) -> Person {
+    Person {
+        id: p.id.clone(),
+        name: p.display_name.clone(),
+        email: p.email.clone(),
+    }
+}
+
+/// The agent a request is for: the calling agent, or the one the helpdesk names.
+async fn agent_for(core: &Core, p: &Principal, agent_id: &str) -> Result<Person, Error> {
+    if p.kind == PrincipalKind::SupportAgent {
+        if !agent_id.is_empty() && agent_id != p.id {
+            return Err(AuthError::Forbidden(
+                "an agent may ask for access only for themselves".into(),
+            )
+            .into());
+        }
+        return Ok(person(p));
+    }
+    if !p.has_scope(HELPDESK) {
+        return Err(AuthError::Forbidden(
+            "only a support agent, or the helpdesk on an agent's behalf, may ask for access".into(),
+        )
+        .into());
+    }
+    if agent_id.is_empty() {
+        return Err(Error::InvalidArgument(
+            "agent_id is required when the helpdesk files a request".into(),
+        ));
+    }
+    let u = core.identity.user(agent_id).await?;
+    if u.kind != keyholder_proto::identity::v1::PrincipalKind::SupportAgent as i32 || !u.active {
+        return Err(Error::InvalidArgument(format!(
+            "{agent_id} is not an active support agent"
+        )));
+    }
+    Ok(Person {
+        id: u.user_id,
+        name: u.display_name,
+        email: u.email,
+    })
+}
+
+fn check_ticket(t: &str) -> Result<(), Error> {
+    if t.trim().is_empty() || t.len() > 200 {
+        return Err(Error::InvalidArgument(
+            "ticket_ref is required (at most 200 characters)".into(),
+        ));
+    }
+    Ok(())
+}
+
+pub(super) async fn create(
+    core: &Core,
+    req: Request<CreateAccessRequestRequest>,
+) -> Result<CreateAccessRequestResponse, Error> {
+    let who = caller(core, &req).await?;
+    let p = &who.0;
+    let r = req.into_inner();
+    if r.tenant_id.is_empty() {
+        return Err(Error::InvalidArgument("tenant_id is required".into()));
+    }
+    let agent = agent_for(core, p, &r.agent_id).await?;
+    idempotent(core, &p.id, "CreateAccessRequest", &r.request_id, async {
+        check_ticket(&r.ticket_ref)?;
+        validate_reason(&r.reason)?;
+        let scope = scope_in(r.scope)?;
+        let s = stored::get(core.store.db(), &r.tenant_id).await?;
+        if s.mode == Mode::Closed {
+            let label = core.identity.tenant_label(&r.tenant_id).await;
+            return Err(Error::FailedPrecondition(format!(
+                "support access to {label} is closed; ask the customer's administrator to open support access"
+            )));
+        }
+        let d = request_duration(duration(r.duration)?, &s)?;
+        let now = core.clock.now();
+        let m = requests::Model {
+            id: uuid::Uuid::now_v7().to_string(),
+            tenant_id: r.tenant_id.clone(),
+            agent_id: agent.id.clone(),
+            agent_name: agent.name.clone(),
+            agent_email: agent.email.clone(),
+            requested_by: p.id.clone(),
+            ticket_ref: r.ticket_ref.trim().to_string(),
+            reason: r.reason.trim().to_string(),
+            scope: scope_json(&scope),
+            duration_secs: d.num_seconds(),
+            state: RequestState::Pending.as_str().into(),
+            created_at: to_ms(now),
+            expire_at: to_ms(now + s.request_ttl),
+            remind_at: to_ms(reminder_time(now, s.request_ttl)),
+            reminded: false,
+            decided_by: String::new(),
+            decided_at: None,
+            decision_note: String::new(),
+            grant_id: String::new(),
+        };
+        let kind = if p.kind == PrincipalKind::SupportAgent { "support_agent" } else { "service_account" };
+        core.store.create_request(&m, events::actor(&person(p), kind)).await?;
+        Ok(CreateAccessRequestResponse {
+            access_request: Some(request_out(&m, now)),
+        })
+    })
+    .await
+}
+
+async fn load(core: &Core, id: &str) -> Result<requests::Model, Error> {
+    core.store
+        .request(id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("access request {id} not found")))
+}
+
+pub(super) async fn get(
+    core: &Core,
+    req: Request<GetAccessRequestRequest>,
+) -> Result<GetAccessRequestResponse, Error> {
+    let who = caller(core, &req).await?;
+    let p = &who.0;
+    let r = load(core, &req.get_ref().access_request_id).await?;
+    if !(p.kind == PrincipalKind::SupportAgent && p.id == r.agent_id) {
+        p.require_admin_of(&r.tenant_id)?;
+    }
+    Ok(GetAccessRequestResponse {
+        access_request: Some(request_out(&r, core.clock.now())),
+    })
+}
+
+pub(super) async fn list(
+    core: &Core,
+    req: Request<ListAccessRequestsRequest>,
+) -> Result<ListAccessRequestsResponse, Error> {
+    let who = caller(core, &req).await?;
+    let p = &who.0;
+    let r = req.into_inner();
+    let page = Page::parse(r.page_size, &r.page_token)?;
+    let mut f = RequestFilter {
+        state: request_state_in(r.state),
+        ticket_ref: (!r.ticket_ref.is_empty()).then(|| r.ticket_ref.clone()),
+        agent_id: (!r.agent_id.is_empty()).then(|| r.agent_id.clone()),
+        tenant_id: None,
+    };
+    if r.tenant_id.is_empty() {
+        p.require_support_agent()?;
+        f.agent_id = Some(p.id.clone());
+    } else {
+        p.require_admin_of(&r.tenant_id)?;
+        f.tenant_id = Some(r.tenant_id.clone());
+    }
+    let now = core.clock.now();
+    let (rows, next) = core.store.list_requests(&f, page, now).await?;
+    Ok(ListAccessRequestsResponse {
+        access_requests: rows.iter().map(|m| request_out(m, now)).collect(),
+        next_page_token: next,
+    })
+}
+
+fn still_pending(
+    r: &requests::Model,
+    event: RequestEvent,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), Error> {
+    RequestState::parse(&r.state)
+        .at(from_ms(r.expire_at), now)
+        .on(event)?;
+    Ok(())
+}
+
+pub(super) async fn approve(
+    core: &Core,
+    req: Request<ApproveAccessRequestRequest>,
+) -> Result<ApproveAccessRequestResponse, Error> {
+    let who = caller(core, &req).await?;
+    let p = &who.0;
+    let r = req.into_inner();
+    let m = load(core, &r.access_request_id).await?;
+    p.require_employee_admin_of(&m.tenant_id)?;
+    idempotent(core, &p.id, "ApproveAccessRequest", &r.request_id, async {
+        let now = core.clock.now();
+        still_pending(&m, RequestEvent::Approve, now)?;
+        let s = stored::get(core.store.db(), &m.tenant_id).await?;
+        let asked = stored_scope(&m.scope)?;
+        let scope = match r.scope {
+            Some(sc) => {
+                let narrowed = scope_in(Some(sc))?;
+                narrowed.check_narrower_than(&asked)?;
+                narrowed
+            }
+            None => asked,
+        };
+        let rights = core
+            .identity
+            .role_rights(&m.tenant_id, &scope.roles)
+            .await?;
+        let scope = scope.resolve(rights);
+        let d = approved_duration(
+            chrono::Duration::seconds(m.duration_secs),
+            duration(r.duration)?,
+            &s,
+        )?;
+        let admin = person(p);
+        let g = grants::Model {
+            id: uuid::Uuid::now_v7().to_string(),
+            tenant_id: m.tenant_id.clone(),
+            agent_id: m.agent_id.clone(),
+            agent_name: m.agent_name.clone(),
+            agent_email: m.agent_email.clone(),
+            access_request_id: m.id.clone(),
+            ticket_ref: m.ticket_ref.clone(),
+            reason: m.reason.clone(),
+            scope: scope_json(&scope),
+            state: "active".into(),
+            standing: false,
+            granted_by_id: admin.id.clone(),
+            granted_by_name: admin.name.clone(),
+            granted_by_email: admin.email.clone(),
+            created_at: to_ms(now),
+            expire_at: to_ms(now + d),
+            ended_at: None,
+            revoked_by: String::new(),
+            credential_hash: None,
+            credential_used_at: None,
+        };
+        let decided = core
+            .store
+            .approve(&m, &g, events::actor(&admin, "employee"), r.note.trim())
+            .await?
+            .ok_or_else(|| {
+                Error::FailedPrecondition("the request was decided or expired meanwhile".into())
+            })?;
+        Ok(ApproveAccessRequestResponse {
+            access_request: Some(request_out(&decided, now)),
+            grant: Some(grant_out(&g, now)),
+        })
+    })
+    .await
+}
+
+pub(super) async fn deny(
+    core: &Core,
+    req: Request<DenyAccessRequestRequest>,
+) -> Result<DenyAccessRequestResponse, Error> {
+    let who = caller(core, &req).await?;
+    let p = &who.0;
+    let r = req.into_inner();
+    let m = load(core, &r.access_request_id).await?;
+    p.require_employee_admin_of(&m.tenant_id)?;
+    idempotent(core, &p.id, "DenyAccessRequest", &r.request_id, async {
+        let now = core.clock.now();
+        still_pending(&m, RequestEvent::Deny, now)?;
+        let admin = person(p);
+        let decided = core
+            .store
+            .deny(
+                &m,
+                &admin.id,
+                events::actor(&admin, "employee"),
+                r.note.trim(),
+                now,
+            )
+            .await?
+            .ok_or_else(|| {
+                Error::FailedPrecondition("the request was decided or expired meanwhile".into())
+            })?;
+        Ok(DenyAccessRequestResponse {
+            access_request: Some(request_out(&decided, now)),
+        })
+    })
+    .await
+}

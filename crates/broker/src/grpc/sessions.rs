@@ -1,0 +1,319 @@
+//! SignInToTenant, RefreshSupportSession, SignOutOfTenant, ListSupportSessions.
+
+use super::convert::{scope_json, session_out, stored_scope};
+use super::{caller, random_token, sha256_hex};
+use crate::Core;
+use crate::domain::scope::Scope;
+use crate::domain::state::{GrantState, RequestState};
+use crate::domain::{Mode, Person, from_ms, to_ms, validate_reason};
+use crate::error::Error;
+use crate::events;
+use crate::session_token::{self, ScopeClaim, SessionClaims};
+use crate::store::entities::{grants, sessions};
+use crate::store::requests::RequestFilter;
+use crate::store::sessions::CredentialProblem;
+use crate::store::settings as stored;
+use chrono::{DateTime, Utc};
+use keyholder_kit::auth::{AuthError, Principal};
+use keyholder_kit::paging::Page;
+use keyholder_proto::audit::v1::EventKind;
+use keyholder_proto::broker::v1::*;
+use tonic::Request;
+
+/// A session access token for `s` under `g`, ending no later than the grant.
+fn session_token(
+    core: &Core,
+    s: &sessions::Model,
+    g: &grants::Model,
+    scope: &Scope,
+    now: DateTime<Utc>,
+) -> Result<(String, i64), Error> {
+    let exp = (now + session_token::TOKEN_TTL)
+        .timestamp()
+        .min(from_ms(g.expire_at).timestamp());
+    let claims = SessionClaims {
+        iss: session_token::ISSUER.into(),
+        aud: session_token::AUDIENCE.into(),
+        sub: s.agent_id.clone(),
+        exp,
+        nbf: now.timestamp(),
+        iat: now.timestamp(),
+        jti: uuid::Uuid::new_v4().to_string(),
+        tid: s.tenant_id.clone(),
+        gid: g.id.clone(),
+        sid: s.id.clone(),
+        scope: ScopeClaim::from(scope),
+        reason: s.reason.clone(),
+    };
+    Ok((core.keys.sign(&claims)?, exp))
+}
+
+fn exp_ts(exp: i64) -> Option<prost_types::Timestamp> {
+    Some(prost_types::Timestamp {
+        seconds: exp,
+        nanos: 0,
+    })
+}
+
+/// Records the refused attempt for the tenant and answers PERMISSION_DENIED.
+async fn refuse(
+    core: &Core,
+    p: &Principal,
+    tenant_id: &str,
+    reason: &str,
+    cause: &str,
+    grant_id: &str,
+) -> Error {
+    let now = core.clock.now();
+    let agent = events::actor(
+        &Person {
+            id: p.id.clone(),
+            name: p.display_name.clone(),
+            email: p.email.clone(),
+        },
+        "support_agent",
+    );
+    let mut e = events::base(EventKind::SignInRefused, tenant_id, agent.clone(), now);
+    e.agent = Some(agent);
+    e.reason = reason.to_string();
+    e.grant_id = grant_id.to_string();
+    e.attributes.insert("refusal".into(), cause.to_string());
+    if let Err(err) = core.store.record_event(&e, now).await {
+        tracing::error!(error = %err, tenant_id, "could not record a refused sign-in");
+    }
+    let label = core.identity.tenant_label(tenant_id).await;
+    Error::PermissionDenied(format!(
+        "support access to {label} is not granted; ask its administrator ({cause})"
+    ))
+}
+
+/// Why an agent without a credential cannot enter under on-request mode.
+async fn missing_credential_cause(core: &Core, tenant_id: &str, agent_id: &str) -> String {
+    let f = RequestFilter {
+        tenant_id: Some(tenant_id.to_string()),
+        agent_id: Some(agent_id.to_string()),
+        ..RequestFilter::default()
+    };
+    let page = Page {
+        limit: 1,
+        offset: 0,
+    };
+    let latest = core
+        .store
+        .list_requests(&f, page, core.clock.now())
+        .await
+        .ok()
+        .and_then(|(r, _)| r.into_iter().next());
+    match latest.map(|r| RequestState::parse(&r.state).at(from_ms(r.expire_at), core.clock.now())) {
+        Some(RequestState::Denied) => "your access request was denied".into(),
+        Some(RequestState::Pending) => "your access request has not been approved yet".into(),
+        Some(RequestState::Expired) => "your access request expired undecided".into(),
+        _ => "no one-time credential was given; an approved access request is needed".into(),
+    }
+}
+
+pub(super) async fn sign_in(
+    core: &Core,
+    req: Request<SignInToTenantRequest>,
+) -> Result<SignInToTenantResponse, Error> {
+    let who = caller(core, &req).await?;
+    let p = &who.0;
+    p.require_support_agent()?;
+    let r = req.into_inner();
+    if r.tenant_id.is_empty() {
+        return Err(Error::InvalidArgument("tenant_id is required".into()));
+    }
+    validate_reason(&r.reason)?;
+    let reason = r.reason.trim().to_string();
+    if !p.mfa {
+        return Err(refuse(
+            core,
+            p,
+            &r.tenant_id,
+            &reason,
+            "sign in with your second factor (TOTP) first",
+            "",
+        )
+        .await);
+    }
+    let now = core.clock.now();
+    let s = stored::get(core.store.db(), &r.tenant_id).await?;
+    if s.mode == Mode::Closed {
+        return Err(refuse(
+            core,
+            p,
+            &r.tenant_id,
+            &reason,
+            "the tenant has closed support access",
+            "",
+        )
+        .await);
+    }
+    let refresh = random_token(32)?;
+    let session = sessions::Model {
+        id: uuid::Uuid::now_v7().to_string(),
+        tenant_id: r.tenant_id.clone(),
+        agent_id: p.id.clone(),
+        grant_id: String::new(),
+        reason: reason.clone(),
+        signed_in_at: to_ms(now),
+        ended_at: None,
+        end_reason: String::new(),
+        refresh_hash: sha256_hex(&refresh),
+    };
+    let (session, grant) = if !r.credential.is_empty() {
+        let hash = sha256_hex(r.credential.trim());
+        match core
+            .store
+            .sign_in_with_credential(&r.tenant_id, &p.id, &hash, session, now)
+            .await?
+        {
+            Ok(pair) => pair,
+            Err(problem) => {
+                let cause = match problem {
+                    CredentialProblem::Unknown => "the one-time credential is not valid",
+                    CredentialProblem::Used => "the one-time credential has already been used",
+                    CredentialProblem::GrantEnded(GrantState::Revoked) => "the grant was revoked",
+                    CredentialProblem::GrantEnded(_) => "the grant has expired",
+                };
+                return Err(refuse(core, p, &r.tenant_id, &reason, cause, "").await);
+            }
+        }
+    } else if s.mode == Mode::Standing {
+        let template = grants::Model {
+            id: uuid::Uuid::now_v7().to_string(),
+            tenant_id: r.tenant_id.clone(),
+            agent_id: p.id.clone(),
+            agent_name: p.display_name.clone(),
+            agent_email: p.email.clone(),
+            access_request_id: String::new(),
+            ticket_ref: String::new(),
+            reason: reason.clone(),
+            scope: scope_json(&s.standing_scope),
+            state: GrantState::Active.as_str().into(),
+            standing: true,
+            granted_by_id: s.standing_by.id.clone(),
+            granted_by_name: s.standing_by.name.clone(),
+            granted_by_email: s.standing_by.email.clone(),
+            created_at: to_ms(now),
+            expire_at: to_ms(now + s.max_grant),
+            ended_at: None,
+            revoked_by: String::new(),
+            credential_hash: None,
+            credential_used_at: None,
+        };
+        core.store.sign_in_standing(template, session, now).await?
+    } else {
+        let cause = missing_credential_cause(core, &r.tenant_id, &p.id).await;
+        return Err(refuse(core, p, &r.tenant_id, &reason, &cause, "").await);
+    };
+    let scope = stored_scope(&grant.scope)?;
+    let (access_token, exp) = session_token(core, &session, &grant, &scope, now)?;
+    Ok(SignInToTenantResponse {
+        session: Some(session_out(&session, Some(&grant))),
+        access_token,
+        access_token_expire_time: exp_ts(exp),
+        refresh_token: refresh,
+    })
+}
+
+pub(super) async fn refresh(
+    core: &Core,
+    req: Request<RefreshSupportSessionRequest>,
+) -> Result<RefreshSupportSessionResponse, Error> {
+    // The refresh token is the credential here: the session token it renews
+    // may already have expired.
+    let r = req.into_inner();
+    let gone =
+        || Error::Unauthenticated("the refresh token is not valid or was already used".into());
+    if r.refresh_token.is_empty() {
+        return Err(gone());
+    }
+    let next = random_token(32)?;
+    let s = core
+        .store
+        .rotate_refresh(&sha256_hex(r.refresh_token.trim()), &sha256_hex(&next))
+        .await?
+        .ok_or_else(gone)?;
+    let g = core.store.grant(&s.grant_id).await?.ok_or_else(gone)?;
+    let now = core.clock.now();
+    if GrantState::parse(&g.state).at(from_ms(g.expire_at), now) != GrantState::Active {
+        return Err(Error::PermissionDenied(
+            "the grant behind this support session has ended".into(),
+        ));
+    }
+    let scope = stored_scope(&g.scope)?;
+    let (access_token, exp) = session_token(core, &s, &g, &scope, now)?;
+    Ok(RefreshSupportSessionResponse {
+        access_token,
+        access_token_expire_time: exp_ts(exp),
+        refresh_token: next,
+    })
+}
+
+pub(super) async fn sign_out(
+    core: &Core,
+    req: Request<SignOutOfTenantRequest>,
+) -> Result<SignOutOfTenantResponse, Error> {
+    let token = keyholder_kit::auth::bearer(req.metadata())?.to_string();
+    let is_session_token = jsonwebtoken::decode_header(&token)
+        .ok()
+        .and_then(|h| h.typ)
+        .is_some_and(|t| t == session_token::TOKEN_TYPE);
+    let now = core.clock.now();
+    let mut session_id = req.get_ref().session_id.clone();
+    let owner = if is_session_token {
+        let c = core.keys.verify(&token, now).await?;
+        if session_id.is_empty() {
+            session_id = c.sid.clone();
+        } else if session_id != c.sid {
+            return Err(
+                AuthError::Forbidden("this token belongs to another session".into()).into(),
+            );
+        }
+        c.sub
+    } else {
+        let who = caller(core, &req).await?;
+        who.0.require_support_agent()?;
+        who.0.id.clone()
+    };
+    let s = core
+        .store
+        .session(&session_id)
+        .await?
+        .filter(|s| s.agent_id == owner)
+        .ok_or_else(|| Error::NotFound(format!("support session {session_id} not found")))?;
+    let g = core
+        .store
+        .grant(&s.grant_id)
+        .await?
+        .ok_or_else(|| Error::Internal("session without grant".into()))?;
+    let ended =
+        core.store.sign_out(&s, &g, now).await?.ok_or_else(|| {
+            Error::FailedPrecondition("the support session has already ended".into())
+        })?;
+    Ok(SignOutOfTenantResponse {
+        session: Some(session_out(&ended, Some(&g))),
+    })
+}
+
+pub(super) async fn list(
+    core: &Core,
+    req: Request<ListSupportSessionsRequest>,
+) -> Result<ListSupportSessionsResponse, Error> {
+    let who = caller(core, &req).await?;
+    let r = req.into_inner();
+    who.0.require_admin_of(&r.tenant_id)?;
+    let page = Page::parse(r.page_size, &r.page_token)?;
+    let (rows, next) = core
+        .store
+        .list_sessions(&r.tenant_id, r.active_only, page)
+        .await?;
+    Ok(ListSupportSessionsResponse {
+        sessions: rows
+            .iter()
+            .map(|(s, g)| session_out(s, g.as_ref()))
+            .collect(),
+        next_page_token: next,
+    })
+}

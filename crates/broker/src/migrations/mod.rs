@@ -1,0 +1,20 @@
+//! Broker's schema. Every table is named `broker_…`; the migrations table too,
+//! so the three services can share one PostgreSQL database.
+
+use sea_orm_migration::prelude::*;
+
+mod m0001_initial;
+
+/// Runs broker's migrations.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m0001_initial::Migration)]
+    }
+
+    fn migration_table_name() -> DynIden {
+        "broker_migrations".into_iden()
+    }
+}

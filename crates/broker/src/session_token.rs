@@ -1,0 +1,229 @@
+//! Support-session tokens: JWTs the broker signs with its own Ed25519 key
+//! (`typ: support+jwt`, `iss: keyholder-broker`), carrying tenant, grant,
+//! session, scope and reason. Time claims are checked against the broker's
+//! clock, so tests can move time.
+
+use crate::domain::scope::Scope;
+use crate::error::{Error, StartError};
+use crate::store::keys;
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{DecodingKey, Validation};
+use keyholder_kit::jwt::{self, JwtError};
+use sea_orm::DatabaseConnection;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+/// `typ` of session tokens.
+pub const TOKEN_TYPE: &str = "support+jwt";
+/// `iss` of session tokens.
+pub const ISSUER: &str = "keyholder-broker";
+/// `aud` of session tokens.
+pub const AUDIENCE: &str = "keyholder";
+/// Lifetime of a session access token.
+pub const TOKEN_TTL: chrono::Duration = chrono::Duration::minutes(10);
+
+/// The scope as carried in the token (for backends that read it).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ScopeClaim {
+    /// Read-only.
+    pub read_only: bool,
+    /// Roles.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Rights.
+    #[serde(default)]
+    pub rights: Vec<String>,
+}
+
+impl From<&Scope> for ScopeClaim {
+    fn from(s: &Scope) -> Self {
+        Self {
+            read_only: s.read_only,
+            roles: s.roles.clone(),
+            rights: s.rights.clone(),
+        }
+    }
+}
+
+/// Claims of a session token.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SessionClaims {
+    /// Issuer.
+    pub iss: String,
+    /// Audience.
+    pub aud: String,
+    /// The agent.
+    pub sub: String,
+    /// Expiry (seconds).
+    pub exp: i64,
+    /// Not before.
+    pub nbf: i64,
+    /// Issued at.
+    pub iat: i64,
+    /// Token id.
+    pub jti: String,
+    /// Tenant.
+    pub tid: String,
+    /// Grant.
+    pub gid: String,
+    /// Session.
+    pub sid: String,
+    /// Scope.
+    pub scope: ScopeClaim,
+    /// Reason given at sign-in.
+    pub reason: String,
+}
+
+/// Seconds of skew tolerated.
+const LEEWAY_SECS: i64 = 5;
+/// Shortest pause between two key reloads caused by unknown key ids.
+const MIN_RELOAD: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The broker's signing key and every replica's verification keys.
+pub struct SessionKeys {
+    db: DatabaseConnection,
+    signing: (String, Vec<u8>),
+    verify: RwLock<HashMap<String, DecodingKey>>,
+    last_reload: std::sync::Mutex<Option<Instant>>,
+}
+
+impl SessionKeys {
+    /// Loads the keys from the database, making the first one if there is
+    /// none. Replicas racing here each keep every key, and all sign with the
+    /// oldest.
+    pub async fn load_or_create(
+        db: &DatabaseConnection,
+        now: DateTime<Utc>,
+    ) -> Result<Self, StartError> {
+        let mut rows = keys::all(db).await?;
+        if rows.is_empty() {
+            let (private, _) =
+                jwt::generate_ed25519().map_err(|e| StartError::Key(e.to_string()))?;
+            let kid = uuid::Uuid::now_v7().to_string();
+            keys::insert(db, &kid, private, now.timestamp_millis()).await?;
+            rows = keys::all(db).await?;
+        }
+        let first = rows
+            .first()
+            .ok_or_else(|| StartError::Key("no key stored".into()))?;
+        let signing = (first.kid.clone(), first.private_key.clone());
+        let verify = Self::decode_all(&rows).map_err(|e| StartError::Key(e.to_string()))?;
+        Ok(Self {
+            db: db.clone(),
+            signing,
+            verify: RwLock::new(verify),
+            last_reload: std::sync::Mutex::new(None),
+        })
+    }
+
+    fn decode_all(
+        rows: &[crate::store::entities::keys::Model],
+    ) -> Result<HashMap<String, DecodingKey>, JwtError> {
+        let mut map = HashMap::new();
+        for r in rows {
+            let public = jwt::public_key_of(&r.private_key)?;
+            map.insert(r.kid.clone(), jwt::decoding_key(&public));
+        }
+        Ok(map)
+    }
+
+    /// Signs claims.
+    pub fn sign(&self, claims: &SessionClaims) -> Result<String, Error> {
+        jwt::sign(claims, TOKEN_TYPE, &self.signing.0, &self.signing.1)
+            .map_err(|e| Error::Internal(e.to_string()))
+    }
+
+    async fn key(&self, kid: &str) -> Option<DecodingKey> {
+        if let Some(k) = self.verify.read().ok()?.get(kid) {
+            return Some(k.clone());
+        }
+        {
+            let mut last = self.last_reload.lock().ok()?;
+            if last.is_some_and(|t| t.elapsed() < MIN_RELOAD) {
+                return None;
+            }
+            *last = Some(Instant::now());
+        }
+        let rows = keys::all(&self.db).await.ok()?;
+        let map = Self::decode_all(&rows).ok()?;
+        let found = map.get(kid).cloned();
+        if let Ok(mut w) = self.verify.write() {
+            *w = map;
+        }
+        found
+    }
+
+    /// Verifies a session token's signature, type, issuer and audience, and
+    /// its time claims against `now`.
+    pub async fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<SessionClaims, Error> {
+        let bad =
+            |e: JwtError| Error::Unauthenticated(format!("invalid support-session token: {e}"));
+        let kid = jwt::key_id(token, TOKEN_TYPE).map_err(bad)?;
+        let key = self
+            .key(&kid)
+            .await
+            .ok_or_else(|| bad(JwtError::UnknownKey(kid.clone())))?;
+        let mut v = Validation::new(jwt::ALGORITHM);
+        // Time is checked below against the broker's clock, not the wall.
+        v.validate_exp = false;
+        v.validate_nbf = false;
+        v.set_issuer(&[ISSUER]);
+        v.set_audience(&[AUDIENCE]);
+        v.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        let claims = jsonwebtoken::decode::<SessionClaims>(token, &key, &v)
+            .map_err(|_| bad(JwtError::Invalid))?
+            .claims;
+        check_time(&claims, now)?;
+        Ok(claims)
+    }
+}
+
+/// Checks `exp`/`nbf` against `now`.
+pub fn check_time(claims: &SessionClaims, now: DateTime<Utc>) -> Result<(), Error> {
+    let t = now.timestamp();
+    if t > claims.exp + LEEWAY_SECS {
+        return Err(Error::Unauthenticated(
+            "the support-session token has expired; refresh it".into(),
+        ));
+    }
+    if t + LEEWAY_SECS < claims.nbf {
+        return Err(Error::Unauthenticated(
+            "the support-session token is not valid yet".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Verified tokens by their text, so a hot caller's token is checked
+/// cryptographically once, not on every call. Bounded; cleared when full.
+pub struct VerifiedTokens<T> {
+    map: RwLock<HashMap<String, Arc<T>>>,
+    capacity: usize,
+}
+
+impl<T> VerifiedTokens<T> {
+    /// An empty cache holding at most `capacity` tokens.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            map: RwLock::new(HashMap::new()),
+            capacity,
+        }
+    }
+
+    /// A verified token's value.
+    pub fn get(&self, token: &str) -> Option<Arc<T>> {
+        self.map.read().ok()?.get(token).cloned()
+    }
+
+    /// Remembers a verified token.
+    pub fn put(&self, token: &str, value: Arc<T>) {
+        if let Ok(mut m) = self.map.write() {
+            if m.len() >= self.capacity {
+                m.clear();
+            }
+            m.insert(token.to_string(), value);
+        }
+    }
+}

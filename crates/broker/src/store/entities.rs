@@ -1,0 +1,209 @@
+//! sea-orm entities of broker's tables (see `migrations/m0001_initial.rs`).
+
+/// `broker_settings`
+pub mod settings {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "broker_settings")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        pub mode: String,
+        pub request_ttl_secs: i64,
+        pub default_grant_secs: i64,
+        pub max_grant_secs: i64,
+        pub standing_scope: String,
+        pub standing_by_id: String,
+        pub standing_by_name: String,
+        pub standing_by_email: String,
+        pub updated_by: String,
+        pub updated_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `broker_requests`
+pub mod requests {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "broker_requests")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub tenant_id: String,
+        pub agent_id: String,
+        pub agent_name: String,
+        pub agent_email: String,
+        pub requested_by: String,
+        pub ticket_ref: String,
+        pub reason: String,
+        pub scope: String,
+        pub duration_secs: i64,
+        pub state: String,
+        pub created_at: i64,
+        pub expire_at: i64,
+        pub remind_at: i64,
+        pub reminded: bool,
+        pub decided_by: String,
+        pub decided_at: Option<i64>,
+        pub decision_note: String,
+        pub grant_id: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `broker_grants`
+pub mod grants {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "broker_grants")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub tenant_id: String,
+        pub agent_id: String,
+        pub agent_name: String,
+        pub agent_email: String,
+        pub access_request_id: String,
+        pub ticket_ref: String,
+        pub reason: String,
+        pub scope: String,
+        pub state: String,
+        pub standing: bool,
+        pub granted_by_id: String,
+        pub granted_by_name: String,
+        pub granted_by_email: String,
+        pub created_at: i64,
+        pub expire_at: i64,
+        pub ended_at: Option<i64>,
+        pub revoked_by: String,
+        pub credential_hash: Option<String>,
+        pub credential_used_at: Option<i64>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `broker_sessions`
+pub mod sessions {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "broker_sessions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub tenant_id: String,
+        pub agent_id: String,
+        pub grant_id: String,
+        pub reason: String,
+        pub signed_in_at: i64,
+        pub ended_at: Option<i64>,
+        pub end_reason: String,
+        pub refresh_hash: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `broker_outbox`
+pub mod outbox {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "broker_outbox")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub seq: i64,
+        pub event_id: String,
+        pub tenant_id: String,
+        pub payload: Vec<u8>,
+        pub created_at: i64,
+        pub delivered_at: Option<i64>,
+        pub attempts: i32,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `broker_revocations`
+pub mod revocations {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "broker_revocations")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub seq: i64,
+        pub grant_id: String,
+        pub session_id: String,
+        pub created_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `broker_keys`
+pub mod keys {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "broker_keys")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub kid: String,
+        pub private_key: Vec<u8>,
+        pub created_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `broker_idempotency`
+pub mod idempotency {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "broker_idempotency")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub caller: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub rpc: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub request_id: String,
+        pub response: Vec<u8>,
+        pub created_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -1,0 +1,257 @@
+//! Support sessions: sign-in (one-time credential or standing mode), refusal
+//! records, refresh, sign-out, the state CheckAccess caches, and actions.
+
+use super::ending::end_session;
+use super::entities::{grants, sessions};
+use super::{Ended, Store, outbox};
+use crate::domain::state::GrantState;
+use crate::domain::to_ms;
+use crate::error::Error;
+use crate::events;
+use chrono::{DateTime, Utc};
+use keyholder_kit::paging::Page;
+use keyholder_proto::audit::v1::{Event, EventKind};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+
+/// Why a credential sign-in failed, for the refusal message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialProblem {
+    /// No grant in this tenant has this credential for this agent.
+    Unknown,
+    /// Already used.
+    Used,
+    /// The grant ended or expired.
+    GrantEnded(GrantState),
+}
+
+impl Store {
+    /// Consumes a one-time credential and opens a session, atomically: of
+    /// concurrent sign-ins with one credential exactly one wins.
+    pub async fn sign_in_with_credential(
+        &self,
+        tenant_id: &str,
+        agent_id: &str,
+        credential_hash: &str,
+        session: sessions::Model,
+        now: DateTime<Utc>,
+    ) -> Result<Result<(sessions::Model, grants::Model), CredentialProblem>, Error> {
+        let now_ms = to_ms(now);
+        let txn = self.begin().await?;
+        let won = grants::Entity::update_many()
+            .col_expr(grants::Column::CredentialUsedAt, Expr::value(now_ms))
+            .filter(grants::Column::TenantId.eq(tenant_id))
+            .filter(grants::Column::AgentId.eq(agent_id))
+            .filter(grants::Column::CredentialHash.eq(credential_hash))
+            .filter(grants::Column::CredentialUsedAt.is_null())
+            .filter(grants::Column::State.eq(GrantState::Active.as_str()))
+            .filter(grants::Column::ExpireAt.gt(now_ms))
+            .exec(&txn)
+            .await?
+            .rows_affected
+            == 1;
+        let grant = grants::Entity::find()
+            .filter(grants::Column::TenantId.eq(tenant_id))
+            .filter(grants::Column::AgentId.eq(agent_id))
+            .filter(grants::Column::CredentialHash.eq(credential_hash))
+            .one(&txn)
+            .await?;
+        let grant = match (won, grant) {
+            (true, Some(g)) => g,
+            (_, None) => return Ok(Err(CredentialProblem::Unknown)),
+            (false, Some(g)) => {
+                let state =
+                    GrantState::parse(&g.state).at(crate::domain::from_ms(g.expire_at), now);
+                return Ok(Err(if state != GrantState::Active {
+                    CredentialProblem::GrantEnded(state)
+                } else {
+                    CredentialProblem::Used
+                }));
+            }
+        };
+        let session = sessions::Model {
+            grant_id: grant.id.clone(),
+            ..session
+        };
+        let opened = self.open_session(&txn, session, &grant, now).await?;
+        self.commit(txn, &Ended::default()).await?;
+        Ok(Ok((opened, grant)))
+    }
+
+    /// Opens a session under standing mode: reuses the agent's live standing
+    /// grant in the tenant, or makes one from `template`.
+    pub async fn sign_in_standing(
+        &self,
+        template: grants::Model,
+        session: sessions::Model,
+        now: DateTime<Utc>,
+    ) -> Result<(sessions::Model, grants::Model), Error> {
+        let now_ms = to_ms(now);
+        let txn = self.begin().await?;
+        let existing = grants::Entity::find()
+            .filter(grants::Column::TenantId.eq(&template.tenant_id))
+            .filter(grants::Column::AgentId.eq(&template.agent_id))
+            .filter(grants::Column::Standing.eq(true))
+            .filter(grants::Column::State.eq(GrantState::Active.as_str()))
+            .filter(grants::Column::ExpireAt.gt(now_ms))
+            .order_by_desc(grants::Column::CreatedAt)
+            .one(&txn)
+            .await?;
+        let grant = match existing {
+            Some(g) => g,
+            None => {
+                template
+                    .clone()
+                    .into_active_model()
+                    .reset_all()
+                    .insert(&txn)
+                    .await?;
+                template
+            }
+        };
+        let session = sessions::Model {
+            grant_id: grant.id.clone(),
+            ..session
+        };
+        let opened = self.open_session(&txn, session, &grant, now).await?;
+        self.commit(txn, &Ended::default()).await?;
+        Ok((opened, grant))
+    }
+
+    async fn open_session(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        session: sessions::Model,
+        grant: &grants::Model,
+        now: DateTime<Utc>,
+    ) -> Result<sessions::Model, Error> {
+        session
+            .clone()
+            .into_active_model()
+            .reset_all()
+            .insert(txn)
+            .await?;
+        let e = events::for_session(EventKind::SignIn, &session, grant, now);
+        outbox::push(txn, &e, to_ms(now)).await?;
+        Ok(session)
+    }
+
+    /// Records an event on its own (a refused sign-in, a reported action).
+    pub async fn record_event(&self, e: &Event, now: DateTime<Utc>) -> Result<(), Error> {
+        let txn = self.begin().await?;
+        outbox::push(&txn, e, to_ms(now)).await?;
+        self.commit(txn, &Ended::default()).await
+    }
+
+    /// Is this event id already recorded?
+    pub async fn event_exists(&self, event_id: &str) -> Result<bool, Error> {
+        Ok(outbox::exists(self.db(), event_id).await?)
+    }
+
+    /// One session.
+    pub async fn session(&self, id: &str) -> Result<Option<sessions::Model>, Error> {
+        Ok(sessions::Entity::find_by_id(id.to_string())
+            .one(self.db())
+            .await?)
+    }
+
+    /// A session with its grant (what CheckAccess caches).
+    pub async fn session_with_grant(
+        &self,
+        id: &str,
+    ) -> Result<Option<(sessions::Model, grants::Model)>, Error> {
+        let Some(s) = self.session(id).await? else {
+            return Ok(None);
+        };
+        let g = grants::Entity::find_by_id(s.grant_id.clone())
+            .one(self.db())
+            .await?;
+        Ok(g.map(|g| (s, g)))
+    }
+
+    /// Swaps a session's refresh token; None when the old one is unknown or
+    /// spent, or the session ended.
+    pub async fn rotate_refresh(
+        &self,
+        old_hash: &str,
+        new_hash: &str,
+    ) -> Result<Option<sessions::Model>, Error> {
+        let Some(s) = sessions::Entity::find()
+            .filter(sessions::Column::RefreshHash.eq(old_hash))
+            .one(self.db())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let n = sessions::Entity::update_many()
+            .col_expr(sessions::Column::RefreshHash, Expr::value(new_hash))
+            .filter(sessions::Column::Id.eq(&s.id))
+            .filter(sessions::Column::RefreshHash.eq(old_hash))
+            .filter(sessions::Column::EndedAt.is_null())
+            .exec(self.db())
+            .await?
+            .rows_affected;
+        Ok((n == 1).then_some(s))
+    }
+
+    /// Ends a session by the agent's sign-out; false when it had ended.
+    pub async fn sign_out(
+        &self,
+        s: &sessions::Model,
+        g: &grants::Model,
+        now: DateTime<Utc>,
+    ) -> Result<Option<sessions::Model>, Error> {
+        let now_ms = to_ms(now);
+        let txn = self.begin().await?;
+        let mut ended = Ended::default();
+        let done = end_session(
+            &txn,
+            self.is_postgres(),
+            s,
+            g,
+            "sign-out",
+            now_ms,
+            &mut ended,
+            true,
+        )
+        .await?;
+        self.commit(txn, &ended).await?;
+        Ok(done.then(|| sessions::Model {
+            ended_at: Some(now_ms),
+            end_reason: "sign-out".into(),
+            ..s.clone()
+        }))
+    }
+
+    /// A page of a tenant's sessions with their grants, newest first.
+    pub async fn list_sessions(
+        &self,
+        tenant_id: &str,
+        active_only: bool,
+        page: Page,
+    ) -> Result<(Vec<(sessions::Model, Option<grants::Model>)>, String), Error> {
+        let mut q = sessions::Entity::find().filter(sessions::Column::TenantId.eq(tenant_id));
+        if active_only {
+            q = q.filter(sessions::Column::EndedAt.is_null());
+        }
+        let rows = q
+            .order_by_desc(sessions::Column::SignedInAt)
+            .order_by_desc(sessions::Column::Id)
+            .offset(page.offset)
+            .limit(page.limit + 1)
+            .all(self.db())
+            .await?;
+        let (next, keep) = page.finish(rows.len());
+        let mut out = Vec::new();
+        for s in rows.into_iter().take(keep) {
+            let g = grants::Entity::find_by_id(s.grant_id.clone())
+                .one(self.db())
+                .await?;
+            out.push((s, g));
+        }
+        Ok((out, next))
+    }
+}

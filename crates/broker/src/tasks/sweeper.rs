@@ -1,0 +1,51 @@
+//! Expiry: pending requests past their time, reminders before that, grants
+//! past their end. Every change is a conditional update, so brokers sweeping
+//! at once neither double-expire nor double-emit.
+
+use crate::error::Error;
+use crate::store::Store;
+use keyholder_kit::CancellationToken;
+use keyholder_kit::clock::SharedClock;
+use std::time::Duration;
+
+/// What one sweep did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Reminders sent.
+    pub reminded: usize,
+    /// Requests expired.
+    pub requests_expired: usize,
+    /// Grants expired.
+    pub grants_expired: usize,
+}
+
+/// How often the background sweeper runs.
+pub const INTERVAL: Duration = Duration::from_secs(1);
+
+/// One sweep at the clock's current time.
+pub async fn sweep_once(store: &Store, clock: &SharedClock) -> Result<SweepReport, Error> {
+    let now = clock.now();
+    Ok(SweepReport {
+        reminded: store.remind_requests(now).await?,
+        requests_expired: store.expire_requests(now).await?,
+        grants_expired: store.expire_grants(now).await?,
+    })
+}
+
+/// Sweeps every [`INTERVAL`] until shutdown.
+pub async fn run(store: Store, clock: SharedClock, shutdown: CancellationToken) {
+    while super::pause(INTERVAL, &shutdown).await {
+        match sweep_once(&store, &clock).await {
+            Ok(r) if r != SweepReport::default() => {
+                tracing::info!(
+                    reminded = r.reminded,
+                    requests_expired = r.requests_expired,
+                    grants_expired = r.grants_expired,
+                    "sweep"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "sweep failed"),
+        }
+    }
+}

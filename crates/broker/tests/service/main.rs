@@ -1,0 +1,13 @@
+//! Broker service tests: real identity and broker servers in process, a test
+//! receiver standing in for audit. One binary to keep link time down.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+mod cross_broker;
+mod end_of_access;
+mod lifecycle;
+mod outbox;
+mod refusals;
+mod standing;
+mod tickets;

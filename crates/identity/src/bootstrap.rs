@@ -1,0 +1,109 @@
+//! First start: the operator, the broker's and audit's service accounts, and
+//! their credential files. A file that exists already is reused (its secret
+//! becomes the account's) and never overwritten, so a re-created database
+//! still matches the credentials people hold.
+
+use crate::domain::{password, random};
+use crate::error::StartError;
+use crate::store::{Store, service_account, user};
+use keyholder_kit::config::{Config, ServiceName};
+use keyholder_kit::credentials::{self, OperatorCredentials, ServiceCredentials};
+use std::path::Path;
+
+/// The operator's sign-in e-mail.
+pub const OPERATOR_EMAIL: &str = "operator@keyholder.local";
+
+/// Scopes of the broker's service account.
+pub const BROKER_SCOPES: &[&str] = &[
+    "identity.roles.read",
+    "identity.contacts.read",
+    "identity.users.read",
+    "identity.authorize",
+    "audit.events.write",
+];
+/// Scopes of audit's service account.
+pub const AUDIT_SCOPES: &[&str] = &["identity.contacts.read", "identity.users.read"];
+
+/// Creates what a first start needs; does nothing once it exists.
+pub async fn run(store: &Store, config: &Config, now: i64) -> Result<(), StartError> {
+    if store
+        .operator_exists()
+        .await
+        .map_err(crate::error::Error::from)?
+    {
+        return Ok(());
+    }
+    let path = config.data_dir.join("operator.credentials");
+    let creds = match existing::<OperatorCredentials>(&path)? {
+        Some(c) => c,
+        None => {
+            let c = OperatorCredentials {
+                email: OPERATOR_EMAIL.into(),
+                password: random::secret(18)?,
+            };
+            credentials::write(&path, &c)?;
+            c
+        }
+    };
+    store
+        .insert_user(
+            user::Model {
+                user_id: random::id(),
+                tenant_id: String::new(),
+                email: creds.email.to_lowercase(),
+                display_name: "Operator".into(),
+                kind: "operator".into(),
+                admin: false,
+                active: true,
+                password_hash: password::hash(&creds.password)?,
+                totp_secret: None,
+                totp_enabled: false,
+                totp_pending: None,
+                partner_id: None,
+                totp_deadline: None,
+                failed_attempts: 0,
+                locked_until: None,
+                created_at: now,
+            },
+            &[],
+        )
+        .await
+        .map_err(crate::error::Error::from)?;
+    tracing::info!(path = %path.display(), "operator credentials are in this file");
+    for (svc, scopes) in [
+        (ServiceName::Broker, BROKER_SCOPES),
+        (ServiceName::Audit, AUDIT_SCOPES),
+    ] {
+        let path = config.credentials_file(svc);
+        let creds = match existing::<ServiceCredentials>(&path)? {
+            Some(c) => c,
+            None => {
+                let c = ServiceCredentials {
+                    client_id: format!("{}-{}", svc.as_str(), random::id()),
+                    client_secret: random::secret(32)?,
+                };
+                credentials::write(&path, &c)?;
+                c
+            }
+        };
+        store
+            .insert_service_account(service_account::Model {
+                client_id: creds.client_id.clone(),
+                name: svc.as_str().into(),
+                scopes: scopes.join(" "),
+                secret_hash: crate::grpc::secret_hash(&creds.client_secret),
+                created_at: now,
+            })
+            .await
+            .map_err(crate::error::Error::from)?;
+        tracing::info!(service = svc.as_str(), path = %path.display(), "service-account credentials are in this file");
+    }
+    Ok(())
+}
+
+fn existing<T: for<'de> serde::Deserialize<'de>>(path: &Path) -> Result<Option<T>, StartError> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    Ok(Some(credentials::read(path)?))
+}

@@ -1,0 +1,144 @@
+//! What goes into tokens and for how long.
+
+use chrono::{DateTime, Duration, Utc};
+use keyholder_kit::auth::{AMR_OTP, AUDIENCE, AccessClaims, ISSUER, PrincipalKind};
+use serde::{Deserialize, Serialize};
+
+/// Lifetime of an access token.
+pub const ACCESS_TTL_MINUTES: i64 = 15;
+/// Lifetime of a refresh token (each refresh issues a new one).
+pub const REFRESH_TTL_HOURS: i64 = 12;
+/// A retired signing key stays published this long, so the access tokens it
+/// signed keep verifying until they expire (plus the verifiers' leeway).
+pub const KEY_PUBLISH_GRACE_SECS: i64 = ACCESS_TTL_MINUTES * 60 + 60;
+/// The only scope of an integrator's token after the 2FA deadline: it is good
+/// for TOTP enrolment and nothing else.
+pub const TOTP_ENROLLMENT_ONLY_SCOPE: &str = "identity.totp_enrollment_only";
+/// `amr` for a password.
+pub const AMR_PWD: &str = "pwd";
+
+/// Who a token speaks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subject {
+    /// User id or client id.
+    pub id: String,
+    /// Kind.
+    pub kind: PrincipalKind,
+    /// Tenant.
+    pub tenant_id: Option<String>,
+    /// Admin (integrators: admin-minus).
+    pub admin: bool,
+    /// Chief admin.
+    pub chief: bool,
+    /// Scopes.
+    pub scopes: Vec<String>,
+    /// Authentication methods.
+    pub amr: Vec<String>,
+    /// Display name.
+    pub name: String,
+    /// E-mail.
+    pub email: String,
+}
+
+/// Claims of a refresh token; checked only by identity.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RefreshClaims {
+    /// Issuer.
+    pub iss: String,
+    /// Audience.
+    pub aud: String,
+    /// User id.
+    pub sub: String,
+    /// Expiry.
+    pub exp: i64,
+    /// Not before.
+    pub nbf: i64,
+    /// Issued at.
+    pub iat: i64,
+    /// Token id (one use).
+    pub jti: String,
+    /// Family id (one sign-in).
+    pub fam: String,
+}
+
+/// Access-token claims for `subject` issued at `now`.
+pub fn access_claims(subject: &Subject, now: DateTime<Utc>, jti: String) -> AccessClaims {
+    AccessClaims {
+        iss: ISSUER.into(),
+        aud: AUDIENCE.into(),
+        sub: subject.id.clone(),
+        exp: (now + Duration::minutes(ACCESS_TTL_MINUTES)).timestamp(),
+        nbf: now.timestamp(),
+        iat: now.timestamp(),
+        jti,
+        kind: subject.kind,
+        tid: subject.tenant_id.clone(),
+        adm: subject.admin,
+        own: subject.chief,
+        scp: subject.scopes.clone(),
+        amr: subject.amr.clone(),
+        name: subject.name.clone(),
+        email: subject.email.clone(),
+    }
+}
+
+/// Refresh-token claims.
+pub fn refresh_claims(
+    user_id: &str,
+    family: &str,
+    now: DateTime<Utc>,
+    jti: String,
+) -> RefreshClaims {
+    RefreshClaims {
+        iss: ISSUER.into(),
+        aud: AUDIENCE.into(),
+        sub: user_id.into(),
+        exp: (now + Duration::hours(REFRESH_TTL_HOURS)).timestamp(),
+        nbf: now.timestamp(),
+        iat: now.timestamp(),
+        jti,
+        fam: family.into(),
+    }
+}
+
+/// `amr` for a sign-in with or without a TOTP code.
+pub fn amr(with_otp: bool) -> Vec<String> {
+    if with_otp {
+        vec![AMR_PWD.into(), AMR_OTP.into()]
+    } else {
+        vec![AMR_PWD.into()]
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_claims_carry_everything_the_kit_reads() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let s = Subject {
+            id: "u1".into(),
+            kind: PrincipalKind::Employee,
+            tenant_id: Some("t1".into()),
+            admin: true,
+            chief: true,
+            scopes: vec![],
+            amr: amr(true),
+            name: "Ann".into(),
+            email: "ann@example.com".into(),
+        };
+        let c = access_claims(&s, now, "j1".into());
+        assert_eq!(c.iss, ISSUER);
+        assert_eq!(c.aud, AUDIENCE);
+        assert_eq!(c.exp - c.iat, 15 * 60);
+        assert_eq!(c.nbf, c.iat);
+        assert_eq!(c.amr, vec!["pwd", "otp"]);
+        let p: keyholder_kit::auth::Principal = c.into();
+        assert!(p.mfa && p.chief_admin && p.is_admin_of("t1"));
+        let r = refresh_claims("u1", "f1", now, "j2".into());
+        assert_eq!(r.exp - r.iat, 12 * 3600);
+        assert_eq!(amr(false), vec!["pwd"]);
+    }
+}

@@ -1,0 +1,121 @@
+//! The identity service's one error type and its gRPC mapping.
+
+use keyholder_kit::auth::AuthError;
+use keyholder_kit::error::{ErrorCode, ServiceError};
+
+/// Everything that can go wrong in an identity call.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request is malformed.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// The thing does not exist, or is not the caller's to see.
+    #[error("{0}")]
+    NotFound(String),
+    /// It exists already.
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// Known caller, not allowed.
+    #[error("permission denied: {0}")]
+    PermissionDenied(String),
+    /// Sign-in or token refused.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The state does not allow it (seat limit, partner limit, chief admin …).
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// The caller's token was refused or lacks a right.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The database failed.
+    #[error("database error: {0}")]
+    Db(#[from] sea_orm::DbErr),
+    /// A bug or a crypto failure.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// Shorthand for [`Error::InvalidArgument`].
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        Self::InvalidArgument(msg.into())
+    }
+    /// Shorthand for [`Error::NotFound`].
+    pub fn not_found(msg: impl Into<String>) -> Self {
+        Self::NotFound(msg.into())
+    }
+    /// Shorthand for [`Error::PermissionDenied`].
+    pub fn denied(msg: impl Into<String>) -> Self {
+        Self::PermissionDenied(msg.into())
+    }
+    /// Shorthand for [`Error::FailedPrecondition`].
+    pub fn precondition(msg: impl Into<String>) -> Self {
+        Self::FailedPrecondition(msg.into())
+    }
+    /// Shorthand for [`Error::Internal`].
+    pub fn internal(msg: impl Into<String>) -> Self {
+        Self::Internal(msg.into())
+    }
+}
+
+impl ServiceError for Error {
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::InvalidArgument(_) => ErrorCode::InvalidArgument,
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::AlreadyExists(_) => ErrorCode::AlreadyExists,
+            Self::PermissionDenied(_) => ErrorCode::PermissionDenied,
+            Self::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            Self::FailedPrecondition(_) => ErrorCode::FailedPrecondition,
+            Self::Auth(e) => e.code(),
+            Self::Db(_) | Self::Internal(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+impl From<Error> for tonic::Status {
+    fn from(e: Error) -> Self {
+        keyholder_kit::error::to_status(&e)
+    }
+}
+
+impl From<keyholder_kit::jwt::JwtError> for Error {
+    fn from(e: keyholder_kit::jwt::JwtError) -> Self {
+        match e {
+            keyholder_kit::jwt::JwtError::Signing(m) => Self::Internal(m),
+            other => Self::Unauthenticated(format!("invalid token: {other}")),
+        }
+    }
+}
+
+impl From<keyholder_kit::paging::PageError> for Error {
+    fn from(e: keyholder_kit::paging::PageError) -> Self {
+        Self::InvalidArgument(e.to_string())
+    }
+}
+
+/// Result of identity operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Database connect or migrate.
+    #[error(transparent)]
+    Database(#[from] keyholder_kit::db::DbSetupError),
+    /// Bootstrap (first start) failed.
+    #[error("bootstrap failed: {0}")]
+    Bootstrap(String),
+    /// A credentials file could not be read or written.
+    #[error(transparent)]
+    Credentials(#[from] keyholder_kit::credentials::CredentialsError),
+    /// Serving failed.
+    #[error(transparent)]
+    Serve(#[from] keyholder_kit::serve::ServeError),
+}
+
+impl From<Error> for StartError {
+    fn from(e: Error) -> Self {
+        Self::Bootstrap(e.to_string())
+    }
+}

@@ -1,0 +1,205 @@
+//! Stored rows → proto messages, and proto enums → domain values.
+
+use super::Api;
+use crate::domain::authorize::SubjectRef;
+use crate::domain::kind_from_str;
+use crate::domain::rights::{self, Right};
+use crate::error::{Error, Result};
+use crate::store::{app, department, partner, role, service_account, signing_key, tenant, user};
+use keyholder_kit::auth::PrincipalKind;
+use keyholder_proto::identity::v1 as pb;
+use prost_types::Timestamp;
+
+/// Seconds since the epoch → proto timestamp.
+pub fn ts(secs: i64) -> Option<Timestamp> {
+    Some(Timestamp {
+        seconds: secs,
+        nanos: 0,
+    })
+}
+
+/// Stored locale → proto.
+pub fn locale_to_pb(l: &str) -> pb::Locale {
+    match l {
+        "ru" => pb::Locale::Ru,
+        _ => pb::Locale::En,
+    }
+}
+
+/// Proto locale → stored (`en` when unset).
+pub fn locale_from_pb(raw: i32) -> Result<&'static str> {
+    match pb::Locale::try_from(raw) {
+        Ok(pb::Locale::Unspecified) | Ok(pb::Locale::En) => Ok("en"),
+        Ok(pb::Locale::Ru) => Ok("ru"),
+        Err(_) => Err(Error::invalid(format!("locale {raw} is not known"))),
+    }
+}
+
+/// Principal kind → proto.
+pub fn kind_to_pb(k: PrincipalKind) -> pb::PrincipalKind {
+    match k {
+        PrincipalKind::Operator => pb::PrincipalKind::Operator,
+        PrincipalKind::Employee => pb::PrincipalKind::Employee,
+        PrincipalKind::Integrator => pb::PrincipalKind::Integrator,
+        PrincipalKind::SupportAgent => pb::PrincipalKind::SupportAgent,
+        PrincipalKind::ServiceAccount => pb::PrincipalKind::ServiceAccount,
+    }
+}
+
+/// Stored user kind (unknown values are a bug).
+pub fn user_kind(u: &user::Model) -> Result<PrincipalKind> {
+    kind_from_str(&u.kind).ok_or_else(|| Error::internal(format!("unknown user kind {}", u.kind)))
+}
+
+/// A tenant.
+pub fn tenant_pb(t: &tenant::Model) -> pb::Tenant {
+    pb::Tenant {
+        tenant_id: t.tenant_id.clone(),
+        name: t.name.clone(),
+        locale: locale_to_pb(&t.locale) as i32,
+        seat_limit: u32::try_from(t.seat_limit).unwrap_or(u32::MAX),
+        chief_admin_id: t.chief_admin_id.clone(),
+        create_time: ts(t.created_at),
+    }
+}
+
+/// A public signing key.
+pub fn key_pb(k: &signing_key::Model) -> pb::SigningKey {
+    pb::SigningKey {
+        kid: k.kid.clone(),
+        alg: keyholder_kit::jwt::ALGORITHM_NAME.into(),
+        public_key: k.public_key.clone(),
+        create_time: ts(k.created_at),
+        expire_time: k.publish_until.and_then(ts),
+    }
+}
+
+/// A department.
+pub fn department_pb(d: &department::Model) -> pb::Department {
+    pb::Department {
+        department_id: d.department_id.clone(),
+        tenant_id: d.tenant_id.clone(),
+        name: d.name.clone(),
+        parent_id: d.parent_id.clone().unwrap_or_default(),
+    }
+}
+
+/// A role.
+pub fn role_pb(r: &role::Model) -> pb::Role {
+    pb::Role {
+        role_id: r.role_id.clone(),
+        tenant_id: r.tenant_id.clone(),
+        name: r.name.clone(),
+        rights: rights::decode(&r.rights)
+            .into_iter()
+            .map(|x| pb::Right {
+                entity: x.entity,
+                action: x.action,
+            })
+            .collect(),
+        built_in: r.built_in,
+    }
+}
+
+/// Proto rights → validated rights.
+pub fn rights_from_pb(rs: &[pb::Right]) -> Result<Vec<Right>> {
+    rs.iter()
+        .map(|r| Right::new(&r.entity, &r.action))
+        .collect()
+}
+
+/// A subject → proto.
+pub fn subject_pb(s: &SubjectRef) -> pb::RoleSubject {
+    use pb::role_subject::Subject;
+    pb::RoleSubject {
+        subject: Some(match s {
+            SubjectRef::User(id) => Subject::UserId(id.clone()),
+            SubjectRef::Department(id) => Subject::DepartmentId(id.clone()),
+        }),
+    }
+}
+
+/// Proto subject → domain (must name exactly one).
+pub fn subject_from_pb(s: Option<&pb::RoleSubject>) -> Result<SubjectRef> {
+    use pb::role_subject::Subject;
+    match s.and_then(|s| s.subject.as_ref()) {
+        Some(Subject::UserId(id)) if !id.trim().is_empty() => {
+            Ok(SubjectRef::User(id.trim().into()))
+        }
+        Some(Subject::DepartmentId(id)) if !id.trim().is_empty() => {
+            Ok(SubjectRef::Department(id.trim().into()))
+        }
+        _ => Err(Error::invalid(
+            "subject must name a user_id or a department_id",
+        )),
+    }
+}
+
+/// An app.
+pub fn app_pb(a: &app::Model, access: &[SubjectRef]) -> pb::App {
+    pb::App {
+        tenant_id: a.tenant_id.clone(),
+        code: a.code.clone(),
+        access: access.iter().map(subject_pb).collect(),
+        installed_by: a.installed_by.clone(),
+        install_time: ts(a.installed_at),
+    }
+}
+
+/// A partner.
+pub fn partner_pb(p: &partner::Model, domains: Vec<String>) -> pb::Partner {
+    pb::Partner {
+        partner_id: p.partner_id.clone(),
+        name: p.name.clone(),
+        email_domains: domains,
+    }
+}
+
+/// A service account (never its secret).
+pub fn account_pb(a: &service_account::Model) -> pb::ServiceAccount {
+    pb::ServiceAccount {
+        client_id: a.client_id.clone(),
+        name: a.name.clone(),
+        scopes: scopes_of(a),
+        create_time: ts(a.created_at),
+    }
+}
+
+/// Stored scopes.
+pub fn scopes_of(a: &service_account::Model) -> Vec<String> {
+    a.scopes.split_whitespace().map(str::to_string).collect()
+}
+
+impl Api {
+    /// Is `u` the chief admin of their tenant?
+    pub(super) async fn is_chief(&self, u: &user::Model) -> Result<bool> {
+        if u.tenant_id.is_empty() {
+            return Ok(false);
+        }
+        Ok(self
+            .store
+            .tenant(&u.tenant_id)
+            .await?
+            .is_some_and(|t| t.chief_admin_id == u.user_id))
+    }
+
+    /// A user, with departments and chief-admin flag.
+    pub(super) async fn user_pb(&self, u: &user::Model) -> Result<pb::User> {
+        let kind = user_kind(u)?;
+        Ok(pb::User {
+            user_id: u.user_id.clone(),
+            tenant_id: u.tenant_id.clone(),
+            email: u.email.clone(),
+            display_name: u.display_name.clone(),
+            kind: kind_to_pb(kind) as i32,
+            admin: u.admin,
+            chief_admin: self.is_chief(u).await?,
+            active: u.active,
+            totp_enabled: u.totp_enabled,
+            partner_id: u.partner_id.clone().unwrap_or_default(),
+            totp_deadline: u.totp_deadline.and_then(ts),
+            department_ids: self.store.user_departments(&u.user_id).await?,
+            create_time: ts(u.created_at),
+        })
+    }
+}

@@ -1,0 +1,191 @@
+//! gRPC: proto in, rules and store, proto out. Every handler authenticates
+//! first (except the four public sign-in RPCs).
+
+mod authorize;
+mod convert;
+mod org;
+mod partners;
+mod session;
+mod tenants;
+mod users;
+
+use crate::domain::tokens::TOTP_ENROLLMENT_ONLY_SCOPE;
+use crate::error::{Error, Result};
+use crate::keys::KeyRing;
+use crate::store::Store;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Utc};
+use keyholder_kit::auth::{Authenticator, Principal, PrincipalKind};
+use keyholder_kit::clock::SharedClock;
+use keyholder_proto::identity::v1 as pb;
+use keyholder_proto::identity::v1::identity_service_server::IdentityService;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use tonic::{Request, Response, Status};
+
+/// The identity service's handlers.
+#[derive(Debug, Clone)]
+pub struct Api {
+    store: Store,
+    keys: Arc<KeyRing>,
+    auth: Authenticator,
+    clock: SharedClock,
+}
+
+/// SHA-256 (hex) of a service-account secret. The secrets are 256 random bits,
+/// so a fast hash is enough (a slow one only protects guessable passwords).
+pub fn secret_hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// Compares without an early exit.
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl Api {
+    /// Handlers over `store`.
+    pub fn new(store: Store, keys: Arc<KeyRing>, auth: Authenticator, clock: SharedClock) -> Self {
+        Self {
+            store,
+            keys,
+            auth,
+            clock,
+        }
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// The verified caller, refused if deactivated or holding only an
+    /// enrolment token.
+    async fn caller<T>(&self, req: &Request<T>) -> Result<Principal> {
+        let p = self.caller_for_enrollment(req).await?;
+        if p.scopes.iter().any(|s| s == TOTP_ENROLLMENT_ONLY_SCOPE) {
+            return Err(Error::denied(
+                "this token is only good for turning on two-factor authentication: enrol TOTP, then sign in again",
+            ));
+        }
+        Ok(p)
+    }
+
+    /// The verified caller, enrolment-only tokens accepted.
+    async fn caller_for_enrollment<T>(&self, req: &Request<T>) -> Result<Principal> {
+        let p = self.auth.authenticate(req).await?;
+        if p.kind != PrincipalKind::ServiceAccount {
+            // Tokens are verified offline everywhere else; here we can also
+            // stop a dismissed user at once.
+            let active = self.store.user(&p.id).await?.is_some_and(|u| u.active);
+            if !active {
+                return Err(Error::Unauthenticated(
+                    "the account is deactivated or no longer exists".into(),
+                ));
+            }
+        } else if self.store.service_account(&p.id).await?.is_none() {
+            return Err(Error::Unauthenticated(
+                "the service account no longer exists".into(),
+            ));
+        }
+        Ok(p)
+    }
+
+    /// Runs `work` once per (caller, rpc, request_id): a retry gets the first
+    /// answer back. An empty request id opts out.
+    async fn once<M, F, Fut>(&self, caller: &str, rpc: &str, request_id: &str, work: F) -> Result<M>
+    where
+        M: prost::Message + Default,
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<M>>,
+    {
+        let request_id = request_id.trim();
+        if request_id.len() > 200 {
+            return Err(Error::invalid("request_id must be at most 200 characters"));
+        }
+        if !request_id.is_empty()
+            && let Some(stored) = self
+                .store
+                .idempotent_response(caller, rpc, request_id)
+                .await?
+        {
+            let bytes = STANDARD
+                .decode(stored)
+                .map_err(|_| Error::internal("stored response is not base64"))?;
+            return M::decode(bytes.as_slice())
+                .map_err(|_| Error::internal("stored response does not decode"));
+        }
+        let out = work().await?;
+        if !request_id.is_empty() {
+            let encoded = STANDARD.encode(out.encode_to_vec());
+            if let Err(e) = self
+                .store
+                .remember_response(caller, rpc, request_id, encoded, self.now().timestamp())
+                .await
+            {
+                tracing::warn!(error = %e, rpc, "could not record idempotent response");
+            }
+        }
+        Ok(out)
+    }
+}
+
+macro_rules! rpcs {
+    ($($rpc:ident($req:ident) -> $resp:ident = $handler:ident;)*) => {
+        #[tonic::async_trait]
+        impl IdentityService for Api {
+            $(
+                async fn $rpc(
+                    &self,
+                    request: Request<pb::$req>,
+                ) -> std::result::Result<Response<pb::$resp>, Status> {
+                    Ok(Response::new(self.$handler(request).await?))
+                }
+            )*
+        }
+    };
+}
+
+rpcs! {
+    get_key_set(GetKeySetRequest) -> GetKeySetResponse = h_get_key_set;
+    rotate_signing_key(RotateSigningKeyRequest) -> RotateSigningKeyResponse = h_rotate_signing_key;
+    sign_in(SignInRequest) -> SignInResponse = h_sign_in;
+    refresh_token(RefreshTokenRequest) -> RefreshTokenResponse = h_refresh_token;
+    sign_out(SignOutRequest) -> SignOutResponse = h_sign_out;
+    issue_service_token(IssueServiceTokenRequest) -> IssueServiceTokenResponse = h_issue_service_token;
+    begin_totp_enrollment(BeginTotpEnrollmentRequest) -> BeginTotpEnrollmentResponse = h_begin_totp_enrollment;
+    confirm_totp_enrollment(ConfirmTotpEnrollmentRequest) -> ConfirmTotpEnrollmentResponse = h_confirm_totp_enrollment;
+    disable_totp(DisableTotpRequest) -> DisableTotpResponse = h_disable_totp;
+    create_tenant(CreateTenantRequest) -> CreateTenantResponse = h_create_tenant;
+    get_tenant(GetTenantRequest) -> GetTenantResponse = h_get_tenant;
+    list_tenants(ListTenantsRequest) -> ListTenantsResponse = h_list_tenants;
+    update_tenant(UpdateTenantRequest) -> UpdateTenantResponse = h_update_tenant;
+    transfer_ownership(TransferOwnershipRequest) -> TransferOwnershipResponse = h_transfer_ownership;
+    get_tenant_contacts(GetTenantContactsRequest) -> GetTenantContactsResponse = h_get_tenant_contacts;
+    get_seat_usage(GetSeatUsageRequest) -> GetSeatUsageResponse = h_get_seat_usage;
+    create_employee(CreateEmployeeRequest) -> CreateEmployeeResponse = h_create_employee;
+    get_user(GetUserRequest) -> GetUserResponse = h_get_user;
+    list_users(ListUsersRequest) -> ListUsersResponse = h_list_users;
+    deactivate_user(DeactivateUserRequest) -> DeactivateUserResponse = h_deactivate_user;
+    reactivate_user(ReactivateUserRequest) -> ReactivateUserResponse = h_reactivate_user;
+    set_admin(SetAdminRequest) -> SetAdminResponse = h_set_admin;
+    create_department(CreateDepartmentRequest) -> CreateDepartmentResponse = h_create_department;
+    list_departments(ListDepartmentsRequest) -> ListDepartmentsResponse = h_list_departments;
+    add_department_member(AddDepartmentMemberRequest) -> AddDepartmentMemberResponse = h_add_department_member;
+    remove_department_member(RemoveDepartmentMemberRequest) -> RemoveDepartmentMemberResponse = h_remove_department_member;
+    create_role(CreateRoleRequest) -> CreateRoleResponse = h_create_role;
+    list_roles(ListRolesRequest) -> ListRolesResponse = h_list_roles;
+    update_role(UpdateRoleRequest) -> UpdateRoleResponse = h_update_role;
+    assign_role(AssignRoleRequest) -> AssignRoleResponse = h_assign_role;
+    unassign_role(UnassignRoleRequest) -> UnassignRoleResponse = h_unassign_role;
+    install_app(InstallAppRequest) -> InstallAppResponse = h_install_app;
+    set_app_access(SetAppAccessRequest) -> SetAppAccessResponse = h_set_app_access;
+    list_apps(ListAppsRequest) -> ListAppsResponse = h_list_apps;
+    authorize(AuthorizeRequest) -> AuthorizeResponse = h_authorize;
+    register_partner(RegisterPartnerRequest) -> RegisterPartnerResponse = h_register_partner;
+    list_partners(ListPartnersRequest) -> ListPartnersResponse = h_list_partners;
+    invite_integrator(InviteIntegratorRequest) -> InviteIntegratorResponse = h_invite_integrator;
+    create_support_agent(CreateSupportAgentRequest) -> CreateSupportAgentResponse = h_create_support_agent;
+    create_service_account(CreateServiceAccountRequest) -> CreateServiceAccountResponse = h_create_service_account;
+    list_service_accounts(ListServiceAccountsRequest) -> ListServiceAccountsResponse = h_list_service_accounts;
+}

@@ -1,0 +1,236 @@
+//! Partners, integrators, support agents and service accounts.
+
+use super::Api;
+use super::convert::{account_pb, partner_pb};
+use super::secret_hash;
+use crate::domain::{password, people, random, totp, validate};
+use crate::error::{Error, Result};
+use crate::store::{partner, service_account, user};
+use keyholder_kit::paging::Page;
+use keyholder_proto::identity::v1 as pb;
+use tonic::Request;
+
+fn new_user(
+    tenant_id: &str,
+    email: String,
+    name: String,
+    kind: &str,
+    hash: String,
+    now: i64,
+) -> user::Model {
+    user::Model {
+        user_id: random::id(),
+        tenant_id: tenant_id.into(),
+        email,
+        display_name: name,
+        kind: kind.into(),
+        admin: false,
+        active: true,
+        password_hash: hash,
+        totp_secret: None,
+        totp_enabled: false,
+        totp_pending: None,
+        partner_id: None,
+        totp_deadline: None,
+        failed_attempts: 0,
+        locked_until: None,
+        created_at: now,
+    }
+}
+
+impl Api {
+    pub(super) async fn h_register_partner(
+        &self,
+        req: Request<pb::RegisterPartnerRequest>,
+    ) -> Result<pb::RegisterPartnerResponse> {
+        let p = self.caller(&req).await?;
+        p.require_operator()?;
+        let r = req.into_inner();
+        let name = validate::name("name", &r.name)?;
+        let mut domains = Vec::new();
+        for d in &r.email_domains {
+            let d = validate::domain(d)?;
+            if !domains.contains(&d) {
+                domains.push(d);
+            }
+        }
+        if domains.is_empty() {
+            return Err(Error::invalid("at least one e-mail domain is required"));
+        }
+        self.once(&p.id, "RegisterPartner", &r.request_id, || async {
+            for d in &domains {
+                if self.store.domain_taken(d).await? {
+                    return Err(Error::AlreadyExists(format!(
+                        "e-mail domain {d} already belongs to a registered partner"
+                    )));
+                }
+            }
+            let partner = partner::Model {
+                partner_id: random::id(),
+                name,
+                created_at: self.now().timestamp(),
+            };
+            self.store.insert_partner(partner.clone(), &domains).await?;
+            Ok(pb::RegisterPartnerResponse {
+                partner: Some(partner_pb(&partner, domains.clone())),
+            })
+        })
+        .await
+    }
+
+    pub(super) async fn h_list_partners(
+        &self,
+        req: Request<pb::ListPartnersRequest>,
+    ) -> Result<pb::ListPartnersResponse> {
+        let p = self.caller(&req).await?;
+        p.require_operator()?;
+        let r = req.into_inner();
+        let page = Page::parse(r.page_size, &r.page_token)?;
+        let mut rows = self.store.list_partners(page).await?;
+        let (next, keep) = page.finish(rows.len());
+        rows.truncate(keep);
+        Ok(pb::ListPartnersResponse {
+            partners: rows.into_iter().map(|(p, d)| partner_pb(&p, d)).collect(),
+            next_page_token: next,
+        })
+    }
+
+    pub(super) async fn h_invite_integrator(
+        &self,
+        req: Request<pb::InviteIntegratorRequest>,
+    ) -> Result<pb::InviteIntegratorResponse> {
+        let p = self.caller(&req).await?;
+        let r = req.into_inner();
+        let tenant_id = validate::id("tenant_id", &r.tenant_id)?;
+        p.require_admin_of(&tenant_id)?;
+        let email = validate::email(&r.email)?;
+        let display = validate::name("display_name", &r.display_name)?;
+        password::validate(&r.password)?;
+        self.once(&p.id, "InviteIntegrator", &r.request_id, || async {
+            self.visible_tenant(&p, &tenant_id).await?;
+            let domain = validate::email_domain(&email);
+            let partner = self.store.partner_by_domain(domain).await?.ok_or_else(|| {
+                Error::precondition(format!(
+                    "e-mail domain {domain} does not belong to a registered partner"
+                ))
+            })?;
+            if self.store.user_by_email(&tenant_id, &email).await?.is_some() {
+                return Err(Error::AlreadyExists(format!(
+                    "a user with e-mail {email} already exists in this tenant"
+                )));
+            }
+            let n = self
+                .store
+                .partner_integrators(&tenant_id, &partner.partner_id)
+                .await?;
+            people::check_partner_limit(n, &partner.name)?;
+            let now = self.now();
+            let mut u = new_user(
+                &tenant_id,
+                email,
+                display,
+                "integrator",
+                password::hash(&r.password)?,
+                now.timestamp(),
+            );
+            u.partner_id = Some(partner.partner_id.clone());
+            u.totp_deadline = Some(people::totp_deadline(now).timestamp());
+            self.store.insert_user(u.clone(), &[]).await?;
+            tracing::info!(user_id = %u.user_id, tenant_id = %tenant_id, partner_id = %partner.partner_id, "integrator invited");
+            Ok(pb::InviteIntegratorResponse {
+                user: Some(self.user_pb(&u).await?),
+            })
+        })
+        .await
+    }
+
+    pub(super) async fn h_create_support_agent(
+        &self,
+        req: Request<pb::CreateSupportAgentRequest>,
+    ) -> Result<pb::CreateSupportAgentResponse> {
+        let p = self.caller(&req).await?;
+        p.require_operator()?;
+        let r = req.into_inner();
+        let email = validate::email(&r.email)?;
+        let display = validate::name("display_name", &r.display_name)?;
+        password::validate(&r.password)?;
+        self.once(&p.id, "CreateSupportAgent", &r.request_id, || async {
+            if self.store.user_by_email("", &email).await?.is_some() {
+                return Err(Error::AlreadyExists(format!(
+                    "a support agent with e-mail {email} already exists"
+                )));
+            }
+            let secret = totp::new_secret()?;
+            let mut u = new_user(
+                "",
+                email,
+                display,
+                "support_agent",
+                password::hash(&r.password)?,
+                self.now().timestamp(),
+            );
+            // TOTP is mandatory for agents: on from the start.
+            u.totp_secret = Some(secret.clone());
+            u.totp_enabled = true;
+            self.store.insert_user(u.clone(), &[]).await?;
+            Ok(pb::CreateSupportAgentResponse {
+                otpauth_uri: totp::otpauth_uri(&secret, &u.email),
+                user: Some(self.user_pb(&u).await?),
+                totp_secret: secret,
+            })
+        })
+        .await
+    }
+
+    pub(super) async fn h_create_service_account(
+        &self,
+        req: Request<pb::CreateServiceAccountRequest>,
+    ) -> Result<pb::CreateServiceAccountResponse> {
+        let p = self.caller(&req).await?;
+        p.require_operator()?;
+        let r = req.into_inner();
+        let name = validate::name("name", &r.name)?;
+        let mut scopes = Vec::new();
+        for s in &r.scopes {
+            let s = validate::scope(s)?;
+            if !scopes.contains(&s) {
+                scopes.push(s);
+            }
+        }
+        if scopes.is_empty() {
+            return Err(Error::invalid("at least one scope is required"));
+        }
+        // Not through `once`: the secret is shown once and never stored.
+        let secret = random::secret(32)?;
+        let a = service_account::Model {
+            client_id: format!("svc-{}", random::id()),
+            name,
+            scopes: scopes.join(" "),
+            secret_hash: secret_hash(&secret),
+            created_at: self.now().timestamp(),
+        };
+        self.store.insert_service_account(a.clone()).await?;
+        tracing::info!(client_id = %a.client_id, "service account created");
+        Ok(pb::CreateServiceAccountResponse {
+            account: Some(account_pb(&a)),
+            client_secret: secret,
+        })
+    }
+
+    pub(super) async fn h_list_service_accounts(
+        &self,
+        req: Request<pb::ListServiceAccountsRequest>,
+    ) -> Result<pb::ListServiceAccountsResponse> {
+        let p = self.caller(&req).await?;
+        p.require_operator()?;
+        let r = req.into_inner();
+        let page = Page::parse(r.page_size, &r.page_token)?;
+        let mut rows = self.store.list_service_accounts(page).await?;
+        let (next, keep) = page.finish(rows.len());
+        rows.truncate(keep);
+        Ok(pb::ListServiceAccountsResponse {
+            accounts: rows.iter().map(account_pb).collect(),
+            next_page_token: next,
+        })
+    }
+}

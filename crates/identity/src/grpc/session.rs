@@ -1,0 +1,351 @@
+//! Keys, sign-in, refresh, service tokens and TOTP.
+
+use super::convert::{key_pb, scopes_of, ts, user_kind};
+use super::{Api, constant_time_eq, secret_hash};
+use crate::domain::tokens::{self, Subject, TOTP_ENROLLMENT_ONLY_SCOPE};
+use crate::domain::{password, people, random, totp, validate};
+use crate::error::{Error, Result};
+use crate::store::{refresh_family, refresh_token, user};
+use keyholder_kit::auth::{AUDIENCE, ISSUER, PrincipalKind};
+use keyholder_proto::identity::v1 as pb;
+use tonic::Request;
+
+const SIGN_IN_REFUSED: &str = "sign-in refused: wrong e-mail, password or code";
+
+impl Api {
+    pub(super) async fn h_get_key_set(
+        &self,
+        _req: Request<pb::GetKeySetRequest>,
+    ) -> Result<pb::GetKeySetResponse> {
+        Ok(pb::GetKeySetResponse {
+            keys: self.keys.published().await?.iter().map(key_pb).collect(),
+            issuer: ISSUER.into(),
+            audience: AUDIENCE.into(),
+        })
+    }
+
+    pub(super) async fn h_rotate_signing_key(
+        &self,
+        req: Request<pb::RotateSigningKeyRequest>,
+    ) -> Result<pb::RotateSigningKeyResponse> {
+        self.caller(&req).await?.require_operator()?;
+        let key = self.keys.rotate().await?;
+        Ok(pb::RotateSigningKeyResponse {
+            key: Some(key_pb(&key)),
+        })
+    }
+
+    /// The token subject for a signed-in user.
+    async fn subject_of(&self, u: &user::Model, amr: Vec<String>) -> Result<(Subject, bool)> {
+        let kind = user_kind(u)?;
+        let restricted = people::totp_overdue(kind, u.totp_enabled, u.totp_deadline, self.now());
+        let subject = Subject {
+            id: u.user_id.clone(),
+            kind,
+            tenant_id: (!u.tenant_id.is_empty()).then(|| u.tenant_id.clone()),
+            // Integrators carry admin-minus rights, unless locked to enrolment.
+            admin: !restricted && (u.admin || kind == PrincipalKind::Integrator),
+            chief: self.is_chief(u).await?,
+            scopes: if restricted {
+                vec![TOTP_ENROLLMENT_ONLY_SCOPE.into()]
+            } else {
+                vec![]
+            },
+            amr,
+            name: u.display_name.clone(),
+            email: u.email.clone(),
+        };
+        Ok((subject, restricted))
+    }
+
+    async fn token_pair(
+        &self,
+        subject: &Subject,
+        family: &str,
+        first: bool,
+        previous: Option<&str>,
+    ) -> Result<pb::TokenPair> {
+        let now = self.now();
+        let access = tokens::access_claims(subject, now, random::id());
+        let refresh = tokens::refresh_claims(&subject.id, family, now, random::id());
+        let row = refresh_token::Model {
+            jti: refresh.jti.clone(),
+            family_id: family.into(),
+            expires_at: refresh.exp,
+            spent_at: None,
+        };
+        if first {
+            self.store
+                .start_family(
+                    refresh_family::Model {
+                        family_id: family.into(),
+                        user_id: subject.id.clone(),
+                        amr: subject.amr.join(" "),
+                        created_at: now.timestamp(),
+                        revoked_at: None,
+                    },
+                    row,
+                )
+                .await?;
+        } else if let Some(old) = previous
+            && !self
+                .store
+                .spend_refresh_token(old, row, now.timestamp())
+                .await?
+        {
+            self.store.revoke_family(family, now.timestamp()).await?;
+            return Err(Error::Unauthenticated(
+                "refresh token was already used; every session from it has been revoked".into(),
+            ));
+        }
+        Ok(pb::TokenPair {
+            access_token: self.keys.sign_access(&access).await?,
+            access_token_expire_time: ts(access.exp),
+            refresh_token: self.keys.sign_refresh(&refresh).await?,
+            refresh_token_expire_time: ts(refresh.exp),
+        })
+    }
+
+    pub(super) async fn h_sign_in(
+        &self,
+        req: Request<pb::SignInRequest>,
+    ) -> Result<pb::SignInResponse> {
+        let r = req.into_inner();
+        let refused = || Error::Unauthenticated(SIGN_IN_REFUSED.into());
+        let email = validate::email(&r.email).map_err(|_| refused())?;
+        let now = self.now();
+        let Some(mut u) = self.store.user_by_email(r.tenant_id.trim(), &email).await? else {
+            // Same work and answer as a wrong password, so e-mails cannot be probed.
+            let _ = password::verify(&r.password, &DUMMY_HASH);
+            return Err(refused());
+        };
+        if people::is_locked(u.locked_until, now) {
+            return Err(Error::Unauthenticated(format!(
+                "the account is locked after {} failed sign-ins; try again after {}",
+                people::MAX_FAILED_SIGN_INS,
+                chrono::DateTime::from_timestamp(u.locked_until.unwrap_or_default(), 0)
+                    .map(|t| t.to_rfc3339())
+                    .unwrap_or_default()
+            )));
+        }
+        let password_ok = password::verify(&r.password, &u.password_hash);
+        let kind = user_kind(&u)?;
+        let needs_code = u.totp_enabled || kind == PrincipalKind::SupportAgent;
+        let code_ok = match (&u.totp_secret, u.totp_enabled) {
+            (Some(secret), true) => totp::check(secret, &r.totp_code, now),
+            _ => false,
+        };
+        if !password_ok || (needs_code && !code_ok) {
+            let (n, lock) = people::after_failed_sign_in(u.failed_attempts, now);
+            u.failed_attempts = n;
+            u.locked_until = lock.or(u.locked_until);
+            let code_missing = password_ok && r.totp_code.trim().is_empty();
+            self.store.save_user(u).await?;
+            if code_missing {
+                return Err(Error::Unauthenticated(
+                    "sign-in refused: a current TOTP code is required for this account".into(),
+                ));
+            }
+            return Err(refused());
+        }
+        if !u.active {
+            return Err(Error::Unauthenticated(
+                "sign-in refused: the account is deactivated".into(),
+            ));
+        }
+        if u.failed_attempts != 0 || u.locked_until.is_some() {
+            u.failed_attempts = 0;
+            u.locked_until = None;
+            self.store.save_user(u.clone()).await?;
+        }
+        let (subject, restricted) = self.subject_of(&u, tokens::amr(needs_code)).await?;
+        let tokens = self.token_pair(&subject, &random::id(), true, None).await?;
+        tracing::info!(user_id = %u.user_id, kind = kind.as_str(), "signed in");
+        Ok(pb::SignInResponse {
+            tokens: Some(tokens),
+            user: Some(self.user_pb(&u).await?),
+            totp_enrollment_only: restricted,
+        })
+    }
+
+    pub(super) async fn h_refresh_token(
+        &self,
+        req: Request<pb::RefreshTokenRequest>,
+    ) -> Result<pb::RefreshTokenResponse> {
+        let r = req.into_inner();
+        let claims = self.keys.verify_refresh(r.refresh_token.trim()).await?;
+        let now = self.now().timestamp();
+        let token = self
+            .store
+            .refresh_token(&claims.jti)
+            .await?
+            .ok_or_else(|| Error::Unauthenticated("refresh token is not known".into()))?;
+        let family = self
+            .store
+            .family(&token.family_id)
+            .await?
+            .ok_or_else(|| Error::Unauthenticated("refresh token is not known".into()))?;
+        if family.revoked_at.is_some() {
+            return Err(Error::Unauthenticated(
+                "refresh token has been revoked; sign in again".into(),
+            ));
+        }
+        if token.spent_at.is_some() {
+            // Reuse: someone holds a copy. End every token of this sign-in.
+            self.store.revoke_family(&family.family_id, now).await?;
+            tracing::warn!(user_id = %family.user_id, "refresh token reuse; family revoked");
+            return Err(Error::Unauthenticated(
+                "refresh token was already used; every session from it has been revoked".into(),
+            ));
+        }
+        let u = self
+            .store
+            .user(&family.user_id)
+            .await?
+            .filter(|u| u.active)
+            .ok_or_else(|| {
+                Error::Unauthenticated("the account is deactivated or no longer exists".into())
+            })?;
+        let amr = family.amr.split_whitespace().map(str::to_string).collect();
+        let (subject, _) = self.subject_of(&u, amr).await?;
+        let tokens = self
+            .token_pair(&subject, &family.family_id, false, Some(&claims.jti))
+            .await?;
+        Ok(pb::RefreshTokenResponse {
+            tokens: Some(tokens),
+        })
+    }
+
+    pub(super) async fn h_sign_out(
+        &self,
+        req: Request<pb::SignOutRequest>,
+    ) -> Result<pb::SignOutResponse> {
+        let r = req.into_inner();
+        let claims = self.keys.verify_refresh(r.refresh_token.trim()).await?;
+        self.store
+            .revoke_family(&claims.fam, self.now().timestamp())
+            .await?;
+        Ok(pb::SignOutResponse {})
+    }
+
+    pub(super) async fn h_issue_service_token(
+        &self,
+        req: Request<pb::IssueServiceTokenRequest>,
+    ) -> Result<pb::IssueServiceTokenResponse> {
+        let r = req.into_inner();
+        let refused =
+            || Error::Unauthenticated("service sign-in refused: wrong client id or secret".into());
+        let account = self
+            .store
+            .service_account(r.client_id.trim())
+            .await?
+            .ok_or_else(refused)?;
+        let presented = secret_hash(&r.client_secret);
+        if !constant_time_eq(presented.as_bytes(), account.secret_hash.as_bytes()) {
+            return Err(refused());
+        }
+        let subject = Subject {
+            id: account.client_id.clone(),
+            kind: PrincipalKind::ServiceAccount,
+            tenant_id: None,
+            admin: false,
+            chief: false,
+            scopes: scopes_of(&account),
+            amr: vec![],
+            name: account.name.clone(),
+            email: String::new(),
+        };
+        let claims = tokens::access_claims(&subject, self.now(), random::id());
+        Ok(pb::IssueServiceTokenResponse {
+            access_token: self.keys.sign_access(&claims).await?,
+            expire_time: ts(claims.exp),
+        })
+    }
+
+    pub(super) async fn h_begin_totp_enrollment(
+        &self,
+        req: Request<pb::BeginTotpEnrollmentRequest>,
+    ) -> Result<pb::BeginTotpEnrollmentResponse> {
+        let p = self.caller_for_enrollment(&req).await?;
+        let mut u = self
+            .store
+            .user(&p.id)
+            .await?
+            .ok_or_else(|| Error::denied("only people can enrol TOTP"))?;
+        if u.totp_enabled {
+            return Err(Error::precondition(
+                "two-factor authentication is already on for this account",
+            ));
+        }
+        let secret = totp::new_secret()?;
+        u.totp_pending = Some(secret.clone());
+        let uri = totp::otpauth_uri(&secret, &u.email);
+        self.store.save_user(u).await?;
+        Ok(pb::BeginTotpEnrollmentResponse {
+            secret,
+            otpauth_uri: uri,
+        })
+    }
+
+    pub(super) async fn h_confirm_totp_enrollment(
+        &self,
+        req: Request<pb::ConfirmTotpEnrollmentRequest>,
+    ) -> Result<pb::ConfirmTotpEnrollmentResponse> {
+        let p = self.caller_for_enrollment(&req).await?;
+        let code = req.into_inner().code;
+        let mut u = self
+            .store
+            .user(&p.id)
+            .await?
+            .ok_or_else(|| Error::denied("only people can enrol TOTP"))?;
+        if u.totp_enabled {
+            return Err(Error::precondition(
+                "two-factor authentication is already on for this account",
+            ));
+        }
+        let pending = u.totp_pending.clone().ok_or_else(|| {
+            Error::precondition("no TOTP enrolment in progress: call BeginTotpEnrollment first")
+        })?;
+        if !totp::check(&pending, &code, self.now()) {
+            return Err(Error::invalid(
+                "the TOTP code is not valid for the enrolled secret",
+            ));
+        }
+        u.totp_secret = Some(pending);
+        u.totp_pending = None;
+        u.totp_enabled = true;
+        self.store.save_user(u.clone()).await?;
+        Ok(pb::ConfirmTotpEnrollmentResponse {
+            user: Some(self.user_pb(&u).await?),
+        })
+    }
+
+    pub(super) async fn h_disable_totp(
+        &self,
+        req: Request<pb::DisableTotpRequest>,
+    ) -> Result<pb::DisableTotpResponse> {
+        let p = self.caller(&req).await?;
+        let r = req.into_inner();
+        let target_id = validate::id("user_id", &r.user_id)?;
+        self.once(&p.id, "DisableTotp", &r.request_id, || async {
+            let mut u = self.tenant_user(&p, &target_id).await?;
+            p.require_admin_of(&u.tenant_id)?;
+            people::check_disable_totp(&p)?;
+            u.totp_enabled = false;
+            u.totp_secret = None;
+            u.totp_pending = None;
+            self.store.save_user(u.clone()).await?;
+            tracing::info!(user_id = %u.user_id, by = %p.id, "totp turned off");
+            Ok(pb::DisableTotpResponse {
+                user: Some(self.user_pb(&u).await?),
+            })
+        })
+        .await
+    }
+}
+
+/// A hash verified against when the e-mail is unknown, so the answer takes
+/// as long as for a wrong password.
+static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    password::hash("no such user, no such password").unwrap_or_default()
+});

@@ -1,0 +1,263 @@
+//! Employees and users: create, read, list, dismiss, re-hire, admins.
+
+use super::Api;
+use super::convert::user_kind;
+use crate::domain::people::{self, Target};
+use crate::domain::{password, random, validate};
+use crate::error::{Error, Result};
+use crate::store::user;
+use keyholder_kit::auth::{Principal, PrincipalKind};
+use keyholder_kit::paging::Page;
+use keyholder_proto::identity::v1 as pb;
+use tonic::Request;
+
+impl Api {
+    /// A user the caller may see: the operator sees everyone, service
+    /// accounts with `identity.users.read` too, members see their tenant.
+    /// Anyone else gets NOT_FOUND, exactly as for a missing user.
+    pub(super) async fn tenant_user(&self, p: &Principal, id: &str) -> Result<user::Model> {
+        let missing = || Error::not_found(format!("user {id} not found"));
+        let u = self.store.user(id).await?.ok_or_else(missing)?;
+        let visible = p.is_operator()
+            || p.has_scope("identity.users.read")
+            || p.id == u.user_id
+            || (!u.tenant_id.is_empty() && p.is_member_of(&u.tenant_id));
+        if visible { Ok(u) } else { Err(missing()) }
+    }
+
+    /// What the rules need to know about a user being changed.
+    pub(super) async fn target_facts(&self, u: &user::Model) -> Result<Target> {
+        Ok(Target {
+            kind: user_kind(u)?,
+            admin: u.admin,
+            chief: self.is_chief(u).await?,
+            active: u.active,
+        })
+    }
+
+    /// Checks that every department exists in the tenant.
+    pub(super) async fn check_departments(&self, tenant_id: &str, ids: &[String]) -> Result<()> {
+        for id in ids {
+            let ok = self
+                .store
+                .department(id)
+                .await?
+                .is_some_and(|d| d.tenant_id == tenant_id);
+            if !ok {
+                return Err(Error::not_found(format!("department {id} not found")));
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn h_create_employee(
+        &self,
+        req: Request<pb::CreateEmployeeRequest>,
+    ) -> Result<pb::CreateEmployeeResponse> {
+        let p = self.caller(&req).await?;
+        let r = req.into_inner();
+        let tenant_id = validate::id("tenant_id", &r.tenant_id)?;
+        p.require_admin_of(&tenant_id)?;
+        let email = validate::email(&r.email)?;
+        let display = validate::name("display_name", &r.display_name)?;
+        password::validate(&r.password)?;
+        let departments: Vec<String> = r
+            .department_ids
+            .iter()
+            .map(|d| d.trim().to_string())
+            .collect();
+        self.once(&p.id, "CreateEmployee", &r.request_id, || async {
+            let t = self.visible_tenant(&p, &tenant_id).await?;
+            self.check_departments(&tenant_id, &departments).await?;
+            if self
+                .store
+                .user_by_email(&tenant_id, &email)
+                .await?
+                .is_some()
+            {
+                return Err(Error::AlreadyExists(format!(
+                    "a user with e-mail {email} already exists in this tenant"
+                )));
+            }
+            let used = self.store.seats_used(&tenant_id).await?;
+            people::check_seat_available(used, u64::try_from(t.seat_limit).unwrap_or(0))?;
+            let u = user::Model {
+                user_id: random::id(),
+                tenant_id: tenant_id.clone(),
+                email,
+                display_name: display,
+                kind: "employee".into(),
+                admin: false,
+                active: true,
+                password_hash: password::hash(&r.password)?,
+                totp_secret: None,
+                totp_enabled: false,
+                totp_pending: None,
+                partner_id: None,
+                totp_deadline: None,
+                failed_attempts: 0,
+                locked_until: None,
+                created_at: self.now().timestamp(),
+            };
+            self.store.insert_user(u.clone(), &departments).await?;
+            Ok(pb::CreateEmployeeResponse {
+                user: Some(self.user_pb(&u).await?),
+            })
+        })
+        .await
+    }
+
+    pub(super) async fn h_get_user(
+        &self,
+        req: Request<pb::GetUserRequest>,
+    ) -> Result<pb::GetUserResponse> {
+        let p = self.caller(&req).await?;
+        let id = validate::id("user_id", &req.get_ref().user_id)?;
+        let u = self.tenant_user(&p, &id).await?;
+        Ok(pb::GetUserResponse {
+            user: Some(self.user_pb(&u).await?),
+        })
+    }
+
+    pub(super) async fn h_list_users(
+        &self,
+        req: Request<pb::ListUsersRequest>,
+    ) -> Result<pb::ListUsersResponse> {
+        let p = self.caller(&req).await?;
+        let r = req.into_inner();
+        let tenant_id = r.tenant_id.trim().to_string();
+        if tenant_id.is_empty() || !p.is_operator() {
+            if tenant_id.is_empty() {
+                p.require_operator()?;
+            } else {
+                p.require_member_of(&tenant_id)?;
+            }
+        }
+        let page = Page::parse(r.page_size, &r.page_token)?;
+        let mut rows = self
+            .store
+            .list_users(&tenant_id, r.include_inactive, page)
+            .await?;
+        let (next, keep) = page.finish(rows.len());
+        rows.truncate(keep);
+        let mut users = Vec::with_capacity(rows.len());
+        for u in &rows {
+            users.push(self.user_pb(u).await?);
+        }
+        Ok(pb::ListUsersResponse {
+            users,
+            next_page_token: next,
+        })
+    }
+
+    /// The user to change and the caller's right to change them: agents by
+    /// the operator, tenant users by that tenant's admins.
+    async fn changeable_user(&self, p: &Principal, id: &str) -> Result<user::Model> {
+        let id = validate::id("user_id", id)?;
+        let u = self.tenant_user(p, &id).await?;
+        if u.tenant_id.is_empty() {
+            p.require_operator()?;
+        } else {
+            p.require_admin_of(&u.tenant_id)?;
+        }
+        Ok(u)
+    }
+
+    pub(super) async fn h_deactivate_user(
+        &self,
+        req: Request<pb::DeactivateUserRequest>,
+    ) -> Result<pb::DeactivateUserResponse> {
+        let p = self.caller(&req).await?;
+        let r = req.into_inner();
+        let mut u = self.changeable_user(&p, &r.user_id).await?;
+        self.once(&p.id, "DeactivateUser", &r.request_id, || async {
+            people::check_deactivate(&p, &self.target_facts(&u).await?)?;
+            if u.active {
+                u.active = false;
+                self.store.save_user(u.clone()).await?;
+                self.store
+                    .revoke_user_families(&u.user_id, self.now().timestamp())
+                    .await?;
+                tracing::info!(user_id = %u.user_id, by = %p.id, "user deactivated");
+            }
+            Ok(pb::DeactivateUserResponse {
+                user: Some(self.user_pb(&u).await?),
+            })
+        })
+        .await
+    }
+
+    pub(super) async fn h_reactivate_user(
+        &self,
+        req: Request<pb::ReactivateUserRequest>,
+    ) -> Result<pb::ReactivateUserResponse> {
+        let p = self.caller(&req).await?;
+        let r = req.into_inner();
+        let mut u = self.changeable_user(&p, &r.user_id).await?;
+        self.once(&p.id, "ReactivateUser", &r.request_id, || async {
+            let facts = self.target_facts(&u).await?;
+            if p.kind == PrincipalKind::Integrator && facts.admin {
+                return Err(Error::denied("integrators may not re-hire administrators"));
+            }
+            if !u.active {
+                match facts.kind {
+                    PrincipalKind::Employee => {
+                        let t = self.visible_tenant(&p, &u.tenant_id).await?;
+                        let used = self.store.seats_used(&u.tenant_id).await?;
+                        people::check_seat_available(
+                            used,
+                            u64::try_from(t.seat_limit).unwrap_or(0),
+                        )?;
+                    }
+                    PrincipalKind::Integrator => {
+                        let partner_id = u.partner_id.clone().unwrap_or_default();
+                        let partner = self.store.partner(&partner_id).await?;
+                        let n = self
+                            .store
+                            .partner_integrators(&u.tenant_id, &partner_id)
+                            .await?;
+                        people::check_partner_limit(
+                            n,
+                            partner.as_ref().map_or("", |p| p.name.as_str()),
+                        )?;
+                        if !u.totp_enabled {
+                            // Re-hired: a fresh 10 days to turn on 2FA.
+                            u.totp_deadline = Some(people::totp_deadline(self.now()).timestamp());
+                        }
+                    }
+                    _ => {}
+                }
+                u.active = true;
+                u.failed_attempts = 0;
+                u.locked_until = None;
+                self.store.save_user(u.clone()).await?;
+                tracing::info!(user_id = %u.user_id, by = %p.id, "user reactivated");
+            }
+            Ok(pb::ReactivateUserResponse {
+                user: Some(self.user_pb(&u).await?),
+            })
+        })
+        .await
+    }
+
+    pub(super) async fn h_set_admin(
+        &self,
+        req: Request<pb::SetAdminRequest>,
+    ) -> Result<pb::SetAdminResponse> {
+        let p = self.caller(&req).await?;
+        let r = req.into_inner();
+        let mut u = self.changeable_user(&p, &r.user_id).await?;
+        self.once(&p.id, "SetAdmin", &r.request_id, || async {
+            people::check_set_admin(&p, &self.target_facts(&u).await?, r.admin)?;
+            if u.admin != r.admin {
+                u.admin = r.admin;
+                self.store.save_user(u.clone()).await?;
+                tracing::info!(user_id = %u.user_id, admin = r.admin, by = %p.id, "admin role changed");
+            }
+            Ok(pb::SetAdminResponse {
+                user: Some(self.user_pb(&u).await?),
+            })
+        })
+        .await
+    }
+}

@@ -1,0 +1,137 @@
+//! The key ring: signs tokens with the current Ed25519 key, rotates keys, and
+//! resolves `kid`s for identity's own authenticator straight from the store
+//! (so a rotation by another replica is seen at once).
+
+use crate::domain::tokens::{KEY_PUBLISH_GRACE_SECS, RefreshClaims};
+use crate::error::{Error, Result};
+use crate::store::{Store, signing_key};
+use async_trait::async_trait;
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use jsonwebtoken::DecodingKey;
+use keyholder_kit::auth::{
+    ACCESS_TOKEN_TYPE, AUDIENCE, AccessClaims, ISSUER, KeyResolver, REFRESH_TOKEN_TYPE,
+};
+use keyholder_kit::clock::SharedClock;
+use keyholder_kit::jwt;
+
+/// Signs and verifies with the stored keys.
+#[derive(Debug, Clone)]
+pub struct KeyRing {
+    store: Store,
+    clock: SharedClock,
+}
+
+fn new_key(now: i64) -> Result<signing_key::Model> {
+    let (private, public) = jwt::generate_ed25519()?;
+    Ok(signing_key::Model {
+        kid: crate::domain::random::id(),
+        private_key: STANDARD.encode(private),
+        public_key: URL_SAFE_NO_PAD.encode(public),
+        created_at: now,
+        retired_at: None,
+        publish_until: None,
+    })
+}
+
+/// The raw public key of a stored key.
+pub fn public_key_bytes(k: &signing_key::Model) -> Option<Vec<u8>> {
+    URL_SAFE_NO_PAD.decode(&k.public_key).ok()
+}
+
+impl KeyRing {
+    /// A key ring over `store`.
+    pub fn new(store: Store, clock: SharedClock) -> Self {
+        Self { store, clock }
+    }
+
+    /// Makes the first key when there is none.
+    pub async fn ensure_key(&self) -> Result<()> {
+        if self.store.current_signing_key().await?.is_none() {
+            let now = self.clock.now().timestamp();
+            self.store
+                .rotate_signing_key(new_key(now)?, now, KEY_PUBLISH_GRACE_SECS)
+                .await?;
+            tracing::info!("created the first signing key");
+        }
+        Ok(())
+    }
+
+    /// Retires the current key and starts a new one.
+    pub async fn rotate(&self) -> Result<signing_key::Model> {
+        let now = self.clock.now().timestamp();
+        let key = new_key(now)?;
+        self.store
+            .rotate_signing_key(key.clone(), now, KEY_PUBLISH_GRACE_SECS)
+            .await?;
+        tracing::info!(kid = %key.kid, "signing key rotated");
+        Ok(key)
+    }
+
+    /// Keys published now.
+    pub async fn published(&self) -> Result<Vec<signing_key::Model>> {
+        Ok(self
+            .store
+            .published_keys(self.clock.now().timestamp())
+            .await?)
+    }
+
+    async fn signer(&self) -> Result<(String, Vec<u8>)> {
+        let key = self
+            .store
+            .current_signing_key()
+            .await?
+            .ok_or_else(|| Error::internal("no signing key"))?;
+        let private = STANDARD
+            .decode(&key.private_key)
+            .map_err(|_| Error::internal("stored signing key is not base64"))?;
+        Ok((key.kid, private))
+    }
+
+    /// Signs an access token.
+    pub async fn sign_access(&self, claims: &AccessClaims) -> Result<String> {
+        let (kid, private) = self.signer().await?;
+        Ok(jwt::sign(claims, ACCESS_TOKEN_TYPE, &kid, &private)?)
+    }
+
+    /// Signs a refresh token.
+    pub async fn sign_refresh(&self, claims: &RefreshClaims) -> Result<String> {
+        let (kid, private) = self.signer().await?;
+        Ok(jwt::sign(claims, REFRESH_TOKEN_TYPE, &kid, &private)?)
+    }
+
+    /// Verifies a refresh token (typ `rt+jwt` only) with whichever stored key
+    /// signed it.
+    pub async fn verify_refresh(&self, token: &str) -> Result<RefreshClaims> {
+        let kid = jwt::key_id(token, REFRESH_TOKEN_TYPE)?;
+        let key = self
+            .store
+            .signing_key(&kid)
+            .await?
+            .and_then(|k| public_key_bytes(&k))
+            .ok_or(jwt::JwtError::UnknownKey(kid))?;
+        Ok(jwt::verify(
+            token,
+            &jwt::decoding_key(&key),
+            ISSUER,
+            AUDIENCE,
+        )?)
+    }
+}
+
+#[async_trait]
+impl KeyResolver for KeyRing {
+    async fn resolve(&self, kid: &str) -> Option<DecodingKey> {
+        let now = self.clock.now().timestamp();
+        match self.store.signing_key(kid).await {
+            Ok(Some(k)) if k.publish_until.is_none_or(|t| t > now) => {
+                public_key_bytes(&k).map(|b| jwt::decoding_key(&b))
+            }
+            Ok(_) => None,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read signing key");
+                None
+            }
+        }
+    }
+}

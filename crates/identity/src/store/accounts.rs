@@ -1,0 +1,36 @@
+//! Service accounts.
+
+use super::{Store, insert, service_account};
+use keyholder_kit::paging::Page;
+use sea_orm::{DbErr, EntityTrait, QueryOrder, QuerySelect};
+
+impl Store {
+    /// Adds a service account.
+    pub async fn insert_service_account(&self, a: service_account::Model) -> Result<(), DbErr> {
+        insert(&self.db, a).await
+    }
+
+    /// A service account by client id.
+    pub async fn service_account(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<service_account::Model>, DbErr> {
+        service_account::Entity::find_by_id(client_id.to_string())
+            .one(&self.db)
+            .await
+    }
+
+    /// A page of service accounts, oldest first.
+    pub async fn list_service_accounts(
+        &self,
+        page: Page,
+    ) -> Result<Vec<service_account::Model>, DbErr> {
+        service_account::Entity::find()
+            .order_by_asc(service_account::Column::CreatedAt)
+            .order_by_asc(service_account::Column::ClientId)
+            .offset(page.offset)
+            .limit(page.limit + 1)
+            .all(&self.db)
+            .await
+    }
+}

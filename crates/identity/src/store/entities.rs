@@ -1,0 +1,245 @@
+//! sea-orm entities, one module per table (see migrations for the schema).
+
+macro_rules! no_relations {
+    () => {
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+        impl ActiveModelBehavior for ActiveModel {}
+    };
+}
+
+pub mod signing_key {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "identity_signing_keys")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub kid: String,
+        pub private_key: String,
+        pub public_key: String,
+        pub created_at: i64,
+        pub retired_at: Option<i64>,
+        pub publish_until: Option<i64>,
+    }
+    no_relations!();
+}
+
+pub mod tenant {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "identity_tenants")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        pub name: String,
+        pub locale: String,
+        pub seat_limit: i64,
+        pub chief_admin_id: String,
+        pub created_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod user {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "identity_users")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: String,
+        pub tenant_id: String,
+        pub email: String,
+        pub display_name: String,
+        pub kind: String,
+        pub admin: bool,
+        pub active: bool,
+        pub password_hash: String,
+        pub totp_secret: Option<String>,
+        pub totp_enabled: bool,
+        pub totp_pending: Option<String>,
+        pub partner_id: Option<String>,
+        pub totp_deadline: Option<i64>,
+        pub failed_attempts: i64,
+        pub locked_until: Option<i64>,
+        pub created_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod service_account {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "identity_service_accounts")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub client_id: String,
+        pub name: String,
+        pub scopes: String,
+        pub secret_hash: String,
+        pub created_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod refresh_family {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "identity_refresh_families")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub family_id: String,
+        pub user_id: String,
+        pub amr: String,
+        pub created_at: i64,
+        pub revoked_at: Option<i64>,
+    }
+    no_relations!();
+}
+
+pub mod refresh_token {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "identity_refresh_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub jti: String,
+        pub family_id: String,
+        pub expires_at: i64,
+        pub spent_at: Option<i64>,
+    }
+    no_relations!();
+}
+
+pub mod department {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "identity_departments")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub department_id: String,
+        pub tenant_id: String,
+        pub name: String,
+        pub parent_id: Option<String>,
+        pub created_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod department_member {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "identity_department_members")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub department_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: String,
+    }
+    no_relations!();
+}
+
+pub mod role {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "identity_roles")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub role_id: String,
+        pub tenant_id: String,
+        pub name: String,
+        pub rights: String,
+        pub built_in: bool,
+        pub created_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod role_assignment {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "identity_role_assignments")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub role_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub subject_kind: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub subject_id: String,
+        pub tenant_id: String,
+    }
+    no_relations!();
+}
+
+pub mod app {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "identity_apps")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub code: String,
+        pub installed_by: String,
+        pub installed_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod app_access {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "identity_app_access")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub code: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub subject_kind: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub subject_id: String,
+    }
+    no_relations!();
+}
+
+pub mod partner {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "identity_partners")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub partner_id: String,
+        pub name: String,
+        pub created_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod partner_domain {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "identity_partner_domains")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub domain: String,
+        pub partner_id: String,
+    }
+    no_relations!();
+}
+
+pub mod idempotency {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "identity_idempotency")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub caller: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub rpc: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub request_id: String,
+        pub response: String,
+        pub created_at: i64,
+    }
+    no_relations!();
+}

@@ -1,0 +1,286 @@
+//! Departments, roles, role assignments, apps and their access lists.
+
+use super::{
+    Store, app, app_access, department, department_member, insert, role, role_assignment, save,
+};
+use crate::domain::authorize::SubjectRef;
+use keyholder_kit::paging::Page;
+use sea_orm::{
+    ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
+
+/// `user` or `department`, as stored.
+pub fn subject_parts(s: &SubjectRef) -> (&'static str, &str) {
+    match s {
+        SubjectRef::User(id) => ("user", id),
+        SubjectRef::Department(id) => ("department", id),
+    }
+}
+
+/// The stored form back.
+pub fn subject_from(kind: &str, id: String) -> SubjectRef {
+    if kind == "department" {
+        SubjectRef::Department(id)
+    } else {
+        SubjectRef::User(id)
+    }
+}
+
+/// Everything about a tenant's organisation that `Authorize` needs.
+#[derive(Debug, Clone, Default)]
+pub struct OrgSnapshot {
+    /// Departments.
+    pub departments: Vec<department::Model>,
+    /// Roles.
+    pub roles: Vec<role::Model>,
+    /// Role assignments.
+    pub assignments: Vec<role_assignment::Model>,
+}
+
+impl Store {
+    /// Adds a department.
+    pub async fn insert_department(&self, d: department::Model) -> Result<(), DbErr> {
+        insert(&self.db, d).await
+    }
+
+    /// A department by id.
+    pub async fn department(&self, id: &str) -> Result<Option<department::Model>, DbErr> {
+        department::Entity::find_by_id(id.to_string())
+            .one(&self.db)
+            .await
+    }
+
+    /// A page of a tenant's departments.
+    pub async fn list_departments(
+        &self,
+        tenant_id: &str,
+        page: Page,
+    ) -> Result<Vec<department::Model>, DbErr> {
+        department::Entity::find()
+            .filter(department::Column::TenantId.eq(tenant_id))
+            .order_by_asc(department::Column::CreatedAt)
+            .order_by_asc(department::Column::DepartmentId)
+            .offset(page.offset)
+            .limit(page.limit + 1)
+            .all(&self.db)
+            .await
+    }
+
+    /// Puts a user in a department (no-op when already there).
+    pub async fn add_member(&self, department_id: &str, user_id: &str) -> Result<(), DbErr> {
+        let key = (department_id.to_string(), user_id.to_string());
+        if department_member::Entity::find_by_id(key)
+            .one(&self.db)
+            .await?
+            .is_none()
+        {
+            insert(
+                &self.db,
+                department_member::Model {
+                    department_id: department_id.into(),
+                    user_id: user_id.into(),
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Takes a user out of a department; false if they were not in it.
+    pub async fn remove_member(&self, department_id: &str, user_id: &str) -> Result<bool, DbErr> {
+        let res = department_member::Entity::delete_by_id((
+            department_id.to_string(),
+            user_id.to_string(),
+        ))
+        .exec(&self.db)
+        .await?;
+        Ok(res.rows_affected > 0)
+    }
+
+    /// Adds a role.
+    pub async fn insert_role(&self, r: role::Model) -> Result<(), DbErr> {
+        insert(&self.db, r).await
+    }
+
+    /// Writes a role.
+    pub async fn save_role(&self, r: role::Model) -> Result<(), DbErr> {
+        save(&self.db, r).await
+    }
+
+    /// A role by id.
+    pub async fn role(&self, id: &str) -> Result<Option<role::Model>, DbErr> {
+        role::Entity::find_by_id(id.to_string()).one(&self.db).await
+    }
+
+    /// A role by tenant and name.
+    pub async fn role_by_name(
+        &self,
+        tenant_id: &str,
+        name: &str,
+    ) -> Result<Option<role::Model>, DbErr> {
+        role::Entity::find()
+            .filter(role::Column::TenantId.eq(tenant_id))
+            .filter(role::Column::Name.eq(name))
+            .one(&self.db)
+            .await
+    }
+
+    /// A page of a tenant's roles, built-in ones first.
+    pub async fn list_roles(&self, tenant_id: &str, page: Page) -> Result<Vec<role::Model>, DbErr> {
+        role::Entity::find()
+            .filter(role::Column::TenantId.eq(tenant_id))
+            .order_by_desc(role::Column::BuiltIn)
+            .order_by_asc(role::Column::CreatedAt)
+            .order_by_asc(role::Column::Name)
+            .offset(page.offset)
+            .limit(page.limit + 1)
+            .all(&self.db)
+            .await
+    }
+
+    /// Assigns a role (no-op when already assigned).
+    pub async fn assign_role(
+        &self,
+        tenant_id: &str,
+        role_id: &str,
+        subject: &SubjectRef,
+    ) -> Result<(), DbErr> {
+        let (kind, id) = subject_parts(subject);
+        let key = (role_id.to_string(), kind.to_string(), id.to_string());
+        if role_assignment::Entity::find_by_id(key)
+            .one(&self.db)
+            .await?
+            .is_none()
+        {
+            insert(
+                &self.db,
+                role_assignment::Model {
+                    role_id: role_id.into(),
+                    subject_kind: kind.into(),
+                    subject_id: id.into(),
+                    tenant_id: tenant_id.into(),
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Removes an assignment; false when there was none.
+    pub async fn unassign_role(&self, role_id: &str, subject: &SubjectRef) -> Result<bool, DbErr> {
+        let (kind, id) = subject_parts(subject);
+        let res = role_assignment::Entity::delete_by_id((
+            role_id.to_string(),
+            kind.to_string(),
+            id.to_string(),
+        ))
+        .exec(&self.db)
+        .await?;
+        Ok(res.rows_affected > 0)
+    }
+
+    /// A tenant's departments, roles and assignments.
+    pub async fn org_snapshot(&self, tenant_id: &str) -> Result<OrgSnapshot, DbErr> {
+        Ok(OrgSnapshot {
+            departments: department::Entity::find()
+                .filter(department::Column::TenantId.eq(tenant_id))
+                .all(&self.db)
+                .await?,
+            roles: role::Entity::find()
+                .filter(role::Column::TenantId.eq(tenant_id))
+                .all(&self.db)
+                .await?,
+            assignments: role_assignment::Entity::find()
+                .filter(role_assignment::Column::TenantId.eq(tenant_id))
+                .all(&self.db)
+                .await?,
+        })
+    }
+
+    /// Installs an app.
+    pub async fn insert_app(&self, a: app::Model) -> Result<(), DbErr> {
+        insert(&self.db, a).await
+    }
+
+    /// An installed app and its access list.
+    pub async fn app(
+        &self,
+        tenant_id: &str,
+        code: &str,
+    ) -> Result<Option<(app::Model, Vec<SubjectRef>)>, DbErr> {
+        let Some(a) = app::Entity::find_by_id((tenant_id.to_string(), code.to_string()))
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let access = access_of(&self.db, &a).await?;
+        Ok(Some((a, access)))
+    }
+
+    /// A page of a tenant's apps with access lists.
+    pub async fn list_apps(
+        &self,
+        tenant_id: &str,
+        page: Page,
+    ) -> Result<Vec<(app::Model, Vec<SubjectRef>)>, DbErr> {
+        let apps = app::Entity::find()
+            .filter(app::Column::TenantId.eq(tenant_id))
+            .order_by_asc(app::Column::Code)
+            .offset(page.offset)
+            .limit(page.limit + 1)
+            .all(&self.db)
+            .await?;
+        let mut out = Vec::with_capacity(apps.len());
+        for a in apps {
+            let access = access_of(&self.db, &a).await?;
+            out.push((a, access));
+        }
+        Ok(out)
+    }
+
+    /// Replaces an app's access list.
+    pub async fn set_app_access(
+        &self,
+        tenant_id: &str,
+        code: &str,
+        access: &[SubjectRef],
+    ) -> Result<(), DbErr> {
+        let txn = self.db.begin().await?;
+        app_access::Entity::delete_many()
+            .filter(app_access::Column::TenantId.eq(tenant_id))
+            .filter(app_access::Column::Code.eq(code))
+            .exec(&txn)
+            .await?;
+        for s in access {
+            let (kind, id) = subject_parts(s);
+            insert(
+                &txn,
+                app_access::Model {
+                    tenant_id: tenant_id.into(),
+                    code: code.into(),
+                    subject_kind: kind.into(),
+                    subject_id: id.into(),
+                },
+            )
+            .await?;
+        }
+        txn.commit().await
+    }
+}
+
+async fn access_of(
+    db: &sea_orm::DatabaseConnection,
+    a: &app::Model,
+) -> Result<Vec<SubjectRef>, DbErr> {
+    Ok(app_access::Entity::find()
+        .filter(app_access::Column::TenantId.eq(a.tenant_id.as_str()))
+        .filter(app_access::Column::Code.eq(a.code.as_str()))
+        .order_by_asc(app_access::Column::SubjectKind)
+        .order_by_asc(app_access::Column::SubjectId)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| subject_from(&m.subject_kind, m.subject_id))
+        .collect())
+}

@@ -1,0 +1,46 @@
+//! Tenants.
+
+use super::{Store, insert, role, save, tenant, user};
+use keyholder_kit::paging::Page;
+use sea_orm::{DbErr, EntityTrait, QueryOrder, QuerySelect, TransactionTrait};
+
+impl Store {
+    /// Creates a tenant with its built-in roles and chief admin, atomically.
+    pub async fn create_tenant(
+        &self,
+        t: tenant::Model,
+        chief: user::Model,
+        roles: Vec<role::Model>,
+    ) -> Result<(), DbErr> {
+        let txn = self.db.begin().await?;
+        insert(&txn, t).await?;
+        insert(&txn, chief).await?;
+        for r in roles {
+            insert(&txn, r).await?;
+        }
+        txn.commit().await
+    }
+
+    /// A tenant by id.
+    pub async fn tenant(&self, id: &str) -> Result<Option<tenant::Model>, DbErr> {
+        tenant::Entity::find_by_id(id.to_string())
+            .one(&self.db)
+            .await
+    }
+
+    /// A page of tenants, oldest first.
+    pub async fn list_tenants(&self, page: Page) -> Result<Vec<tenant::Model>, DbErr> {
+        tenant::Entity::find()
+            .order_by_asc(tenant::Column::CreatedAt)
+            .order_by_asc(tenant::Column::TenantId)
+            .offset(page.offset)
+            .limit(page.limit + 1)
+            .all(&self.db)
+            .await
+    }
+
+    /// Writes every column of a tenant.
+    pub async fn save_tenant(&self, t: tenant::Model) -> Result<(), DbErr> {
+        save(&self.db, t).await
+    }
+}

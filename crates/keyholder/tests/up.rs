@@ -1,0 +1,154 @@
+//! `keyholder up` as a newcomer runs it: the real binary, its own data dir,
+//! health and reflection answering on every service, bootstrap credentials
+//! written owner-only, and a clean exit on SIGTERM.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+fn free_port() -> SocketAddr {
+    // Bind and release: the OS hands out a port nobody else holds right now.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap()
+}
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn connect(addr: SocketAddr) -> Channel {
+    let ep = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap();
+    for _ in 0..300 {
+        if let Ok(ch) = ep.connect().await {
+            return ch;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{addr} never accepted a connection");
+}
+
+async fn serving(ch: Channel, service: &str) -> ServingStatus {
+    let resp = HealthClient::new(ch)
+        .check(HealthCheckRequest {
+            service: service.to_string(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    ServingStatus::try_from(resp.status).unwrap()
+}
+
+async fn reflected_services(ch: Channel) -> Vec<String> {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    let req = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut stream = ServerReflectionClient::new(ch)
+        .server_reflection_info(tokio_stream::iter(vec![req]))
+        .await
+        .unwrap()
+        .into_inner();
+    let msg = stream.message().await.unwrap().unwrap();
+    match msg.message_response {
+        Some(MessageResponse::ListServicesResponse(l)) => {
+            l.service.into_iter().map(|s| s.name).collect()
+        }
+        other => panic!("unexpected reflection answer {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn up_serves_all_three_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let (identity, broker, audit) = (free_port(), free_port(), free_port());
+    let child = Command::new(env!("CARGO_BIN_EXE_keyholder"))
+        .arg("up")
+        .env("KEYHOLDER_DATA_DIR", dir.path())
+        .env("KEYHOLDER_IDENTITY__LISTEN", identity.to_string())
+        .env("KEYHOLDER_BROKER__LISTEN", broker.to_string())
+        .env("KEYHOLDER_AUDIT__LISTEN", audit.to_string())
+        .env(
+            "KEYHOLDER_BROKER__IDENTITY_URL",
+            format!("http://{identity}"),
+        )
+        .env(
+            "KEYHOLDER_AUDIT__IDENTITY_URL",
+            format!("http://{identity}"),
+        )
+        .env("KEYHOLDER_BROKER__AUDIT_URL", format!("http://{audit}"))
+        .env("KEYHOLDER_LOG", "warn")
+        .env_remove("KEYHOLDER_TEST_DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut running = Running(child);
+
+    for (addr, name) in [
+        (identity, "keyholder.identity.v1.IdentityService"),
+        (broker, "keyholder.broker.v1.BrokerService"),
+        (audit, "keyholder.audit.v1.AuditService"),
+    ] {
+        let ch = connect(addr).await;
+        assert_eq!(
+            serving(ch.clone(), name).await,
+            ServingStatus::Serving,
+            "{name}"
+        );
+        let services = reflected_services(ch).await;
+        assert!(
+            services.iter().any(|s| s == name),
+            "{name} missing from reflection: {services:?}"
+        );
+        assert!(
+            services.iter().any(|s| s == "grpc.health.v1.Health"),
+            "health missing from reflection: {services:?}"
+        );
+    }
+
+    // Bootstrap wrote the operator's credentials, readable by the owner only.
+    let path = dir.path().join("operator.credentials");
+    let creds: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(creds["email"], "operator@keyholder.local");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    for f in ["identity.db", "broker.db", "audit.db"] {
+        assert!(dir.path().join(f).exists(), "{f} was not created");
+    }
+
+    let pid = running.0.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let mut status = None;
+    for _ in 0..150 {
+        if let Some(s) = running.0.try_wait().unwrap() {
+            status = Some(s);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let status = status.expect("keyholder did not stop within 15 s of SIGTERM");
+    assert!(status.success(), "keyholder exited with {status}");
+}

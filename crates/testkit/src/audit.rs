@@ -1,0 +1,78 @@
+//! Starting the audit service in a suite.
+
+use crate::{Suite, ephemeral_listener, local_channel};
+use keyholder_audit::ledger::Ledger;
+use keyholder_audit::mail::worker::MailWorker;
+use keyholder_audit::store::Store;
+use keyholder_audit::{Audit, AuditOptions};
+use keyholder_proto::audit::v1::audit_service_client::AuditServiceClient;
+use std::net::SocketAddr;
+use tonic::transport::Channel;
+
+/// A started audit service.
+pub struct AuditHandle {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its mailer worker (drive it with `deliver_once` when started with `manual_mail`).
+    pub worker: MailWorker,
+    /// Its tables, for tests that tamper with them directly.
+    pub store: Store,
+    /// Its chain verifier and checkpoint signer.
+    pub ledger: Ledger,
+}
+
+impl Suite {
+    /// Starts audit (after identity) with its background mailer. Set
+    /// `self.config.smtp_url` first to send to a test SMTP server.
+    pub async fn start_audit(&mut self) -> AuditHandle {
+        self.start_audit_with(AuditOptions::default()).await
+    }
+
+    /// Starts audit with the mailer driven by the test (`handle.worker.deliver_once()`).
+    pub async fn start_audit_manual_mail(&mut self) -> AuditHandle {
+        self.start_audit_with(AuditOptions {
+            manual_mail: true,
+            ..AuditOptions::default()
+        })
+        .await
+    }
+
+    /// Starts audit with explicit options, on the suite's manual clock.
+    pub async fn start_audit_with(&mut self, options: AuditOptions) -> AuditHandle {
+        let svc = Audit::prepare_with(&self.config, self.clock.clone(), options)
+            .await
+            .expect("audit prepares");
+        let handle_worker = svc.mail_worker();
+        let store = svc.store();
+        let ledger = svc.ledger();
+        let (listener, addr) = ephemeral_listener().await;
+        let url = format!("http://{addr}");
+        self.config.audit.audit_url = url.clone();
+        self.config.broker.audit_url = url.clone();
+        self.config.identity.audit_url = url;
+        let stop = self.shutdown.clone();
+        tokio::spawn(async move {
+            if let Err(e) = svc.serve(listener, stop).await {
+                eprintln!("audit stopped with error: {e}");
+            }
+        });
+        AuditHandle {
+            addr,
+            worker: handle_worker,
+            store,
+            ledger,
+        }
+    }
+
+    /// A client of the started audit service.
+    pub fn audit(&self) -> AuditServiceClient<Channel> {
+        let addr: SocketAddr = self
+            .config
+            .audit
+            .audit_url
+            .trim_start_matches("http://")
+            .parse()
+            .expect("start_audit first");
+        AuditServiceClient::new(local_channel(addr))
+    }
+}

@@ -1,0 +1,71 @@
+//! A fresh database for each test.
+
+use keyholder_kit::secret::Secret;
+use sea_orm::{ConnectionTrait, Database};
+use std::path::Path;
+
+/// The environment variable that switches tests to PostgreSQL: an admin URL
+/// from which a fresh database is created per test suite.
+pub const TEST_DATABASE_URL: &str = "KEYHOLDER_TEST_DATABASE_URL";
+/// Prefix of databases made by tests (CI drops leftovers by it).
+pub const DATABASE_PREFIX: &str = "kh_test_";
+
+/// Database URLs of one suite.
+pub struct FreshUrls {
+    /// Identity's.
+    pub identity: Secret,
+    /// Broker's.
+    pub broker: Secret,
+    /// Audit's.
+    pub audit: Secret,
+}
+
+/// True when tests run on PostgreSQL.
+pub fn on_postgres() -> bool {
+    std::env::var(TEST_DATABASE_URL).is_ok_and(|v| !v.is_empty())
+}
+
+/// SQLite files in `dir`, or one new PostgreSQL database shared by the three
+/// services (their tables and migration tables are prefixed, so they never
+/// collide, just as in a shared production database).
+pub async fn fresh_urls(dir: &Path) -> FreshUrls {
+    if on_postgres() {
+        let url = fresh_postgres_database().await;
+        FreshUrls {
+            identity: url.clone(),
+            broker: url.clone(),
+            audit: url,
+        }
+    } else {
+        let file = |n: &str| {
+            Secret::new(format!(
+                "sqlite://{}?mode=rwc",
+                dir.join(format!("{n}.db")).display()
+            ))
+        };
+        FreshUrls {
+            identity: file("identity"),
+            broker: file("broker"),
+            audit: file("audit"),
+        }
+    }
+}
+
+/// Creates an empty PostgreSQL database and returns its URL.
+pub async fn fresh_postgres_database() -> Secret {
+    let admin = std::env::var(TEST_DATABASE_URL).expect("KEYHOLDER_TEST_DATABASE_URL");
+    let name = format!("{DATABASE_PREFIX}{}", uuid::Uuid::new_v4().simple());
+    let conn = Database::connect(admin.as_str())
+        .await
+        .expect("connect to the PostgreSQL admin database");
+    conn.execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .expect("create test database");
+    let _ = conn.close().await;
+    let (base, query) = match admin.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (admin.as_str(), String::new()),
+    };
+    let prefix = base.rsplit_once('/').map(|(p, _)| p).unwrap_or(base);
+    Secret::new(format!("{prefix}/{name}{query}"))
+}

@@ -1,0 +1,98 @@
+//! Extra identity fixtures (owned by the identity engineer).
+
+use crate::{Suite, TenantFixture, UserFixture, bearer, ephemeral_listener, local_channel};
+use keyholder_kit::clock::SharedClock;
+use keyholder_proto::identity::v1 as pb;
+use std::net::SocketAddr;
+
+impl Suite {
+    /// Starts identity with a chosen clock (tests of deadlines and token
+    /// times). Tokens are still verified against real time, so keep the clock
+    /// near now whenever the tokens it issues must be accepted.
+    pub async fn start_identity_with_clock(&mut self, clock: SharedClock) -> SocketAddr {
+        let svc = keyholder_identity::Identity::prepare(&self.config, clock)
+            .await
+            .expect("identity prepares");
+        let (listener, addr) = ephemeral_listener().await;
+        let url = format!("http://{addr}");
+        self.config.identity.identity_url = url.clone();
+        self.config.broker.identity_url = url.clone();
+        self.config.audit.identity_url = url;
+        let stop = self.shutdown.clone();
+        tokio::spawn(async move {
+            if let Err(e) = svc.serve(listener, stop).await {
+                eprintln!("identity stopped with error: {e}");
+            }
+        });
+        self.identity = Some(local_channel(addr));
+        addr
+    }
+
+    /// The full SignIn answer (or its refusal).
+    pub async fn sign_in_response(
+        &self,
+        tenant_id: &str,
+        email: &str,
+        password: &str,
+        totp_code: &str,
+    ) -> Result<pb::SignInResponse, tonic::Status> {
+        self.identity()
+            .sign_in(pb::SignInRequest {
+                tenant_id: tenant_id.to_string(),
+                email: email.to_string(),
+                password: password.to_string(),
+                totp_code: totp_code.to_string(),
+            })
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
+    /// Registers a partner company (as the operator).
+    pub async fn register_partner(&self, name: &str, domains: &[&str]) -> pb::Partner {
+        let op = self.operator_token().await;
+        self.identity()
+            .register_partner(bearer(
+                pb::RegisterPartnerRequest {
+                    request_id: uuid::Uuid::new_v4().to_string(),
+                    name: name.to_string(),
+                    email_domains: domains.iter().map(|d| d.to_string()).collect(),
+                },
+                &op,
+            ))
+            .await
+            .expect("register partner")
+            .into_inner()
+            .partner
+            .expect("partner")
+    }
+
+    /// Invites an integrator into `tenant` (by its chief admin) and signs
+    /// them in (password only: they have 10 days to turn on TOTP).
+    pub async fn invite_integrator(&self, tenant: &TenantFixture, email: &str) -> UserFixture {
+        let password = format!("pw-{}-integrator", uuid::Uuid::new_v4().simple());
+        let user = self
+            .identity()
+            .invite_integrator(bearer(
+                pb::InviteIntegratorRequest {
+                    request_id: uuid::Uuid::new_v4().to_string(),
+                    tenant_id: tenant.tenant_id.clone(),
+                    email: email.to_string(),
+                    display_name: email.split('@').next().unwrap_or(email).to_string(),
+                    password: password.clone(),
+                },
+                &tenant.admin_token,
+            ))
+            .await
+            .expect("invite integrator")
+            .into_inner()
+            .user
+            .expect("user");
+        let token = self.sign_in(&tenant.tenant_id, email, &password, "").await;
+        UserFixture {
+            user_id: user.user_id,
+            email: email.to_string(),
+            password,
+            token,
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! A real SMTP server for tests, in-process: the `mailin` crate's SMTP state
+//! machine (HELO/EHLO, MAIL, RCPT, DATA with dot-unstuffing, RSET, QUIT) on a
+//! tokio listener, keeping every accepted message in memory. It can be
+//! stopped and started again on the same port, to test delivery while the
+//! mail server is down.
+
+use keyholder_kit::CancellationToken;
+use mailparse::MailHeaderMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+
+/// One message the server accepted.
+#[derive(Debug, Clone)]
+pub struct ReceivedMail {
+    /// Envelope sender.
+    pub from: String,
+    /// Envelope recipients.
+    pub to: Vec<String>,
+    /// The raw message (headers and body).
+    pub data: Vec<u8>,
+}
+
+impl ReceivedMail {
+    fn parsed(&self) -> mailparse::ParsedMail<'_> {
+        mailparse::parse_mail(&self.data).expect("a parseable message")
+    }
+
+    /// A header, decoded (RFC 2047 encoded words included).
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.parsed().headers.get_first_value(name)
+    }
+
+    /// The decoded Subject.
+    pub fn subject(&self) -> String {
+        self.header("Subject").unwrap_or_default()
+    }
+
+    /// The decoded body of the first part of this MIME type (`text/plain`, `text/html`).
+    pub fn body(&self, mimetype: &str) -> Option<String> {
+        fn find(p: &mailparse::ParsedMail<'_>, t: &str) -> Option<String> {
+            if p.subparts.is_empty() {
+                return (p.ctype.mimetype == t).then(|| p.get_body().expect("decodable body"));
+            }
+            p.subparts.iter().find_map(|s| find(s, t))
+        }
+        find(&self.parsed(), mimetype)
+    }
+
+    /// The top-level Content-Type's MIME type.
+    pub fn mimetype(&self) -> String {
+        self.parsed().ctype.mimetype
+    }
+}
+
+/// A running test SMTP server. Stops when dropped.
+pub struct SmtpServer {
+    addr: SocketAddr,
+    mailbox: Arc<Mutex<Vec<ReceivedMail>>>,
+    arrived: Arc<Notify>,
+    stop: CancellationToken,
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// A free loopback address to start a server on later (nothing listens
+/// there until then, so connections are refused).
+pub fn reserve_addr() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().expect("local addr")
+}
+
+/// `smtp://` URL of an address (plain SMTP, no TLS: loopback only).
+pub fn url_of(addr: SocketAddr) -> String {
+    format!("smtp://{addr}")
+}
+
+impl SmtpServer {
+    /// Starts on an ephemeral port.
+    pub async fn start() -> Self {
+        Self::start_on("127.0.0.1:0".parse().expect("addr")).await
+    }
+
+    /// Starts on `addr` (e.g. one from [`reserve_addr`]).
+    pub async fn start_on(addr: SocketAddr) -> Self {
+        let listener = TcpListener::bind(addr).await.expect("bind smtp listener");
+        let addr = listener.local_addr().expect("local addr");
+        let server = Self {
+            addr,
+            mailbox: Arc::new(Mutex::new(Vec::new())),
+            arrived: Arc::new(Notify::new()),
+            stop: CancellationToken::new(),
+        };
+        let (mailbox, arrived, stop) = (
+            server.mailbox.clone(),
+            server.arrived.clone(),
+            server.stop.clone(),
+        );
+        tokio::spawn(async move {
+            loop {
+                let (stream, peer) = tokio::select! {
+                    _ = stop.cancelled() => break,
+                    r = listener.accept() => match r { Ok(x) => x, Err(_) => continue },
+                };
+                let handler = Collector {
+                    mailbox: mailbox.clone(),
+                    arrived: arrived.clone(),
+                    current: None,
+                };
+                let stop = stop.clone();
+                tokio::spawn(async move {
+                    tokio::select! {
+                        _ = stop.cancelled() => {}
+                        _ = session(stream, peer.ip(), handler) => {}
+                    }
+                });
+            }
+        });
+        server
+    }
+
+    /// The listening address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `smtp://127.0.0.1:<port>`, for `Config::smtp_url`.
+    pub fn url(&self) -> String {
+        url_of(self.addr)
+    }
+
+    /// Every message accepted so far.
+    pub fn messages(&self) -> Vec<ReceivedMail> {
+        self.mailbox.lock().expect("mailbox").clone()
+    }
+
+    /// Waits until at least `n` messages arrived (panics after 20 s: a bug,
+    /// not a timing assumption), and returns all of them.
+    pub async fn wait_for(&self, n: usize) -> Vec<ReceivedMail> {
+        let wait = async {
+            loop {
+                let notified = self.arrived.notified();
+                let msgs = self.messages();
+                if msgs.len() >= n {
+                    return msgs;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(20), wait)
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "expected {n} messages at the test SMTP server, got {}",
+                    self.messages().len()
+                )
+            })
+    }
+
+    /// Stops listening and drops open connections.
+    pub fn stop(self) {
+        self.stop.cancel();
+    }
+}
+
+async fn session(stream: TcpStream, ip: IpAddr, handler: Collector) {
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read);
+    let mut smtp = mailin::SessionBuilder::new("keyholder-test-smtp").build(ip, handler);
+    if write_response(&mut write, &smtp.greeting()).await.is_err() {
+        return;
+    }
+    let mut line = Vec::with_capacity(128);
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let res = smtp.process(&line);
+        match res.action {
+            mailin::Action::Reply => {
+                if write_response(&mut write, &res).await.is_err() {
+                    return;
+                }
+            }
+            mailin::Action::Close => {
+                let _ = write_response(&mut write, &res).await;
+                return;
+            }
+            // No TLS in the test server: the client asked for something we never offered.
+            mailin::Action::UpgradeTls => return,
+            mailin::Action::NoReply => {}
+        }
+    }
+}
+
+async fn write_response(
+    w: &mut tokio::net::tcp::OwnedWriteHalf,
+    res: &mailin::Response,
+) -> std::io::Result<()> {
+    let bytes = res.buffer()?;
+    w.write_all(&bytes).await?;
+    w.flush().await
+}
+
+struct Collector {
+    mailbox: Arc<Mutex<Vec<ReceivedMail>>>,
+    arrived: Arc<Notify>,
+    current: Option<ReceivedMail>,
+}
+
+impl mailin::Handler for Collector {
+    fn data_start(
+        &mut self,
+        _domain: &str,
+        from: &str,
+        _is8bit: bool,
+        to: &[String],
+    ) -> mailin::Response {
+        self.current = Some(ReceivedMail {
+            from: from.to_string(),
+            to: to.to_vec(),
+            data: Vec::new(),
+        });
+        mailin::response::OK
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        if let Some(m) = self.current.as_mut() {
+            m.data.extend_from_slice(buf);
+        }
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> mailin::Response {
+        if let Some(m) = self.current.take() {
+            self.mailbox.lock().expect("mailbox").push(m);
+            self.arrived.notify_waiters();
+        }
+        mailin::response::OK
+    }
+}
