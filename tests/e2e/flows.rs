@@ -22,11 +22,21 @@ pub struct World {
 
 impl World {
     pub async fn start(tenant_name: &str, locale: identity::Locale) -> Self {
+        Self::start_with(tenant_name, locale, true).await
+    }
+
+    /// With `audit_up` false, broker points at an audit address where nothing
+    /// listens yet; start it with `suite.start_audit_at(world.audit_addr())`.
+    pub async fn start_with(tenant_name: &str, locale: identity::Locale, audit_up: bool) -> Self {
         let smtp = SmtpServer::start().await;
         let mut suite = Suite::new().await;
         suite.config.smtp_url = Some(Secret::new(smtp.url()));
         suite.start_identity().await;
-        suite.start_audit().await;
+        if audit_up {
+            suite.start_audit().await;
+        } else {
+            suite.audit_down_at();
+        }
         suite.start_broker().await;
         let tenant = suite
             .create_tenant_with_locale(tenant_name, 5, locale)
@@ -46,6 +56,17 @@ impl World {
             helpdesk,
             backend,
         }
+    }
+
+    /// Where audit is (or will be) listening.
+    pub fn audit_addr(&self) -> std::net::SocketAddr {
+        self.suite
+            .config
+            .audit
+            .audit_url
+            .trim_start_matches("http://")
+            .parse()
+            .expect("audit address")
     }
 
     pub async fn set_mode(&self, mode: broker::SupportAccessMode) {

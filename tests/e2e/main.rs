@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod audit_outage;
 mod flows;
 mod lifecycle;
 mod standing;

@@ -2,6 +2,7 @@
 //! subject (request, grant, session), each naming the agent and the granting
 //! admin with name and e-mail so audit can e-mail and show people.
 
+use crate::domain::scope::Scope;
 use crate::domain::{Person, from_ms};
 use crate::store::entities::{grants, requests, sessions};
 use chrono::{DateTime, Utc};
@@ -36,6 +37,34 @@ pub fn system() -> Actor {
         kind: "system".into(),
         display_name: "Keyholder".into(),
         email: String::new(),
+    }
+}
+
+/// Longest `scope` attribute written into an event. Audit accepts 16 000
+/// bytes of attributes in all; what a caller asks for stays well below this,
+/// but rights resolved from large roles may not.
+pub const MAX_SCOPE_ATTR: usize = 6000;
+
+/// A stored scope (JSON) as an event attribute: whole when small enough,
+/// otherwise without the resolved rights (their count is kept).
+pub fn scope_attr(json: &str) -> String {
+    if json.len() <= MAX_SCOPE_ATTR {
+        return json.to_string();
+    }
+    let Ok(scope) = serde_json::from_str::<Scope>(json) else {
+        return "{}".into();
+    };
+    let short = serde_json::json!({
+        "read_only": scope.read_only,
+        "roles": scope.roles,
+        "rights": scope.rights,
+        "effective_count": scope.effective.len(),
+    })
+    .to_string();
+    if short.len() <= MAX_SCOPE_ATTR {
+        short
+    } else {
+        serde_json::json!({ "effective_count": scope.effective.len() }).to_string()
     }
 }
 
@@ -96,7 +125,7 @@ pub fn for_request(
     if !r.decision_note.is_empty() {
         e.attributes.insert("note".into(), r.decision_note.clone());
     }
-    e.attributes.insert("scope".into(), r.scope.clone());
+    e.attributes.insert("scope".into(), scope_attr(&r.scope));
     e
 }
 
@@ -110,7 +139,7 @@ pub fn for_grant(kind: EventKind, g: &grants::Model, actor: Actor, now: DateTime
     e.ticket_ref = g.ticket_ref.clone();
     e.reason = g.reason.clone();
     e.expire_time = Some(timestamp(from_ms(g.expire_at)));
-    e.attributes.insert("scope".into(), g.scope.clone());
+    e.attributes.insert("scope".into(), scope_attr(&g.scope));
     if g.standing {
         e.attributes.insert("standing".into(), "true".into());
     }
@@ -132,4 +161,28 @@ pub fn for_session(
             .insert("end_reason".into(), s.end_reason.clone());
     }
     e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::scope::Right;
+
+    #[test]
+    fn large_scopes_are_shortened_for_events() {
+        let small = serde_json::to_string(&Scope::read_only()).unwrap_or_default();
+        assert_eq!(scope_attr(&small), small);
+        let mut big = Scope::read_only();
+        big.effective = (0..2000)
+            .map(|i| Right {
+                entity: format!("crm.entity{i}"),
+                action: "read".into(),
+            })
+            .collect();
+        let json = serde_json::to_string(&big).unwrap_or_default();
+        assert!(json.len() > MAX_SCOPE_ATTR);
+        let attr = scope_attr(&json);
+        assert!(attr.len() <= MAX_SCOPE_ATTR);
+        assert!(attr.contains("\"effective_count\":2000"), "{attr}");
+    }
 }

@@ -68,16 +68,48 @@ impl BrokerHandle {
     pub async fn undelivered_events(&self) -> Result<u64, Error> {
         Ok(store::outbox::undelivered_count(self.store.db()).await?)
     }
+
+    /// Events audit refused as invalid and that were set aside: their ids
+    /// with audit's reason, oldest first.
+    pub async fn rejected_events(&self) -> Result<Vec<(String, String)>, Error> {
+        Ok(store::outbox::rejected(self.store.db()).await?)
+    }
+}
+
+/// Knobs beyond the suite configuration, for tests.
+#[derive(Debug, Clone)]
+pub struct BrokerOptions {
+    /// How long CheckAccess trusts a cached session state before re-reading
+    /// it ([`AccessCache::MAX_AGE`] by default). Tests set it very large to
+    /// prove that invalidation alone (NOTIFY, the revocation poll) ends access.
+    pub cache_max_age: std::time::Duration,
+}
+
+impl Default for BrokerOptions {
+    fn default() -> Self {
+        Self {
+            cache_max_age: AccessCache::MAX_AGE,
+        }
+    }
 }
 
 impl Broker {
     /// Connects, migrates and loads (or makes) the session signing key.
     pub async fn prepare(config: &Config, clock: SharedClock) -> Result<Self, StartError> {
+        Self::prepare_with(config, clock, BrokerOptions::default()).await
+    }
+
+    /// [`Broker::prepare`] with non-default options.
+    pub async fn prepare_with(
+        config: &Config,
+        clock: SharedClock,
+        options: BrokerOptions,
+    ) -> Result<Self, StartError> {
         let db = keyholder_kit::db::open::<migrations::Migrator>(
             &config.database_url(ServiceName::Broker),
         )
         .await?;
-        let cache = Arc::new(AccessCache::default());
+        let cache = Arc::new(AccessCache::new(options.cache_max_age));
         let store = Store::new(db.clone(), cache, Arc::new(Notify::new()));
         let keys = SessionKeys::load_or_create(&db, clock.now()).await?;
         let identity_channel = channel(&config.broker.identity_url)?;

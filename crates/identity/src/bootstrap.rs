@@ -5,6 +5,7 @@
 
 use crate::domain::{password, random};
 use crate::error::StartError;
+use crate::events;
 use crate::store::{Store, service_account, user};
 use keyholder_kit::config::{Config, ServiceName};
 use keyholder_kit::credentials::{self, OperatorCredentials, ServiceCredentials};
@@ -26,6 +27,7 @@ pub const AUDIT_SCOPES: &[&str] = &["identity.contacts.read", "identity.users.re
 
 /// Creates what a first start needs; does nothing once it exists.
 pub async fn run(store: &Store, config: &Config, now: i64) -> Result<(), StartError> {
+    ensure_identity_account(store, now).await?;
     if store
         .operator_exists()
         .await
@@ -66,6 +68,7 @@ pub async fn run(store: &Store, config: &Config, now: i64) -> Result<(), StartEr
                 created_at: now,
             },
             &[],
+            &[],
         )
         .await
         .map_err(crate::error::Error::from)?;
@@ -98,6 +101,32 @@ pub async fn run(store: &Store, config: &Config, now: i64) -> Result<(), StartEr
             .map_err(crate::error::Error::from)?;
         tracing::info!(service = svc.as_str(), path = %path.display(), "service-account credentials are in this file");
     }
+    Ok(())
+}
+
+/// Identity's own service account, which delivers its events to audit.
+/// Identity signs that account's tokens itself, so nobody holds a secret for
+/// it: the stored hash is of a random value thrown away at once. Made on any
+/// start where it is missing (also for databases bootstrapped before it).
+async fn ensure_identity_account(store: &Store, now: i64) -> Result<(), StartError> {
+    if store
+        .service_account(events::SERVICE_ACCOUNT_ID)
+        .await
+        .map_err(crate::error::Error::from)?
+        .is_some()
+    {
+        return Ok(());
+    }
+    store
+        .insert_service_account(service_account::Model {
+            client_id: events::SERVICE_ACCOUNT_ID.into(),
+            name: ServiceName::Identity.as_str().into(),
+            scopes: events::AUDIT_WRITE_SCOPE.into(),
+            secret_hash: crate::grpc::secret_hash(&random::secret(32)?),
+            created_at: now,
+        })
+        .await
+        .map_err(crate::error::Error::from)?;
     Ok(())
 }
 

@@ -30,6 +30,9 @@ pub enum Error {
     /// The database failed.
     #[error("database error: {0}")]
     Db(#[from] sea_orm::DbErr),
+    /// Audit could not be reached or refused a delivery of events.
+    #[error("audit is unavailable: {0}")]
+    Audit(String),
     /// A bug or a crypto failure.
     #[error("internal error: {0}")]
     Internal(String),
@@ -68,6 +71,7 @@ impl ServiceError for Error {
             Self::Unauthenticated(_) => ErrorCode::Unauthenticated,
             Self::FailedPrecondition(_) => ErrorCode::FailedPrecondition,
             Self::Auth(e) => e.code(),
+            Self::Audit(_) => ErrorCode::Unavailable,
             Self::Db(_) | Self::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -109,6 +113,9 @@ pub enum StartError {
     /// A credentials file could not be read or written.
     #[error(transparent)]
     Credentials(#[from] keyholder_kit::credentials::CredentialsError),
+    /// The audit service's URL is not valid.
+    #[error(transparent)]
+    AuditUrl(#[from] keyholder_kit::client::ClientError),
     /// Serving failed.
     #[error(transparent)]
     Serve(#[from] keyholder_kit::serve::ServeError),

@@ -5,8 +5,10 @@
 #![forbid(unsafe_code)]
 
 pub mod bootstrap;
+pub mod deliverer;
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod grpc;
 pub mod keys;
 pub mod migrations;
@@ -30,7 +32,27 @@ pub const SERVICE_NAME: &str = "keyholder.identity.v1.IdentityService";
 #[derive(Debug)]
 pub struct Identity {
     api: grpc::Api,
+    deliverer: deliverer::Deliverer,
     grace: std::time::Duration,
+}
+
+/// Drives identity's background work directly (tests call these instead of
+/// waiting for the background deliverer).
+#[derive(Debug, Clone)]
+pub struct IdentityHandle {
+    deliverer: deliverer::Deliverer,
+}
+
+impl IdentityHandle {
+    /// Sends one batch of waiting events to audit now; how many were accepted.
+    pub async fn deliver_once(&self) -> Result<usize, Error> {
+        self.deliverer.deliver_once().await
+    }
+
+    /// Events in the outbox not yet accepted by audit.
+    pub async fn undelivered_events(&self) -> Result<u64, Error> {
+        self.deliverer.undelivered().await
+    }
 }
 
 impl Identity {
@@ -43,30 +65,46 @@ impl Identity {
         keys.ensure_key().await?;
         bootstrap::run(&store, config, clock.now().timestamp()).await?;
         let auth = Authenticator::new(keys.clone());
+        let audit = keyholder_kit::client::channel(&config.identity.audit_url)?;
+        let deliverer =
+            deliverer::Deliverer::new(store.clone(), keys.clone(), clock.clone(), audit);
         Ok(Self {
             api: grpc::Api::new(store, keys, auth, clock),
+            deliverer,
             grace: config.shutdown_grace(),
         })
     }
 
-    /// Serves on `listener` until `shutdown` is cancelled.
+    /// A handle for tests and tools.
+    pub fn handle(&self) -> IdentityHandle {
+        IdentityHandle {
+            deliverer: self.deliverer.clone(),
+        }
+    }
+
+    /// Starts the outbox deliverer and serves on `listener` until
+    /// `shutdown` is cancelled.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: CancellationToken,
     ) -> Result<(), StartError> {
+        let delivering = tokio::spawn(self.deliverer.run(shutdown.clone()));
         let mut routes = tonic::service::Routes::builder();
         routes.add_service(IdentityServiceServer::new(self.api));
-        serve(
+        let served = serve(
             listener,
             routes.routes(),
             ServeOptions {
                 health_names: vec![SERVICE_NAME],
                 grace: self.grace,
             },
-            shutdown,
+            shutdown.clone(),
         )
-        .await?;
+        .await;
+        shutdown.cancel();
+        let _ = delivering.await;
+        served?;
         Ok(())
     }
 }

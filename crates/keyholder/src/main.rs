@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+mod admin;
 mod run;
 
 use clap::{Parser, Subcommand};
@@ -28,6 +29,12 @@ enum Command {
     Broker,
     /// Start only the audit service.
     Audit,
+    /// Operator tasks through identity's API (uses the bootstrap operator
+    /// credentials in KEYHOLDER_DATA_DIR).
+    Admin {
+        #[command(subcommand)]
+        command: admin::AdminCommand,
+    },
 }
 
 #[tokio::main]
@@ -45,6 +52,7 @@ async fn main() -> ExitCode {
         Command::Identity => "identity",
         Command::Broker => "broker",
         Command::Audit => "audit",
+        Command::Admin { .. } => "admin",
     };
     let _telemetry = match keyholder_kit::telemetry::init(&config, name) {
         Ok(g) => g,
@@ -59,6 +67,7 @@ async fn main() -> ExitCode {
         Command::Identity => run::identity(&config, shutdown).await,
         Command::Broker => run::broker(&config, shutdown).await,
         Command::Audit => run::audit(&config, shutdown).await,
+        Command::Admin { command } => admin::run(&config, command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -43,23 +43,29 @@ pub fn channel(url: &str) -> Result<Channel, ClientError> {
         .connect_lazy())
 }
 
-/// Identity's published keys, fetched over gRPC and refreshed when a token
-/// names an unknown `kid` (at most once per [`RemoteKeySet::MIN_REFRESH`]).
+/// Identity's published keys, fetched over gRPC; refreshed when a token names
+/// an unknown `kid` (at most once per [`RemoteKeySet::MIN_REFRESH`]) and when
+/// the copy is older than [`RemoteKeySet::MAX_AGE`], so a key identity stopped
+/// publishing (retired or compromised) is dropped here too.
 pub struct RemoteKeySet {
     client: IdentityServiceClient<Channel>,
     keys: RwLock<HashMap<String, DecodingKey>>,
+    fetched_at: RwLock<Option<Instant>>,
     last_refresh: Mutex<Option<Instant>>,
 }
 
 impl RemoteKeySet {
     /// Shortest interval between two fetches caused by unknown key ids.
     pub const MIN_REFRESH: Duration = Duration::from_millis(250);
+    /// Longest a fetched key set is trusted without asking identity again.
+    pub const MAX_AGE: Duration = Duration::from_secs(300);
 
     /// Fetches from the identity service on `channel`.
     pub fn new(channel: Channel) -> Self {
         Self {
             client: IdentityServiceClient::new(channel),
             keys: RwLock::new(HashMap::new()),
+            fetched_at: RwLock::new(None),
             last_refresh: Mutex::new(None),
         }
     }
@@ -87,6 +93,7 @@ impl RemoteKeySet {
         }
         let n = map.len();
         *self.keys.write().await = map;
+        *self.fetched_at.write().await = Some(Instant::now());
         Ok(n)
     }
 }
@@ -94,6 +101,22 @@ impl RemoteKeySet {
 #[async_trait]
 impl KeyResolver for RemoteKeySet {
     async fn resolve(&self, kid: &str) -> Option<DecodingKey> {
+        let stale = self
+            .fetched_at
+            .read()
+            .await
+            .is_some_and(|t| t.elapsed() > Self::MAX_AGE);
+        if stale {
+            let mut last = self.last_refresh.lock().await;
+            if last.is_none_or(|t| t.elapsed() >= Self::MIN_REFRESH) {
+                *last = Some(Instant::now());
+                // On failure keep the old set: identity being briefly down must
+                // not lock every caller out.
+                if let Err(e) = self.refresh().await {
+                    tracing::warn!(error = %e, "could not refresh a stale identity key set");
+                }
+            }
+        }
         if let Some(k) = self.keys.read().await.get(kid) {
             return Some(k.clone());
         }

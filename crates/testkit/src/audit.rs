@@ -39,17 +39,48 @@ impl Suite {
 
     /// Starts audit with explicit options, on the suite's manual clock.
     pub async fn start_audit_with(&mut self, options: AuditOptions) -> AuditHandle {
+        let (listener, addr) = ephemeral_listener().await;
+        self.point_at_audit(addr);
+        self.serve_audit(listener, addr, options).await
+    }
+
+    /// Points the other services at an audit address where nothing listens
+    /// yet (audit is "down"); start it later with [`Suite::start_audit_at`].
+    pub fn audit_down_at(&mut self) -> SocketAddr {
+        let addr = crate::smtp::reserve_addr();
+        self.point_at_audit(addr);
+        addr
+    }
+
+    /// Starts audit on an address reserved by [`Suite::audit_down_at`].
+    pub async fn start_audit_at(&mut self, addr: SocketAddr) -> AuditHandle {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .expect("bind the reserved audit address");
+        self.point_at_audit(addr);
+        self.serve_audit(listener, addr, AuditOptions::default())
+            .await
+    }
+
+    fn point_at_audit(&mut self, addr: SocketAddr) {
+        let url = format!("http://{addr}");
+        self.config.audit.audit_url = url.clone();
+        self.config.broker.audit_url = url.clone();
+        self.config.identity.audit_url = url;
+    }
+
+    async fn serve_audit(
+        &mut self,
+        listener: tokio::net::TcpListener,
+        addr: SocketAddr,
+        options: AuditOptions,
+    ) -> AuditHandle {
         let svc = Audit::prepare_with(&self.config, self.clock.clone(), options)
             .await
             .expect("audit prepares");
         let handle_worker = svc.mail_worker();
         let store = svc.store();
         let ledger = svc.ledger();
-        let (listener, addr) = ephemeral_listener().await;
-        let url = format!("http://{addr}");
-        self.config.audit.audit_url = url.clone();
-        self.config.broker.audit_url = url.clone();
-        self.config.identity.audit_url = url;
         let stop = self.shutdown.clone();
         tokio::spawn(async move {
             if let Err(e) = svc.serve(listener, stop).await {

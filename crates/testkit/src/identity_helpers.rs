@@ -10,9 +10,20 @@ impl Suite {
     /// times). Tokens are still verified against real time, so keep the clock
     /// near now whenever the tokens it issues must be accepted.
     pub async fn start_identity_with_clock(&mut self, clock: SharedClock) -> SocketAddr {
+        self.start_identity_with_handle(clock).await.0
+    }
+
+    /// Starts identity with a chosen clock and returns a handle on its
+    /// background work (`deliver_once`, `undelivered_events`). Set
+    /// `self.config.identity.audit_url` first to receive its events.
+    pub async fn start_identity_with_handle(
+        &mut self,
+        clock: SharedClock,
+    ) -> (SocketAddr, keyholder_identity::IdentityHandle) {
         let svc = keyholder_identity::Identity::prepare(&self.config, clock)
             .await
             .expect("identity prepares");
+        let handle = svc.handle();
         let (listener, addr) = ephemeral_listener().await;
         let url = format!("http://{addr}");
         self.config.identity.identity_url = url.clone();
@@ -25,7 +36,7 @@ impl Suite {
             }
         });
         self.identity = Some(local_channel(addr));
-        addr
+        (addr, handle)
     }
 
     /// The full SignIn answer (or its refusal).

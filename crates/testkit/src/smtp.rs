@@ -2,10 +2,12 @@
 //! machine (HELO/EHLO, MAIL, RCPT, DATA with dot-unstuffing, RSET, QUIT) on a
 //! tokio listener, keeping every accepted message in memory. It can be
 //! stopped and started again on the same port, to test delivery while the
-//! mail server is down.
+//! mail server is down, and told to refuse a recipient for good (550) or for
+//! now (451).
 
 use keyholder_kit::CancellationToken;
 use mailparse::MailHeaderMap;
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -61,8 +63,12 @@ pub struct SmtpServer {
     addr: SocketAddr,
     mailbox: Arc<Mutex<Vec<ReceivedMail>>>,
     arrived: Arc<Notify>,
+    refusals: Refusals,
     stop: CancellationToken,
 }
+
+/// Recipient (lower-case) → the code and text RCPT TO is answered with.
+type Refusals = Arc<Mutex<HashMap<String, (u16, String)>>>;
 
 impl Drop for SmtpServer {
     fn drop(&mut self) {
@@ -96,11 +102,13 @@ impl SmtpServer {
             addr,
             mailbox: Arc::new(Mutex::new(Vec::new())),
             arrived: Arc::new(Notify::new()),
+            refusals: Arc::new(Mutex::new(HashMap::new())),
             stop: CancellationToken::new(),
         };
-        let (mailbox, arrived, stop) = (
+        let (mailbox, arrived, refusals, stop) = (
             server.mailbox.clone(),
             server.arrived.clone(),
+            server.refusals.clone(),
             server.stop.clone(),
         );
         tokio::spawn(async move {
@@ -112,6 +120,7 @@ impl SmtpServer {
                 let handler = Collector {
                     mailbox: mailbox.clone(),
                     arrived: arrived.clone(),
+                    refusals: refusals.clone(),
                     current: None,
                 };
                 let stop = stop.clone();
@@ -134,6 +143,33 @@ impl SmtpServer {
     /// `smtp://127.0.0.1:<port>`, for `Config::smtp_url`.
     pub fn url(&self) -> String {
         url_of(self.addr)
+    }
+
+    /// From now on answers `RCPT TO:<recipient>` with a permanent
+    /// `550 5.1.1 mailbox unavailable` (an address the server will never take).
+    pub fn reject(&self, recipient: &str) {
+        self.refuse(recipient, 550, "5.1.1 Mailbox unavailable");
+    }
+
+    /// From now on answers `RCPT TO:<recipient>` with a transient
+    /// `451 4.3.0 try again later` (e.g. greylisting, a full queue).
+    pub fn defer(&self, recipient: &str) {
+        self.refuse(recipient, 451, "4.3.0 Try again later");
+    }
+
+    /// Accepts `recipient` again after [`SmtpServer::reject`] or [`SmtpServer::defer`].
+    pub fn accept(&self, recipient: &str) {
+        self.refusals
+            .lock()
+            .expect("refusals")
+            .remove(&recipient.to_lowercase());
+    }
+
+    fn refuse(&self, recipient: &str, code: u16, text: &str) {
+        self.refusals
+            .lock()
+            .expect("refusals")
+            .insert(recipient.to_lowercase(), (code, text.to_string()));
     }
 
     /// Every message accepted so far.
@@ -214,10 +250,24 @@ async fn write_response(
 struct Collector {
     mailbox: Arc<Mutex<Vec<ReceivedMail>>>,
     arrived: Arc<Notify>,
+    refusals: Refusals,
     current: Option<ReceivedMail>,
 }
 
 impl mailin::Handler for Collector {
+    fn rcpt(&mut self, to: &str) -> mailin::Response {
+        let refusal = self
+            .refusals
+            .lock()
+            .expect("refusals")
+            .get(&to.to_lowercase())
+            .cloned();
+        match refusal {
+            Some((code, text)) => mailin::Response::custom(code, text),
+            None => mailin::response::OK,
+        }
+    }
+
     fn data_start(
         &mut self,
         _domain: &str,

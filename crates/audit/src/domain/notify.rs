@@ -44,11 +44,51 @@ pub fn audiences(kind: Kind) -> &'static [Audience] {
     }
 }
 
-/// Attempts before a notification is marked FAILED.
-pub const MAX_ATTEMPTS: i32 = 8;
+/// How a failed attempt (to resolve recipients or to send) is classed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// Worth retrying until it works: connection refused, timeouts, 4xx,
+    /// identity unavailable, a misconfiguration an operator can fix. Mail must
+    /// survive an outage of any length, so these never give up.
+    Transient,
+    /// The mail server rejected the message for good (5xx, e.g. 550 unknown
+    /// mailbox). Believed after [`REJECTED_ATTEMPTS`] answers, since a relay
+    /// being reconfigured can answer 5xx for a moment.
+    Rejected,
+    /// Retrying cannot change the outcome: an address that does not parse, a
+    /// tenant identity does not know, an unreadable event.
+    Hopeless,
+}
+
+/// Attempts after which a [`FailureKind::Rejected`] e-mail is marked FAILED.
+pub const REJECTED_ATTEMPTS: i32 = 3;
+
+/// How long a notification may stay undelivered before each further failure
+/// is logged as a warning (an operator should look at the mail server or identity).
+pub const STALE_AFTER: Duration = Duration::hours(1);
+
+/// What follows a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextStep {
+    /// Try again after this wait.
+    RetryAfter(Duration),
+    /// Mark it FAILED; no more attempts.
+    GiveUp,
+}
+
+/// What to do after `attempts` failed attempts, the last of kind `kind`.
+pub fn after_failure(kind: FailureKind, attempts: i32) -> NextStep {
+    match kind {
+        FailureKind::Transient => NextStep::RetryAfter(backoff(attempts)),
+        FailureKind::Rejected if attempts < REJECTED_ATTEMPTS => {
+            NextStep::RetryAfter(backoff(attempts))
+        }
+        FailureKind::Rejected | FailureKind::Hopeless => NextStep::GiveUp,
+    }
+}
 
 /// Wait before attempt `attempts + 1`, after `attempts` failures: 15 s doubling,
-/// at most an hour (15 s, 30 s, 1 min, 2 min, …).
+/// at most an hour (15 s, 30 s, 1 min, 2 min, …, 1 h, 1 h, …).
 pub fn backoff(attempts: i32) -> Duration {
     let exp = attempts.clamp(1, 20) - 1;
     let secs = 15_i64.saturating_mul(1_i64 << exp);
@@ -82,5 +122,29 @@ mod tests {
         assert_eq!(backoff(2), Duration::seconds(30));
         assert_eq!(backoff(3), Duration::seconds(60));
         assert_eq!(backoff(30), Duration::seconds(3600));
+        assert_eq!(backoff(i32::MAX), Duration::seconds(3600));
+    }
+
+    #[test]
+    fn transient_failures_never_give_up_rejections_do_after_a_few() {
+        for attempts in [1, 8, 9, 100, 10_000] {
+            assert!(matches!(
+                after_failure(FailureKind::Transient, attempts),
+                NextStep::RetryAfter(_)
+            ));
+        }
+        assert_eq!(
+            after_failure(FailureKind::Transient, 100),
+            NextStep::RetryAfter(Duration::hours(1))
+        );
+        assert_eq!(
+            after_failure(FailureKind::Rejected, 1),
+            NextStep::RetryAfter(Duration::seconds(15))
+        );
+        assert_eq!(
+            after_failure(FailureKind::Rejected, REJECTED_ATTEMPTS),
+            NextStep::GiveUp
+        );
+        assert_eq!(after_failure(FailureKind::Hopeless, 1), NextStep::GiveUp);
     }
 }

@@ -197,6 +197,12 @@ pub(crate) fn notification_to_proto(n: notification::Model) -> pb::Notification 
         attempts: n.attempts,
         last_error: n.last_error,
         send_time: n.send_time.and_then(ts_micros),
+        create_time: ts_micros(n.create_time),
+        next_attempt_time: if state == pb::NotificationState::Pending {
+            ts_micros(n.next_attempt_time)
+        } else {
+            None
+        },
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod worker;
 
+use crate::domain::notify::FailureKind;
 use async_trait::async_trait;
 use keyholder_kit::config::Config;
 use lettre::message::{Mailbox, MultiPart};
@@ -29,12 +30,26 @@ pub struct OutgoingMail {
 /// Why a message was not sent.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum MailError {
-    /// Try again later (connection refused, 4xx, timeout).
+    /// Try again later (connection refused, 4xx, timeout, rejected credentials).
     #[error("{0}")]
     Transient(String),
-    /// Will never work (bad address, 5xx).
+    /// The server rejected this message for good (5xx, e.g. 550 no such mailbox).
     #[error("{0}")]
     Permanent(String),
+    /// The message cannot be sent at all (the recipient address does not parse).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl MailError {
+    /// How the outbox treats it.
+    pub fn kind(&self) -> FailureKind {
+        match self {
+            MailError::Transient(_) => FailureKind::Transient,
+            MailError::Permanent(_) => FailureKind::Rejected,
+            MailError::Invalid(_) => FailureKind::Hopeless,
+        }
+    }
 }
 
 /// Sends e-mail.
@@ -45,14 +60,15 @@ pub trait Mailer: Send + Sync {
 }
 
 fn build(mail: &OutgoingMail) -> Result<Message, MailError> {
-    let from: Mailbox = mail
-        .from
-        .parse()
-        .map_err(|e| MailError::Permanent(format!("bad From address: {e}")))?;
+    // A bad sender is configuration, the same for every message: keep the
+    // mail until an operator fixes it rather than drop it.
+    let from: Mailbox = mail.from.parse().map_err(|e| {
+        MailError::Transient(format!("the configured sender address is invalid: {e}"))
+    })?;
     let to: Mailbox = mail
         .to
         .parse()
-        .map_err(|e| MailError::Permanent(format!("bad recipient address: {e}")))?;
+        .map_err(|e| MailError::Invalid(format!("bad recipient address: {e}")))?;
     Message::builder()
         .from(from)
         .to(to)
@@ -62,7 +78,7 @@ fn build(mail: &OutgoingMail) -> Result<Message, MailError> {
             mail.text.clone(),
             mail.html.clone(),
         ))
-        .map_err(|e| MailError::Permanent(format!("cannot build the message: {e}")))
+        .map_err(|e| MailError::Invalid(format!("cannot build the message: {e}")))
 }
 
 /// SMTP through lettre (`smtp://`, `smtps://`, STARTTLS and credentials per URL).
@@ -84,11 +100,25 @@ impl SmtpMailer {
 impl Mailer for SmtpMailer {
     async fn send(&self, mail: &OutgoingMail) -> Result<(), MailError> {
         let message = build(mail)?;
-        match self.transport.send(message).await {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_permanent() => Err(MailError::Permanent(e.to_string())),
-            Err(e) => Err(MailError::Transient(e.to_string())),
+        self.transport
+            .send(message)
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(&e))
+    }
+}
+
+/// Sorts an SMTP failure. Only a 5xx is permanent, and not the 5xx answers
+/// to authentication (530, 534, 535, 538): those mean our credentials are
+/// wrong, which an operator fixes, so the mail must wait rather than be dropped.
+fn classify(e: &lettre::transport::smtp::Error) -> MailError {
+    let code = e.status().map(u16::from);
+    match code {
+        Some(530 | 534 | 535 | 538) => {
+            MailError::Transient(format!("the mail server refused our credentials: {e}"))
         }
+        _ if e.is_permanent() => MailError::Permanent(e.to_string()),
+        _ => MailError::Transient(e.to_string()),
     }
 }
 

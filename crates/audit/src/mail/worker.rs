@@ -1,12 +1,17 @@
 //! The mailer worker: resolves notification jobs into e-mails (asking identity
 //! who the admins are), then delivers due e-mails with retries and backoff.
 //! Each e-mail is claimed with a lease first, so replicas never send it twice,
-//! and marked SENT only after the server accepted it.
+//! and marked SENT only after the server accepted it. Transient failures
+//! (server or identity unreachable, 4xx) retry forever with backoff capped at
+//! an hour; only permanent ones (5xx rejection, bad address, unknown tenant)
+//! end as FAILED.
 
-use super::{MailError, Mailer, OutgoingMail};
+use super::{Mailer, OutgoingMail};
 use crate::contacts::{ContactSource, ContactsError, TenantContacts};
 use crate::domain::event::{Kind, NewEvent};
-use crate::domain::notify::{Audience, MAX_ATTEMPTS, backoff, message_id};
+use crate::domain::notify::{
+    Audience, FailureKind, NextStep, STALE_AFTER, after_failure, message_id,
+};
 use crate::domain::templates::{MailContext, render};
 use crate::error::Error;
 use crate::store::Store;
@@ -65,23 +70,13 @@ impl MailWorker {
         for job in self.store.due_jobs(BATCH).await? {
             match self.resolve(&job).await {
                 Ok(()) => report.resolved += 1,
-                Err((reason, permanent)) => {
+                Err((reason, kind)) => {
                     report.unresolved += 1;
                     let attempts = job.attempts + 1;
-                    let give_up = permanent || attempts >= MAX_ATTEMPTS;
-                    tracing::warn!(job_id = %job.job_id, attempts, give_up, error = %reason, "cannot prepare notification yet");
-                    let next = self.store.clock.now() + backoff(attempts);
-                    self.store
-                        .fail_job(
-                            &job.job_id,
-                            &Failure {
-                                attempts,
-                                give_up,
-                                next_attempt_time: next.timestamp_micros(),
-                                error: reason,
-                            },
-                        )
-                        .await?;
+                    let failure = self.failure(kind, attempts, reason);
+                    let age = self.age(job.create_time);
+                    log_failure("job", &job.job_id, &job.tenant_id, age, &failure);
+                    self.store.fail_job(&job.job_id, &failure).await?;
                 }
             }
         }
@@ -113,20 +108,17 @@ impl MailWorker {
                 }
                 Err(e) => {
                     report.failed += 1;
-                    let give_up = matches!(e, MailError::Permanent(_)) || attempts >= MAX_ATTEMPTS;
-                    tracing::warn!(notification_id = %n.notification_id, attempts, give_up, error = %e, "notification not sent");
-                    let next = self.store.clock.now() + backoff(attempts);
+                    let failure = self.failure(e.kind(), attempts, e.to_string());
+                    let age = self.age(n.create_time);
+                    log_failure(
+                        "notification",
+                        &n.notification_id,
+                        &n.tenant_id,
+                        age,
+                        &failure,
+                    );
                     self.store
-                        .mark_failed(
-                            &n.notification_id,
-                            &self.owner,
-                            &Failure {
-                                attempts,
-                                give_up,
-                                next_attempt_time: next.timestamp_micros(),
-                                error: e.to_string(),
-                            },
-                        )
+                        .mark_failed(&n.notification_id, &self.owner, &failure)
                         .await?;
                 }
             }
@@ -134,25 +126,99 @@ impl MailWorker {
         Ok(report)
     }
 
-    /// Turns a job into e-mails; on failure says why and whether retrying is pointless.
-    async fn resolve(&self, job: &job::Model) -> Result<(), (String, bool)> {
-        let transient = |e: Error| (e.to_string(), false);
+    /// The record of a failed attempt: retry later, or give up.
+    fn failure(&self, kind: FailureKind, attempts: i32, error: String) -> Failure {
+        let now = self.store.clock.now();
+        match after_failure(kind, attempts) {
+            NextStep::RetryAfter(wait) => Failure {
+                attempts,
+                give_up: false,
+                next_attempt_time: (now + wait).timestamp_micros(),
+                error,
+            },
+            NextStep::GiveUp => Failure {
+                attempts,
+                give_up: true,
+                next_attempt_time: now.timestamp_micros(),
+                error,
+            },
+        }
+    }
+
+    /// How long ago a row created at `create_time` (µs) was queued.
+    fn age(&self, create_time: i64) -> chrono::Duration {
+        chrono::Duration::microseconds(
+            self.store
+                .clock
+                .now()
+                .timestamp_micros()
+                .saturating_sub(create_time),
+        )
+    }
+
+    /// Turns a job into e-mails; on failure says why and whether retrying can help.
+    async fn resolve(&self, job: &job::Model) -> Result<(), (String, FailureKind)> {
+        let transient = |e: Error| (e.to_string(), FailureKind::Transient);
+        let hopeless = |why: String| (why, FailureKind::Hopeless);
         let row = self
             .store
             .event(&job.event_id)
             .await
             .map_err(transient)?
-            .ok_or_else(|| (format!("event {} not found", job.event_id), true))?;
+            .ok_or_else(|| hopeless(format!("event {} not found", job.event_id)))?;
         let (_, event) = NewEvent::from_canonical(&row.content)
-            .ok_or_else(|| (format!("event {} content unreadable", job.event_id), true))?;
+            .ok_or_else(|| hopeless(format!("event {} content unreadable", job.event_id)))?;
         let audience = Audience::parse(&job.audience)
-            .ok_or_else(|| (format!("unknown audience {}", job.audience), true))?;
+            .ok_or_else(|| hopeless(format!("unknown audience {}", job.audience)))?;
         let contacts = self.contacts.contacts(&job.tenant_id).await.map_err(|e| {
-            let permanent = matches!(e, ContactsError::UnknownTenant(_));
-            (e.to_string(), permanent)
+            let kind = match e {
+                ContactsError::UnknownTenant(_) => FailureKind::Hopeless,
+                ContactsError::Unavailable(_) => FailureKind::Transient,
+            };
+            (e.to_string(), kind)
         })?;
         let mails = compose(&event, audience, &contacts);
         self.store.complete_job(job, mails).await.map_err(transient)
+    }
+}
+
+/// Logs a failed attempt: quietly while young, as a warning once the mail has
+/// waited longer than [`STALE_AFTER`] (at most hourly per row, given the
+/// backoff cap) or when it is given up.
+fn log_failure(what: &str, id: &str, tenant_id: &str, age: chrono::Duration, f: &Failure) {
+    let age_minutes = age.num_minutes();
+    let attempts = f.attempts;
+    let error = f.error.as_str();
+    if f.give_up {
+        tracing::warn!(
+            what,
+            id,
+            tenant_id,
+            attempts,
+            age_minutes,
+            error,
+            "notification given up"
+        );
+    } else if age >= STALE_AFTER {
+        tracing::warn!(
+            what,
+            id,
+            tenant_id,
+            attempts,
+            age_minutes,
+            error,
+            "notification still undelivered after more than an hour, retrying"
+        );
+    } else {
+        tracing::info!(
+            what,
+            id,
+            tenant_id,
+            attempts,
+            age_minutes,
+            error,
+            "notification not delivered yet, retrying"
+        );
     }
 }
 

@@ -9,4 +9,5 @@ mod export;
 mod ingest;
 mod notify;
 mod queries;
+mod retries;
 mod tamper;

@@ -20,7 +20,7 @@ fn manual() -> AuditOptions {
     }
 }
 
-async fn world_with_smtp(url: String) -> World {
+pub async fn world_with_smtp(url: String) -> World {
     world_with(
         move |s| s.config.smtp_url = Some(keyholder_kit::secret::Secret::new(url)),
         manual(),
@@ -149,8 +149,8 @@ async fn mail_sent_while_the_server_was_down_arrives_once_it_is_back_exactly_onc
 }
 
 /// Contacts that fail until switched on (identity down at ingest time).
-struct FlakyContacts {
-    up: AtomicBool,
+pub struct FlakyContacts {
+    pub up: AtomicBool,
 }
 
 #[async_trait]
@@ -286,54 +286,6 @@ async fn the_background_mailer_sends_within_seconds() {
     // Woken by the ingest itself; wait_for fails the test after 20 s.
     let mails = smtp.wait_for(1).await;
     assert_eq!(mails[0].to, vec![w.tenant.admin_email.clone()]);
-}
-
-/// A transport that never gets through.
-struct DeadMailer;
-
-#[async_trait]
-impl keyholder_audit::mail::Mailer for DeadMailer {
-    async fn send(
-        &self,
-        _mail: &keyholder_audit::mail::OutgoingMail,
-    ) -> Result<(), keyholder_audit::mail::MailError> {
-        Err(keyholder_audit::mail::MailError::Transient(
-            "connection refused".into(),
-        ))
-    }
-}
-
-#[tokio::test]
-async fn retries_back_off_and_give_up_after_the_limit() {
-    let w = world_with(
-        |_| {},
-        AuditOptions {
-            manual_mail: true,
-            mailer: Some(Arc::new(DeadMailer)),
-            ..AuditOptions::default()
-        },
-    )
-    .await;
-    ingest(&w, vec![sign_in(&w.tenant.tenant_id, now(), "sess-1")]).await;
-    let limit = keyholder_audit::domain::notify::MAX_ATTEMPTS;
-    for attempt in 1..=limit {
-        let r = w.audit.worker.deliver_once().await.unwrap();
-        assert_eq!(r.failed, 1, "attempt {attempt}");
-        // Too early for the next try.
-        assert_eq!(w.audit.worker.deliver_once().await.unwrap().failed, 0);
-        w.suite
-            .clock
-            .advance(keyholder_audit::domain::notify::backoff(attempt));
-    }
-    let n = notifications(&w).await.remove(0);
-    assert_eq!(n.state, pb::NotificationState::Failed as i32);
-    assert_eq!(n.attempts, limit);
-    assert_eq!(n.last_error, "connection refused");
-    w.suite.clock.advance(chrono::Duration::days(1));
-    assert_eq!(
-        w.audit.worker.deliver_once().await.unwrap(),
-        DeliveryReport::default()
-    );
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 //! scopes, the request and grant state machines, durations. Time is always a
 //! parameter.
 
+pub mod input;
 pub mod limits;
 pub mod scope;
 pub mod state;

@@ -36,7 +36,27 @@ pub fn is_admin_only(entity: &str) -> bool {
         .any(|a| e == *a || e.strip_prefix(a).is_some_and(|rest| rest.starts_with('.')))
 }
 
-/// One right: an action on an entity; `*` matches anything.
+/// Longest right (`entity:action`) accepted.
+pub const MAX_RIGHT_LEN: usize = 100;
+/// Most explicit rights in one scope.
+pub const MAX_RIGHTS: usize = 32;
+/// Most roles in one scope, and the longest role name.
+pub const MAX_ROLES: usize = 16;
+/// See [`MAX_ROLES`].
+pub const MAX_ROLE_LEN: usize = 64;
+
+fn valid_segment(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
+fn valid_entity(entity: &str) -> bool {
+    entity.split('.').all(valid_segment)
+}
+
+/// One right: an action on an entity; `*` matches anything, `prefix.*` every
+/// entity under `prefix`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Right {
     /// Entity.
@@ -46,17 +66,28 @@ pub struct Right {
 }
 
 impl Right {
-    /// Parses `entity:action`.
+    /// Parses `entity:action`: the entity is `*`, dot-separated lowercase
+    /// names (`crm.deal`) or such a prefix followed by `.*`; the action is `*`
+    /// or one lowercase word — the same shape identity accepts for rights.
     pub fn parse(s: &str) -> Result<Self, DomainError> {
-        let (entity, action) = s
-            .trim()
-            .split_once(':')
-            .ok_or_else(|| DomainError::Invalid(format!("right {s:?} must be entity:action")))?;
-        let (entity, action) = (entity.trim(), action.trim());
-        if entity.is_empty() || action.is_empty() {
+        let bad = || {
+            DomainError::Invalid(format!(
+                "right {:?} must be entity:action, like crm.deal:read, crm.*:read or *:read",
+                s.chars().take(MAX_RIGHT_LEN).collect::<String>()
+            ))
+        };
+        if s.chars().count() > MAX_RIGHT_LEN {
             return Err(DomainError::Invalid(format!(
-                "right {s:?} must be entity:action"
+                "a right must be at most {MAX_RIGHT_LEN} characters"
             )));
+        }
+        let (entity, action) = s.trim().split_once(':').ok_or_else(bad)?;
+        let (entity, action) = (entity.trim(), action.trim());
+        let entity_ok = entity == "*"
+            || valid_entity(entity)
+            || entity.strip_suffix(".*").is_some_and(valid_entity);
+        if !entity_ok || !(action == "*" || valid_segment(action)) {
+            return Err(bad());
         }
         Ok(Self {
             entity: entity.to_string(),
@@ -69,17 +100,46 @@ impl Right {
         format!("{}:{}", self.entity, self.action)
     }
 
-    /// Does this right cover `entity`/`action`?
+    /// Does this right cover `entity`/`action`? An entity of `*` matches any
+    /// entity, `prefix.*` every entity under `prefix` (not `prefix` itself),
+    /// anything else only itself — the same rule as identity's rights.
     pub fn covers(&self, entity: &str, action: &str) -> bool {
-        (self.entity == "*" || self.entity == entity)
-            && (self.action == "*" || self.action == action)
+        entity_matches(&self.entity, entity) && (self.action == "*" || self.action == action)
     }
 
-    /// Does this right cover all of `other`?
+    /// Does this right cover all of `other` (every entity/action `other`
+    /// matches)?
     pub fn covers_right(&self, other: &Right) -> bool {
-        (self.entity == "*" || self.entity == other.entity)
-            && (self.action == "*" || self.action == other.action)
+        let entity_ok = match (self.entity.as_str(), other.entity.as_str()) {
+            ("*", _) => true,
+            (_, "*") => false,
+            (mine, theirs) => match theirs.strip_suffix(".*") {
+                // `theirs` is a prefix pattern: only an equal or shorter
+                // prefix pattern covers every entity under it.
+                Some(their_prefix) => mine.strip_suffix(".*").is_some_and(|my_prefix| {
+                    their_prefix == my_prefix || is_under(their_prefix, my_prefix)
+                }),
+                None => entity_matches(mine, theirs),
+            },
+        };
+        entity_ok && (self.action == "*" || self.action == other.action)
     }
+}
+
+/// Is `entity` strictly under `prefix` (`crm.deal` under `crm`)?
+fn is_under(entity: &str, prefix: &str) -> bool {
+    entity
+        .strip_prefix(prefix)
+        .is_some_and(|rest| rest.starts_with('.'))
+}
+
+/// Does the entity pattern of a right match `entity`?
+pub fn entity_matches(pattern: &str, entity: &str) -> bool {
+    pattern == "*"
+        || pattern == entity
+        || pattern
+            .strip_suffix(".*")
+            .is_some_and(|prefix| is_under(entity, prefix))
 }
 
 /// A scope, as asked and as granted. `effective` holds the rights that checks
@@ -132,6 +192,17 @@ impl Scope {
             .collect();
         roles.sort();
         roles.dedup();
+        if roles.len() > MAX_ROLES || rights.len() > MAX_RIGHTS {
+            return Err(DomainError::Invalid(format!(
+                "a scope may name at most {MAX_ROLES} roles and {MAX_RIGHTS} rights"
+            )));
+        }
+        if let Some(r) = roles.iter().find(|r| r.chars().count() > MAX_ROLE_LEN) {
+            return Err(DomainError::Invalid(format!(
+                "role name {:?}… is longer than {MAX_ROLE_LEN} characters",
+                r.chars().take(MAX_ROLE_LEN).collect::<String>()
+            )));
+        }
         let mut parsed = Vec::new();
         for r in rights {
             let right = Right::parse(r)?;
@@ -275,5 +346,82 @@ mod tests {
         assert!(role.check_narrower_than(&asked).is_err());
         let ro = Scope::read_only();
         assert!(ro.check_narrower_than(&asked).is_err());
+    }
+
+    fn right(e: &str, a: &str) -> Right {
+        Right {
+            entity: e.into(),
+            action: a.into(),
+        }
+    }
+
+    #[test]
+    fn prefix_wildcards_match_like_identity() {
+        let crm = right("crm.*", "read");
+        assert!(crm.covers("crm.deal", "read"));
+        assert!(crm.covers("crm.deal.stage", "read"));
+        assert!(!crm.covers("crm", "read"));
+        assert!(!crm.covers("crmx.deal", "read"));
+        assert!(!crm.covers("crm.deal", "change"));
+        assert!(right("*", "*").covers("anything.at.all", "do"));
+        assert!(!right("crm.deal", "read").covers("crm.deal.stage", "read"));
+    }
+
+    #[test]
+    fn prefix_wildcards_in_scopes_and_approvals() {
+        let sc = Scope::validated(false, &[], &s(&["crm.*:read"]))
+            .unwrap_or_default()
+            .resolve(Vec::new());
+        assert!(sc.allows("crm.deal", "read").allowed);
+        assert!(!sc.allows("crm", "read").allowed);
+        assert!(!sc.allows("hr.salary", "read").allowed);
+        // Asked crm.*:*, an approval may narrow to a sub-prefix or one entity.
+        let asked = Scope::validated(false, &[], &s(&["crm.*:*"])).unwrap_or_default();
+        for ok in ["crm.deal:read", "crm.deal.*:read", "crm.*:read", "crm.*:*"] {
+            let narrowed = Scope::validated(false, &[], &s(&[ok])).unwrap_or_default();
+            assert!(narrowed.check_narrower_than(&asked).is_ok(), "{ok}");
+        }
+        for wider in ["crm:read", "*:read", "crmx.deal:read", "hr.*:read"] {
+            let w = Scope::validated(false, &[], &s(&[wider])).unwrap_or_default();
+            assert!(w.check_narrower_than(&asked).is_err(), "{wider}");
+        }
+        // An exact right never covers a prefix pattern.
+        let exact = Scope::validated(false, &[], &s(&["crm.deal:read"])).unwrap_or_default();
+        let pattern = Scope::validated(false, &[], &s(&["crm.deal.*:read"])).unwrap_or_default();
+        assert!(pattern.check_narrower_than(&exact).is_err());
+        // Admin-only areas stay refused under a prefix right.
+        let idy = Scope::validated(false, &[], &s(&["identity.*:*"]))
+            .unwrap_or_default()
+            .resolve(Vec::new());
+        assert!(!idy.allows("identity.admins", "change").allowed);
+        assert!(idy.allows("identity.users", "read").allowed);
+    }
+
+    #[test]
+    fn rights_have_identitys_shape_and_bounded_size() {
+        for ok in [
+            "crm.deal:read",
+            "crm.*:read",
+            "*:*",
+            "crm.deal-2:change_all",
+        ] {
+            assert!(Right::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "crm",
+            "crm.deal:",
+            "Crm.Deal:read",
+            "crm*:read",
+            "crm..deal:read",
+            "crm.deal:re ad",
+        ] {
+            assert!(Right::parse(bad).is_err(), "{bad}");
+        }
+        let long = format!("{}:read", "a".repeat(100));
+        assert!(Right::parse(&long).is_err());
+        let many: Vec<String> = (0..33).map(|i| format!("crm.e{i}:read")).collect();
+        assert!(Scope::validated(false, &[], &many).is_err());
+        let roles: Vec<String> = (0..17).map(|i| format!("role{i}")).collect();
+        assert!(Scope::validated(false, &roles, &[]).is_err());
     }
 }

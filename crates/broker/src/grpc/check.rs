@@ -7,7 +7,7 @@ use super::caller;
 use crate::Core;
 use crate::cache::SessionState;
 use crate::domain::state::GrantState;
-use crate::domain::{Person, from_ms};
+use crate::domain::{Person, from_ms, input};
 use crate::error::Error;
 use crate::events;
 use crate::session_token::{SessionClaims, check_time};
@@ -101,6 +101,14 @@ fn action_event(
     e
 }
 
+/// Entity and action of a check or report, trimmed and bounded.
+fn entity_action(entity: &str, action: &str) -> Result<(String, String), Error> {
+    Ok((
+        input::required_name("entity", entity)?,
+        input::required_name("action", action)?,
+    ))
+}
+
 pub(super) async fn check_access(
     core: &Core,
     req: Request<CheckAccessRequest>,
@@ -108,6 +116,8 @@ pub(super) async fn check_access(
     let who = caller(core, &req).await?;
     who.0.require_scope(CHECK_ACCESS)?;
     let r = req.into_inner();
+    let tenant_id = input::tenant_id(&r.tenant_id)?;
+    let (entity, action) = entity_action(&r.entity, &r.action)?;
     let deny = |reason: String| CheckAccessResponse {
         allowed: false,
         reason,
@@ -124,7 +134,7 @@ pub(super) async fn check_access(
         grant_id: c.gid.clone(),
         agent_id: c.sub.clone(),
     };
-    if c.tid != r.tenant_id {
+    if c.tid != tenant_id {
         out.reason = "the support session is for another tenant".into();
         return Ok(out);
     }
@@ -133,26 +143,35 @@ pub(super) async fn check_access(
         return Ok(out);
     };
     let now = core.clock.now();
-    if !st.live {
-        out.reason = st.ended_reason.clone();
-    } else if now >= st.grant_expire {
-        out.reason = "the grant has expired".into();
+    if let Some(why) = not_live(&st, now) {
+        out.reason = why;
     } else {
-        let d = st.scope.allows(&r.entity, &r.action);
+        let d = st.scope.allows(&entity, &action);
         out.allowed = d.allowed;
         out.reason = d.reason;
     }
     if r.record {
         core.store
-            .record_event(
-                &action_event(&st, &r.entity, &r.action, out.allowed, now),
-                now,
-            )
+            .record_event(&action_event(&st, &entity, &action, out.allowed, now), now)
             .await?;
     }
     Ok(out)
 }
 
+/// Why the session no longer gives access, if it does not.
+fn not_live(st: &SessionState, now: chrono::DateTime<chrono::Utc>) -> Option<String> {
+    if !st.live {
+        Some(st.ended_reason.clone())
+    } else if now >= st.grant_expire {
+        Some("the grant has expired".into())
+    } else {
+        None
+    }
+}
+
+/// Records what an agent did in a live session. Refused once the session or
+/// its grant has ended; the event id is the request_id (when a UUID), and a
+/// retried report is recorded once.
 pub(super) async fn report_action(
     core: &Core,
     req: Request<ReportActionRequest>,
@@ -160,32 +179,37 @@ pub(super) async fn report_action(
     let who = caller(core, &req).await?;
     who.0.require_scope(CHECK_ACCESS)?;
     let r = req.into_inner();
-    if r.entity.is_empty() || r.action.is_empty() {
-        return Err(Error::InvalidArgument(
-            "entity and action are required".into(),
-        ));
-    }
+    let (entity, action) = entity_action(&r.entity, &r.action)?;
+    let resource_id = input::optional_name("resource_id", &r.resource_id)?;
+    let detail = input::optional_text("detail", &r.detail, input::MAX_DETAIL_LEN)?;
     let c = claims(core, &r.session_token).await?;
     let st = state(core, &c.sid)
         .await?
         .ok_or_else(|| Error::NotFound("the support session does not exist".into()))?;
+    let now = core.clock.now();
+    if let Some(why) = not_live(&st, now) {
+        let why = why
+            .strip_prefix("the support session has ended (")
+            .and_then(|w| w.strip_suffix(')'))
+            .map(str::to_string)
+            .unwrap_or(why);
+        return Err(Error::FailedPrecondition(format!(
+            "the support session has ended ({why})"
+        )));
+    }
     let event_id = uuid::Uuid::parse_str(&r.request_id)
         .map(|u| u.to_string())
         .unwrap_or_else(|_| uuid::Uuid::now_v7().to_string());
-    if core.store.event_exists(&event_id).await? {
-        return Ok(ReportActionResponse { event_id });
-    }
-    let now = core.clock.now();
-    let mut e = action_event(&st, &r.entity, &r.action, true, now);
+    let allowed = st.scope.allows(&entity, &action).allowed;
+    let mut e = action_event(&st, &entity, &action, allowed, now);
     e.event_id = event_id.clone();
-    if !r.resource_id.is_empty() {
-        e.attributes.insert("resource_id".into(), r.resource_id);
+    if !resource_id.is_empty() {
+        e.attributes.insert("resource_id".into(), resource_id);
     }
-    if !r.detail.is_empty() {
-        e.attributes
-            .insert("detail".into(), r.detail.chars().take(2000).collect());
+    if !detail.is_empty() {
+        e.attributes.insert("detail".into(), detail);
     }
     e.attributes.insert("reported".into(), "true".into());
-    core.store.record_event(&e, now).await?;
+    core.store.record_event_once(&e, now).await?;
     Ok(ReportActionResponse { event_id })
 }

@@ -1,6 +1,6 @@
 //! Between protobuf messages and stored rows / domain values.
 
-use crate::domain::limits::Settings;
+use crate::domain::limits::{HARD_MAX_GRANT, Settings};
 use crate::domain::scope::Scope;
 use crate::domain::state::{GrantState, RequestState};
 use crate::domain::{DomainError, from_ms};
@@ -10,17 +10,38 @@ use crate::store::entities::{grants, requests, sessions};
 use chrono::{DateTime, Duration, Utc};
 use keyholder_proto::broker::v1 as pb;
 
-/// A protobuf duration as chrono's; negative ones are refused.
-pub fn duration(d: Option<prost_types::Duration>) -> Result<Option<Duration>, Error> {
-    match d {
-        None => Ok(None),
-        Some(d) if d.seconds < 0 || d.nanos < 0 => Err(Error::InvalidArgument(
-            "durations must not be negative".into(),
-        )),
-        Some(d) => Ok(Some(
-            Duration::seconds(d.seconds) + Duration::nanoseconds(i64::from(d.nanos)),
-        )),
+/// A protobuf duration as chrono's. Negative ones, nanos outside
+/// 0..=999 999 999 and anything beyond the longest duration the broker
+/// allows anywhere ([`HARD_MAX_GRANT`]) are refused; the tenant's own limits
+/// are checked later with their own messages.
+pub fn duration(field: &str, d: Option<prost_types::Duration>) -> Result<Option<Duration>, Error> {
+    let Some(d) = d else {
+        return Ok(None);
+    };
+    if d.seconds < 0 || d.nanos < 0 {
+        return Err(Error::InvalidArgument(format!(
+            "{field} must not be negative"
+        )));
     }
+    if d.nanos > 999_999_999 {
+        return Err(Error::InvalidArgument(format!(
+            "{field} has nanos outside 0..=999999999"
+        )));
+    }
+    let too_large = || {
+        Error::InvalidArgument(format!(
+            "{field}: duration is too large (at most {} days)",
+            HARD_MAX_GRANT.num_days()
+        ))
+    };
+    let whole = Duration::try_seconds(d.seconds).ok_or_else(too_large)?;
+    let total = whole
+        .checked_add(&Duration::nanoseconds(i64::from(d.nanos)))
+        .ok_or_else(too_large)?;
+    if total > HARD_MAX_GRANT {
+        return Err(too_large());
+    }
+    Ok(Some(total))
 }
 
 /// chrono → protobuf duration.
@@ -31,10 +52,30 @@ pub fn pb_duration(d: Duration) -> prost_types::Duration {
     }
 }
 
-/// A protobuf timestamp as chrono's.
-pub fn time(t: Option<prost_types::Timestamp>) -> Option<DateTime<Utc>> {
-    t.and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0)))
+/// A protobuf timestamp as chrono's: `None` when unset, an error naming
+/// `field` when it lies outside what can be represented.
+pub fn time(
+    field: &str,
+    t: Option<prost_types::Timestamp>,
+) -> Result<Option<DateTime<Utc>>, Error> {
+    let Some(t) = t else {
+        return Ok(None);
+    };
+    let out_of_range = || Error::InvalidArgument(format!("{field} is out of range"));
+    let nanos = u32::try_from(t.nanos)
+        .ok()
+        .filter(|n| *n <= 999_999_999)
+        .ok_or_else(out_of_range)?;
+    let at = DateTime::from_timestamp(t.seconds, nanos).ok_or_else(out_of_range)?;
+    // Stored times are milliseconds in an i64; keep well inside that.
+    if at.timestamp().unsigned_abs() > MAX_TIMESTAMP_SECS {
+        return Err(out_of_range());
+    }
+    Ok(Some(at))
 }
+
+/// Latest (and, negated, earliest) timestamp accepted: the year 9999.
+const MAX_TIMESTAMP_SECS: u64 = 253_402_300_799;
 
 /// Stored milliseconds → protobuf timestamp.
 pub fn ts(ms: i64) -> Option<prost_types::Timestamp> {
@@ -194,5 +235,56 @@ pub fn session_out(s: &sessions::Model, g: Option<&grants::Model>) -> pb::Suppor
         sign_out_time: s.ended_at.and_then(ts),
         end_reason: s.end_reason.clone(),
         granted_by: g.map(|g| g.granted_by_id.clone()).unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(seconds: i64, nanos: i32) -> Option<prost_types::Duration> {
+        Some(prost_types::Duration { seconds, nanos })
+    }
+
+    #[test]
+    fn durations_never_panic_and_are_bounded() {
+        assert_eq!(duration("duration", None).ok(), Some(None));
+        assert_eq!(
+            duration("duration", d(3600, 0)).ok(),
+            Some(Some(Duration::hours(1)))
+        );
+        for (secs, nanos) in [(i64::MAX, 0), (i64::MAX / 1000 + 1, 0), (91 * 86_400, 0)] {
+            let e = duration("duration", d(secs, nanos))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(e.contains("duration is too large"), "{e}");
+        }
+        assert!(duration("duration", d(-1, 0)).is_err());
+        assert!(duration("duration", d(1, -1)).is_err());
+        assert!(duration("duration", d(1, 1_000_000_000)).is_err());
+        assert!(duration("duration", d(90 * 86_400, 999_999_999)).is_err());
+        assert!(duration("duration", d(90 * 86_400, 0)).is_ok());
+    }
+
+    #[test]
+    fn timestamps_tell_missing_from_out_of_range() {
+        assert_eq!(time("expire_time", None).ok(), Some(None));
+        let far = prost_types::Timestamp {
+            seconds: i64::MAX,
+            nanos: 0,
+        };
+        let e = time("expire_time", Some(far)).err().map(|e| e.to_string());
+        assert_eq!(e.as_deref(), Some("expire_time is out of range"));
+        let bad_nanos = prost_types::Timestamp {
+            seconds: 0,
+            nanos: -5,
+        };
+        assert!(time("expire_time", Some(bad_nanos)).is_err());
+        let ok = prost_types::Timestamp {
+            seconds: 1_700_000_000,
+            nanos: 5,
+        };
+        assert!(matches!(time("expire_time", Some(ok)), Ok(Some(_))));
     }
 }

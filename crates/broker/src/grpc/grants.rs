@@ -7,12 +7,12 @@ use super::{caller, idempotent, random_token, sha256_hex};
 use crate::Core;
 use crate::domain::limits::check_extension;
 use crate::domain::state::{GrantEvent, GrantState};
-use crate::domain::{Person, from_ms};
+use crate::domain::{Person, from_ms, input};
 use crate::error::Error;
 use crate::events;
 use crate::store::ending::EndGrant;
 use crate::store::entities::grants;
-use crate::store::grants::GrantFilter;
+use crate::store::grants::{CredentialIssue, GrantFilter};
 use crate::store::settings as stored;
 use keyholder_kit::auth::{AuthError, PrincipalKind};
 use keyholder_kit::paging::Page;
@@ -58,7 +58,8 @@ pub(super) async fn list(
 ) -> Result<ListGrantsResponse, Error> {
     let who = caller(core, &req).await?;
     let p = &who.0;
-    let r = req.into_inner();
+    let mut r = req.into_inner();
+    super::requests::filters(&mut r.tenant_id, &mut r.ticket_ref, &mut r.agent_id)?;
     let page = Page::parse(r.page_size, &r.page_token)?;
     let mut f = GrantFilter {
         state: grant_state_in(r.state),
@@ -93,7 +94,7 @@ pub(super) async fn extend(
     idempotent(core, &p.id, "ExtendGrant", &r.request_id, async {
         let now = core.clock.now();
         still_active(&g, GrantEvent::Extend, now)?;
-        let new_end = time(r.expire_time)
+        let new_end = time("expire_time", r.expire_time)?
             .ok_or_else(|| Error::InvalidArgument("expire_time is required".into()))?;
         let s = stored::get(core.store.db(), &g.tenant_id).await?;
         check_extension(from_ms(g.expire_at), new_end, from_ms(g.created_at), &s)?;
@@ -127,6 +128,7 @@ pub(super) async fn revoke(
     let r = req.into_inner();
     let g = load(core, &r.grant_id).await?;
     p.require_employee_admin_of(&g.tenant_id)?;
+    let why = input::optional_text("reason", &r.reason, input::MAX_NOTE_LEN)?;
     idempotent(core, &p.id, "RevokeGrant", &r.request_id, async {
         let now = core.clock.now();
         let state = GrantState::parse(&g.state);
@@ -146,7 +148,7 @@ pub(super) async fn revoke(
             by: admin.id.clone(),
             session_end_reason: "revoked",
             actor: events::actor(&admin, "employee"),
-            why: r.reason.trim().to_string(),
+            why,
         };
         if !core.store.end_grant(&g, &how, now).await? {
             return Err(Error::FailedPrecondition(
@@ -161,6 +163,15 @@ pub(super) async fn revoke(
     .await
 }
 
+fn credential_used() -> Error {
+    Error::FailedPrecondition(
+        "the grant's one-time credential was already used; ask the tenant's administrator for a new grant"
+            .into(),
+    )
+}
+
+/// Gives the agent the grant's one-time credential. Asking again before it is
+/// used replaces it (only the newest works); after it was used, never again.
 pub(super) async fn issue_credential(
     core: &Core,
     req: Request<IssueGrantCredentialRequest>,
@@ -177,15 +188,22 @@ pub(super) async fn issue_credential(
     }
     let now = core.clock.now();
     still_active(&g, GrantEvent::Use, now)?;
+    if g.credential_used_at.is_some() {
+        return Err(credential_used());
+    }
     let credential = random_token(32)?;
-    if !core
+    match core
         .store
         .set_credential(&g, &sha256_hex(&credential), now)
         .await?
     {
-        return Err(Error::FailedPrecondition(
-            "the grant ended meanwhile".into(),
-        ));
+        CredentialIssue::Issued => {}
+        CredentialIssue::AlreadyUsed => return Err(credential_used()),
+        CredentialIssue::GrantEnded => {
+            return Err(Error::FailedPrecondition(
+                "the grant ended meanwhile".into(),
+            ));
+        }
     }
     Ok(IssueGrantCredentialResponse {
         credential,
@@ -201,11 +219,8 @@ pub(super) async fn close_ticket(
     let p = &who.0;
     p.require_scope(HELPDESK)?;
     let r = req.into_inner();
-    if r.tenant_id.is_empty() || r.ticket_ref.trim().is_empty() {
-        return Err(Error::InvalidArgument(
-            "tenant_id and ticket_ref are required".into(),
-        ));
-    }
+    let tenant_id = input::tenant_id(&r.tenant_id)?;
+    let ticket_ref = input::required_name("ticket_ref", &r.ticket_ref)?;
     idempotent(core, &p.id, "CloseTicket", &r.request_id, async {
         let actor = events::actor(
             &Person {
@@ -217,7 +232,7 @@ pub(super) async fn close_ticket(
         );
         let (revoked, cancelled) = core
             .store
-            .close_ticket(&r.tenant_id, r.ticket_ref.trim(), actor, core.clock.now())
+            .close_ticket(&tenant_id, &ticket_ref, actor, core.clock.now())
             .await?;
         Ok(CloseTicketResponse {
             revoked_grant_ids: revoked,

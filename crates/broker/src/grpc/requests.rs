@@ -8,7 +8,7 @@ use super::{caller, idempotent};
 use crate::Core;
 use crate::domain::limits::{approved_duration, reminder_time, request_duration};
 use crate::domain::state::{RequestEvent, RequestState};
-use crate::domain::{Mode, Person, from_ms, to_ms, validate_reason};
+use crate::domain::{Mode, Person, from_ms, input, to_ms, validate_reason};
 use crate::error::Error;
 use crate::events;
 use crate::store::entities::{grants, requests};
@@ -65,12 +65,19 @@ async fn agent_for(core: &Core, p: &Principal, agent_id: &str) -> Result<Person,
     })
 }
 
-fn check_ticket(t: &str) -> Result<(), Error> {
-    if t.trim().is_empty() || t.len() > 200 {
-        return Err(Error::InvalidArgument(
-            "ticket_ref is required (at most 200 characters)".into(),
-        ));
+/// Checks a listing's optional filters (tenant, ticket, agent) in place.
+pub(super) fn filters(
+    tenant_id: &mut String,
+    ticket_ref: &mut String,
+    agent_id: &mut String,
+) -> Result<(), Error> {
+    if !tenant_id.trim().is_empty() {
+        *tenant_id = input::tenant_id(tenant_id)?;
+    } else {
+        tenant_id.clear();
     }
+    *ticket_ref = input::optional_name("ticket_ref", ticket_ref)?;
+    *agent_id = input::optional_name("agent_id", agent_id)?;
     Ok(())
 }
 
@@ -80,13 +87,12 @@ pub(super) async fn create(
 ) -> Result<CreateAccessRequestResponse, Error> {
     let who = caller(core, &req).await?;
     let p = &who.0;
-    let r = req.into_inner();
-    if r.tenant_id.is_empty() {
-        return Err(Error::InvalidArgument("tenant_id is required".into()));
-    }
+    let mut r = req.into_inner();
+    r.tenant_id = input::tenant_id(&r.tenant_id)?;
+    r.agent_id = input::optional_name("agent_id", &r.agent_id)?;
     let agent = agent_for(core, p, &r.agent_id).await?;
     idempotent(core, &p.id, "CreateAccessRequest", &r.request_id, async {
-        check_ticket(&r.ticket_ref)?;
+        let ticket_ref = input::required_name("ticket_ref", &r.ticket_ref)?;
         validate_reason(&r.reason)?;
         let scope = scope_in(r.scope)?;
         let s = stored::get(core.store.db(), &r.tenant_id).await?;
@@ -96,7 +102,7 @@ pub(super) async fn create(
                 "support access to {label} is closed; ask the customer's administrator to open support access"
             )));
         }
-        let d = request_duration(duration(r.duration)?, &s)?;
+        let d = request_duration(duration("duration", r.duration)?, &s)?;
         let now = core.clock.now();
         let m = requests::Model {
             id: uuid::Uuid::now_v7().to_string(),
@@ -105,7 +111,7 @@ pub(super) async fn create(
             agent_name: agent.name.clone(),
             agent_email: agent.email.clone(),
             requested_by: p.id.clone(),
-            ticket_ref: r.ticket_ref.trim().to_string(),
+            ticket_ref,
             reason: r.reason.trim().to_string(),
             scope: scope_json(&scope),
             duration_secs: d.num_seconds(),
@@ -156,7 +162,8 @@ pub(super) async fn list(
 ) -> Result<ListAccessRequestsResponse, Error> {
     let who = caller(core, &req).await?;
     let p = &who.0;
-    let r = req.into_inner();
+    let mut r = req.into_inner();
+    filters(&mut r.tenant_id, &mut r.ticket_ref, &mut r.agent_id)?;
     let page = Page::parse(r.page_size, &r.page_token)?;
     let mut f = RequestFilter {
         state: request_state_in(r.state),
@@ -199,6 +206,7 @@ pub(super) async fn approve(
     let r = req.into_inner();
     let m = load(core, &r.access_request_id).await?;
     p.require_employee_admin_of(&m.tenant_id)?;
+    let note = input::optional_text("note", &r.note, input::MAX_NOTE_LEN)?;
     idempotent(core, &p.id, "ApproveAccessRequest", &r.request_id, async {
         let now = core.clock.now();
         still_pending(&m, RequestEvent::Approve, now)?;
@@ -219,7 +227,7 @@ pub(super) async fn approve(
         let scope = scope.resolve(rights);
         let d = approved_duration(
             chrono::Duration::seconds(m.duration_secs),
-            duration(r.duration)?,
+            duration("duration", r.duration)?,
             &s,
         )?;
         let admin = person(p);
@@ -247,7 +255,7 @@ pub(super) async fn approve(
         };
         let decided = core
             .store
-            .approve(&m, &g, events::actor(&admin, "employee"), r.note.trim())
+            .approve(&m, &g, events::actor(&admin, "employee"), &note)
             .await?
             .ok_or_else(|| {
                 Error::FailedPrecondition("the request was decided or expired meanwhile".into())
@@ -269,19 +277,14 @@ pub(super) async fn deny(
     let r = req.into_inner();
     let m = load(core, &r.access_request_id).await?;
     p.require_employee_admin_of(&m.tenant_id)?;
+    let note = input::optional_text("note", &r.note, input::MAX_NOTE_LEN)?;
     idempotent(core, &p.id, "DenyAccessRequest", &r.request_id, async {
         let now = core.clock.now();
         still_pending(&m, RequestEvent::Deny, now)?;
         let admin = person(p);
         let decided = core
             .store
-            .deny(
-                &m,
-                &admin.id,
-                events::actor(&admin, "employee"),
-                r.note.trim(),
-                now,
-            )
+            .deny(&m, &admin.id, events::actor(&admin, "employee"), &note, now)
             .await?
             .ok_or_else(|| {
                 Error::FailedPrecondition("the request was decided or expired meanwhile".into())

@@ -5,7 +5,7 @@ use super::{caller, random_token, sha256_hex};
 use crate::Core;
 use crate::domain::scope::Scope;
 use crate::domain::state::{GrantState, RequestState};
-use crate::domain::{Mode, Person, from_ms, to_ms, validate_reason};
+use crate::domain::{Mode, Person, from_ms, input, to_ms, validate_reason};
 use crate::error::Error;
 use crate::events;
 use crate::session_token::{self, ScopeClaim, SessionClaims};
@@ -87,6 +87,23 @@ async fn refuse(
     ))
 }
 
+/// Is the agent still active in identity? When not, every live session of
+/// theirs ends now (end reason `agent-deactivated`).
+async fn still_active(core: &Core, agent_id: &str, now: DateTime<Utc>) -> Result<bool, Error> {
+    if core.identity.agent_active(agent_id, now).await? {
+        return Ok(true);
+    }
+    let n = core
+        .store
+        .end_sessions_of_agent(agent_id, AGENT_DEACTIVATED, now)
+        .await?;
+    tracing::info!(agent_id, sessions_ended = n, "deactivated agent refused");
+    Ok(false)
+}
+
+/// End reason of sessions ended because their agent was deactivated.
+pub(crate) const AGENT_DEACTIVATED: &str = "agent-deactivated";
+
 /// Why an agent without a credential cannot enter under on-request mode.
 async fn missing_credential_cause(core: &Core, tenant_id: &str, agent_id: &str) -> String {
     let f = RequestFilter {
@@ -119,10 +136,8 @@ pub(super) async fn sign_in(
     let who = caller(core, &req).await?;
     let p = &who.0;
     p.require_support_agent()?;
-    let r = req.into_inner();
-    if r.tenant_id.is_empty() {
-        return Err(Error::InvalidArgument("tenant_id is required".into()));
-    }
+    let mut r = req.into_inner();
+    r.tenant_id = input::tenant_id(&r.tenant_id)?;
     validate_reason(&r.reason)?;
     let reason = r.reason.trim().to_string();
     if !p.mfa {
@@ -137,6 +152,17 @@ pub(super) async fn sign_in(
         .await);
     }
     let now = core.clock.now();
+    if !still_active(core, &p.id, now).await? {
+        return Err(refuse(
+            core,
+            p,
+            &r.tenant_id,
+            &reason,
+            "your account has been deactivated",
+            "",
+        )
+        .await);
+    }
     let s = stored::get(core.store.db(), &r.tenant_id).await?;
     if s.mode == Mode::Closed {
         return Err(refuse(
@@ -237,6 +263,12 @@ pub(super) async fn refresh(
         .ok_or_else(gone)?;
     let g = core.store.grant(&s.grant_id).await?.ok_or_else(gone)?;
     let now = core.clock.now();
+    if !still_active(core, &s.agent_id, now).await? {
+        return Err(Error::PermissionDenied(
+            "the support agent's account has been deactivated; the support session has ended"
+                .into(),
+        ));
+    }
     if GrantState::parse(&g.state).at(from_ms(g.expire_at), now) != GrantState::Active {
         return Err(Error::PermissionDenied(
             "the grant behind this support session has ended".into(),
@@ -303,11 +335,12 @@ pub(super) async fn list(
 ) -> Result<ListSupportSessionsResponse, Error> {
     let who = caller(core, &req).await?;
     let r = req.into_inner();
-    who.0.require_admin_of(&r.tenant_id)?;
+    let tenant_id = input::tenant_id(&r.tenant_id)?;
+    who.0.require_admin_of(&tenant_id)?;
     let page = Page::parse(r.page_size, &r.page_token)?;
     let (rows, next) = core
         .store
-        .list_sessions(&r.tenant_id, r.active_only, page)
+        .list_sessions(&tenant_id, r.active_only, page)
         .await?;
     Ok(ListSupportSessionsResponse {
         sessions: rows

@@ -3,20 +3,13 @@
 use super::convert::{duration, mode_in, scope_in, settings_out};
 use super::{caller, idempotent};
 use crate::Core;
-use crate::domain::Person;
 use crate::domain::limits::{SettingsChange, apply_change};
+use crate::domain::{Person, input};
 use crate::error::Error;
 use crate::store::settings as stored;
 use keyholder_kit::auth::PrincipalKind;
 use keyholder_proto::broker::v1::*;
 use tonic::Request;
-
-fn need_tenant(t: &str) -> Result<(), Error> {
-    if t.is_empty() {
-        return Err(Error::InvalidArgument("tenant_id is required".into()));
-    }
-    Ok(())
-}
 
 pub(super) async fn get(
     core: &Core,
@@ -25,13 +18,24 @@ pub(super) async fn get(
     let who = caller(core, &req).await?;
     let p = &who.0;
     let r = req.into_inner();
-    need_tenant(&r.tenant_id)?;
-    if p.kind != PrincipalKind::SupportAgent {
-        p.require_admin_of(&r.tenant_id)?;
+    let tenant_id = input::tenant_id(&r.tenant_id)?;
+    let agent = p.kind == PrincipalKind::SupportAgent;
+    if !agent {
+        p.require_admin_of(&tenant_id)?;
     }
-    let s = stored::get(core.store.db(), &r.tenant_id).await?;
+    let s = stored::get(core.store.db(), &tenant_id).await?;
+    let mut out = settings_out(&s);
+    if agent {
+        // An agent needs to know whether and how it may enter, nothing of
+        // the tenant's limits, standing scope or who changed them.
+        out = SupportAccessSettings {
+            tenant_id: out.tenant_id,
+            mode: out.mode,
+            ..SupportAccessSettings::default()
+        };
+    }
     Ok(GetSupportAccessSettingsResponse {
-        settings: Some(settings_out(&s)),
+        settings: Some(out),
     })
 }
 
@@ -41,8 +45,8 @@ pub(super) async fn update(
 ) -> Result<UpdateSupportAccessSettingsResponse, Error> {
     let who = caller(core, &req).await?;
     let p = &who.0;
-    let r = req.into_inner();
-    need_tenant(&r.tenant_id)?;
+    let mut r = req.into_inner();
+    r.tenant_id = input::tenant_id(&r.tenant_id)?;
     p.require_employee_admin_of(&r.tenant_id)?;
     let admin = Person {
         id: p.id.clone(),
@@ -68,9 +72,9 @@ pub(super) async fn update(
             };
             let change = SettingsChange {
                 mode: r.mode.map(mode_in).transpose()?,
-                request_ttl: duration(r.request_ttl)?,
-                default_grant: duration(r.default_grant_duration)?,
-                max_grant: duration(r.max_grant_duration)?,
+                request_ttl: duration("request_ttl", r.request_ttl)?,
+                default_grant: duration("default_grant_duration", r.default_grant_duration)?,
+                max_grant: duration("max_grant_duration", r.max_grant_duration)?,
                 standing_scope,
             };
             let now = core.clock.now();

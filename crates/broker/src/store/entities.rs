@@ -138,6 +138,10 @@ pub mod outbox {
         pub created_at: i64,
         pub delivered_at: Option<i64>,
         pub attempts: i32,
+        /// Set when audit refused the event as invalid: it is never resent.
+        pub rejected_at: Option<i64>,
+        /// Audit's reason for refusing it.
+        pub last_error: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -27,6 +27,17 @@ pub struct GrantFilter {
     pub ticket_ref: Option<String>,
 }
 
+/// The outcome of issuing a one-time credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialIssue {
+    /// Stored.
+    Issued,
+    /// The grant's credential was already used; none is issued again.
+    AlreadyUsed,
+    /// The grant is no longer active.
+    GrantEnded,
+}
+
 impl Store {
     /// One grant.
     pub async fn grant(&self, id: &str) -> Result<Option<grants::Model>, Error> {
@@ -133,28 +144,38 @@ impl Store {
         Ok(done)
     }
 
-    /// Stores a new one-time credential's hash (replacing an unused one);
-    /// false when the grant is no longer active.
+    /// Stores a new one-time credential's hash. A grant has one credential
+    /// at a time and it is good until used: re-issuing while it is still
+    /// unused replaces it (the earlier one stops working), but once a
+    /// credential was used no new one is ever issued for that grant.
     pub async fn set_credential(
         &self,
         g: &grants::Model,
         hash: &str,
         now: DateTime<Utc>,
-    ) -> Result<bool, Error> {
+    ) -> Result<CredentialIssue, Error> {
         let now_ms = to_ms(now);
         let n = grants::Entity::update_many()
             .col_expr(grants::Column::CredentialHash, Expr::value(hash))
-            .col_expr(
-                grants::Column::CredentialUsedAt,
-                Expr::value(Option::<i64>::None),
-            )
             .filter(grants::Column::Id.eq(&g.id))
+            .filter(grants::Column::CredentialUsedAt.is_null())
             .filter(grants::Column::State.eq(GrantState::Active.as_str()))
             .filter(grants::Column::ExpireAt.gt(now_ms))
             .exec(self.db())
             .await?
             .rows_affected;
-        Ok(n == 1)
+        if n == 1 {
+            return Ok(CredentialIssue::Issued);
+        }
+        let used = self
+            .grant(&g.id)
+            .await?
+            .is_some_and(|g| g.credential_used_at.is_some());
+        Ok(if used {
+            CredentialIssue::AlreadyUsed
+        } else {
+            CredentialIssue::GrantEnded
+        })
     }
 
     /// Expires active grants past their end; returns how many this call ended.

@@ -5,7 +5,7 @@
 use super::entities::outbox;
 use keyholder_proto::audit::v1::Event;
 use prost::Message;
-use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -13,7 +13,33 @@ use sea_orm::{
 
 /// Writes an event (in the caller's transaction).
 pub async fn push<C: ConnectionTrait>(conn: &C, event: &Event, now_ms: i64) -> Result<(), DbErr> {
-    outbox::Entity::insert(outbox::ActiveModel {
+    outbox::Entity::insert(row(event, now_ms))
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}
+
+/// Writes an event unless one with its id is already there (a retried
+/// report); true when this call wrote it. Atomic: of concurrent writers of
+/// one id exactly one writes.
+pub async fn push_once<C: ConnectionTrait>(
+    conn: &C,
+    event: &Event,
+    now_ms: i64,
+) -> Result<bool, DbErr> {
+    let n = outbox::Entity::insert(row(event, now_ms))
+        .on_conflict(
+            OnConflict::column(outbox::Column::EventId)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    Ok(n == 1)
+}
+
+fn row(event: &Event, now_ms: i64) -> outbox::ActiveModel {
+    outbox::ActiveModel {
         seq: NotSet,
         event_id: Set(event.event_id.clone()),
         tenant_id: Set(event.tenant_id.clone()),
@@ -21,19 +47,9 @@ pub async fn push<C: ConnectionTrait>(conn: &C, event: &Event, now_ms: i64) -> R
         created_at: Set(now_ms),
         delivered_at: Set(None),
         attempts: Set(0),
-    })
-    .exec_without_returning(conn)
-    .await?;
-    Ok(())
-}
-
-/// Is an event with this id already in the outbox?
-pub async fn exists<C: ConnectionTrait>(conn: &C, event_id: &str) -> Result<bool, DbErr> {
-    Ok(outbox::Entity::find()
-        .filter(outbox::Column::EventId.eq(event_id))
-        .one(conn)
-        .await?
-        .is_some())
+        rejected_at: Set(None),
+        last_error: Set(String::new()),
+    }
 }
 
 /// The oldest undelivered rows. With `lock` (PostgreSQL, inside a
@@ -45,6 +61,7 @@ pub async fn pending<C: ConnectionTrait>(
 ) -> Result<Vec<outbox::Model>, DbErr> {
     let mut q = outbox::Entity::find()
         .filter(outbox::Column::DeliveredAt.is_null())
+        .filter(outbox::Column::RejectedAt.is_null())
         .order_by_asc(outbox::Column::Seq)
         .limit(limit);
     if lock {
@@ -81,13 +98,49 @@ pub async fn mark_failed<C: ConnectionTrait>(conn: &C, seqs: &[i64]) -> Result<(
     Ok(())
 }
 
-/// How many events wait for delivery.
+/// Sets an event aside for good: audit refused it as invalid (or it does not
+/// decode), so resending cannot help and would hold up everything behind it.
+pub async fn mark_rejected<C: ConnectionTrait>(
+    conn: &C,
+    seq: i64,
+    error: &str,
+    now_ms: i64,
+) -> Result<(), DbErr> {
+    let error: String = error.chars().take(2000).collect();
+    outbox::Entity::update_many()
+        .col_expr(outbox::Column::RejectedAt, Expr::value(now_ms))
+        .col_expr(outbox::Column::LastError, Expr::value(error))
+        .col_expr(
+            outbox::Column::Attempts,
+            Expr::col(outbox::Column::Attempts).add(1),
+        )
+        .filter(outbox::Column::Seq.eq(seq))
+        .filter(outbox::Column::DeliveredAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// How many events wait for delivery (not counting rejected ones).
 pub async fn undelivered_count<C: ConnectionTrait>(conn: &C) -> Result<u64, DbErr> {
     use sea_orm::PaginatorTrait;
     outbox::Entity::find()
         .filter(outbox::Column::DeliveredAt.is_null())
+        .filter(outbox::Column::RejectedAt.is_null())
         .count(conn)
         .await
+}
+
+/// The ids of events audit refused, with audit's reason, oldest first.
+pub async fn rejected<C: ConnectionTrait>(conn: &C) -> Result<Vec<(String, String)>, DbErr> {
+    Ok(outbox::Entity::find()
+        .filter(outbox::Column::RejectedAt.is_not_null())
+        .order_by_asc(outbox::Column::Seq)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|r| (r.event_id, r.last_error))
+        .collect())
 }
 
 /// Decodes a stored event.

@@ -1,7 +1,7 @@
 //! Support sessions: sign-in (one-time credential or standing mode), refusal
 //! records, refresh, sign-out, the state CheckAccess caches, and actions.
 
-use super::ending::end_session;
+use super::ending::{EndGrant, end_grant, end_session};
 use super::entities::{grants, sessions};
 use super::{Ended, Store, outbox};
 use crate::domain::state::GrantState;
@@ -11,10 +11,10 @@ use crate::events;
 use chrono::{DateTime, Utc};
 use keyholder_kit::paging::Page;
 use keyholder_proto::audit::v1::{Event, EventKind};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 
 /// Why a credential sign-in failed, for the refusal message.
@@ -26,6 +26,22 @@ pub enum CredentialProblem {
     Used,
     /// The grant ended or expired.
     GrantEnded(GrantState),
+}
+
+/// The agent's active standing grant in the tenant (whatever its end).
+async fn active_standing<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: &str,
+    agent_id: &str,
+) -> Result<Option<grants::Model>, Error> {
+    Ok(grants::Entity::find()
+        .filter(grants::Column::TenantId.eq(tenant_id))
+        .filter(grants::Column::AgentId.eq(agent_id))
+        .filter(grants::Column::Standing.eq(true))
+        .filter(grants::Column::State.eq(GrantState::Active.as_str()))
+        .order_by_desc(grants::Column::CreatedAt)
+        .one(conn)
+        .await?)
 }
 
 impl Store {
@@ -82,7 +98,9 @@ impl Store {
     }
 
     /// Opens a session under standing mode: reuses the agent's live standing
-    /// grant in the tenant, or makes one from `template`.
+    /// grant in the tenant, or makes one from `template`. A partial unique
+    /// index allows one active standing grant per (tenant, agent), so of
+    /// concurrent first sign-ins one inserts and the others reuse its grant.
     pub async fn sign_in_standing(
         &self,
         template: grants::Model,
@@ -91,25 +109,47 @@ impl Store {
     ) -> Result<(sessions::Model, grants::Model), Error> {
         let now_ms = to_ms(now);
         let txn = self.begin().await?;
-        let existing = grants::Entity::find()
-            .filter(grants::Column::TenantId.eq(&template.tenant_id))
-            .filter(grants::Column::AgentId.eq(&template.agent_id))
-            .filter(grants::Column::Standing.eq(true))
-            .filter(grants::Column::State.eq(GrantState::Active.as_str()))
-            .filter(grants::Column::ExpireAt.gt(now_ms))
-            .order_by_desc(grants::Column::CreatedAt)
-            .one(&txn)
-            .await?;
-        let grant = match existing {
+        let mut ended = Ended::default();
+        let existing = active_standing(&txn, &template.tenant_id, &template.agent_id).await?;
+        let live = match existing {
+            Some(g) if g.expire_at > now_ms => Some(g),
+            Some(g) => {
+                // Past its end but not swept yet: expire it now so the new
+                // grant can take its place under the unique index.
+                let how = EndGrant {
+                    state: GrantState::Expired,
+                    by: String::new(),
+                    session_end_reason: "expired",
+                    actor: events::system(),
+                    why: "the grant's time ran out".into(),
+                };
+                end_grant(&txn, self.is_postgres(), &g, &how, now_ms, &mut ended).await?;
+                None
+            }
+            None => None,
+        };
+        let grant = match live {
             Some(g) => g,
             None => {
-                template
-                    .clone()
-                    .into_active_model()
-                    .reset_all()
-                    .insert(&txn)
-                    .await?;
-                template
+                let inserted =
+                    grants::Entity::insert(template.clone().into_active_model().reset_all())
+                        .on_conflict(OnConflict::new().do_nothing().to_owned())
+                        .exec_without_returning(&txn)
+                        .await?;
+                if inserted == 1 {
+                    template
+                } else {
+                    // Another sign-in inserted it first (it committed, or
+                    // the insert would still be waiting): use that one.
+                    active_standing(&txn, &template.tenant_id, &template.agent_id)
+                        .await?
+                        .filter(|g| g.expire_at > now_ms)
+                        .ok_or_else(|| {
+                            Error::FailedPrecondition(
+                                "the standing grant changed meanwhile; sign in again".into(),
+                            )
+                        })?
+                }
             }
         };
         let session = sessions::Model {
@@ -117,7 +157,7 @@ impl Store {
             ..session
         };
         let opened = self.open_session(&txn, session, &grant, now).await?;
-        self.commit(txn, &Ended::default()).await?;
+        self.commit(txn, &ended).await?;
         Ok((opened, grant))
     }
 
@@ -146,9 +186,13 @@ impl Store {
         self.commit(txn, &Ended::default()).await
     }
 
-    /// Is this event id already recorded?
-    pub async fn event_exists(&self, event_id: &str) -> Result<bool, Error> {
-        Ok(outbox::exists(self.db(), event_id).await?)
+    /// Records an event unless its id is already recorded (a retried
+    /// report); true when this call recorded it.
+    pub async fn record_event_once(&self, e: &Event, now: DateTime<Utc>) -> Result<bool, Error> {
+        let txn = self.begin().await?;
+        let written = outbox::push_once(&txn, e, to_ms(now)).await?;
+        self.commit(txn, &Ended::default()).await?;
+        Ok(written)
     }
 
     /// One session.
@@ -224,6 +268,49 @@ impl Store {
             end_reason: "sign-out".into(),
             ..s.clone()
         }))
+    }
+
+    /// Ends every live session of an agent (for `reason`, e.g.
+    /// `agent-deactivated`); returns how many this call ended.
+    pub async fn end_sessions_of_agent(
+        &self,
+        agent_id: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<usize, Error> {
+        let now_ms = to_ms(now);
+        let txn = self.begin().await?;
+        let live = sessions::Entity::find()
+            .filter(sessions::Column::AgentId.eq(agent_id))
+            .filter(sessions::Column::EndedAt.is_null())
+            .all(&txn)
+            .await?;
+        let mut ended = Ended::default();
+        let mut n = 0;
+        for s in live {
+            let Some(g) = grants::Entity::find_by_id(s.grant_id.clone())
+                .one(&txn)
+                .await?
+            else {
+                continue;
+            };
+            if end_session(
+                &txn,
+                self.is_postgres(),
+                &s,
+                &g,
+                reason,
+                now_ms,
+                &mut ended,
+                true,
+            )
+            .await?
+            {
+                n += 1;
+            }
+        }
+        self.commit(txn, &ended).await?;
+        Ok(n)
     }
 
     /// A page of a tenant's sessions with their grants, newest first.

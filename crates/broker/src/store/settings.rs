@@ -114,7 +114,7 @@ impl Store {
         );
         e.attributes.insert(
             "standing_scope".into(),
-            serde_json::to_string(&new.standing_scope).unwrap_or_default(),
+            events::scope_attr(&serde_json::to_string(&new.standing_scope).unwrap_or_default()),
         );
         outbox::push(&txn, &e, now_ms).await?;
 

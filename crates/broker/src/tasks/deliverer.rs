@@ -2,16 +2,19 @@
 //! delivered only after audit accepted them; retries with exponential backoff.
 //! On PostgreSQL the batch is claimed with `FOR UPDATE SKIP LOCKED`, so brokers
 //! share the work; a resend after a crash is harmless because audit drops
-//! duplicate event ids.
+//! duplicate event ids. An event audit refuses as invalid is set aside (a dead
+//! letter with audit's reason, logged as an error) so it never blocks the
+//! events behind it.
 
 use crate::error::Error;
 use crate::identity::IdentityClient;
+use crate::store::entities::outbox::Model as Row;
 use crate::store::{Store, outbox};
 use keyholder_kit::CancellationToken;
 use keyholder_kit::clock::SharedClock;
-use keyholder_proto::audit::v1::IngestEventsRequest;
 use keyholder_proto::audit::v1::audit_service_client::AuditServiceClient;
-use sea_orm::TransactionTrait;
+use keyholder_proto::audit::v1::{Event, IngestEventsRequest};
+use sea_orm::{ConnectionTrait, TransactionTrait};
 use std::sync::Arc;
 use std::time::Duration;
 use tonic::transport::Channel;
@@ -61,7 +64,7 @@ pub async fn run(
     }
 }
 
-/// Sends one batch; returns how many events were delivered.
+/// Sends one batch; returns how many events were delivered or set aside.
 pub async fn deliver_once(
     store: &Store,
     identity: &IdentityClient,
@@ -75,46 +78,115 @@ pub async fn deliver_once(
             txn.commit().await?;
             return Ok(0);
         }
-        let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
-        send(identity, client, &rows).await?;
-        outbox::mark_delivered(&txn, &seqs, clock.now().timestamp_millis()).await?;
+        let outcome = deliver_rows(&txn, identity, client, clock, &rows).await;
+        // Keep what was settled before a failure part-way through.
         txn.commit().await?;
-        Ok(seqs.len())
+        outcome
     } else {
         let rows = outbox::pending(store.db(), BATCH, false).await?;
         if rows.is_empty() {
             return Ok(0);
         }
-        let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
-        if let Err(e) = send(identity, client, &rows).await {
+        let outcome = deliver_rows(store.db(), identity, client, clock, &rows).await;
+        if outcome.is_err() {
+            let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
             let _ = outbox::mark_failed(store.db(), &seqs).await;
-            return Err(e);
         }
-        outbox::mark_delivered(store.db(), &seqs, clock.now().timestamp_millis()).await?;
-        Ok(seqs.len())
+        outcome
     }
+}
+
+/// Sends `rows` as one batch. When audit refuses the batch as invalid, sends
+/// them one by one so that only the offending events are set aside (dead
+/// letters, with audit's reason) and the rest keep flowing.
+async fn deliver_rows<C: ConnectionTrait>(
+    conn: &C,
+    identity: &IdentityClient,
+    client: &AuditServiceClient<Channel>,
+    clock: &SharedClock,
+    rows: &[Row],
+) -> Result<usize, Error> {
+    let mut events = Vec::with_capacity(rows.len());
+    let mut sendable = Vec::with_capacity(rows.len());
+    for r in rows {
+        match outbox::decode(r) {
+            Some(e) => {
+                events.push(e);
+                sendable.push(r);
+            }
+            None => {
+                set_aside(conn, r, "the stored event does not decode", clock).await?;
+            }
+        }
+    }
+    if events.is_empty() {
+        return Ok(rows.len());
+    }
+    match send(identity, client, events.clone()).await {
+        Ok(()) => {
+            let seqs: Vec<i64> = sendable.iter().map(|r| r.seq).collect();
+            outbox::mark_delivered(conn, &seqs, clock.now().timestamp_millis()).await?;
+            return Ok(rows.len());
+        }
+        Err(Sent::Other(e)) => return Err(e),
+        Err(Sent::Refused(why)) if sendable.len() == 1 => {
+            set_aside(conn, sendable[0], &why, clock).await?;
+            return Ok(rows.len());
+        }
+        Err(Sent::Refused(_)) => {}
+    }
+    for (row, event) in sendable.into_iter().zip(events) {
+        match send(identity, client, vec![event]).await {
+            Ok(()) => {
+                outbox::mark_delivered(conn, &[row.seq], clock.now().timestamp_millis()).await?;
+            }
+            Err(Sent::Refused(why)) => set_aside(conn, row, &why, clock).await?,
+            Err(Sent::Other(e)) => return Err(e),
+        }
+    }
+    Ok(rows.len())
+}
+
+async fn set_aside<C: ConnectionTrait>(
+    conn: &C,
+    row: &Row,
+    why: &str,
+    clock: &SharedClock,
+) -> Result<(), Error> {
+    // Audit's reason names a field and a limit, never a value or a secret.
+    tracing::error!(
+        event_id = %row.event_id,
+        tenant_id = %row.tenant_id.chars().take(64).collect::<String>(),
+        event_seq = row.seq,
+        error = %why,
+        "audit refused an event as invalid; it is set aside and will not be resent"
+    );
+    outbox::mark_rejected(conn, row.seq, why, clock.now().timestamp_millis()).await?;
+    Ok(())
+}
+
+/// Why a send failed.
+enum Sent {
+    /// Audit answered INVALID_ARGUMENT: resending the same events cannot help.
+    Refused(String),
+    /// Anything else (audit down, auth, …): retry later.
+    Other(Error),
 }
 
 async fn send(
     identity: &IdentityClient,
     client: &AuditServiceClient<Channel>,
-    rows: &[crate::store::entities::outbox::Model],
-) -> Result<(), Error> {
-    let events = rows
-        .iter()
-        .filter_map(|r| {
-            let e = outbox::decode(r);
-            if e.is_none() {
-                tracing::error!(event_seq = r.seq, "outbox row does not decode; skipping it");
-            }
-            e
-        })
-        .collect();
-    let req = identity.request(IngestEventsRequest { events }).await?;
-    client
-        .clone()
-        .ingest_events(req)
+    events: Vec<Event>,
+) -> Result<(), Sent> {
+    let req = identity
+        .request(IngestEventsRequest { events })
         .await
-        .map_err(|s| Error::Audit(s.message().to_string()))?;
-    Ok(())
+        .map_err(Sent::Other)?;
+    match client.clone().ingest_events(req).await {
+        Ok(_) => Ok(()),
+        Err(s) if s.code() == tonic::Code::InvalidArgument => {
+            Err(Sent::Refused(s.message().to_string()))
+        }
+        Err(s) => Err(Sent::Other(Error::Audit(s.message().to_string()))),
+    }
 }

@@ -7,8 +7,10 @@ use keyholder_proto::broker::v1 as pb;
 use keyholder_proto::broker::v1::broker_service_client::BrokerServiceClient;
 use keyholder_testkit::broker::StartedBroker;
 use keyholder_testkit::{AgentFixture, Suite, TenantFixture, bearer};
+use std::collections::HashSet;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -20,6 +22,11 @@ use tonic::{Request, Response, Status};
 pub struct Received {
     pub events: Mutex<Vec<Event>>,
     pub duplicates: Mutex<u32>,
+    /// Event ids refused as invalid: a batch holding one is refused whole
+    /// with INVALID_ARGUMENT, as audit does.
+    pub reject: Mutex<HashSet<String>>,
+    /// While set, every call fails with UNAVAILABLE (audit is down).
+    pub down: AtomicBool,
 }
 
 impl Received {
@@ -47,9 +54,21 @@ impl AuditService for Receiver {
         if request.metadata().get("authorization").is_none() {
             return Err(Status::unauthenticated("no token"));
         }
+        if self.0.down.load(Ordering::SeqCst) {
+            return Err(Status::unavailable("test receiver is down"));
+        }
+        let events = request.into_inner().events;
+        {
+            let reject = self.0.reject.lock().unwrap();
+            if let Some(i) = events.iter().position(|e| reject.contains(&e.event_id)) {
+                return Err(Status::invalid_argument(format!(
+                    "event {i}: entity is longer than 200 characters"
+                )));
+            }
+        }
         let mut have = self.0.events.lock().unwrap();
         let (mut accepted, mut duplicates) = (0, 0);
-        for e in request.into_inner().events {
+        for e in events {
             if have.iter().any(|h| h.event_id == e.event_id) {
                 duplicates += 1;
             } else {

@@ -84,7 +84,6 @@ async fn an_expired_grant_ends_its_session_and_refuses_sign_in() {
     let g = approved.grant.unwrap();
     let c = ctx.credential(&g.grant_id).await;
     let s = ctx.sign_in(&c).await.unwrap();
-    let c2 = ctx.credential(&g.grant_id).await;
     let mut broker = ctx.broker();
     assert!(
         ctx.check(&mut broker, &backend, &s.access_token, "crm.deal", "read")
@@ -99,7 +98,7 @@ async fn an_expired_grant_ends_its_session_and_refuses_sign_in() {
         .await;
     assert!(!late.allowed);
     ctx.broker.handle.sweep_once().await.unwrap();
-    let e = ctx.sign_in(&c2).await.unwrap_err();
+    let e = ctx.sign_in(&c).await.unwrap_err();
     assert_status(&e, Code::PermissionDenied, &["not granted", "expired"]);
     let g = broker
         .get_grant(bearer(

@@ -3,9 +3,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod actions;
 mod common;
+mod credentials;
 mod cross_broker;
+mod deactivation;
+mod dead_letters;
 mod end_of_access;
+mod inputs;
 mod lifecycle;
 mod outbox;
 mod refusals;

@@ -1,6 +1,7 @@
 //! gRPC: proto in, rules and store, proto out. Every handler authenticates
 //! first (except the four public sign-in RPCs).
 
+mod apps;
 mod authorize;
 mod convert;
 mod org;
@@ -11,6 +12,7 @@ mod users;
 
 use crate::domain::tokens::TOTP_ENROLLMENT_ONLY_SCOPE;
 use crate::error::{Error, Result};
+use crate::events;
 use crate::keys::KeyRing;
 use crate::store::Store;
 use base64::Engine;
@@ -18,6 +20,7 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use keyholder_kit::auth::{Authenticator, Principal, PrincipalKind};
 use keyholder_kit::clock::SharedClock;
+use keyholder_proto::audit::v1::Event;
 use keyholder_proto::identity::v1 as pb;
 use keyholder_proto::identity::v1::identity_service_server::IdentityService;
 use sha2::{Digest, Sha256};
@@ -57,6 +60,17 @@ impl Api {
 
     fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+
+    /// The audit event of a change `p` made in a tenant (none outside one).
+    fn change(
+        &self,
+        p: &Principal,
+        tenant_id: &str,
+        change: &str,
+        attributes: &[(&str, &str)],
+    ) -> Vec<Event> {
+        events::change(tenant_id, change, events::actor(p), self.now(), attributes)
     }
 
     /// The verified caller, refused if deactivated or holding only an

@@ -1,15 +1,17 @@
-//! Departments, roles, apps and `Authorize`.
+//! Departments, roles and role assignments.
 
 use super::Api;
-use super::convert::{app_pb, department_pb, rights_from_pb, role_pb, subject_from_pb};
+use super::convert::{department_pb, rights_from_pb, role_pb, subject_from_pb};
 use crate::domain::authorize::SubjectRef;
 use crate::domain::departments::{Node, would_cycle};
 use crate::domain::rights::{self, ADMIN_ROLE};
 use crate::domain::{random, validate};
 use crate::error::{Error, Result};
-use crate::store::{app, department, role};
+
+use crate::store::{department, role, subject_parts};
 use keyholder_kit::auth::Principal;
 use keyholder_kit::paging::Page;
+use keyholder_proto::audit::v1::Event;
 use keyholder_proto::identity::v1 as pb;
 use std::collections::HashMap;
 use tonic::Request;
@@ -52,8 +54,34 @@ impl Api {
         Ok(r)
     }
 
+    /// The event of a role (un)assignment: the role and whom it concerns.
+    fn role_change(
+        &self,
+        p: &Principal,
+        role: &role::Model,
+        change: &str,
+        subject: &SubjectRef,
+    ) -> Vec<Event> {
+        let (kind, id) = subject_parts(subject);
+        let key = if kind == "department" {
+            "department_id"
+        } else {
+            "user_id"
+        };
+        self.change(
+            p,
+            &role.tenant_id,
+            change,
+            &[
+                ("role_id", &role.role_id),
+                ("role_name", &role.name),
+                (key, id),
+            ],
+        )
+    }
+
     /// Checks a subject belongs to the tenant.
-    async fn check_subject(&self, tenant_id: &str, s: &SubjectRef) -> Result<()> {
+    pub(super) async fn check_subject(&self, tenant_id: &str, s: &SubjectRef) -> Result<()> {
         match s {
             SubjectRef::User(id) => {
                 let ok = self.store.user(id).await?.is_some_and(|u| {
@@ -96,7 +124,17 @@ impl Api {
                 parent_id: parent,
                 created_at: self.now().timestamp(),
             };
-            self.store.insert_department(d.clone()).await?;
+            let events = self.change(
+                &p,
+                &tenant_id,
+                "department_created",
+                &[
+                    ("department_id", &d.department_id),
+                    ("department_name", &d.name),
+                    ("parent_id", d.parent_id.as_deref().unwrap_or("")),
+                ],
+            );
+            self.store.insert_department(d.clone(), &events).await?;
             Ok(pb::CreateDepartmentResponse {
                 department: Some(department_pb(&d)),
             })
@@ -122,9 +160,14 @@ impl Api {
         })
     }
 
-    /// The department and user of a membership change, both in a tenant the
-    /// caller administers.
-    async fn membership(&self, p: &Principal, dept: &str, user: &str) -> Result<(String, String)> {
+    /// The tenant, department and user of a membership change, both in a
+    /// tenant the caller administers.
+    async fn membership(
+        &self,
+        p: &Principal,
+        dept: &str,
+        user: &str,
+    ) -> Result<(String, String, String)> {
         let dept = validate::id("department_id", dept)?;
         let user = validate::id("user_id", user)?;
         let d = self
@@ -136,7 +179,7 @@ impl Api {
         p.require_admin_of(&d.tenant_id)?;
         self.check_subject(&d.tenant_id, &SubjectRef::User(user.clone()))
             .await?;
-        Ok((dept, user))
+        Ok((d.tenant_id, dept, user))
     }
 
     pub(super) async fn h_add_department_member(
@@ -145,8 +188,10 @@ impl Api {
     ) -> Result<pb::AddDepartmentMemberResponse> {
         let p = self.caller(&req).await?;
         let r = req.into_inner();
-        let (dept, user) = self.membership(&p, &r.department_id, &r.user_id).await?;
-        self.store.add_member(&dept, &user).await?;
+        let (tenant, dept, user) = self.membership(&p, &r.department_id, &r.user_id).await?;
+        let ids = [("department_id", dept.as_str()), ("user_id", user.as_str())];
+        let events = self.change(&p, &tenant, "department_member_added", &ids);
+        self.store.add_member(&dept, &user, &events).await?;
         Ok(pb::AddDepartmentMemberResponse {})
     }
 
@@ -156,8 +201,10 @@ impl Api {
     ) -> Result<pb::RemoveDepartmentMemberResponse> {
         let p = self.caller(&req).await?;
         let r = req.into_inner();
-        let (dept, user) = self.membership(&p, &r.department_id, &r.user_id).await?;
-        self.store.remove_member(&dept, &user).await?;
+        let (tenant, dept, user) = self.membership(&p, &r.department_id, &r.user_id).await?;
+        let ids = [("department_id", dept.as_str()), ("user_id", user.as_str())];
+        let events = self.change(&p, &tenant, "department_member_removed", &ids);
+        self.store.remove_member(&dept, &user, &events).await?;
         Ok(pb::RemoveDepartmentMemberResponse {})
     }
 
@@ -190,7 +237,17 @@ impl Api {
                 built_in: false,
                 created_at: self.now().timestamp(),
             };
-            self.store.insert_role(role.clone()).await?;
+            let events = self.change(
+                &p,
+                &tenant_id,
+                "role_created",
+                &[
+                    ("role_id", &role.role_id),
+                    ("role_name", &role.name),
+                    ("rights", &role.rights),
+                ],
+            );
+            self.store.insert_role(role.clone(), &events).await?;
             Ok(pb::CreateRoleResponse {
                 role: Some(role_pb(&role)),
             })
@@ -235,11 +292,25 @@ impl Api {
                 role.name
             )));
         }
-        role.rights = rights::encode(&rs);
-        self.store.save_role(role.clone()).await?;
-        Ok(pb::UpdateRoleResponse {
-            role: Some(role_pb(&role)),
+        // Through `once`: a retried update must not log a second change.
+        self.once(&p.id, "UpdateRole", &r.request_id, || async {
+            role.rights = rights::encode(&rs);
+            let events = self.change(
+                &p,
+                &role.tenant_id,
+                "role_updated",
+                &[
+                    ("role_id", &role.role_id),
+                    ("role_name", &role.name),
+                    ("rights", &role.rights),
+                ],
+            );
+            self.store.save_role(role.clone(), &events).await?;
+            Ok(pb::UpdateRoleResponse {
+                role: Some(role_pb(&role)),
+            })
         })
+        .await
     }
 
     pub(super) async fn h_assign_role(
@@ -256,8 +327,9 @@ impl Api {
             ));
         }
         self.check_subject(&role.tenant_id, &subject).await?;
+        let events = self.role_change(&p, &role, "role_assigned", &subject);
         self.store
-            .assign_role(&role.tenant_id, &role.role_id, &subject)
+            .assign_role(&role.tenant_id, &role.role_id, &subject, &events)
             .await?;
         Ok(pb::AssignRoleResponse {})
     }
@@ -270,88 +342,16 @@ impl Api {
         let r = req.into_inner();
         let role = self.admin_role(&p, &r.role_id).await?;
         let subject = subject_from_pb(r.subject.as_ref())?;
-        if !self.store.unassign_role(&role.role_id, &subject).await? {
+        let events = self.role_change(&p, &role, "role_unassigned", &subject);
+        if !self
+            .store
+            .unassign_role(&role.role_id, &subject, &events)
+            .await?
+        {
             return Err(Error::not_found(
                 "that role is not assigned to that subject",
             ));
         }
         Ok(pb::UnassignRoleResponse {})
-    }
-
-    pub(super) async fn h_install_app(
-        &self,
-        req: Request<pb::InstallAppRequest>,
-    ) -> Result<pb::InstallAppResponse> {
-        let p = self.caller(&req).await?;
-        let r = req.into_inner();
-        let tenant_id = validate::id("tenant_id", &r.tenant_id)?;
-        p.require_admin_of(&tenant_id)?;
-        let code = validate::app_code(&r.code)?;
-        self.once(&p.id, "InstallApp", &r.request_id, || async {
-            if self.store.app(&tenant_id, &code).await?.is_some() {
-                return Err(Error::AlreadyExists(format!(
-                    "app {code} is already installed"
-                )));
-            }
-            let a = app::Model {
-                tenant_id: tenant_id.clone(),
-                code,
-                installed_by: p.id.clone(),
-                installed_at: self.now().timestamp(),
-            };
-            self.store.insert_app(a.clone()).await?;
-            Ok(pb::InstallAppResponse {
-                app: Some(app_pb(&a, &[])),
-            })
-        })
-        .await
-    }
-
-    pub(super) async fn h_set_app_access(
-        &self,
-        req: Request<pb::SetAppAccessRequest>,
-    ) -> Result<pb::SetAppAccessResponse> {
-        let p = self.caller(&req).await?;
-        let r = req.into_inner();
-        let tenant_id = validate::id("tenant_id", &r.tenant_id)?;
-        p.require_admin_of(&tenant_id)?;
-        let code = validate::app_code(&r.code)?;
-        let mut access = Vec::with_capacity(r.access.len());
-        for s in &r.access {
-            let s = subject_from_pb(Some(s))?;
-            self.check_subject(&tenant_id, &s).await?;
-            if !access.contains(&s) {
-                access.push(s);
-            }
-        }
-        let (a, _) = self
-            .store
-            .app(&tenant_id, &code)
-            .await?
-            .ok_or_else(|| Error::not_found(format!("app {code} is not installed")))?;
-        self.store
-            .set_app_access(&tenant_id, &code, &access)
-            .await?;
-        Ok(pb::SetAppAccessResponse {
-            app: Some(app_pb(&a, &access)),
-        })
-    }
-
-    pub(super) async fn h_list_apps(
-        &self,
-        req: Request<pb::ListAppsRequest>,
-    ) -> Result<pb::ListAppsResponse> {
-        let p = self.caller(&req).await?;
-        let r = req.into_inner();
-        let tenant_id = validate::id("tenant_id", &r.tenant_id)?;
-        p.require_member_of(&tenant_id)?;
-        let page = Page::parse(r.page_size, &r.page_token)?;
-        let mut rows = self.store.list_apps(&tenant_id, page).await?;
-        let (next, keep) = page.finish(rows.len());
-        rows.truncate(keep);
-        Ok(pb::ListAppsResponse {
-            apps: rows.iter().map(|(a, s)| app_pb(a, s)).collect(),
-            next_page_token: next,
-        })
     }
 }

@@ -5,7 +5,7 @@ use super::convert::{account_pb, partner_pb};
 use super::secret_hash;
 use crate::domain::{password, people, random, totp, validate};
 use crate::error::{Error, Result};
-use crate::store::{partner, service_account, user};
+use crate::store::{Limit, Write, partner, service_account, user};
 use keyholder_kit::paging::Page;
 use keyholder_proto::identity::v1 as pb;
 use tonic::Request;
@@ -119,11 +119,6 @@ impl Api {
                     "a user with e-mail {email} already exists in this tenant"
                 )));
             }
-            let n = self
-                .store
-                .partner_integrators(&tenant_id, &partner.partner_id)
-                .await?;
-            people::check_partner_limit(n, &partner.name)?;
             let now = self.now();
             let mut u = new_user(
                 &tenant_id,
@@ -135,7 +130,31 @@ impl Api {
             );
             u.partner_id = Some(partner.partner_id.clone());
             u.totp_deadline = Some(people::totp_deadline(now).timestamp());
-            self.store.insert_user(u.clone(), &[]).await?;
+            let events = self.change(
+                &p,
+                &tenant_id,
+                "integrator_invited",
+                &[
+                    ("user_id", &u.user_id),
+                    ("email", &u.email),
+                    ("display_name", &u.display_name),
+                    ("partner_id", &partner.partner_id),
+                    ("partner_name", &partner.name),
+                ],
+            );
+            // The partner's limit is checked under the tenant's lock, with
+            // the insert.
+            self.store
+                .write_within_limit(
+                    u.clone(),
+                    Write::Insert(&[]),
+                    Limit::Partner {
+                        partner_id: &partner.partner_id,
+                        partner_name: &partner.name,
+                    },
+                    &events,
+                )
+                .await?;
             tracing::info!(user_id = %u.user_id, tenant_id = %tenant_id, partner_id = %partner.partner_id, "integrator invited");
             Ok(pb::InviteIntegratorResponse {
                 user: Some(self.user_pb(&u).await?),
@@ -172,7 +191,7 @@ impl Api {
             // TOTP is mandatory for agents: on from the start.
             u.totp_secret = Some(secret.clone());
             u.totp_enabled = true;
-            self.store.insert_user(u.clone(), &[]).await?;
+            self.store.insert_user(u.clone(), &[], &[]).await?;
             Ok(pb::CreateSupportAgentResponse {
                 otpauth_uri: totp::otpauth_uri(&secret, &u.email),
                 user: Some(self.user_pb(&u).await?),

@@ -5,6 +5,7 @@ use super::{Api, constant_time_eq, secret_hash};
 use crate::domain::tokens::{self, Subject, TOTP_ENROLLMENT_ONLY_SCOPE};
 use crate::domain::{password, people, random, totp, validate};
 use crate::error::{Error, Result};
+use crate::events;
 use crate::store::{refresh_family, refresh_token, user};
 use keyholder_kit::auth::{AUDIENCE, ISSUER, PrincipalKind};
 use keyholder_proto::identity::v1 as pb;
@@ -140,7 +141,21 @@ impl Api {
             u.failed_attempts = n;
             u.locked_until = lock.or(u.locked_until);
             let code_missing = password_ok && r.totp_code.trim().is_empty();
-            self.store.save_user(u).await?;
+            let events = match lock {
+                Some(until) => events::change(
+                    &u.tenant_id,
+                    "sign_in_locked_out",
+                    events::system(),
+                    now,
+                    &[
+                        ("user_id", &u.user_id),
+                        ("email", &u.email),
+                        ("locked_until", &until.to_string()),
+                    ],
+                ),
+                None => Vec::new(),
+            };
+            self.store.save_user(u, &events).await?;
             if code_missing {
                 return Err(Error::Unauthenticated(
                     "sign-in refused: a current TOTP code is required for this account".into(),
@@ -156,7 +171,7 @@ impl Api {
         if u.failed_attempts != 0 || u.locked_until.is_some() {
             u.failed_attempts = 0;
             u.locked_until = None;
-            self.store.save_user(u.clone()).await?;
+            self.store.save_user(u.clone(), &[]).await?;
         }
         let (subject, restricted) = self.subject_of(&u, tokens::amr(needs_code)).await?;
         let tokens = self.token_pair(&subject, &random::id(), true, None).await?;
@@ -280,7 +295,7 @@ impl Api {
         let secret = totp::new_secret()?;
         u.totp_pending = Some(secret.clone());
         let uri = totp::otpauth_uri(&secret, &u.email);
-        self.store.save_user(u).await?;
+        self.store.save_user(u, &[]).await?;
         Ok(pb::BeginTotpEnrollmentResponse {
             secret,
             otpauth_uri: uri,
@@ -314,7 +329,8 @@ impl Api {
         u.totp_secret = Some(pending);
         u.totp_pending = None;
         u.totp_enabled = true;
-        self.store.save_user(u.clone()).await?;
+        let events = self.change(&p, &u.tenant_id, "totp_enabled", &[("user_id", &u.user_id)]);
+        self.store.save_user(u.clone(), &events).await?;
         Ok(pb::ConfirmTotpEnrollmentResponse {
             user: Some(self.user_pb(&u).await?),
         })
@@ -334,7 +350,13 @@ impl Api {
             u.totp_enabled = false;
             u.totp_secret = None;
             u.totp_pending = None;
-            self.store.save_user(u.clone()).await?;
+            let events = self.change(
+                &p,
+                &u.tenant_id,
+                "totp_disabled",
+                &[("user_id", &u.user_id)],
+            );
+            self.store.save_user(u.clone(), &events).await?;
             tracing::info!(user_id = %u.user_id, by = %p.id, "totp turned off");
             Ok(pb::DisableTotpResponse {
                 user: Some(self.user_pb(&u).await?),

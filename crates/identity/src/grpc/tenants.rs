@@ -87,8 +87,21 @@ impl Api {
                     created_at: now,
                 })
                 .collect();
+            let seats = t.seat_limit.to_string();
+            let events = self.change(
+                &p,
+                &tenant_id,
+                "tenant_created",
+                &[
+                    ("tenant_name", &t.name),
+                    ("locale", &t.locale),
+                    ("seat_limit", &seats),
+                    ("user_id", &chief.user_id),
+                    ("email", &chief.email),
+                ],
+            );
             self.store
-                .create_tenant(t.clone(), chief.clone(), roles)
+                .create_tenant(t.clone(), chief.clone(), roles, &events)
                 .await?;
             tracing::info!(tenant_id = %t.tenant_id, "tenant created");
             Ok(pb::CreateTenantResponse {
@@ -151,16 +164,23 @@ impl Api {
         }
         self.once(&p.id, "UpdateTenant", &r.request_id, || async {
             let mut t = self.visible_tenant(&p, &tenant_id).await?;
-            if let Some(n) = name {
+            let mut changed: Vec<(&str, String)> = Vec::new();
+            if let Some(n) = name.clone() {
+                changed.push(("tenant_name", n.clone()));
                 t.name = n;
             }
             if let Some(l) = locale {
+                changed.push(("locale", l.into()));
                 t.locale = l.into();
             }
             if let Some(s) = r.seat_limit {
+                changed.push(("seat_limit", s.to_string()));
                 t.seat_limit = i64::from(s);
             }
-            self.store.save_tenant(t.clone()).await?;
+            let attributes: Vec<(&str, &str)> =
+                changed.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let events = self.change(&p, &tenant_id, "tenant_updated", &attributes);
+            self.store.save_tenant(t.clone(), &events).await?;
             Ok(pb::UpdateTenantResponse {
                 tenant: Some(tenant_pb(&t)),
             })
@@ -188,8 +208,17 @@ impl Api {
             let mut actor = p.clone();
             actor.chief_admin = t.chief_admin_id == p.id;
             people::check_transfer(&actor, &facts, target.user_id == p.id)?;
+            let events = self.change(
+                &p,
+                &tenant_id,
+                "ownership_transferred",
+                &[
+                    ("previous_user_id", &t.chief_admin_id),
+                    ("user_id", &target.user_id),
+                ],
+            );
             t.chief_admin_id = target.user_id.clone();
-            self.store.save_tenant(t.clone()).await?;
+            self.store.save_tenant(t.clone(), &events).await?;
             tracing::info!(tenant_id = %t.tenant_id, from = %p.id, to = %target.user_id, "ownership transferred");
             Ok(pb::TransferOwnershipResponse {
                 tenant: Some(tenant_pb(&t)),

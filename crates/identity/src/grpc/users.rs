@@ -5,7 +5,7 @@ use super::convert::user_kind;
 use crate::domain::people::{self, Target};
 use crate::domain::{password, random, validate};
 use crate::error::{Error, Result};
-use crate::store::user;
+use crate::store::{Limit, Write, user};
 use keyholder_kit::auth::{Principal, PrincipalKind};
 use keyholder_kit::paging::Page;
 use keyholder_proto::identity::v1 as pb;
@@ -67,7 +67,7 @@ impl Api {
             .map(|d| d.trim().to_string())
             .collect();
         self.once(&p.id, "CreateEmployee", &r.request_id, || async {
-            let t = self.visible_tenant(&p, &tenant_id).await?;
+            self.visible_tenant(&p, &tenant_id).await?;
             self.check_departments(&tenant_id, &departments).await?;
             if self
                 .store
@@ -79,8 +79,6 @@ impl Api {
                     "a user with e-mail {email} already exists in this tenant"
                 )));
             }
-            let used = self.store.seats_used(&tenant_id).await?;
-            people::check_seat_available(used, u64::try_from(t.seat_limit).unwrap_or(0))?;
             let u = user::Model {
                 user_id: random::id(),
                 tenant_id: tenant_id.clone(),
@@ -99,7 +97,27 @@ impl Api {
                 locked_until: None,
                 created_at: self.now().timestamp(),
             };
-            self.store.insert_user(u.clone(), &departments).await?;
+            let events = self.change(
+                &p,
+                &tenant_id,
+                "employee_created",
+                &[
+                    ("user_id", &u.user_id),
+                    ("email", &u.email),
+                    ("display_name", &u.display_name),
+                    ("department_ids", &departments.join(",")),
+                ],
+            );
+            // The seat check runs again under the tenant's lock, atomically
+            // with the insert: concurrent calls cannot overshoot the limit.
+            self.store
+                .write_within_limit(
+                    u.clone(),
+                    Write::Insert(&departments),
+                    Limit::Seats,
+                    &events,
+                )
+                .await?;
             Ok(pb::CreateEmployeeResponse {
                 user: Some(self.user_pb(&u).await?),
             })
@@ -174,9 +192,14 @@ impl Api {
             people::check_deactivate(&p, &self.target_facts(&u).await?)?;
             if u.active {
                 u.active = false;
-                self.store.save_user(u.clone()).await?;
+                let events = self.change(
+                    &p,
+                    &u.tenant_id,
+                    "user_deactivated",
+                    &[("user_id", &u.user_id), ("user_kind", &u.kind)],
+                );
                 self.store
-                    .revoke_user_families(&u.user_id, self.now().timestamp())
+                    .deactivate_user(u.clone(), self.now().timestamp(), &events)
                     .await?;
                 tracing::info!(user_id = %u.user_id, by = %p.id, "user deactivated");
             }
@@ -200,37 +223,46 @@ impl Api {
                 return Err(Error::denied("integrators may not re-hire administrators"));
             }
             if !u.active {
-                match facts.kind {
-                    PrincipalKind::Employee => {
-                        let t = self.visible_tenant(&p, &u.tenant_id).await?;
-                        let used = self.store.seats_used(&u.tenant_id).await?;
-                        people::check_seat_available(
-                            used,
-                            u64::try_from(t.seat_limit).unwrap_or(0),
-                        )?;
-                    }
-                    PrincipalKind::Integrator => {
-                        let partner_id = u.partner_id.clone().unwrap_or_default();
-                        let partner = self.store.partner(&partner_id).await?;
-                        let n = self
-                            .store
-                            .partner_integrators(&u.tenant_id, &partner_id)
-                            .await?;
-                        people::check_partner_limit(
-                            n,
-                            partner.as_ref().map_or("", |p| p.name.as_str()),
-                        )?;
-                        if !u.totp_enabled {
-                            // Re-hired: a fresh 10 days to turn on 2FA.
-                            u.totp_deadline = Some(people::totp_deadline(self.now()).timestamp());
-                        }
-                    }
-                    _ => {}
+                let partner_id = u.partner_id.clone().unwrap_or_default();
+                let partner_name = match facts.kind {
+                    PrincipalKind::Integrator => self
+                        .store
+                        .partner(&partner_id)
+                        .await?
+                        .map(|p| p.name)
+                        .unwrap_or_default(),
+                    _ => String::new(),
+                };
+                if facts.kind == PrincipalKind::Integrator && !u.totp_enabled {
+                    // Re-hired: a fresh 10 days to turn on 2FA.
+                    u.totp_deadline = Some(people::totp_deadline(self.now()).timestamp());
                 }
                 u.active = true;
                 u.failed_attempts = 0;
                 u.locked_until = None;
-                self.store.save_user(u.clone()).await?;
+                let events = self.change(
+                    &p,
+                    &u.tenant_id,
+                    "user_reactivated",
+                    &[("user_id", &u.user_id), ("user_kind", &u.kind)],
+                );
+                // Limits are checked under the tenant's lock, with the write.
+                let limit = match facts.kind {
+                    PrincipalKind::Employee => Some(Limit::Seats),
+                    PrincipalKind::Integrator => Some(Limit::Partner {
+                        partner_id: &partner_id,
+                        partner_name: &partner_name,
+                    }),
+                    _ => None,
+                };
+                match limit {
+                    Some(limit) => {
+                        self.store
+                            .write_within_limit(u.clone(), Write::Save, limit, &events)
+                            .await?
+                    }
+                    None => self.store.save_user(u.clone(), &events).await?,
+                }
                 tracing::info!(user_id = %u.user_id, by = %p.id, "user reactivated");
             }
             Ok(pb::ReactivateUserResponse {
@@ -251,7 +283,13 @@ impl Api {
             people::check_set_admin(&p, &self.target_facts(&u).await?, r.admin)?;
             if u.admin != r.admin {
                 u.admin = r.admin;
-                self.store.save_user(u.clone()).await?;
+                let change = if r.admin {
+                    "admin_appointed"
+                } else {
+                    "admin_dismissed"
+                };
+                let events = self.change(&p, &u.tenant_id, change, &[("user_id", &u.user_id)]);
+                self.store.save_user(u.clone(), &events).await?;
                 tracing::info!(user_id = %u.user_id, admin = r.admin, by = %p.id, "admin role changed");
             }
             Ok(pb::SetAdminResponse {

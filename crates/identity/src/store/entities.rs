@@ -243,3 +243,20 @@ pub mod idempotency {
     }
     no_relations!();
 }
+
+pub mod outbox {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "identity_outbox")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub seq: i64,
+        pub event_id: String,
+        pub tenant_id: String,
+        pub payload: Vec<u8>,
+        pub created_at: i64,
+        pub delivered_at: Option<i64>,
+        pub attempts: i64,
+    }
+    no_relations!();
+}

@@ -2,9 +2,7 @@
 //! tokens they signed have expired.
 
 use super::{Store, insert, save, signing_key};
-use sea_orm::{
-    ColumnTrait, Condition, DbErr, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, Condition, DbErr, EntityTrait, QueryFilter, QueryOrder};
 
 impl Store {
     /// The key that signs now.
@@ -43,7 +41,8 @@ impl Store {
         now: i64,
         publish_grace_secs: i64,
     ) -> Result<(), DbErr> {
-        let txn = self.db.begin().await?;
+        // Reads then writes: take SQLite's write lock first.
+        let txn = self.begin_write().await?;
         let current = signing_key::Entity::find()
             .filter(signing_key::Column::RetiredAt.is_null())
             .all(&txn)

@@ -4,34 +4,85 @@ mod accounts;
 pub mod entities;
 mod keys;
 mod org;
+pub mod outbox;
 mod partners;
 mod tenants;
 mod tokens;
 mod users;
 
 pub use entities::*;
-pub use org::{OrgSnapshot, subject_from as org_subject};
+pub use org::{OrgSnapshot, subject_from as org_subject, subject_parts};
+pub use users::{Limit, Write};
 
+use keyholder_proto::audit::v1::Event;
 use sea_orm::{
-    ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    IntoActiveModel,
+    ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, DatabaseConnection,
+    DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel, TransactionTrait,
 };
+use std::sync::Arc;
+use tokio::sync::Notify;
 
 /// The identity database.
 #[derive(Debug, Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    postgres: bool,
+    outbox_wake: Arc<Notify>,
 }
 
 impl Store {
     /// Wraps a migrated connection.
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        let postgres = keyholder_kit::db::is_postgres(&db);
+        Self {
+            db,
+            postgres,
+            outbox_wake: Arc::new(Notify::new()),
+        }
     }
 
     /// The connection (for transactions spanning several calls).
     pub fn db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// True on PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        self.postgres
+    }
+
+    /// Notified after every commit that wrote events.
+    pub fn outbox_wake(&self) -> &Arc<Notify> {
+        &self.outbox_wake
+    }
+
+    /// A transaction that will write. On SQLite it takes the write lock
+    /// first: a deferred transaction that reads and then writes fails at once
+    /// (SQLITE_BUSY) when another writer committed in between, while one that
+    /// starts by writing waits its turn under the busy timeout. That lock
+    /// also makes read-check-write sequences in it atomic.
+    pub(crate) async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
+        let txn = self.db.begin().await?;
+        if !self.postgres {
+            txn.execute_unprepared("UPDATE identity_outbox SET seq = seq WHERE 1 = 0")
+                .await?;
+        }
+        Ok(txn)
+    }
+
+    /// Writes `events` into the outbox in `txn`, commits, and wakes the
+    /// deliverer: the change and its events are stored together or not at all.
+    pub(crate) async fn commit_with(
+        &self,
+        txn: DatabaseTransaction,
+        events: &[Event],
+    ) -> Result<(), DbErr> {
+        outbox::push(&txn, events).await?;
+        txn.commit().await?;
+        if !events.is_empty() {
+            self.outbox_wake.notify_one();
+        }
+        Ok(())
     }
 
     /// A stored idempotent response, if this caller already made this request.

@@ -5,9 +5,8 @@ use super::{
 };
 use crate::domain::authorize::SubjectRef;
 use keyholder_kit::paging::Page;
-use sea_orm::{
-    ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
-};
+use keyholder_proto::audit::v1::Event;
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 /// `user` or `department`, as stored.
 pub fn subject_parts(s: &SubjectRef) -> (&'static str, &str) {
@@ -38,9 +37,15 @@ pub struct OrgSnapshot {
 }
 
 impl Store {
-    /// Adds a department.
-    pub async fn insert_department(&self, d: department::Model) -> Result<(), DbErr> {
-        insert(&self.db, d).await
+    /// Adds a department, with its events.
+    pub async fn insert_department(
+        &self,
+        d: department::Model,
+        events: &[Event],
+    ) -> Result<(), DbErr> {
+        let txn = self.begin_write().await?;
+        insert(&txn, d).await?;
+        self.commit_with(txn, events).await
     }
 
     /// A department by id.
@@ -66,45 +71,69 @@ impl Store {
             .await
     }
 
-    /// Puts a user in a department (no-op when already there).
-    pub async fn add_member(&self, department_id: &str, user_id: &str) -> Result<(), DbErr> {
+    /// Puts a user in a department (no-op, and no events, when already
+    /// there). True when added.
+    pub async fn add_member(
+        &self,
+        department_id: &str,
+        user_id: &str,
+        events: &[Event],
+    ) -> Result<bool, DbErr> {
+        let txn = self.begin_write().await?;
         let key = (department_id.to_string(), user_id.to_string());
         if department_member::Entity::find_by_id(key)
-            .one(&self.db)
+            .one(&txn)
             .await?
-            .is_none()
+            .is_some()
         {
-            insert(
-                &self.db,
-                department_member::Model {
-                    department_id: department_id.into(),
-                    user_id: user_id.into(),
-                },
-            )
-            .await?;
+            return Ok(false);
         }
-        Ok(())
+        insert(
+            &txn,
+            department_member::Model {
+                department_id: department_id.into(),
+                user_id: user_id.into(),
+            },
+        )
+        .await?;
+        self.commit_with(txn, events).await?;
+        Ok(true)
     }
 
-    /// Takes a user out of a department; false if they were not in it.
-    pub async fn remove_member(&self, department_id: &str, user_id: &str) -> Result<bool, DbErr> {
+    /// Takes a user out of a department; false (and no events) if they were
+    /// not in it.
+    pub async fn remove_member(
+        &self,
+        department_id: &str,
+        user_id: &str,
+        events: &[Event],
+    ) -> Result<bool, DbErr> {
+        let txn = self.begin_write().await?;
         let res = department_member::Entity::delete_by_id((
             department_id.to_string(),
             user_id.to_string(),
         ))
-        .exec(&self.db)
+        .exec(&txn)
         .await?;
-        Ok(res.rows_affected > 0)
+        if res.rows_affected == 0 {
+            return Ok(false);
+        }
+        self.commit_with(txn, events).await?;
+        Ok(true)
     }
 
-    /// Adds a role.
-    pub async fn insert_role(&self, r: role::Model) -> Result<(), DbErr> {
-        insert(&self.db, r).await
+    /// Adds a role, with its events.
+    pub async fn insert_role(&self, r: role::Model, events: &[Event]) -> Result<(), DbErr> {
+        let txn = self.begin_write().await?;
+        insert(&txn, r).await?;
+        self.commit_with(txn, events).await
     }
 
-    /// Writes a role.
-    pub async fn save_role(&self, r: role::Model) -> Result<(), DbErr> {
-        save(&self.db, r).await
+    /// Writes a role, with its events.
+    pub async fn save_role(&self, r: role::Model, events: &[Event]) -> Result<(), DbErr> {
+        let txn = self.begin_write().await?;
+        save(&txn, r).await?;
+        self.commit_with(txn, events).await
     }
 
     /// A role by id.
@@ -138,45 +167,60 @@ impl Store {
             .await
     }
 
-    /// Assigns a role (no-op when already assigned).
+    /// Assigns a role (no-op, and no events, when already assigned). True
+    /// when assigned now.
     pub async fn assign_role(
         &self,
         tenant_id: &str,
         role_id: &str,
         subject: &SubjectRef,
-    ) -> Result<(), DbErr> {
+        events: &[Event],
+    ) -> Result<bool, DbErr> {
         let (kind, id) = subject_parts(subject);
+        let txn = self.begin_write().await?;
         let key = (role_id.to_string(), kind.to_string(), id.to_string());
         if role_assignment::Entity::find_by_id(key)
-            .one(&self.db)
+            .one(&txn)
             .await?
-            .is_none()
+            .is_some()
         {
-            insert(
-                &self.db,
-                role_assignment::Model {
-                    role_id: role_id.into(),
-                    subject_kind: kind.into(),
-                    subject_id: id.into(),
-                    tenant_id: tenant_id.into(),
-                },
-            )
-            .await?;
+            return Ok(false);
         }
-        Ok(())
+        insert(
+            &txn,
+            role_assignment::Model {
+                role_id: role_id.into(),
+                subject_kind: kind.into(),
+                subject_id: id.into(),
+                tenant_id: tenant_id.into(),
+            },
+        )
+        .await?;
+        self.commit_with(txn, events).await?;
+        Ok(true)
     }
 
-    /// Removes an assignment; false when there was none.
-    pub async fn unassign_role(&self, role_id: &str, subject: &SubjectRef) -> Result<bool, DbErr> {
+    /// Removes an assignment; false (and no events) when there was none.
+    pub async fn unassign_role(
+        &self,
+        role_id: &str,
+        subject: &SubjectRef,
+        events: &[Event],
+    ) -> Result<bool, DbErr> {
         let (kind, id) = subject_parts(subject);
+        let txn = self.begin_write().await?;
         let res = role_assignment::Entity::delete_by_id((
             role_id.to_string(),
             kind.to_string(),
             id.to_string(),
         ))
-        .exec(&self.db)
+        .exec(&txn)
         .await?;
-        Ok(res.rows_affected > 0)
+        if res.rows_affected == 0 {
+            return Ok(false);
+        }
+        self.commit_with(txn, events).await?;
+        Ok(true)
     }
 
     /// A tenant's departments, roles and assignments.
@@ -197,9 +241,11 @@ impl Store {
         })
     }
 
-    /// Installs an app.
-    pub async fn insert_app(&self, a: app::Model) -> Result<(), DbErr> {
-        insert(&self.db, a).await
+    /// Installs an app, with its events.
+    pub async fn insert_app(&self, a: app::Model, events: &[Event]) -> Result<(), DbErr> {
+        let txn = self.begin_write().await?;
+        insert(&txn, a).await?;
+        self.commit_with(txn, events).await
     }
 
     /// An installed app and its access list.
@@ -245,8 +291,9 @@ impl Store {
         tenant_id: &str,
         code: &str,
         access: &[SubjectRef],
+        events: &[Event],
     ) -> Result<(), DbErr> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         app_access::Entity::delete_many()
             .filter(app_access::Column::TenantId.eq(tenant_id))
             .filter(app_access::Column::Code.eq(code))
@@ -265,7 +312,7 @@ impl Store {
             )
             .await?;
         }
-        txn.commit().await
+        self.commit_with(txn, events).await
     }
 }
 

@@ -2,7 +2,8 @@
 
 use super::{Store, insert, role, save, tenant, user};
 use keyholder_kit::paging::Page;
-use sea_orm::{DbErr, EntityTrait, QueryOrder, QuerySelect, TransactionTrait};
+use keyholder_proto::audit::v1::Event;
+use sea_orm::{DbErr, EntityTrait, QueryOrder, QuerySelect};
 
 impl Store {
     /// Creates a tenant with its built-in roles and chief admin, atomically.
@@ -11,14 +12,15 @@ impl Store {
         t: tenant::Model,
         chief: user::Model,
         roles: Vec<role::Model>,
+        events: &[Event],
     ) -> Result<(), DbErr> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         insert(&txn, t).await?;
         insert(&txn, chief).await?;
         for r in roles {
             insert(&txn, r).await?;
         }
-        txn.commit().await
+        self.commit_with(txn, events).await
     }
 
     /// A tenant by id.
@@ -39,8 +41,10 @@ impl Store {
             .await
     }
 
-    /// Writes every column of a tenant.
-    pub async fn save_tenant(&self, t: tenant::Model) -> Result<(), DbErr> {
-        save(&self.db, t).await
+    /// Writes every column of a tenant, with its events.
+    pub async fn save_tenant(&self, t: tenant::Model, events: &[Event]) -> Result<(), DbErr> {
+        let txn = self.begin_write().await?;
+        save(&txn, t).await?;
+        self.commit_with(txn, events).await
     }
 }

@@ -66,15 +66,4 @@ impl Store {
             .await?;
         Ok(())
     }
-
-    /// Revokes every family of a user (deactivation).
-    pub async fn revoke_user_families(&self, user_id: &str, now: i64) -> Result<(), DbErr> {
-        refresh_family::Entity::update_many()
-            .col_expr(refresh_family::Column::RevokedAt, Expr::value(now))
-            .filter(refresh_family::Column::UserId.eq(user_id))
-            .filter(refresh_family::Column::RevokedAt.is_null())
-            .exec(&self.db)
-            .await?;
-        Ok(())
-    }
 }

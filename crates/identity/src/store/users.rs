@@ -1,29 +1,163 @@
 //! Users: employees, integrators, support agents and the operator.
 
-use super::{Store, department_member, insert, save, user};
+use super::{Store, department_member, insert, refresh_family, save, tenant, user};
+use crate::domain::people;
+use crate::error::Error;
 use keyholder_kit::paging::Page;
+use keyholder_proto::audit::v1::Event;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, SqlErr,
 };
 
+/// The limit a user about to become active counts against.
+#[derive(Debug, Clone, Copy)]
+pub enum Limit<'a> {
+    /// The tenant's licensed seats (employees).
+    Seats,
+    /// A partner's integrators in the tenant.
+    Partner {
+        /// The partner.
+        partner_id: &'a str,
+        /// Its name, for the refusal.
+        partner_name: &'a str,
+    },
+}
+
+/// How the user is written once the limit allows it.
+#[derive(Debug, Clone, Copy)]
+pub enum Write<'a> {
+    /// A new user, put in these departments.
+    Insert(&'a [String]),
+    /// An existing user (re-activated).
+    Save,
+}
+
+async fn insert_with_departments<C: ConnectionTrait>(
+    conn: &C,
+    u: user::Model,
+    departments: &[String],
+) -> Result<(), DbErr> {
+    let id = u.user_id.clone();
+    insert(conn, u).await?;
+    for d in departments {
+        insert(
+            conn,
+            department_member::Model {
+                department_id: d.clone(),
+                user_id: id.clone(),
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn count_seats<C: ConnectionTrait>(conn: &C, tenant_id: &str) -> Result<u64, DbErr> {
+    user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(user::Column::Kind.eq("employee"))
+        .filter(user::Column::Active.eq(true))
+        .count(conn)
+        .await
+}
+
+async fn count_partner_integrators<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: &str,
+    partner_id: &str,
+) -> Result<u64, DbErr> {
+    user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(user::Column::Kind.eq("integrator"))
+        .filter(user::Column::PartnerId.eq(partner_id))
+        .filter(user::Column::Active.eq(true))
+        .count(conn)
+        .await
+}
+
 impl Store {
-    /// Adds a user (and their department memberships).
-    pub async fn insert_user(&self, u: user::Model, departments: &[String]) -> Result<(), DbErr> {
-        use sea_orm::TransactionTrait;
-        let txn = self.db.begin().await?;
-        let id = u.user_id.clone();
-        insert(&txn, u).await?;
-        for d in departments {
-            insert(
-                &txn,
-                department_member::Model {
-                    department_id: d.clone(),
-                    user_id: id.clone(),
-                },
-            )
-            .await?;
+    /// Adds a user (and their department memberships) with its events.
+    pub async fn insert_user(
+        &self,
+        u: user::Model,
+        departments: &[String],
+        events: &[Event],
+    ) -> Result<(), DbErr> {
+        let txn = self.begin_write().await?;
+        insert_with_departments(&txn, u, departments).await?;
+        self.commit_with(txn, events).await
+    }
+
+    /// Makes `u` an active user of its tenant only if `limit` still allows
+    /// one more: the count, the check and the write happen under the
+    /// tenant's lock (its row `FOR UPDATE` on PostgreSQL, the write lock on
+    /// SQLite), so concurrent calls can never overshoot the limit.
+    pub async fn write_within_limit(
+        &self,
+        u: user::Model,
+        write: Write<'_>,
+        limit: Limit<'_>,
+        events: &[Event],
+    ) -> Result<(), Error> {
+        let txn = self.begin_write().await?;
+        let mut q = tenant::Entity::find_by_id(u.tenant_id.clone());
+        if self.postgres {
+            q = q.lock_exclusive();
         }
-        txn.commit().await
+        let t = q
+            .one(&txn)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("tenant {} not found", u.tenant_id)))?;
+        match limit {
+            Limit::Seats => {
+                let used = count_seats(&txn, &t.tenant_id).await?;
+                people::check_seat_available(used, u64::try_from(t.seat_limit).unwrap_or(0))?;
+            }
+            Limit::Partner {
+                partner_id,
+                partner_name,
+            } => {
+                let n = count_partner_integrators(&txn, &t.tenant_id, partner_id).await?;
+                people::check_partner_limit(n, partner_name)?;
+            }
+        }
+        let email = u.email.clone();
+        let written = match write {
+            Write::Insert(departments) => insert_with_departments(&txn, u, departments).await,
+            Write::Save => save(&txn, u).await,
+        };
+        if let Err(e) = written {
+            return Err(match e.sql_err() {
+                Some(SqlErr::UniqueConstraintViolation(_)) => Error::AlreadyExists(format!(
+                    "a user with e-mail {email} already exists in this tenant"
+                )),
+                _ => e.into(),
+            });
+        }
+        self.commit_with(txn, events).await?;
+        Ok(())
+    }
+
+    /// Deactivates a user and revokes every refresh family of theirs, with
+    /// the events, atomically.
+    pub async fn deactivate_user(
+        &self,
+        u: user::Model,
+        now: i64,
+        events: &[Event],
+    ) -> Result<(), DbErr> {
+        let txn = self.begin_write().await?;
+        let id = u.user_id.clone();
+        save(&txn, u).await?;
+        refresh_family::Entity::update_many()
+            .col_expr(refresh_family::Column::RevokedAt, Expr::value(now))
+            .filter(refresh_family::Column::UserId.eq(id))
+            .filter(refresh_family::Column::RevokedAt.is_null())
+            .exec(&txn)
+            .await?;
+        self.commit_with(txn, events).await
     }
 
     /// A user by id.
@@ -44,9 +178,14 @@ impl Store {
             .await
     }
 
-    /// Writes every column of a user.
-    pub async fn save_user(&self, u: user::Model) -> Result<(), DbErr> {
-        save(&self.db, u).await
+    /// Writes every column of a user, with its events.
+    pub async fn save_user(&self, u: user::Model, events: &[Event]) -> Result<(), DbErr> {
+        if events.is_empty() {
+            return save(&self.db, u).await;
+        }
+        let txn = self.begin_write().await?;
+        save(&txn, u).await?;
+        self.commit_with(txn, events).await
     }
 
     /// Is there an operator yet?
@@ -60,27 +199,7 @@ impl Store {
 
     /// Active employees of a tenant: the seats in use.
     pub async fn seats_used(&self, tenant_id: &str) -> Result<u64, DbErr> {
-        user::Entity::find()
-            .filter(user::Column::TenantId.eq(tenant_id))
-            .filter(user::Column::Kind.eq("employee"))
-            .filter(user::Column::Active.eq(true))
-            .count(&self.db)
-            .await
-    }
-
-    /// Active integrators of one partner in one tenant.
-    pub async fn partner_integrators(
-        &self,
-        tenant_id: &str,
-        partner_id: &str,
-    ) -> Result<u64, DbErr> {
-        user::Entity::find()
-            .filter(user::Column::TenantId.eq(tenant_id))
-            .filter(user::Column::Kind.eq("integrator"))
-            .filter(user::Column::PartnerId.eq(partner_id))
-            .filter(user::Column::Active.eq(true))
-            .count(&self.db)
-            .await
+        count_seats(&self.db, tenant_id).await
     }
 
     /// A page of a tenant's users ("" tenant: support agents), oldest first.

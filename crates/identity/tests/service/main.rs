@@ -16,8 +16,12 @@ macro_rules! call {
 
 mod apps;
 mod bootstrap;
+mod limits;
 mod org;
+mod outbox;
+mod outbox_org;
 mod partners;
+mod receiver;
 mod session;
 mod tenants;
 mod tokens;

@@ -373,7 +373,11 @@ async fn support_agents_and_service_accounts_are_made_by_the_operator() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(list.accounts.len(), 3, "broker, audit and the new one");
+    assert_eq!(
+        list.accounts.len(),
+        4,
+        "broker, audit, identity's own (for audit) and the new one"
+    );
     refused(
         s.identity()
             .list_service_accounts(bearer(

@@ -1,0 +1,90 @@
+//! The transactional outbox: events written in the same transaction as the
+//! change that caused them, read in order by the deliverer and marked
+//! delivered only after audit accepted them.
+
+use super::entities::outbox;
+use keyholder_proto::audit::v1::Event;
+use prost::Message;
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+
+/// Writes events (in the caller's transaction), stamped with their own time.
+pub async fn push<C: ConnectionTrait>(conn: &C, events: &[Event]) -> Result<(), DbErr> {
+    for event in events {
+        let now = event.occur_time.map_or(0, |t| t.seconds);
+        outbox::Entity::insert(outbox::ActiveModel {
+            seq: NotSet,
+            event_id: Set(event.event_id.clone()),
+            tenant_id: Set(event.tenant_id.clone()),
+            payload: Set(event.encode_to_vec()),
+            created_at: Set(now),
+            delivered_at: Set(None),
+            attempts: Set(0),
+        })
+        .exec_without_returning(conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The oldest undelivered rows. With `lock` (PostgreSQL, inside a
+/// transaction) rows another replica is sending are skipped.
+pub async fn pending<C: ConnectionTrait>(
+    conn: &C,
+    limit: u64,
+    lock: bool,
+) -> Result<Vec<outbox::Model>, DbErr> {
+    let mut q = outbox::Entity::find()
+        .filter(outbox::Column::DeliveredAt.is_null())
+        .order_by_asc(outbox::Column::Seq)
+        .limit(limit);
+    if lock {
+        q = q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    q.all(conn).await
+}
+
+/// Marks rows delivered.
+pub async fn mark_delivered<C: ConnectionTrait>(
+    conn: &C,
+    seqs: &[i64],
+    now: i64,
+) -> Result<(), DbErr> {
+    outbox::Entity::update_many()
+        .col_expr(outbox::Column::DeliveredAt, Expr::value(now))
+        .filter(outbox::Column::Seq.is_in(seqs.iter().copied()))
+        .filter(outbox::Column::DeliveredAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Counts a failed attempt.
+pub async fn mark_failed<C: ConnectionTrait>(conn: &C, seqs: &[i64]) -> Result<(), DbErr> {
+    outbox::Entity::update_many()
+        .col_expr(
+            outbox::Column::Attempts,
+            Expr::col(outbox::Column::Attempts).add(1),
+        )
+        .filter(outbox::Column::Seq.is_in(seqs.iter().copied()))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// How many events wait for delivery.
+pub async fn undelivered_count<C: ConnectionTrait>(conn: &C) -> Result<u64, DbErr> {
+    outbox::Entity::find()
+        .filter(outbox::Column::DeliveredAt.is_null())
+        .count(conn)
+        .await
+}
+
+/// Decodes a stored event.
+pub fn decode(row: &outbox::Model) -> Option<Event> {
+    Event::decode(row.payload.as_slice()).ok()
+}
