@@ -65,6 +65,7 @@ pub async fn run(store: &Store, config: &Config, now: i64) -> Result<(), StartEr
                 totp_deadline: None,
                 failed_attempts: 0,
                 locked_until: None,
+                totp_last_step: None,
                 created_at: now,
             },
             &[],

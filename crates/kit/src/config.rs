@@ -126,8 +126,14 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-/// Environment variables with the prefix that are not configuration keys.
-const NOT_CONFIG: &[&str] = &["config", "test_database_url"];
+/// Environment variables with the prefix that are not configuration keys
+/// (the test database, and passwords `keyholder admin` reads from the environment).
+const NOT_CONFIG: &[&str] = &[
+    "config",
+    "test_database_url",
+    "chief_password",
+    "agent_password",
+];
 
 impl Config {
     /// Loads defaults, then `KEYHOLDER_CONFIG`'s file, then the environment.

@@ -107,3 +107,17 @@ impl Suite {
         }
     }
 }
+
+/// The code of a base32 TOTP secret (SHA-1, 6 digits, 30 s) at `unix_time`.
+/// Identity accepts each code's time step only once (RFC 6238 §5.2), so a
+/// test signing the same person in again within 30 s passes the code of the
+/// next step: `totp_at(secret, now + 30)` (still within the one step of skew).
+pub fn totp_at(secret_base32: &str, unix_time: u64) -> String {
+    let secret = totp_rs::Secret::try_from_base32(secret_base32).expect("base32 totp secret");
+    totp_rs::Builder::new()
+        .with_secret(secret)
+        .build()
+        .expect("totp")
+        .generate(unix_time)
+        .to_string()
+}

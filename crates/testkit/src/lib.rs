@@ -15,6 +15,7 @@ pub mod identity_helpers;
 pub mod smtp;
 
 pub use fixtures::{AgentFixture, TenantFixture, UserFixture};
+pub use identity_helpers::totp_at;
 
 use keyholder_kit::CancellationToken;
 use keyholder_kit::clock::ManualClock;

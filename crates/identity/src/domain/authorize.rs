@@ -3,7 +3,7 @@
 
 use super::departments::{Node, lineage};
 use super::people::totp_overdue;
-use super::rights::{ADMIN_ROLE, EMPLOYEE_ROLE, INTEGRATOR_ROLE, Right};
+use super::rights::{ADMIN_ROLE, EMPLOYEE_ROLE, INTEGRATOR_ROLE, Right, is_admin_only};
 use chrono::{DateTime, Utc};
 use keyholder_kit::auth::PrincipalKind;
 use std::collections::HashMap;
@@ -146,6 +146,11 @@ pub fn decide(facts: &Facts, entity: &str, action: &str, now: DateTime<Utc>) -> 
         );
     }
     if u.kind == PrincipalKind::Integrator {
+        if is_admin_only(entity) {
+            return deny(format!(
+                "{entity} is an admin-only area: integrators may not manage admins or the owner, 2FA settings or support-access settings"
+            ));
+        }
         return allow(format!(
             "role {INTEGRATOR_ROLE} grants {want} (administrator rights minus appointing admins and turning off 2FA)"
         ));
@@ -329,6 +334,16 @@ mod tests {
         assert!(!d.allowed && d.rule.contains("2FA overdue"));
         f.user.totp_enabled = true;
         assert!(decide(&f, "crm.deal", "read", late).allowed);
+        for admin_only in ["identity.admins", "support_access", "security.2fa.settings"] {
+            let d = decide(&f, admin_only, "change", now());
+            assert!(!d.allowed, "{admin_only}");
+            assert!(
+                d.rule.contains("admin-only area: integrators"),
+                "{}",
+                d.rule
+            );
+        }
+        assert!(decide(&f, "identity.users", "read", now()).allowed);
         let f = facts(PrincipalKind::SupportAgent, &[]);
         assert!(!decide(&f, "crm.deal", "read", now()).allowed);
     }

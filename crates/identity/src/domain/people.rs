@@ -66,13 +66,15 @@ pub fn is_locked(locked_until: Option<i64>, now: DateTime<Utc>) -> bool {
 pub fn after_failed_sign_in(failed_so_far: i64, now: DateTime<Utc>) -> (i64, Option<i64>) {
     let n = failed_so_far + 1;
     if n >= MAX_FAILED_SIGN_INS {
-        (
-            0,
-            Some((now + Duration::minutes(LOCKOUT_MINUTES)).timestamp()),
-        )
+        (0, Some(lockout_until(now)))
     } else {
         (n, None)
     }
+}
+
+/// When a lock-out starting at `now` ends.
+pub fn lockout_until(now: DateTime<Utc>) -> i64 {
+    (now + Duration::minutes(LOCKOUT_MINUTES)).timestamp()
 }
 
 /// What the rules need to know about the user being changed.

@@ -119,6 +119,67 @@ pub fn built_in_roles() -> Vec<(&'static str, Vec<Right>)> {
     ]
 }
 
+/// Entities only an employee admin may touch: managing admins or the owner,
+/// 2FA settings, support-access settings. Kept equal to the broker's
+/// `ADMIN_ONLY_ENTITIES` (crates/broker/src/domain/scope.rs), which keeps
+/// support agents out of the same areas. An entity is covered when it equals
+/// one of these or lies under one (`identity.admins.list`).
+pub const ADMIN_ONLY_ENTITIES: &[&str] = &[
+    "admin",
+    "admins",
+    "owner",
+    "identity.admin",
+    "identity.admins",
+    "identity.owner",
+    "identity.2fa",
+    "identity.totp",
+    "security.2fa",
+    "2fa",
+    "totp",
+    "support_access",
+    "broker",
+];
+
+fn is_under(entity: &str, prefix: &str) -> bool {
+    entity
+        .strip_prefix(prefix)
+        .is_some_and(|rest| rest.starts_with('.'))
+}
+
+/// Is `entity` in an admin-only area?
+pub fn is_admin_only(entity: &str) -> bool {
+    let e = entity.trim().to_ascii_lowercase();
+    ADMIN_ONLY_ENTITIES
+        .iter()
+        .any(|a| e == *a || is_under(&e, a))
+}
+
+/// Does `right` reach past what an integrator may hand out: every entity
+/// (`*`), or any entity of an admin-only area (`identity.*` covers
+/// `identity.admins`)?
+pub fn beyond_integrators(right: &Right) -> bool {
+    if right.entity == "*" {
+        return true;
+    }
+    match right.entity.strip_suffix(".*") {
+        Some(prefix) => {
+            is_admin_only(prefix) || ADMIN_ONLY_ENTITIES.iter().any(|a| is_under(a, prefix))
+        }
+        None => is_admin_only(&right.entity),
+    }
+}
+
+/// Refuses an integrator creating, changing or assigning a role with
+/// `rights` that reach past what integrators may hand out.
+pub fn check_integrator_may_grant(rights: &[Right]) -> Result<()> {
+    match rights.iter().find(|r| beyond_integrators(r)) {
+        Some(r) => Err(Error::denied(format!(
+            "integrators may not hand out the right {r}: rights on every entity (*) or on admin-only areas (admins and the owner, 2FA settings, support-access settings) are for employee administrators"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Is `name` one of the built-in roles?
 pub fn is_built_in(name: &str) -> bool {
     built_in_roles().iter().any(|(n, _)| *n == name)
@@ -167,6 +228,50 @@ mod tests {
             Right::parse("*:read").unwrap(),
         ];
         assert_eq!(decode(&encode(&rights)), rights);
+    }
+
+    #[test]
+    fn what_integrators_may_not_hand_out() {
+        let beyond = |t: &str| beyond_integrators(&Right::parse(t).unwrap());
+        for wide in [
+            "*:*",
+            "*:read",
+            "identity.*:read",
+            "identity.admins:change",
+            "identity.admins.*:change",
+            "security.*:edit",
+            "support_access:edit",
+            "broker.settings:edit",
+            "totp:disable",
+        ] {
+            assert!(beyond(wide), "{wide}");
+        }
+        for fine in [
+            "crm.deal:read",
+            "crm.*:*",
+            "identity.users:read",
+            "administration_log:read",
+            "app.chat:use",
+        ] {
+            assert!(!beyond(fine), "{fine}");
+        }
+        let ok = vec![Right::parse("crm.*:*").unwrap()];
+        assert!(check_integrator_may_grant(&ok).is_ok());
+        let wide = vec![ok[0].clone(), Right::parse("*:read").unwrap()];
+        let err = check_integrator_may_grant(&wide).unwrap_err().to_string();
+        assert!(
+            err.contains("*:read") && err.contains("admin-only"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn admin_only_matches_the_broker_rule() {
+        assert!(is_admin_only("identity.admins"));
+        assert!(is_admin_only("security.2fa.settings"));
+        assert!(is_admin_only("Support_Access"));
+        assert!(!is_admin_only("administration_log"));
+        assert!(!is_admin_only("identity.users"));
     }
 
     #[test]

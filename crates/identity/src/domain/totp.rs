@@ -23,18 +23,21 @@ pub fn new_secret() -> Result<String> {
     Ok(Secret::from(bytes).to_base32())
 }
 
-/// True when `code` is valid at `now` (± one step).
-pub fn check(secret_base32: &str, code: &str, now: DateTime<Utc>) -> bool {
+/// The time step `code` belongs to when it is valid at `now` (± one step),
+/// else `None`. A code may be accepted only once (RFC 6238 §5.2): callers
+/// take the step atomically and refuse a step not later than the last one.
+pub fn check(secret_base32: &str, code: &str, now: DateTime<Utc>) -> Option<i64> {
     let code = code.trim();
     if code.len() != 6 || !code.chars().all(|c| c.is_ascii_digit()) {
-        return false;
+        return None;
     }
-    let Ok(t) = totp(secret_base32) else {
-        return false;
-    };
+    let t = totp(secret_base32).ok()?;
     let at = u64::try_from(now.timestamp()).unwrap_or(0);
-    t.check(code, at).is_some()
+    t.check(code, at).and_then(|step| i64::try_from(step).ok())
 }
+
+/// Refusal of a code whose step was already used.
+pub const CODE_ALREADY_USED: &str = "this code was already used; wait for the next one";
 
 /// The code at `now` (tests and tools).
 pub fn code_at(secret_base32: &str, now: DateTime<Utc>) -> Result<String> {
@@ -72,11 +75,21 @@ mod tests {
         let secret = new_secret().unwrap_or_default();
         let t0 = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
         let code = code_at(&secret, t0).unwrap_or_default();
-        assert!(check(&secret, &code, t0));
-        assert!(check(&secret, &code, t0 + chrono::Duration::seconds(30)));
-        assert!(!check(&secret, &code, t0 + chrono::Duration::seconds(120)));
-        assert!(!check(&secret, "12345", t0));
-        assert!(!check(&secret, "abcdef", t0));
+        let step = 1_800_000_000 / 30;
+        assert_eq!(check(&secret, &code, t0), Some(step));
+        assert_eq!(
+            check(&secret, &code, t0 + chrono::Duration::seconds(30)),
+            Some(step),
+            "the same code names the same step one step later"
+        );
+        assert_eq!(
+            check(&secret, &code, t0 + chrono::Duration::seconds(120)),
+            None
+        );
+        assert_eq!(check(&secret, "12345", t0), None);
+        assert_eq!(check(&secret, "abcdef", t0), None);
+        let next = code_at(&secret, t0 + chrono::Duration::seconds(30)).unwrap_or_default();
+        assert_eq!(check(&secret, &next, t0), Some(step + 1));
     }
 
     #[test]

@@ -113,6 +113,27 @@ impl Api {
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<M>>,
     {
+        self.once_stored_as(caller, rpc, request_id, |m: &M| m.encode_to_vec(), work)
+            .await
+    }
+
+    /// [`Api::once`], storing what `stored` makes of the answer: responses
+    /// carrying a secret keep it out of the idempotency table, so a retry
+    /// gets the answer without the secret.
+    async fn once_stored_as<M, S, F, Fut>(
+        &self,
+        caller: &str,
+        rpc: &str,
+        request_id: &str,
+        stored: S,
+        work: F,
+    ) -> Result<M>
+    where
+        M: prost::Message + Default,
+        S: FnOnce(&M) -> Vec<u8>,
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<M>>,
+    {
         let request_id = request_id.trim();
         if request_id.len() > 200 {
             return Err(Error::invalid("request_id must be at most 200 characters"));
@@ -131,7 +152,7 @@ impl Api {
         }
         let out = work().await?;
         if !request_id.is_empty() {
-            let encoded = STANDARD.encode(out.encode_to_vec());
+            let encoded = STANDARD.encode(stored(&out));
             if let Err(e) = self
                 .store
                 .remember_response(caller, rpc, request_id, encoded, self.now().timestamp())

@@ -4,12 +4,12 @@ use super::Api;
 use super::convert::{department_pb, rights_from_pb, role_pb, subject_from_pb};
 use crate::domain::authorize::SubjectRef;
 use crate::domain::departments::{Node, would_cycle};
-use crate::domain::rights::{self, ADMIN_ROLE};
+use crate::domain::rights::{self, ADMIN_ROLE, INTEGRATOR_ROLE};
 use crate::domain::{random, validate};
 use crate::error::{Error, Result};
 
 use crate::store::{department, role, subject_parts};
-use keyholder_kit::auth::Principal;
+use keyholder_kit::auth::{Principal, PrincipalKind};
 use keyholder_kit::paging::Page;
 use keyholder_proto::audit::v1::Event;
 use keyholder_proto::identity::v1 as pb;
@@ -223,6 +223,9 @@ impl Api {
             )));
         }
         let rs = rights_from_pb(&r.rights)?;
+        if p.kind == PrincipalKind::Integrator {
+            rights::check_integrator_may_grant(&rs)?;
+        }
         self.once(&p.id, "CreateRole", &r.request_id, || async {
             if self.store.role_by_name(&tenant_id, &name).await?.is_some() {
                 return Err(Error::AlreadyExists(format!(
@@ -292,6 +295,9 @@ impl Api {
                 role.name
             )));
         }
+        if p.kind == PrincipalKind::Integrator {
+            rights::check_integrator_may_grant(&rs)?;
+        }
         // Through `once`: a retried update must not log a second change.
         self.once(&p.id, "UpdateRole", &r.request_id, || async {
             role.rights = rights::encode(&rs);
@@ -325,6 +331,16 @@ impl Api {
             return Err(Error::precondition(
                 "the admin role is given with SetAdmin, not AssignRole",
             ));
+        }
+        // The built-in integrator role holds every right: giving it to
+        // anyone would hand out administrator rights outside SetAdmin.
+        if role.built_in && role.name == INTEGRATOR_ROLE {
+            return Err(Error::precondition(
+                "the integrator role comes only with an integrator invitation",
+            ));
+        }
+        if p.kind == PrincipalKind::Integrator {
+            rights::check_integrator_may_grant(&rights::decode(&role.rights))?;
         }
         self.check_subject(&role.tenant_id, &subject).await?;
         let events = self.role_change(&p, &role, "role_assigned", &subject);

@@ -34,6 +34,7 @@ fn new_user(
         totp_deadline: None,
         failed_attempts: 0,
         locked_until: None,
+        totp_last_step: None,
         created_at: now,
     }
 }
@@ -173,31 +174,46 @@ impl Api {
         let email = validate::email(&r.email)?;
         let display = validate::name("display_name", &r.display_name)?;
         password::validate(&r.password)?;
-        self.once(&p.id, "CreateSupportAgent", &r.request_id, || async {
-            if self.store.user_by_email("", &email).await?.is_some() {
-                return Err(Error::AlreadyExists(format!(
-                    "a support agent with e-mail {email} already exists"
-                )));
-            }
-            let secret = totp::new_secret()?;
-            let mut u = new_user(
-                "",
-                email,
-                display,
-                "support_agent",
-                password::hash(&r.password)?,
-                self.now().timestamp(),
-            );
-            // TOTP is mandatory for agents: on from the start.
-            u.totp_secret = Some(secret.clone());
-            u.totp_enabled = true;
-            self.store.insert_user(u.clone(), &[], &[]).await?;
-            Ok(pb::CreateSupportAgentResponse {
-                otpauth_uri: totp::otpauth_uri(&secret, &u.email),
-                user: Some(self.user_pb(&u).await?),
-                totp_secret: secret,
+        // The TOTP secret (also inside the otpauth URI) is never stored a
+        // second time: a retry gets the agent without it.
+        let without_secret = |resp: &pb::CreateSupportAgentResponse| {
+            prost::Message::encode_to_vec(&pb::CreateSupportAgentResponse {
+                user: resp.user.clone(),
+                totp_secret: String::new(),
+                otpauth_uri: String::new(),
             })
-        })
+        };
+        self.once_stored_as(
+            &p.id,
+            "CreateSupportAgent",
+            &r.request_id,
+            without_secret,
+            || async {
+                if self.store.user_by_email("", &email).await?.is_some() {
+                    return Err(Error::AlreadyExists(format!(
+                        "a support agent with e-mail {email} already exists"
+                    )));
+                }
+                let secret = totp::new_secret()?;
+                let mut u = new_user(
+                    "",
+                    email,
+                    display,
+                    "support_agent",
+                    password::hash(&r.password)?,
+                    self.now().timestamp(),
+                );
+                // TOTP is mandatory for agents: on from the start.
+                u.totp_secret = Some(secret.clone());
+                u.totp_enabled = true;
+                self.store.insert_user(u.clone(), &[], &[]).await?;
+                Ok(pb::CreateSupportAgentResponse {
+                    otpauth_uri: totp::otpauth_uri(&secret, &u.email),
+                    user: Some(self.user_pb(&u).await?),
+                    totp_secret: secret,
+                })
+            },
+        )
         .await
     }
 

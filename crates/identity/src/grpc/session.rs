@@ -115,7 +115,7 @@ impl Api {
         let refused = || Error::Unauthenticated(SIGN_IN_REFUSED.into());
         let email = validate::email(&r.email).map_err(|_| refused())?;
         let now = self.now();
-        let Some(mut u) = self.store.user_by_email(r.tenant_id.trim(), &email).await? else {
+        let Some(u) = self.store.user_by_email(r.tenant_id.trim(), &email).await? else {
             // Same work and answer as a wrong password, so e-mails cannot be probed.
             let _ = password::verify(&r.password, &DUMMY_HASH);
             return Err(refused());
@@ -129,34 +129,32 @@ impl Api {
                     .unwrap_or_default()
             )));
         }
+        // `u` is stale once the slow password check is done: from here on
+        // only targeted updates of the sign-in columns are written.
         let password_ok = password::verify(&r.password, &u.password_hash);
         let kind = user_kind(&u)?;
         let needs_code = u.totp_enabled || kind == PrincipalKind::SupportAgent;
-        let code_ok = match (&u.totp_secret, u.totp_enabled) {
+        let code_step = match (&u.totp_secret, u.totp_enabled) {
             (Some(secret), true) => totp::check(secret, &r.totp_code, now),
-            _ => false,
+            _ => None,
         };
-        if !password_ok || (needs_code && !code_ok) {
-            let (n, lock) = people::after_failed_sign_in(u.failed_attempts, now);
-            u.failed_attempts = n;
-            u.locked_until = lock.or(u.locked_until);
-            let code_missing = password_ok && r.totp_code.trim().is_empty();
-            let events = match lock {
-                Some(until) => events::change(
-                    &u.tenant_id,
-                    "sign_in_locked_out",
-                    events::system(),
-                    now,
-                    &[
-                        ("user_id", &u.user_id),
-                        ("email", &u.email),
-                        ("locked_until", &until.to_string()),
-                    ],
-                ),
-                None => Vec::new(),
-            };
-            self.store.save_user(u, &events).await?;
-            if code_missing {
+        if !password_ok || (needs_code && code_step.is_none()) {
+            let until = people::lockout_until(now);
+            let events = events::change(
+                &u.tenant_id,
+                "sign_in_locked_out",
+                events::system(),
+                now,
+                &[
+                    ("user_id", &u.user_id),
+                    ("email", &u.email),
+                    ("locked_until", &until.to_string()),
+                ],
+            );
+            self.store
+                .record_failed_sign_in(&u.user_id, people::MAX_FAILED_SIGN_INS, until, &events)
+                .await?;
+            if password_ok && r.totp_code.trim().is_empty() {
                 return Err(Error::Unauthenticated(
                     "sign-in refused: a current TOTP code is required for this account".into(),
                 ));
@@ -168,10 +166,12 @@ impl Api {
                 "sign-in refused: the account is deactivated".into(),
             ));
         }
-        if u.failed_attempts != 0 || u.locked_until.is_some() {
-            u.failed_attempts = 0;
-            u.locked_until = None;
-            self.store.save_user(u.clone(), &[]).await?;
+        let step = if needs_code { code_step } else { None };
+        if !self.store.record_sign_in(&u.user_id, step).await? {
+            return Err(Error::Unauthenticated(format!(
+                "sign-in refused: {}",
+                totp::CODE_ALREADY_USED
+            )));
         }
         let (subject, restricted) = self.subject_of(&u, tokens::amr(needs_code)).await?;
         let tokens = self.token_pair(&subject, &random::id(), true, None).await?;
@@ -282,20 +282,21 @@ impl Api {
         req: Request<pb::BeginTotpEnrollmentRequest>,
     ) -> Result<pb::BeginTotpEnrollmentResponse> {
         let p = self.caller_for_enrollment(&req).await?;
-        let mut u = self
+        let u = self
             .store
             .user(&p.id)
             .await?
             .ok_or_else(|| Error::denied("only people can enrol TOTP"))?;
+        let already_on =
+            || Error::precondition("two-factor authentication is already on for this account");
         if u.totp_enabled {
-            return Err(Error::precondition(
-                "two-factor authentication is already on for this account",
-            ));
+            return Err(already_on());
         }
         let secret = totp::new_secret()?;
-        u.totp_pending = Some(secret.clone());
         let uri = totp::otpauth_uri(&secret, &u.email);
-        self.store.save_user(u, &[]).await?;
+        if !self.store.begin_totp(&u.user_id, &secret).await? {
+            return Err(already_on());
+        }
         Ok(pb::BeginTotpEnrollmentResponse {
             secret,
             otpauth_uri: uri,
@@ -308,29 +309,40 @@ impl Api {
     ) -> Result<pb::ConfirmTotpEnrollmentResponse> {
         let p = self.caller_for_enrollment(&req).await?;
         let code = req.into_inner().code;
-        let mut u = self
+        let u = self
             .store
             .user(&p.id)
             .await?
             .ok_or_else(|| Error::denied("only people can enrol TOTP"))?;
+        let already_on =
+            || Error::precondition("two-factor authentication is already on for this account");
         if u.totp_enabled {
-            return Err(Error::precondition(
-                "two-factor authentication is already on for this account",
-            ));
+            return Err(already_on());
         }
         let pending = u.totp_pending.clone().ok_or_else(|| {
             Error::precondition("no TOTP enrolment in progress: call BeginTotpEnrollment first")
         })?;
-        if !totp::check(&pending, &code, self.now()) {
-            return Err(Error::invalid(
-                "the TOTP code is not valid for the enrolled secret",
-            ));
-        }
-        u.totp_secret = Some(pending);
-        u.totp_pending = None;
-        u.totp_enabled = true;
+        let step = totp::check(&pending, &code, self.now())
+            .ok_or_else(|| Error::invalid("the TOTP code is not valid for the enrolled secret"))?;
         let events = self.change(&p, &u.tenant_id, "totp_enabled", &[("user_id", &u.user_id)]);
-        self.store.save_user(u.clone(), &events).await?;
+        if !self
+            .store
+            .confirm_totp(&u.user_id, &pending, step, &events)
+            .await?
+        {
+            // Tell apart what changed since the read.
+            let now_u = self.fresh_user(&u.user_id).await?;
+            return Err(if now_u.totp_enabled {
+                already_on()
+            } else if now_u.totp_pending.as_deref() != Some(pending.as_str()) {
+                Error::precondition(
+                    "the TOTP enrolment was restarted: use the code of the newest secret",
+                )
+            } else {
+                Error::invalid(totp::CODE_ALREADY_USED)
+            });
+        }
+        let u = self.fresh_user(&u.user_id).await?;
         Ok(pb::ConfirmTotpEnrollmentResponse {
             user: Some(self.user_pb(&u).await?),
         })
@@ -344,20 +356,18 @@ impl Api {
         let r = req.into_inner();
         let target_id = validate::id("user_id", &r.user_id)?;
         self.once(&p.id, "DisableTotp", &r.request_id, || async {
-            let mut u = self.tenant_user(&p, &target_id).await?;
+            let u = self.tenant_user(&p, &target_id).await?;
             p.require_admin_of(&u.tenant_id)?;
             people::check_disable_totp(&p)?;
-            u.totp_enabled = false;
-            u.totp_secret = None;
-            u.totp_pending = None;
             let events = self.change(
                 &p,
                 &u.tenant_id,
                 "totp_disabled",
                 &[("user_id", &u.user_id)],
             );
-            self.store.save_user(u.clone(), &events).await?;
+            self.store.disable_totp(&u.user_id, &events).await?;
             tracing::info!(user_id = %u.user_id, by = %p.id, "totp turned off");
+            let u = self.fresh_user(&u.user_id).await?;
             Ok(pb::DisableTotpResponse {
                 user: Some(self.user_pb(&u).await?),
             })

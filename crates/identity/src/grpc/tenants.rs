@@ -66,6 +66,7 @@ impl Api {
                 totp_deadline: None,
                 failed_attempts: 0,
                 locked_until: None,
+                totp_last_step: None,
                 created_at: now,
             };
             let t = tenant::Model {

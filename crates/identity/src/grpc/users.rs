@@ -25,6 +25,14 @@ impl Api {
         if visible { Ok(u) } else { Err(missing()) }
     }
 
+    /// The user as stored now (after a targeted update).
+    pub(super) async fn fresh_user(&self, id: &str) -> Result<user::Model> {
+        self.store
+            .user(id)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("user {id} not found")))
+    }
+
     /// What the rules need to know about a user being changed.
     pub(super) async fn target_facts(&self, u: &user::Model) -> Result<Target> {
         Ok(Target {
@@ -95,6 +103,7 @@ impl Api {
                 totp_deadline: None,
                 failed_attempts: 0,
                 locked_until: None,
+                totp_last_step: None,
                 created_at: self.now().timestamp(),
             };
             let events = self.change(
@@ -187,11 +196,10 @@ impl Api {
     ) -> Result<pb::DeactivateUserResponse> {
         let p = self.caller(&req).await?;
         let r = req.into_inner();
-        let mut u = self.changeable_user(&p, &r.user_id).await?;
+        let u = self.changeable_user(&p, &r.user_id).await?;
         self.once(&p.id, "DeactivateUser", &r.request_id, || async {
             people::check_deactivate(&p, &self.target_facts(&u).await?)?;
             if u.active {
-                u.active = false;
                 let events = self.change(
                     &p,
                     &u.tenant_id,
@@ -199,10 +207,11 @@ impl Api {
                     &[("user_id", &u.user_id), ("user_kind", &u.kind)],
                 );
                 self.store
-                    .deactivate_user(u.clone(), self.now().timestamp(), &events)
+                    .deactivate_user(&u.user_id, self.now().timestamp(), &events)
                     .await?;
                 tracing::info!(user_id = %u.user_id, by = %p.id, "user deactivated");
             }
+            let u = self.fresh_user(&u.user_id).await?;
             Ok(pb::DeactivateUserResponse {
                 user: Some(self.user_pb(&u).await?),
             })
@@ -216,7 +225,7 @@ impl Api {
     ) -> Result<pb::ReactivateUserResponse> {
         let p = self.caller(&req).await?;
         let r = req.into_inner();
-        let mut u = self.changeable_user(&p, &r.user_id).await?;
+        let u = self.changeable_user(&p, &r.user_id).await?;
         self.once(&p.id, "ReactivateUser", &r.request_id, || async {
             let facts = self.target_facts(&u).await?;
             if p.kind == PrincipalKind::Integrator && facts.admin {
@@ -233,13 +242,9 @@ impl Api {
                         .unwrap_or_default(),
                     _ => String::new(),
                 };
-                if facts.kind == PrincipalKind::Integrator && !u.totp_enabled {
-                    // Re-hired: a fresh 10 days to turn on 2FA.
-                    u.totp_deadline = Some(people::totp_deadline(self.now()).timestamp());
-                }
-                u.active = true;
-                u.failed_attempts = 0;
-                u.locked_until = None;
+                // Re-hired without 2FA: a fresh 10 days to turn it on.
+                let totp_deadline = (facts.kind == PrincipalKind::Integrator && !u.totp_enabled)
+                    .then(|| people::totp_deadline(self.now()).timestamp());
                 let events = self.change(
                     &p,
                     &u.tenant_id,
@@ -258,13 +263,23 @@ impl Api {
                 match limit {
                     Some(limit) => {
                         self.store
-                            .write_within_limit(u.clone(), Write::Save, limit, &events)
+                            .write_within_limit(
+                                u.clone(),
+                                Write::Reactivate { totp_deadline },
+                                limit,
+                                &events,
+                            )
                             .await?
                     }
-                    None => self.store.save_user(u.clone(), &events).await?,
+                    None => {
+                        self.store
+                            .reactivate_user(&u.user_id, totp_deadline, &events)
+                            .await?
+                    }
                 }
                 tracing::info!(user_id = %u.user_id, by = %p.id, "user reactivated");
             }
+            let u = self.fresh_user(&u.user_id).await?;
             Ok(pb::ReactivateUserResponse {
                 user: Some(self.user_pb(&u).await?),
             })
@@ -278,20 +293,20 @@ impl Api {
     ) -> Result<pb::SetAdminResponse> {
         let p = self.caller(&req).await?;
         let r = req.into_inner();
-        let mut u = self.changeable_user(&p, &r.user_id).await?;
+        let u = self.changeable_user(&p, &r.user_id).await?;
         self.once(&p.id, "SetAdmin", &r.request_id, || async {
             people::check_set_admin(&p, &self.target_facts(&u).await?, r.admin)?;
             if u.admin != r.admin {
-                u.admin = r.admin;
                 let change = if r.admin {
                     "admin_appointed"
                 } else {
                     "admin_dismissed"
                 };
                 let events = self.change(&p, &u.tenant_id, change, &[("user_id", &u.user_id)]);
-                self.store.save_user(u.clone(), &events).await?;
+                self.store.set_admin(&u.user_id, r.admin, &events).await?;
                 tracing::info!(user_id = %u.user_id, admin = r.admin, by = %p.id, "admin role changed");
             }
+            let u = self.fresh_user(&u.user_id).await?;
             Ok(pb::SetAdminResponse {
                 user: Some(self.user_pb(&u).await?),
             })

@@ -62,6 +62,8 @@ pub mod user {
         pub failed_attempts: i64,
         pub locked_until: Option<i64>,
         pub created_at: i64,
+        /// The TOTP time step last accepted (codes of it or earlier are spent).
+        pub totp_last_step: Option<i64>,
     }
     no_relations!();
 }

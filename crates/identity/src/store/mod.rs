@@ -8,6 +8,7 @@ pub mod outbox;
 mod partners;
 mod tenants;
 mod tokens;
+mod user_changes;
 mod users;
 
 pub use entities::*;

@@ -1,11 +1,10 @@
 //! Users: employees, integrators, support agents and the operator.
 
-use super::{Store, department_member, insert, refresh_family, save, tenant, user};
+use super::{Store, department_member, insert, tenant, user};
 use crate::domain::people;
 use crate::error::Error;
 use keyholder_kit::paging::Page;
 use keyholder_proto::audit::v1::Event;
-use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, SqlErr,
@@ -30,8 +29,12 @@ pub enum Limit<'a> {
 pub enum Write<'a> {
     /// A new user, put in these departments.
     Insert(&'a [String]),
-    /// An existing user (re-activated).
-    Save,
+    /// An existing user re-activated (only its activity, sign-in counters
+    /// and, when given, a fresh 2FA deadline are written).
+    Reactivate {
+        /// The new 2FA deadline, if any.
+        totp_deadline: Option<i64>,
+    },
 }
 
 async fn insert_with_departments<C: ConnectionTrait>(
@@ -126,7 +129,9 @@ impl Store {
         let email = u.email.clone();
         let written = match write {
             Write::Insert(departments) => insert_with_departments(&txn, u, departments).await,
-            Write::Save => save(&txn, u).await,
+            Write::Reactivate { totp_deadline } => {
+                super::user_changes::reactivate(&txn, &u.user_id, totp_deadline).await
+            }
         };
         if let Err(e) = written {
             return Err(match e.sql_err() {
@@ -138,26 +143,6 @@ impl Store {
         }
         self.commit_with(txn, events).await?;
         Ok(())
-    }
-
-    /// Deactivates a user and revokes every refresh family of theirs, with
-    /// the events, atomically.
-    pub async fn deactivate_user(
-        &self,
-        u: user::Model,
-        now: i64,
-        events: &[Event],
-    ) -> Result<(), DbErr> {
-        let txn = self.begin_write().await?;
-        let id = u.user_id.clone();
-        save(&txn, u).await?;
-        refresh_family::Entity::update_many()
-            .col_expr(refresh_family::Column::RevokedAt, Expr::value(now))
-            .filter(refresh_family::Column::UserId.eq(id))
-            .filter(refresh_family::Column::RevokedAt.is_null())
-            .exec(&txn)
-            .await?;
-        self.commit_with(txn, events).await
     }
 
     /// A user by id.
@@ -178,13 +163,15 @@ impl Store {
             .await
     }
 
-    /// Writes every column of a user, with its events.
-    pub async fn save_user(&self, u: user::Model, events: &[Event]) -> Result<(), DbErr> {
-        if events.is_empty() {
-            return save(&self.db, u).await;
-        }
+    /// Re-activates a user outside any limit (support agents), with events.
+    pub async fn reactivate_user(
+        &self,
+        id: &str,
+        totp_deadline: Option<i64>,
+        events: &[Event],
+    ) -> Result<(), DbErr> {
         let txn = self.begin_write().await?;
-        save(&txn, u).await?;
+        super::user_changes::reactivate(&txn, id, totp_deadline).await?;
         self.commit_with(txn, events).await
     }
 

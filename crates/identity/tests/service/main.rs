@@ -14,9 +14,12 @@ macro_rules! call {
     }};
 }
 
+mod agent_secret;
 mod apps;
 mod bootstrap;
+mod integrator_rights;
 mod limits;
+mod lost_updates;
 mod org;
 mod outbox;
 mod outbox_org;
@@ -25,6 +28,7 @@ mod receiver;
 mod session;
 mod tenants;
 mod tokens;
+mod totp_replay;
 mod users;
 
 use keyholder_proto::identity::v1 as pb;
@@ -57,6 +61,13 @@ pub fn refused<T: std::fmt::Debug>(r: Result<T, tonic::Status>, code: Code, word
 /// A request without a token.
 pub fn anon<T>(m: T) -> tonic::Request<T> {
     tonic::Request::new(m)
+}
+
+/// The TOTP code of the step after the current one (still accepted, one step
+/// of skew): for signing someone in again whose current code is already spent.
+pub fn next_code(secret: &str) -> String {
+    let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap();
+    keyholder_testkit::totp_at(secret, now + 30)
 }
 
 /// Shorthand.

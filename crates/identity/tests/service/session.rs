@@ -144,7 +144,7 @@ async fn totp_enrolment_then_the_code_is_required() {
             &t.tenant_id,
             &e.email,
             &e.password,
-            &totp_now(&begun.secret),
+            &next_code(&begun.secret),
         )
         .await
         .unwrap();
@@ -168,7 +168,7 @@ async fn agents_must_sign_in_with_totp() {
         "wrong e-mail, password or code",
     );
     let ok = s
-        .sign_in_response("", &a.email, &a.password, &totp_now(&a.totp_secret))
+        .sign_in_response("", &a.email, &a.password, &next_code(&a.totp_secret))
         .await
         .unwrap();
     let u = ok.user.unwrap();

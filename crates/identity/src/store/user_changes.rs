@@ -1,0 +1,191 @@
+//! Targeted writes to a user row. Each one sets only the columns its
+//! operation owns, with atomic expressions, never a whole model read earlier:
+//! a sign-in spends a long password check between its read and its write, and
+//! writing the whole (stale) row back would undo an admin's deactivation or
+//! dismissal committed meanwhile.
+
+use super::{Store, refresh_family, user};
+use keyholder_proto::audit::v1::Event;
+use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+
+/// Sets `cols` on the user `id` where `extra` also holds; the rows changed.
+async fn update_user<C: ConnectionTrait>(
+    conn: &C,
+    id: &str,
+    cols: Vec<(user::Column, SimpleExpr)>,
+    extra: Condition,
+) -> Result<u64, DbErr> {
+    let mut q = user::Entity::update_many();
+    for (col, value) in cols {
+        q = q.col_expr(col, value);
+    }
+    Ok(q.filter(user::Column::UserId.eq(id))
+        .filter(extra)
+        .exec(conn)
+        .await?
+        .rows_affected)
+}
+
+/// Only when the step is later than the last one accepted.
+fn step_is_fresh(step: i64) -> Condition {
+    Condition::any()
+        .add(user::Column::TotpLastStep.is_null())
+        .add(user::Column::TotpLastStep.lt(step))
+}
+
+fn null_i64() -> SimpleExpr {
+    Expr::value(Option::<i64>::None)
+}
+
+fn null_text() -> SimpleExpr {
+    Expr::value(Option::<String>::None)
+}
+
+impl Store {
+    /// Counts one failed sign-in: `failed_attempts + 1`, and at `max` the
+    /// account locks until `lock_until` with the counter reset. Atomic under
+    /// concurrent failures; `lock_events` are written only by the failure
+    /// that locked. True when this failure locked the account.
+    pub async fn record_failed_sign_in(
+        &self,
+        id: &str,
+        max: i64,
+        lock_until: i64,
+        lock_events: &[Event],
+    ) -> Result<bool, DbErr> {
+        let txn = self.begin_write().await?;
+        let add_one = Expr::col(user::Column::FailedAttempts).add(1);
+        update_user(
+            &txn,
+            id,
+            vec![(user::Column::FailedAttempts, add_one)],
+            Condition::all(),
+        )
+        .await?;
+        let locked = update_user(
+            &txn,
+            id,
+            vec![
+                (user::Column::FailedAttempts, Expr::value(0i64)),
+                (user::Column::LockedUntil, Expr::value(lock_until)),
+            ],
+            Condition::all().add(user::Column::FailedAttempts.gte(max)),
+        )
+        .await?
+            == 1;
+        self.commit_with(txn, if locked { lock_events } else { &[] })
+            .await?;
+        Ok(locked)
+    }
+
+    /// A successful sign-in: resets the failure counters and, with a TOTP
+    /// code, takes its time step. False (nothing written) when that step or a
+    /// later one was already used: the code is spent.
+    pub async fn record_sign_in(&self, id: &str, totp_step: Option<i64>) -> Result<bool, DbErr> {
+        let mut cols = vec![
+            (user::Column::FailedAttempts, Expr::value(0i64)),
+            (user::Column::LockedUntil, null_i64()),
+        ];
+        let Some(step) = totp_step else {
+            let dirty = Condition::any()
+                .add(user::Column::FailedAttempts.ne(0i64))
+                .add(user::Column::LockedUntil.is_not_null());
+            update_user(&self.db, id, cols, dirty).await?;
+            return Ok(true);
+        };
+        cols.push((user::Column::TotpLastStep, Expr::value(step)));
+        Ok(update_user(&self.db, id, cols, step_is_fresh(step)).await? == 1)
+    }
+
+    /// Starts (or restarts) a TOTP enrolment. False when TOTP is already on.
+    pub async fn begin_totp(&self, id: &str, pending: &str) -> Result<bool, DbErr> {
+        let cols = vec![(user::Column::TotpPending, Expr::value(pending.to_string()))];
+        let off = Condition::all().add(user::Column::TotpEnabled.eq(false));
+        Ok(update_user(&self.db, id, cols, off).await? == 1)
+    }
+
+    /// Turns TOTP on with the pending secret whose code of `step` was shown,
+    /// with its events. False when nothing changed: TOTP got turned on
+    /// meanwhile, the enrolment was restarted, or the step was already used.
+    pub async fn confirm_totp(
+        &self,
+        id: &str,
+        pending: &str,
+        step: i64,
+        events: &[Event],
+    ) -> Result<bool, DbErr> {
+        let txn = self.begin_write().await?;
+        let cols = vec![
+            (user::Column::TotpSecret, Expr::value(pending.to_string())),
+            (user::Column::TotpPending, null_text()),
+            (user::Column::TotpEnabled, Expr::value(true)),
+            (user::Column::TotpLastStep, Expr::value(step)),
+        ];
+        let when = Condition::all()
+            .add(user::Column::TotpEnabled.eq(false))
+            .add(user::Column::TotpPending.eq(pending))
+            .add(step_is_fresh(step));
+        if update_user(&txn, id, cols, when).await? == 0 {
+            txn.rollback().await?;
+            return Ok(false);
+        }
+        self.commit_with(txn, events).await?;
+        Ok(true)
+    }
+
+    /// Turns TOTP off (secret, enrolment and last step cleared), with events.
+    pub async fn disable_totp(&self, id: &str, events: &[Event]) -> Result<(), DbErr> {
+        let txn = self.begin_write().await?;
+        let cols = vec![
+            (user::Column::TotpEnabled, Expr::value(false)),
+            (user::Column::TotpSecret, null_text()),
+            (user::Column::TotpPending, null_text()),
+            (user::Column::TotpLastStep, null_i64()),
+        ];
+        update_user(&txn, id, cols, Condition::all()).await?;
+        self.commit_with(txn, events).await
+    }
+
+    /// Appoints or dismisses an admin: only the `admin` column, with events.
+    pub async fn set_admin(&self, id: &str, admin: bool, events: &[Event]) -> Result<(), DbErr> {
+        let txn = self.begin_write().await?;
+        let cols = vec![(user::Column::Admin, Expr::value(admin))];
+        update_user(&txn, id, cols, Condition::all()).await?;
+        self.commit_with(txn, events).await
+    }
+
+    /// Deactivates a user (only `active`) and revokes every refresh family
+    /// of theirs, with the events, atomically.
+    pub async fn deactivate_user(&self, id: &str, now: i64, events: &[Event]) -> Result<(), DbErr> {
+        let txn = self.begin_write().await?;
+        let cols = vec![(user::Column::Active, Expr::value(false))];
+        update_user(&txn, id, cols, Condition::all()).await?;
+        refresh_family::Entity::update_many()
+            .col_expr(refresh_family::Column::RevokedAt, Expr::value(now))
+            .filter(refresh_family::Column::UserId.eq(id))
+            .filter(refresh_family::Column::RevokedAt.is_null())
+            .exec(&txn)
+            .await?;
+        self.commit_with(txn, events).await
+    }
+}
+
+/// Re-activates a user in `conn`: active again, sign-in counters cleared,
+/// and a fresh 2FA deadline when one is given. Only those columns.
+pub(super) async fn reactivate<C: ConnectionTrait>(
+    conn: &C,
+    id: &str,
+    totp_deadline: Option<i64>,
+) -> Result<(), DbErr> {
+    let mut cols = vec![
+        (user::Column::Active, Expr::value(true)),
+        (user::Column::FailedAttempts, Expr::value(0i64)),
+        (user::Column::LockedUntil, null_i64()),
+    ];
+    if let Some(deadline) = totp_deadline {
+        cols.push((user::Column::TotpDeadline, Expr::value(deadline)));
+    }
+    update_user(conn, id, cols, Condition::all()).await?;
+    Ok(())
+}
