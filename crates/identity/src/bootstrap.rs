@@ -108,18 +108,11 @@ pub async fn run(store: &Store, config: &Config, now: i64) -> Result<(), StartEr
 /// Identity's own service account, which delivers its events to audit.
 /// Identity signs that account's tokens itself, so nobody holds a secret for
 /// it: the stored hash is of a random value thrown away at once. Made on any
-/// start where it is missing (also for databases bootstrapped before it).
+/// start where it is missing (also for databases bootstrapped before it);
+/// `ON CONFLICT DO NOTHING`, so replicas starting together both succeed.
 async fn ensure_identity_account(store: &Store, now: i64) -> Result<(), StartError> {
-    if store
-        .service_account(events::SERVICE_ACCOUNT_ID)
-        .await
-        .map_err(crate::error::Error::from)?
-        .is_some()
-    {
-        return Ok(());
-    }
     store
-        .insert_service_account(service_account::Model {
+        .insert_service_account_if_absent(service_account::Model {
             client_id: events::SERVICE_ACCOUNT_ID.into(),
             name: ServiceName::Identity.as_str().into(),
             scopes: events::AUDIT_WRITE_SCOPE.into(),

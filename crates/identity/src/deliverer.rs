@@ -3,7 +3,9 @@
 //! Identity authenticates as its own service account with a token it signs
 //! itself. On PostgreSQL a batch is claimed with `FOR UPDATE SKIP LOCKED`, so
 //! replicas share the work; a resend after a crash is harmless because audit
-//! drops duplicate event ids.
+//! drops duplicate event ids. An event audit refuses as invalid (or one that
+//! does not decode) is set aside (a dead letter with the reason, logged as an
+//! error) so it never blocks the events behind it.
 
 use crate::domain::random;
 use crate::domain::tokens::{self, Subject};
@@ -16,9 +18,9 @@ use keyholder_kit::CancellationToken;
 use keyholder_kit::auth::PrincipalKind;
 use keyholder_kit::client::authorized;
 use keyholder_kit::clock::SharedClock;
-use keyholder_proto::audit::v1::IngestEventsRequest;
 use keyholder_proto::audit::v1::audit_service_client::AuditServiceClient;
-use sea_orm::TransactionTrait;
+use keyholder_proto::audit::v1::{Event, IngestEventsRequest};
+use sea_orm::{ConnectionTrait, TransactionTrait};
 use std::sync::Arc;
 use std::time::Duration;
 use tonic::transport::Channel;
@@ -86,11 +88,10 @@ impl Deliverer {
         }
     }
 
-    /// Sends one batch; returns how many events audit accepted (0: none
-    /// waiting).
+    /// Sends one batch; returns how many events were delivered or set aside
+    /// (0: none waiting).
     pub async fn deliver_once(&self) -> Result<usize> {
         let _sending = self.sending.lock().await;
-        let now = || self.clock.now().timestamp();
         if self.store.is_postgres() {
             let txn = self.store.db().begin().await?;
             let rows = outbox::pending(&txn, BATCH, true).await?;
@@ -98,53 +99,119 @@ impl Deliverer {
                 txn.commit().await?;
                 return Ok(0);
             }
-            let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
-            if let Err(e) = self.send(&rows).await {
-                txn.rollback().await?;
-                let _ = outbox::mark_failed(self.store.db(), &seqs).await;
-                return Err(e);
-            }
-            outbox::mark_delivered(&txn, &seqs, now()).await?;
+            let outcome = self.deliver_rows(&txn, &rows).await;
+            // Keep what was settled before a failure part-way through.
             txn.commit().await?;
-            Ok(seqs.len())
+            if outcome.is_err() {
+                let _ = outbox::mark_failed(self.store.db(), &unsettled(&rows)).await;
+            }
+            outcome
         } else {
             let rows = outbox::pending(self.store.db(), BATCH, false).await?;
             if rows.is_empty() {
                 return Ok(0);
             }
-            let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
-            if let Err(e) = self.send(&rows).await {
-                let _ = outbox::mark_failed(self.store.db(), &seqs).await;
-                return Err(e);
+            let outcome = self.deliver_rows(self.store.db(), &rows).await;
+            if outcome.is_err() {
+                let _ = outbox::mark_failed(self.store.db(), &unsettled(&rows)).await;
             }
-            outbox::mark_delivered(self.store.db(), &seqs, now()).await?;
-            Ok(seqs.len())
+            outcome
         }
     }
 
-    /// Events waiting for delivery.
+    /// Events waiting for delivery (not counting those set aside).
     pub async fn undelivered(&self) -> Result<u64> {
         Ok(outbox::undelivered_count(self.store.db()).await?)
     }
 
-    async fn send(&self, rows: &[row::Model]) -> Result<()> {
-        let events = rows
-            .iter()
-            .filter_map(|r| {
-                let e = outbox::decode(r);
-                if e.is_none() {
-                    tracing::error!(event_seq = r.seq, "outbox row does not decode; skipping it");
+    /// Ids of the events set aside, with the reason, oldest first.
+    pub async fn rejected(&self) -> Result<Vec<(String, String)>> {
+        Ok(outbox::rejected(self.store.db()).await?)
+    }
+
+    /// Sends `rows` as one batch. When audit refuses the batch as invalid,
+    /// sends them one by one so that only the offending events are set aside
+    /// (dead letters, with audit's reason) and the rest keep flowing.
+    async fn deliver_rows<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        rows: &[row::Model],
+    ) -> Result<usize> {
+        let mut events = Vec::with_capacity(rows.len());
+        let mut sendable = Vec::with_capacity(rows.len());
+        for r in rows {
+            match outbox::decode(r) {
+                Some(e) => {
+                    events.push(e);
+                    sendable.push(r);
                 }
-                e
-            })
-            .collect();
-        let token = self.token().await?;
-        self.client
+                None => {
+                    self.set_aside(conn, r, "the stored event does not decode")
+                        .await?
+                }
+            }
+        }
+        if events.is_empty() {
+            return Ok(rows.len());
+        }
+        match self.send(events.clone()).await {
+            Ok(()) => {
+                let seqs: Vec<i64> = sendable.iter().map(|r| r.seq).collect();
+                outbox::mark_delivered(conn, &seqs, self.now()).await?;
+                return Ok(rows.len());
+            }
+            Err(Sent::Other(e)) => return Err(e),
+            Err(Sent::Refused(why)) if sendable.len() == 1 => {
+                self.set_aside(conn, sendable[0], &why).await?;
+                return Ok(rows.len());
+            }
+            Err(Sent::Refused(_)) => {}
+        }
+        for (r, event) in sendable.into_iter().zip(events) {
+            match self.send(vec![event]).await {
+                Ok(()) => outbox::mark_delivered(conn, &[r.seq], self.now()).await?,
+                Err(Sent::Refused(why)) => self.set_aside(conn, r, &why).await?,
+                Err(Sent::Other(e)) => return Err(e),
+            }
+        }
+        Ok(rows.len())
+    }
+
+    async fn set_aside<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        r: &row::Model,
+        why: &str,
+    ) -> Result<()> {
+        // Audit's reason names a field and a limit, never a value or a secret.
+        tracing::error!(
+            event_id = %r.event_id,
+            event_seq = r.seq,
+            error = %why,
+            "identity event set aside: audit refused it as invalid (or it does not decode); it will not be resent"
+        );
+        outbox::mark_rejected(conn, r.seq, why, self.now()).await?;
+        Ok(())
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now().timestamp()
+    }
+
+    async fn send(&self, events: Vec<Event>) -> std::result::Result<(), Sent> {
+        let token = self.token().await.map_err(Sent::Other)?;
+        match self
+            .client
             .clone()
             .ingest_events(authorized(IngestEventsRequest { events }, &token))
             .await
-            .map_err(|s| Error::Audit(s.message().to_string()))?;
-        Ok(())
+        {
+            Ok(_) => Ok(()),
+            Err(s) if s.code() == tonic::Code::InvalidArgument => {
+                Err(Sent::Refused(s.message().to_string()))
+            }
+            Err(s) => Err(Sent::Other(Error::Audit(s.message().to_string()))),
+        }
     }
 
     /// A normal access token of identity's service account, signed with the
@@ -164,4 +231,17 @@ impl Deliverer {
         let claims = tokens::access_claims(&subject, self.clock.now(), random::id());
         self.keys.sign_access(&claims).await
     }
+}
+
+/// Why a send failed.
+enum Sent {
+    /// Audit answered INVALID_ARGUMENT: resending the same events cannot help.
+    Refused(String),
+    /// Anything else (audit down, auth, …): retry later.
+    Other(Error),
+}
+
+/// The sequence numbers of a batch, to count a failed attempt on each.
+fn unsettled(rows: &[row::Model]) -> Vec<i64> {
+    rows.iter().map(|r| r.seq).collect()
 }

@@ -14,6 +14,34 @@ pub const SERVICE_ACCOUNT_ID: &str = "keyholder-identity";
 /// The one scope of that account.
 pub const AUDIT_WRITE_SCOPE: &str = "audit.events.write";
 
+/// Longest attribute value kept whole; a longer one (a role's rights, an
+/// app's access list, many department ids) is summarised by [`attr_value`].
+pub const MAX_ATTR_VALUE: usize = 2_000;
+/// Budget for all attributes of one event (keys and values), well under
+/// audit's limit of 16,000 bytes, which refuses the event otherwise.
+pub const MAX_ATTRS_TOTAL: usize = 12_000;
+
+/// An attribute value as stored in an event: whole when at most `limit`
+/// bytes, otherwise its item count (lines or comma-separated entries), its
+/// length and a SHA-256 prefix, so a reviewer can still tell two values
+/// apart and compare with the stored one.
+pub fn attr_value(value: &str, limit: usize) -> String {
+    if value.len() <= limit {
+        return value.to_string();
+    }
+    use sha2::{Digest, Sha256};
+    let items = value
+        .split(['\n', ','])
+        .filter(|s| !s.trim().is_empty())
+        .count();
+    let digest = hex::encode(Sha256::digest(value.as_bytes()));
+    format!(
+        "{items} items, {} bytes, sha256:{}",
+        value.len(),
+        &digest[..16]
+    )
+}
+
 /// The person or account that made the change, as their token names them.
 pub fn actor(p: &Principal) -> Actor {
     Actor {
@@ -66,7 +94,16 @@ pub fn change(
     };
     e.attributes.insert("change".into(), change.into());
     for (k, v) in attributes {
-        e.attributes.insert((*k).into(), (*v).into());
+        e.attributes
+            .insert((*k).into(), attr_value(v, MAX_ATTR_VALUE));
+    }
+    // Many long values together: summarise every one that is not short, so
+    // the event always fits audit's limit.
+    let total: usize = e.attributes.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if total > MAX_ATTRS_TOTAL {
+        for (k, v) in attributes {
+            e.attributes.insert((*k).into(), attr_value(v, 64));
+        }
     }
     vec![e]
 }
@@ -93,6 +130,35 @@ mod tests {
                 .get_version_num(),
             7
         );
+    }
+
+    #[test]
+    fn long_values_are_summarised_so_an_event_always_fits() {
+        let now = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let rights: Vec<String> = (0..600)
+            .map(|i| format!("crm/customers.read:{i}-{}", "x".repeat(40)))
+            .collect();
+        let rights = rights.join("\n");
+        let events = change(
+            "t1",
+            "role_created",
+            system(),
+            now,
+            &[("role_id", "r1"), ("rights", &rights)],
+        );
+        let v = &events[0].attributes["rights"];
+        assert!(v.starts_with("600 items, "), "{v}");
+        assert!(v.contains("sha256:"), "{v}");
+        assert_eq!(events[0].attributes["role_id"], "r1");
+        // Small values stay whole.
+        assert_eq!(attr_value("a,b", MAX_ATTR_VALUE), "a,b");
+        // Many values just under the per-value limit still fit together.
+        let near = "y".repeat(MAX_ATTR_VALUE);
+        let keys = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"];
+        let attrs: Vec<(&str, &str)> = keys.iter().map(|k| (*k, near.as_str())).collect();
+        let e = &change("t1", "tenant_updated", system(), now, &attrs)[0];
+        let total: usize = e.attributes.iter().map(|(k, v)| k.len() + v.len()).sum();
+        assert!(total <= MAX_ATTRS_TOTAL, "{total}");
     }
 
     #[test]

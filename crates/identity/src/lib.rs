@@ -53,6 +53,12 @@ impl IdentityHandle {
     pub async fn undelivered_events(&self) -> Result<u64, Error> {
         self.deliverer.undelivered().await
     }
+
+    /// Events set aside because audit refused them as invalid (or they do
+    /// not decode): (event id, reason), oldest first.
+    pub async fn rejected_events(&self) -> Result<Vec<(String, String)>, Error> {
+        self.deliverer.rejected().await
+    }
 }
 
 impl Identity {

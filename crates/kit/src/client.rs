@@ -59,6 +59,8 @@ impl RemoteKeySet {
     pub const MIN_REFRESH: Duration = Duration::from_millis(250);
     /// Longest a fetched key set is trusted without asking identity again.
     pub const MAX_AGE: Duration = Duration::from_secs(300);
+    /// After a failed refresh of a stale set, wait this long before the next try.
+    pub const STALE_RETRY: Duration = Duration::from_secs(30);
 
     /// Fetches from the identity service on `channel`.
     pub fn new(channel: Channel) -> Self {
@@ -107,13 +109,23 @@ impl KeyResolver for RemoteKeySet {
             .await
             .is_some_and(|t| t.elapsed() > Self::MAX_AGE);
         if stale {
-            let mut last = self.last_refresh.lock().await;
-            if last.is_none_or(|t| t.elapsed() >= Self::MIN_REFRESH) {
-                *last = Some(Instant::now());
-                // On failure keep the old set: identity being briefly down must
-                // not lock every caller out.
-                if let Err(e) = self.refresh().await {
+            // Only one caller refreshes a stale set; everyone else answers from
+            // the current one meanwhile, so a slow or down identity never
+            // queues the hot path behind it.
+            if let Ok(_guard) = self.last_refresh.try_lock() {
+                let still_stale = self
+                    .fetched_at
+                    .read()
+                    .await
+                    .is_some_and(|t| t.elapsed() > Self::MAX_AGE);
+                if still_stale && let Err(e) = self.refresh().await {
+                    // Keep the old set, and try again in STALE_RETRY rather
+                    // than on every call.
                     tracing::warn!(error = %e, "could not refresh a stale identity key set");
+                    let retry_at = Instant::now()
+                        .checked_sub(Self::MAX_AGE.saturating_sub(Self::STALE_RETRY))
+                        .unwrap_or_else(Instant::now);
+                    *self.fetched_at.write().await = Some(retry_at);
                 }
             }
         }
@@ -129,8 +141,11 @@ impl KeyResolver for RemoteKeySet {
             if last.is_some_and(|t| t.elapsed() < Self::MIN_REFRESH) {
                 return None;
             }
+            let outcome = self.refresh().await;
+            // Stamped after the attempt, so callers that queued behind a slow
+            // fetch don't each repeat it.
             *last = Some(Instant::now());
-            if let Err(e) = self.refresh().await {
+            if let Err(e) = outcome {
                 tracing::warn!(error = %e, "could not refresh identity key set");
                 return None;
             }
@@ -201,4 +216,45 @@ pub fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
     }
     crate::telemetry::inject_context(req.metadata_mut());
     req
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_stale_key_set_keeps_answering_while_identity_is_down() {
+        // Nothing listens on port 1: every refresh fails at once.
+        let set = RemoteKeySet::new(
+            channel("http://127.0.0.1:1").unwrap_or_else(|_| unreachable_channel()),
+        );
+        let (_, public) = jwt::generate_ed25519().unwrap_or_default();
+        set.keys
+            .write()
+            .await
+            .insert("k1".into(), jwt::decoding_key(&public));
+        let long_ago = Instant::now().checked_sub(RemoteKeySet::MAX_AGE + Duration::from_secs(1));
+        *set.fetched_at.write().await = long_ago;
+
+        assert!(
+            set.resolve("k1").await.is_some(),
+            "the old key must still verify"
+        );
+        // The failed refresh postponed the next one instead of retrying per call.
+        let age = set
+            .fetched_at
+            .read()
+            .await
+            .map(|t| t.elapsed())
+            .unwrap_or_default();
+        assert!(
+            age < RemoteKeySet::MAX_AGE,
+            "next stale refresh was not postponed: {age:?}"
+        );
+        assert!(set.resolve("unknown").await.is_none());
+    }
+
+    fn unreachable_channel() -> Channel {
+        Endpoint::from_static("http://127.0.0.1:1").connect_lazy()
+    }
 }

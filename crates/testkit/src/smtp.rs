@@ -157,7 +157,14 @@ impl SmtpServer {
         self.refuse(recipient, 451, "4.3.0 Try again later");
     }
 
-    /// Accepts `recipient` again after [`SmtpServer::reject`] or [`SmtpServer::defer`].
+    /// From now on answers `RCPT TO:<recipient>` with
+    /// `550 5.7.1 Relay access denied` (a relay misconfigured on our side).
+    pub fn deny_relay(&self, recipient: &str) {
+        self.refuse(recipient, 550, "5.7.1 Relay access denied");
+    }
+
+    /// Accepts `recipient` again after [`SmtpServer::reject`], [`SmtpServer::defer`] or
+    /// [`SmtpServer::deny_relay`].
     pub fn accept(&self, recipient: &str) {
         self.refusals
             .lock()

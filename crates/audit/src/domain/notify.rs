@@ -52,16 +52,21 @@ pub enum FailureKind {
     /// survive an outage of any length, so these never give up.
     Transient,
     /// The mail server rejected the message for good (5xx, e.g. 550 unknown
-    /// mailbox). Believed after [`REJECTED_ATTEMPTS`] answers, since a relay
-    /// being reconfigured can answer 5xx for a moment.
+    /// mailbox). Believed only after [`REJECTED_ATTEMPTS`] answers and
+    /// [`REJECTED_WINDOW`] since the mail was queued, since a misconfigured
+    /// relay can answer 5xx to every message until an operator fixes it.
     Rejected,
     /// Retrying cannot change the outcome: an address that does not parse, a
     /// tenant identity does not know, an unreadable event.
     Hopeless,
 }
 
-/// Attempts after which a [`FailureKind::Rejected`] e-mail is marked FAILED.
+/// Attempts at least, before a [`FailureKind::Rejected`] e-mail is marked FAILED.
 pub const REJECTED_ATTEMPTS: i32 = 3;
+
+/// How long at least a [`FailureKind::Rejected`] e-mail keeps being retried,
+/// counted from when it was queued, before it is marked FAILED.
+pub const REJECTED_WINDOW: Duration = Duration::hours(24);
 
 /// How long a notification may stay undelivered before each further failure
 /// is logged as a warning (an operator should look at the mail server or identity).
@@ -76,11 +81,12 @@ pub enum NextStep {
     GiveUp,
 }
 
-/// What to do after `attempts` failed attempts, the last of kind `kind`.
-pub fn after_failure(kind: FailureKind, attempts: i32) -> NextStep {
+/// What to do after `attempts` failed attempts, the last of kind `kind`, on a
+/// mail queued `age` ago.
+pub fn after_failure(kind: FailureKind, attempts: i32, age: Duration) -> NextStep {
     match kind {
         FailureKind::Transient => NextStep::RetryAfter(backoff(attempts)),
-        FailureKind::Rejected if attempts < REJECTED_ATTEMPTS => {
+        FailureKind::Rejected if attempts < REJECTED_ATTEMPTS || age < REJECTED_WINDOW => {
             NextStep::RetryAfter(backoff(attempts))
         }
         FailureKind::Rejected | FailureKind::Hopeless => NextStep::GiveUp,
@@ -126,25 +132,38 @@ mod tests {
     }
 
     #[test]
-    fn transient_failures_never_give_up_rejections_do_after_a_few() {
+    fn transient_failures_never_give_up_rejections_do_after_a_day() {
         for attempts in [1, 8, 9, 100, 10_000] {
             assert!(matches!(
-                after_failure(FailureKind::Transient, attempts),
+                after_failure(FailureKind::Transient, attempts, Duration::days(30)),
                 NextStep::RetryAfter(_)
             ));
         }
         assert_eq!(
-            after_failure(FailureKind::Transient, 100),
+            after_failure(FailureKind::Transient, 100, Duration::zero()),
             NextStep::RetryAfter(Duration::hours(1))
         );
         assert_eq!(
-            after_failure(FailureKind::Rejected, 1),
+            after_failure(FailureKind::Rejected, 1, Duration::zero()),
             NextStep::RetryAfter(Duration::seconds(15))
         );
+        // Enough attempts, but not yet a day: keep trying.
         assert_eq!(
-            after_failure(FailureKind::Rejected, REJECTED_ATTEMPTS),
+            after_failure(FailureKind::Rejected, 30, Duration::hours(23)),
+            NextStep::RetryAfter(Duration::hours(1))
+        );
+        // A day old, but too few attempts: keep trying.
+        assert!(matches!(
+            after_failure(FailureKind::Rejected, 1, Duration::days(2)),
+            NextStep::RetryAfter(_)
+        ));
+        assert_eq!(
+            after_failure(FailureKind::Rejected, REJECTED_ATTEMPTS, REJECTED_WINDOW),
             NextStep::GiveUp
         );
-        assert_eq!(after_failure(FailureKind::Hopeless, 1), NextStep::GiveUp);
+        assert_eq!(
+            after_failure(FailureKind::Hopeless, 1, Duration::zero()),
+            NextStep::GiveUp
+        );
     }
 }

@@ -108,17 +108,32 @@ impl Mailer for SmtpMailer {
     }
 }
 
-/// Sorts an SMTP failure. Only a 5xx is permanent, and not the 5xx answers
-/// to authentication (530, 534, 535, 538): those mean our credentials are
-/// wrong, which an operator fixes, so the mail must wait rather than be dropped.
+/// Sorts an SMTP failure. Only a 5xx is permanent, and not those that point at
+/// our side rather than at the recipient: the answers to authentication (530,
+/// 534, 535, 538), a relay or sender refused by policy (enhanced status 5.7.x,
+/// e.g. `554 5.7.1 Relay access denied`), and a server that takes no mail
+/// (521, 554, 556). An operator fixes those, so the mail must wait rather than
+/// be dropped. Even a real rejection is only believed after a day (see
+/// [`crate::domain::notify::REJECTED_WINDOW`]).
 fn classify(e: &lettre::transport::smtp::Error) -> MailError {
+    use std::error::Error as _;
     let code = e.status().map(u16::from);
+    let reply = e.source().map(|s| s.to_string()).unwrap_or_default();
+    match smtp_reply_kind(code, e.is_permanent(), &reply) {
+        FailureKind::Transient => MailError::Transient(e.to_string()),
+        _ => MailError::Permanent(e.to_string()),
+    }
+}
+
+/// [`classify`] on the reply code, whether lettre saw it as permanent, and the
+/// reply text (which starts with the enhanced status code, when there is one).
+fn smtp_reply_kind(code: Option<u16>, permanent: bool, reply: &str) -> FailureKind {
+    let policy = reply.trim_start().starts_with("5.7.");
     match code {
-        Some(530 | 534 | 535 | 538) => {
-            MailError::Transient(format!("the mail server refused our credentials: {e}"))
-        }
-        _ if e.is_permanent() => MailError::Permanent(e.to_string()),
-        _ => MailError::Transient(e.to_string()),
+        Some(530 | 534 | 535 | 538 | 521 | 554 | 556) => FailureKind::Transient,
+        _ if policy => FailureKind::Transient,
+        _ if permanent => FailureKind::Rejected,
+        _ => FailureKind::Transient,
     }
 }
 
@@ -156,4 +171,29 @@ pub fn from_config(config: &Config) -> Result<std::sync::Arc<dyn Mailer>, String
         Some(url) => std::sync::Arc::new(SmtpMailer::from_url(url.expose())?),
         None => std::sync::Arc::new(FolderMailer::new(config.data_dir.join("mail"))?),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_recipient_rejection_counts_as_rejected() {
+        let kind = |code, text| smtp_reply_kind(Some(code), code >= 500, text);
+        assert_eq!(
+            kind(550, "5.1.1 Mailbox unavailable"),
+            FailureKind::Rejected
+        );
+        assert_eq!(kind(553, "5.1.3 Bad address syntax"), FailureKind::Rejected);
+        assert_eq!(
+            kind(550, "5.7.1 Relay access denied"),
+            FailureKind::Transient
+        );
+        assert_eq!(kind(553, " 5.7.1 Sender refused"), FailureKind::Transient);
+        for code in [521, 530, 534, 535, 538, 554, 556] {
+            assert_eq!(kind(code, ""), FailureKind::Transient, "{code}");
+        }
+        assert_eq!(kind(451, "4.3.0 Try later"), FailureKind::Transient);
+        assert_eq!(smtp_reply_kind(None, false, ""), FailureKind::Transient);
+    }
 }

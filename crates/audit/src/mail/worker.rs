@@ -73,8 +73,8 @@ impl MailWorker {
                 Err((reason, kind)) => {
                     report.unresolved += 1;
                     let attempts = job.attempts + 1;
-                    let failure = self.failure(kind, attempts, reason);
                     let age = self.age(job.create_time);
+                    let failure = self.failure(kind, attempts, age, reason);
                     log_failure("job", &job.job_id, &job.tenant_id, age, &failure);
                     self.store.fail_job(&job.job_id, &failure).await?;
                 }
@@ -108,8 +108,8 @@ impl MailWorker {
                 }
                 Err(e) => {
                     report.failed += 1;
-                    let failure = self.failure(e.kind(), attempts, e.to_string());
                     let age = self.age(n.create_time);
+                    let failure = self.failure(e.kind(), attempts, age, e.to_string());
                     log_failure(
                         "notification",
                         &n.notification_id,
@@ -127,9 +127,15 @@ impl MailWorker {
     }
 
     /// The record of a failed attempt: retry later, or give up.
-    fn failure(&self, kind: FailureKind, attempts: i32, error: String) -> Failure {
+    fn failure(
+        &self,
+        kind: FailureKind,
+        attempts: i32,
+        age: chrono::Duration,
+        error: String,
+    ) -> Failure {
         let now = self.store.clock.now();
-        match after_failure(kind, attempts) {
+        match after_failure(kind, attempts, age) {
             NextStep::RetryAfter(wait) => Failure {
                 attempts,
                 give_up: false,

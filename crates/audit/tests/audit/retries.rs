@@ -5,7 +5,7 @@ use crate::common::*;
 use crate::notify::{FlakyContacts, world_with_smtp};
 use chrono::Duration;
 use keyholder_audit::AuditOptions;
-use keyholder_audit::domain::notify::{REJECTED_ATTEMPTS, backoff};
+use keyholder_audit::domain::notify::{REJECTED_ATTEMPTS, REJECTED_WINDOW, backoff};
 use keyholder_audit::mail::worker::DeliveryReport;
 use keyholder_kit::clock::Clock;
 use keyholder_proto::audit::v1 as pb;
@@ -95,16 +95,35 @@ async fn a_4xx_answer_is_retried_until_the_server_takes_the_mail() {
 }
 
 #[tokio::test]
-async fn a_recipient_the_server_rejects_for_good_fails_after_a_few_attempts() {
+async fn a_recipient_the_server_rejects_stays_pending_for_a_day_then_fails() {
     let smtp = SmtpServer::start().await;
     let w = world_with_smtp(smtp.url()).await;
     smtp.reject(&w.tenant.admin_email);
+    let queued_at = w.suite.clock.now();
     ingest(&w, vec![sign_in(&w.tenant.tenant_id, now(), "sess-1")]).await;
 
-    fail_repeatedly(&w, REJECTED_ATTEMPTS).await;
+    // More than the minimum attempts, yet well inside the window: still pending.
+    fail_repeatedly(&w, REJECTED_ATTEMPTS + 1).await;
+    let n = notifications(&w).await.remove(0);
+    assert_eq!(n.state, pb::NotificationState::Pending as i32);
+    assert_eq!(n.attempts, REJECTED_ATTEMPTS + 1);
+    assert!(n.last_error.contains("550"), "{}", n.last_error);
+
+    // Just before the window closes: another failure, still pending.
+    w.suite
+        .clock
+        .set(queued_at + REJECTED_WINDOW - Duration::minutes(1));
+    assert_eq!(w.audit.worker.deliver_once().await.unwrap().failed, 1);
+    let n = notifications(&w).await.remove(0);
+    assert_eq!(n.state, pb::NotificationState::Pending as i32);
+    assert!(n.next_attempt_time.is_some());
+
+    // The next attempt falls after the window: given up.
+    w.suite.clock.advance(Duration::hours(1));
+    assert_eq!(w.audit.worker.deliver_once().await.unwrap().failed, 1);
     let n = notifications(&w).await.remove(0);
     assert_eq!(n.state, pb::NotificationState::Failed as i32);
-    assert_eq!(n.attempts, REJECTED_ATTEMPTS);
+    assert_eq!(n.attempts, REJECTED_ATTEMPTS + 3);
     assert!(n.last_error.contains("550"), "{}", n.last_error);
     assert_eq!(n.next_attempt_time, None);
 
@@ -115,6 +134,56 @@ async fn a_recipient_the_server_rejects_for_good_fails_after_a_few_attempts() {
         DeliveryReport::default()
     );
     assert!(smtp.messages().is_empty());
+}
+
+#[tokio::test]
+async fn a_rejected_recipient_accepted_again_within_the_day_gets_the_mail_once() {
+    let smtp = SmtpServer::start().await;
+    let w = world_with_smtp(smtp.url()).await;
+    smtp.reject(&w.tenant.admin_email);
+    let queued_at = w.suite.clock.now();
+    ingest(&w, vec![sign_in(&w.tenant.tenant_id, now(), "sess-1")]).await;
+
+    fail_repeatedly(&w, REJECTED_ATTEMPTS).await;
+    w.suite.clock.set(queued_at + Duration::hours(20));
+    assert_eq!(w.audit.worker.deliver_once().await.unwrap().failed, 1);
+
+    // The operator fixes the mail server; the next attempt delivers.
+    smtp.accept(&w.tenant.admin_email);
+    w.suite.clock.advance(Duration::hours(1));
+    let r = w.audit.worker.deliver_once().await.unwrap();
+    assert_eq!((r.sent, r.failed), (1, 0));
+    w.suite.clock.advance(Duration::days(2));
+    assert_eq!(
+        w.audit.worker.deliver_once().await.unwrap(),
+        DeliveryReport::default()
+    );
+    let mails = smtp.wait_for(1).await;
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].to, vec![w.tenant.admin_email.clone()]);
+    let n = notifications(&w).await.remove(0);
+    assert_eq!(n.state, pb::NotificationState::Sent as i32);
+    assert_eq!(n.attempts, REJECTED_ATTEMPTS + 2);
+}
+
+#[tokio::test]
+async fn a_relay_denied_answer_is_transient_and_never_gives_up() {
+    let smtp = SmtpServer::start().await;
+    let w = world_with_smtp(smtp.url()).await;
+    smtp.deny_relay(&w.tenant.admin_email);
+    ingest(&w, vec![sign_in(&w.tenant.tenant_id, now(), "sess-1")]).await;
+
+    fail_repeatedly(&w, OUTAGE_ATTEMPTS).await;
+    w.suite.clock.advance(Duration::days(3));
+    assert_eq!(w.audit.worker.deliver_once().await.unwrap().failed, 1);
+    let n = notifications(&w).await.remove(0);
+    assert_eq!(n.state, pb::NotificationState::Pending as i32);
+    assert!(n.last_error.contains("5.7.1"), "{}", n.last_error);
+
+    smtp.accept(&w.tenant.admin_email);
+    w.suite.clock.advance(Duration::hours(1));
+    assert_eq!(w.audit.worker.deliver_once().await.unwrap().sent, 1);
+    assert_eq!(smtp.wait_for(1).await.len(), 1);
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@ use sea_orm_migration::prelude::*;
 mod m0001_initial;
 mod m0002_outbox;
 mod m0003_totp_last_step;
+mod m0004_outbox_rejects;
 
 /// Runs identity's migrations, tracked in `identity_migrations`.
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_initial::Migration),
             Box::new(m0002_outbox::Migration),
             Box::new(m0003_totp_last_step::Migration),
+            Box::new(m0004_outbox_rejects::Migration),
         ]
     }
 

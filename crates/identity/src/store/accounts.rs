@@ -2,12 +2,31 @@
 
 use super::{Store, insert, service_account};
 use keyholder_kit::paging::Page;
-use sea_orm::{DbErr, EntityTrait, QueryOrder, QuerySelect};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{DbErr, EntityTrait, IntoActiveModel, QueryOrder, QuerySelect};
 
 impl Store {
     /// Adds a service account.
     pub async fn insert_service_account(&self, a: service_account::Model) -> Result<(), DbErr> {
         insert(&self.db, a).await
+    }
+
+    /// Adds a service account unless one with its client id exists already
+    /// (`INSERT … ON CONFLICT DO NOTHING`): replicas starting together never
+    /// fail on each other's insert.
+    pub async fn insert_service_account_if_absent(
+        &self,
+        a: service_account::Model,
+    ) -> Result<(), DbErr> {
+        service_account::Entity::insert(a.into_active_model())
+            .on_conflict(
+                OnConflict::column(service_account::Column::ClientId)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(&self.db)
+            .await?;
+        Ok(())
     }
 
     /// A service account by client id.

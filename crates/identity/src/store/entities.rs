@@ -259,6 +259,11 @@ pub mod outbox {
         pub created_at: i64,
         pub delivered_at: Option<i64>,
         pub attempts: i64,
+        /// When the event was set aside for good (audit refused it as
+        /// invalid, or it does not decode); such rows are never resent.
+        pub rejected_at: Option<i64>,
+        /// Why it was set aside (audit's reason), or empty.
+        pub last_error: String,
     }
     no_relations!();
 }

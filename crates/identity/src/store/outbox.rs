@@ -1,6 +1,7 @@
 //! The transactional outbox: events written in the same transaction as the
 //! change that caused them, read in order by the deliverer and marked
-//! delivered only after audit accepted them.
+//! delivered only after audit accepted them, or set aside (a dead letter)
+//! when audit refuses one as invalid.
 
 use super::entities::outbox;
 use keyholder_proto::audit::v1::Event;
@@ -24,6 +25,8 @@ pub async fn push<C: ConnectionTrait>(conn: &C, events: &[Event]) -> Result<(), 
             created_at: Set(now),
             delivered_at: Set(None),
             attempts: Set(0),
+            rejected_at: Set(None),
+            last_error: Set(String::new()),
         })
         .exec_without_returning(conn)
         .await?;
@@ -31,7 +34,7 @@ pub async fn push<C: ConnectionTrait>(conn: &C, events: &[Event]) -> Result<(), 
     Ok(())
 }
 
-/// The oldest undelivered rows. With `lock` (PostgreSQL, inside a
+/// The oldest undelivered rows not set aside. With `lock` (PostgreSQL, inside a
 /// transaction) rows another replica is sending are skipped.
 pub async fn pending<C: ConnectionTrait>(
     conn: &C,
@@ -40,6 +43,7 @@ pub async fn pending<C: ConnectionTrait>(
 ) -> Result<Vec<outbox::Model>, DbErr> {
     let mut q = outbox::Entity::find()
         .filter(outbox::Column::DeliveredAt.is_null())
+        .filter(outbox::Column::RejectedAt.is_null())
         .order_by_asc(outbox::Column::Seq)
         .limit(limit);
     if lock {
@@ -76,12 +80,48 @@ pub async fn mark_failed<C: ConnectionTrait>(conn: &C, seqs: &[i64]) -> Result<(
     Ok(())
 }
 
-/// How many events wait for delivery.
+/// Sets an event aside for good: audit refused it as invalid (or it does not
+/// decode), so resending cannot help and would hold up everything behind it.
+pub async fn mark_rejected<C: ConnectionTrait>(
+    conn: &C,
+    seq: i64,
+    error: &str,
+    now: i64,
+) -> Result<(), DbErr> {
+    let error: String = error.chars().take(2000).collect();
+    outbox::Entity::update_many()
+        .col_expr(outbox::Column::RejectedAt, Expr::value(now))
+        .col_expr(outbox::Column::LastError, Expr::value(error))
+        .col_expr(
+            outbox::Column::Attempts,
+            Expr::col(outbox::Column::Attempts).add(1),
+        )
+        .filter(outbox::Column::Seq.eq(seq))
+        .filter(outbox::Column::DeliveredAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// How many events wait for delivery (not counting those set aside).
 pub async fn undelivered_count<C: ConnectionTrait>(conn: &C) -> Result<u64, DbErr> {
     outbox::Entity::find()
         .filter(outbox::Column::DeliveredAt.is_null())
+        .filter(outbox::Column::RejectedAt.is_null())
         .count(conn)
         .await
+}
+
+/// The ids of events set aside, with the reason, oldest first.
+pub async fn rejected<C: ConnectionTrait>(conn: &C) -> Result<Vec<(String, String)>, DbErr> {
+    Ok(outbox::Entity::find()
+        .filter(outbox::Column::RejectedAt.is_not_null())
+        .order_by_asc(outbox::Column::Seq)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|r| (r.event_id, r.last_error))
+        .collect())
 }
 
 /// Decodes a stored event.

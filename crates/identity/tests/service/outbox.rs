@@ -320,3 +320,87 @@ async fn a_refused_or_repeated_change_emits_no_event() {
     assert_eq!(r.of_change("integrator_invited").len(), 0);
     assert_eq!(r.all().len(), 3);
 }
+
+/// A lowercase name for `i` (rights allow only lowercase words).
+fn word(mut i: usize) -> String {
+    let mut w = String::new();
+    loop {
+        w.push(char::from(b'a' + (i % 26) as u8));
+        i /= 26;
+        if i == 0 {
+            return w;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_huge_role_fits_and_a_refused_event_is_set_aside_without_blocking_others() {
+    let c = Ctx::down().await;
+    let s = &c.s;
+    let t = s.create_tenant("Big", 5).await;
+    // Several hundred long rights: far over audit's 16,000-byte limit whole.
+    let rights: Vec<pb::Right> = (0..400)
+        .map(|i| pb::Right {
+            entity: format!(
+                "erp.warehouse.inventory.stock.levels.module.{}",
+                word(i + 1000)
+            ),
+            action: "read".into(),
+        })
+        .collect();
+    let create = async |name: &str, rights: Vec<pb::Right>| {
+        s.identity()
+            .create_role(as_chief(
+                &t,
+                pb::CreateRoleRequest {
+                    request_id: rid(),
+                    tenant_id: t.tenant_id.clone(),
+                    name: name.into(),
+                    rights,
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .role
+            .unwrap()
+    };
+    let big = create("big", rights).await;
+    let poison = create("poison", vec![right("crm.deal:read")]).await;
+    let after = create("after", vec![right("crm.deal:write")]).await;
+
+    // Audit refuses the whole batch for the one "poison" event.
+    c.received
+        .refuse
+        .lock()
+        .unwrap()
+        .push(("role_name".into(), "poison".into()));
+    c.receiver_up().await;
+    c.flush().await;
+    assert_eq!(c.handle.deliver_once().await.unwrap(), 0);
+    assert!(*c.received.refused_batches.lock().unwrap() >= 2);
+
+    let r = &c.received;
+    let e = r.one("role_created", "role_id", &big.role_id);
+    let v = &e.attributes["rights"];
+    assert!(v.starts_with("400 items, "), "{v}");
+    assert!(v.contains("sha256:"), "{v}");
+    r.one("role_created", "role_id", &after.role_id);
+    r.one("tenant_created", "user_id", &t.chief_admin_id);
+    assert!(
+        r.of_change("role_created")
+            .iter()
+            .all(|e| e.attributes["role_id"] != poison.role_id)
+    );
+    // Exactly that one is set aside, with audit's reason; nothing waits.
+    let rejected = c.handle.rejected_events().await.unwrap();
+    assert_eq!(rejected.len(), 1, "{rejected:?}");
+    assert!(rejected[0].1.contains("attributes"), "{rejected:?}");
+    assert_eq!(c.handle.undelivered_events().await.unwrap(), 0);
+
+    // Later events keep flowing; the set-aside one is never resent.
+    create("later", vec![right("crm.deal:read")]).await;
+    c.flush().await;
+    assert_eq!(r.of_change("role_created").len(), 3);
+    assert_eq!(c.handle.rejected_events().await.unwrap().len(), 1);
+}

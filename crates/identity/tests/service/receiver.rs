@@ -1,6 +1,9 @@
 //! A stand-in for audit's IngestEvents (test code only): it checks the
 //! caller's token exactly as audit does (identity's published keys, scope
-//! `audit.events.write`) and keeps what arrives, counting duplicates.
+//! `audit.events.write`) and keeps what arrives, counting duplicates. Like
+//! audit it refuses a whole batch as INVALID_ARGUMENT when one event's
+//! attributes exceed 16,000 bytes, or (for tests) when one carries an
+//! attribute listed in `refuse`.
 
 use keyholder_identity::IdentityHandle;
 use keyholder_kit::auth::{Authenticator, PrincipalKind};
@@ -19,6 +22,10 @@ pub struct Received {
     pub duplicates: Mutex<u32>,
     /// (principal id, kind) of every accepted call.
     pub callers: Mutex<Vec<(String, PrincipalKind)>>,
+    /// (attribute, value) pairs that make an event invalid.
+    pub refuse: Mutex<Vec<(String, String)>>,
+    /// Batches refused as invalid.
+    pub refused_batches: Mutex<u32>,
 }
 
 impl Received {
@@ -75,9 +82,23 @@ impl AuditService for Receiver {
             .lock()
             .unwrap()
             .push((p.id.clone(), p.kind));
+        let events = request.into_inner().events;
+        let refuse = self.received.refuse.lock().unwrap().clone();
+        for (i, e) in events.iter().enumerate() {
+            let size: usize = e.attributes.iter().map(|(k, v)| k.len() + v.len()).sum();
+            let marked = refuse
+                .iter()
+                .any(|(k, v)| e.attributes.get(k).is_some_and(|have| have == v));
+            if size > 16_000 || marked {
+                *self.received.refused_batches.lock().unwrap() += 1;
+                return Err(Status::invalid_argument(format!(
+                    "event {i}: attributes is not valid"
+                )));
+            }
+        }
         let mut have = self.received.events.lock().unwrap();
         let (mut accepted, mut duplicates) = (0, 0);
-        for e in request.into_inner().events {
+        for e in events {
             if have.iter().any(|h| h.event_id == e.event_id) {
                 duplicates += 1;
             } else {
