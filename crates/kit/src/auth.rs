@@ -244,6 +244,20 @@ impl Principal {
         self.require_scope(scope).is_ok()
     }
 
+    /// Requires the support agent a record concerns, or an admin of the
+    /// record's tenant (who may read requests and grants about their tenant).
+    pub fn require_agent_or_admin_of(
+        &self,
+        agent_id: &str,
+        tenant_id: &str,
+    ) -> Result<(), AuthError> {
+        if self.kind == PrincipalKind::SupportAgent && self.id == agent_id {
+            Ok(())
+        } else {
+            self.require_admin_of(tenant_id)
+        }
+    }
+
     /// Requires a support agent.
     pub fn require_support_agent(&self) -> Result<(), AuthError> {
         if self.kind == PrincipalKind::SupportAgent {
@@ -350,6 +364,24 @@ mod tests {
         assert!(svc.require_scope("broker.check_access").is_ok());
         assert!(svc.require_scope("audit.events.write").is_err());
         assert!(emp_a.require_scope("broker.check_access").is_err());
+    }
+
+    #[test]
+    fn a_record_is_read_by_its_agent_or_its_tenants_admins_only() {
+        let mut agent = p(PrincipalKind::SupportAgent, None, false);
+        agent.id = "agent-1".into();
+        assert!(agent.require_agent_or_admin_of("agent-1", "A").is_ok());
+        agent.id = "agent-2".into();
+        assert!(matches!(
+            agent.require_agent_or_admin_of("agent-1", "A"),
+            Err(AuthError::Forbidden(_))
+        ));
+        let admin_a = p(PrincipalKind::Employee, Some("A"), true);
+        assert!(admin_a.require_agent_or_admin_of("agent-1", "A").is_ok());
+        let admin_b = p(PrincipalKind::Employee, Some("B"), true);
+        assert!(admin_b.require_agent_or_admin_of("agent-1", "A").is_err());
+        let emp_a = p(PrincipalKind::Employee, Some("A"), false);
+        assert!(emp_a.require_agent_or_admin_of("agent-1", "A").is_err());
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::store::ending::EndGrant;
 use crate::store::entities::grants;
 use crate::store::grants::{CredentialIssue, GrantFilter};
 use crate::store::settings as stored;
-use keyholder_kit::auth::{AuthError, PrincipalKind};
+use keyholder_kit::auth::AuthError;
 use keyholder_kit::paging::Page;
 use keyholder_proto::broker::v1::*;
 use tonic::Request;
@@ -44,9 +44,7 @@ pub(super) async fn get(
     let who = caller(core, &req).await?;
     let p = &who.0;
     let g = load(core, &req.get_ref().grant_id).await?;
-    if !(p.kind == PrincipalKind::SupportAgent && p.id == g.agent_id) {
-        p.require_admin_of(&g.tenant_id)?;
-    }
+    p.require_agent_or_admin_of(&g.agent_id, &g.tenant_id)?;
     Ok(GetGrantResponse {
         grant: Some(grant_out(&g, core.clock.now())),
     })

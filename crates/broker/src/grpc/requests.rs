@@ -148,9 +148,7 @@ pub(super) async fn get(
     let who = caller(core, &req).await?;
     let p = &who.0;
     let r = load(core, &req.get_ref().access_request_id).await?;
-    if !(p.kind == PrincipalKind::SupportAgent && p.id == r.agent_id) {
-        p.require_admin_of(&r.tenant_id)?;
-    }
+    p.require_agent_or_admin_of(&r.agent_id, &r.tenant_id)?;
     Ok(GetAccessRequestResponse {
         access_request: Some(request_out(&r, core.clock.now())),
     })

@@ -395,3 +395,51 @@ async fn credentials_and_checks_belong_to_their_owners() {
         forged.reason
     );
 }
+
+#[tokio::test]
+async fn requests_and_grants_are_read_only_by_their_agent_or_their_tenants_admins() {
+    let ctx = Ctx::new().await;
+    ctx.set_mode(pb::SupportAccessMode::OnRequest).await;
+    let req = ctx.request("T-9", read_only()).await;
+    let g = ctx.approve(&req.access_request_id).await;
+    let other_agent = ctx.suite.create_agent("Olga Other").await;
+    let other_tenant = ctx.suite.create_tenant("Other Corp", 5).await;
+    let mut broker = ctx.broker();
+
+    for token in [&other_agent.token, &other_tenant.admin_token] {
+        let e = broker
+            .get_grant(bearer(
+                pb::GetGrantRequest {
+                    grant_id: g.grant_id.clone(),
+                },
+                token,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::PermissionDenied, "{e:?}");
+        let e = broker
+            .get_access_request(bearer(
+                pb::GetAccessRequestRequest {
+                    access_request_id: req.access_request_id.clone(),
+                },
+                token,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::PermissionDenied, "{e:?}");
+    }
+    // The agent it concerns may read both.
+    let own = broker
+        .get_grant(bearer(
+            pb::GetGrantRequest {
+                grant_id: g.grant_id.clone(),
+            },
+            &ctx.agent.token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .grant
+        .unwrap();
+    assert_eq!(own.grant_id, g.grant_id);
+}
