@@ -8,6 +8,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
     let files = [
         "keyholder/identity/v1/identity.proto",
+        "keyholder/identity/v1/standing.proto",
         "keyholder/broker/v1/broker.proto",
         "keyholder/audit/v1/audit.proto",
     ];

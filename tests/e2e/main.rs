@@ -7,4 +7,5 @@
 mod audit_outage;
 mod flows;
 mod lifecycle;
+mod lowering;
 mod standing;

@@ -21,11 +21,13 @@ use crate::ledger::Ledger;
 use crate::mail::worker::MailWorker;
 use crate::store::Store;
 use keyholder_kit::CancellationToken;
-use keyholder_kit::auth::Authenticator;
+use keyholder_kit::auth::{AUDIENCE_AUDIT, Authenticator};
 use keyholder_kit::client::{RemoteKeySet, channel};
 use keyholder_kit::clock::SharedClock;
 use keyholder_kit::config::{Config, ServiceName};
+use keyholder_kit::gate::Gate;
 use keyholder_kit::serve::{ServeOptions, serve};
+use keyholder_kit::standing::{CredentialsFileToken, StandingTable};
 use keyholder_proto::audit::v1::audit_service_server::AuditServiceServer;
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,6 +56,10 @@ pub struct Audit {
     worker: MailWorker,
     options: AuditOptions,
     grace: Duration,
+    gate: Gate,
+    standing: Arc<StandingTable>,
+    identity_channel: tonic::transport::Channel,
+    standing_token: Arc<CredentialsFileToken>,
 }
 
 impl Audit {
@@ -75,7 +81,17 @@ impl Audit {
         let store = Store::new(db, clock);
         let ledger = Ledger::load(store.clone()).await?;
         let identity_url = &config.audit.identity_url;
-        let auth = Authenticator::new(Arc::new(RemoteKeySet::new(channel(identity_url)?)));
+        let identity_channel = channel(identity_url)?;
+        let auth = Authenticator::new(
+            Arc::new(RemoteKeySet::new(identity_channel.clone())),
+            AUDIENCE_AUDIT,
+        );
+        let standing = Arc::new(StandingTable::new(config.standing_max_staleness()));
+        let gate = Gate::new(auth, standing.clone(), &[]);
+        let standing_token = Arc::new(CredentialsFileToken::new(
+            identity_channel.clone(),
+            config.credentials_file(ServiceName::Audit),
+        ));
         let contacts: Arc<dyn ContactSource> = match &options.contacts {
             Some(c) => c.clone(),
             None => Arc::new(IdentityContacts::new(
@@ -92,9 +108,12 @@ impl Audit {
             api: AuditApi {
                 store,
                 ledger,
-                auth,
                 mail_wakeup: Arc::new(Notify::new()),
             },
+            gate,
+            standing,
+            identity_channel,
+            standing_token,
             worker,
             options,
             grace: config.shutdown_grace(),
@@ -130,6 +149,12 @@ impl Audit {
             ));
         }
         tokio::spawn(checkpoint_loop(self.api.ledger.clone(), shutdown.clone()));
+        tokio::spawn(keyholder_kit::standing::follow(
+            self.standing.clone(),
+            self.identity_channel.clone(),
+            self.standing_token.clone(),
+            shutdown.clone(),
+        ));
         let routes = tonic::service::Routes::new(AuditServiceServer::new(self.api));
         serve(
             listener,
@@ -137,6 +162,8 @@ impl Audit {
             ServeOptions {
                 health_names: vec!["keyholder.audit.v1.AuditService"],
                 grace: self.grace,
+                gate: self.gate,
+                readiness: Some(self.standing.clone()),
             },
             shutdown,
         )

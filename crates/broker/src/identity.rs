@@ -5,7 +5,6 @@
 
 use crate::domain::scope::Right;
 use crate::error::Error;
-use chrono::{DateTime, Utc};
 use keyholder_kit::client::ServiceToken;
 use keyholder_kit::credentials::{self, ServiceCredentials};
 use keyholder_proto::identity::v1::identity_service_client::IdentityServiceClient;
@@ -24,13 +23,7 @@ pub struct IdentityClient {
     credentials_file: PathBuf,
     token: OnceCell<ServiceToken>,
     tenant_names: RwLock<HashMap<String, String>>,
-    /// Whether an agent is active, and when identity said so.
-    agents: RwLock<HashMap<String, (bool, DateTime<Utc>)>>,
 }
-
-/// How long an agent's active/deactivated status is trusted before identity
-/// is asked again.
-pub const AGENT_STATUS_TTL: chrono::Duration = chrono::Duration::seconds(30);
 
 fn unavailable(status: tonic::Status) -> Error {
     match status.code() {
@@ -48,7 +41,6 @@ impl IdentityClient {
             credentials_file,
             token: OnceCell::new(),
             tenant_names: RwLock::new(HashMap::new()),
-            agents: RwLock::new(HashMap::new()),
         }
     }
 
@@ -141,35 +133,6 @@ impl IdentityClient {
             .into_inner()
             .user
             .ok_or_else(|| Error::NotFound(format!("user {user_id} not found")))
-    }
-
-    /// Is the agent still an active user? Answers from identity are kept
-    /// for [`AGENT_STATUS_TTL`] (measured on the broker's clock, `now`). An
-    /// unknown user counts as not active; identity being unreachable is an
-    /// error (access is not extended on a guess).
-    pub async fn agent_active(&self, user_id: &str, now: DateTime<Utc>) -> Result<bool, Error> {
-        if let Some((active, at)) = self
-            .agents
-            .read()
-            .ok()
-            .and_then(|m| m.get(user_id).copied())
-            && now >= at
-            && now - at < AGENT_STATUS_TTL
-        {
-            return Ok(active);
-        }
-        let active = match self.user(user_id).await {
-            Ok(u) => u.active,
-            Err(Error::NotFound(_)) => false,
-            Err(e) => return Err(e),
-        };
-        if let Ok(mut m) = self.agents.write() {
-            if m.len() >= 100_000 {
-                m.clear();
-            }
-            m.insert(user_id.to_string(), (active, now));
-        }
-        Ok(active)
     }
 
     /// The tenant's name for messages, or its id when identity cannot say.

@@ -21,25 +21,33 @@ use crate::session_token::{SessionClaims, SessionKeys, VerifiedTokens};
 use crate::store::Store;
 pub use error::{Error, StartError};
 use keyholder_kit::CancellationToken;
-use keyholder_kit::auth::{Authenticator, Principal};
+use keyholder_kit::auth::{AUDIENCE_BROKER, Authenticator};
 use keyholder_kit::client::{RemoteKeySet, channel};
 use keyholder_kit::clock::SharedClock;
 use keyholder_kit::config::{Config, ServiceName};
+use keyholder_kit::gate::Gate;
+use keyholder_kit::standing::{CredentialsFileToken, StandingTable};
 use keyholder_proto::broker::v1::broker_service_server::BrokerServiceServer;
 use std::sync::Arc;
 pub use tasks::sweeper::SweepReport;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
+/// Methods that check their own credential (a support session's refresh or
+/// session token) rather than an identity access token.
+pub const PUBLIC_METHODS: &[&str] = &[
+    "/keyholder.broker.v1.BrokerService/RefreshSupportSession",
+    "/keyholder.broker.v1.BrokerService/SignOutOfTenant",
+];
+
 /// Everything a handler needs.
 pub(crate) struct Core {
     pub store: Store,
     pub clock: SharedClock,
-    pub auth: Authenticator,
     pub identity: Arc<IdentityClient>,
     pub keys: SessionKeys,
-    /// Identity tokens already verified, with their `exp`.
-    pub callers: VerifiedTokens<(Principal, i64)>,
+    /// People's and service accounts' live standing, followed from identity.
+    pub standing: Arc<StandingTable>,
     /// Session tokens already verified.
     pub session_tokens: VerifiedTokens<SessionClaims>,
 }
@@ -48,6 +56,8 @@ pub(crate) struct Core {
 pub struct Broker {
     core: Arc<Core>,
     config: Config,
+    gate: Gate,
+    identity_channel: tonic::transport::Channel,
 }
 
 /// A handle for driving the broker's periodic work directly (tests move a
@@ -113,23 +123,29 @@ impl Broker {
         let store = Store::new(db.clone(), cache, Arc::new(Notify::new()));
         let keys = SessionKeys::load_or_create(&db, clock.now()).await?;
         let identity_channel = channel(&config.broker.identity_url)?;
-        let auth = Authenticator::new(Arc::new(RemoteKeySet::new(identity_channel.clone())));
+        let auth = Authenticator::new(
+            Arc::new(RemoteKeySet::new(identity_channel.clone())),
+            AUDIENCE_BROKER,
+        );
         let identity = Arc::new(IdentityClient::new(
-            identity_channel,
+            identity_channel.clone(),
             config.credentials_file(ServiceName::Broker),
         ));
+        let standing = Arc::new(StandingTable::new(config.standing_max_staleness()));
+        let gate = Gate::new(auth, standing.clone(), PUBLIC_METHODS);
         let core = Core {
             store,
             clock,
-            auth,
             identity,
             keys,
-            callers: VerifiedTokens::new(10_000),
+            standing,
             session_tokens: VerifiedTokens::new(100_000),
         };
         Ok(Self {
             core: Arc::new(core),
             config: config.clone(),
+            gate,
+            identity_channel,
         })
     }
 
@@ -149,15 +165,33 @@ impl Broker {
         shutdown: CancellationToken,
     ) -> Result<(), StartError> {
         let core = self.core.clone();
-        let tasks = tokio_util_tasks(&core, &self.config, &shutdown)?;
-        let routes =
-            tonic::service::Routes::new(BrokerServiceServer::new(grpc::BrokerApi::new(core)));
+        let mut tasks = tokio_util_tasks(&core, &self.config, &shutdown)?;
+        tasks.push(tokio::spawn(keyholder_kit::standing::follow(
+            core.standing.clone(),
+            self.identity_channel.clone(),
+            Arc::new(CredentialsFileToken::new(
+                self.identity_channel.clone(),
+                self.config.credentials_file(ServiceName::Broker),
+            )),
+            shutdown.clone(),
+        )));
+        tasks.push(tokio::spawn(tasks::dismissals::run(
+            core.store.clone(),
+            core.standing.subscribe(),
+            core.clock.clone(),
+            shutdown.clone(),
+        )));
+        let routes = tonic::service::Routes::new(BrokerServiceServer::new(grpc::BrokerApi::new(
+            core.clone(),
+        )));
         let result = keyholder_kit::serve::serve(
             listener,
             routes,
             keyholder_kit::serve::ServeOptions {
                 health_names: vec!["keyholder.broker.v1.BrokerService"],
                 grace: self.config.shutdown_grace(),
+                gate: self.gate,
+                readiness: Some(core.standing.clone()),
             },
             shutdown.clone(),
         )

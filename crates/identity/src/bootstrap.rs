@@ -20,14 +20,30 @@ pub const BROKER_SCOPES: &[&str] = &[
     "identity.contacts.read",
     "identity.users.read",
     "identity.authorize",
+    "identity.standing.watch",
     "audit.events.write",
 ];
 /// Scopes of audit's service account.
-pub const AUDIT_SCOPES: &[&str] = &["identity.contacts.read", "identity.users.read"];
+pub const AUDIT_SCOPES: &[&str] = &[
+    "identity.contacts.read",
+    "identity.users.read",
+    "identity.standing.watch",
+];
 
 /// Creates what a first start needs; does nothing once it exists.
 pub async fn run(store: &Store, config: &Config, now: i64) -> Result<(), StartError> {
     ensure_identity_account(store, now).await?;
+    for (svc, scopes) in [
+        (ServiceName::Broker, BROKER_SCOPES),
+        (ServiceName::Audit, AUDIT_SCOPES),
+    ] {
+        // Installations bootstrapped by an older release get the scopes
+        // added since (the standing feed's, for one).
+        store
+            .ensure_builtin_scopes(svc.as_str(), &scopes.join(" "))
+            .await
+            .map_err(crate::error::Error::from)?;
+    }
     if store
         .operator_exists()
         .await

@@ -227,6 +227,8 @@ impl Deliverer {
             amr: vec![],
             name: "identity".into(),
             email: String::new(),
+            // Identity's own account is never lowered.
+            version: 0,
         };
         let claims = tokens::access_claims(&subject, self.clock.now(), random::id());
         self.keys.sign_access(&claims).await

@@ -10,7 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::DecodingKey;
 use keyholder_kit::auth::{
-    ACCESS_TOKEN_TYPE, AUDIENCE, AccessClaims, ISSUER, KeyResolver, REFRESH_TOKEN_TYPE,
+    ACCESS_TOKEN_TYPE, AUDIENCE_IDENTITY, AccessClaims, ISSUER, KeyResolver, REFRESH_TOKEN_TYPE,
 };
 use keyholder_kit::clock::SharedClock;
 use keyholder_kit::jwt;
@@ -114,7 +114,7 @@ impl KeyRing {
             token,
             &jwt::decoding_key(&key),
             ISSUER,
-            AUDIENCE,
+            AUDIENCE_IDENTITY,
         )?)
     }
 }

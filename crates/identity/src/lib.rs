@@ -17,21 +17,39 @@ pub mod store;
 pub use error::{Error, StartError};
 
 use keyholder_kit::CancellationToken;
-use keyholder_kit::auth::Authenticator;
+use keyholder_kit::auth::{AUDIENCE_IDENTITY, Authenticator};
 use keyholder_kit::clock::SharedClock;
 use keyholder_kit::config::{Config, ServiceName};
+use keyholder_kit::gate::Gate;
 use keyholder_kit::serve::{ServeOptions, serve};
 use keyholder_proto::identity::v1::identity_service_server::IdentityServiceServer;
+use keyholder_proto::identity::v1::standing_service_server::StandingServiceServer;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
 /// Fully qualified gRPC name, as health reports it.
 pub const SERVICE_NAME: &str = "keyholder.identity.v1.IdentityService";
 
+/// Fully qualified name of the standing feed.
+pub const STANDING_SERVICE_NAME: &str = "keyholder.identity.v1.StandingService";
+
+/// Methods callable without a bearer token: the doors in (each checks its
+/// own credential: password, refresh token, client secret, invitation).
+pub const PUBLIC_METHODS: &[&str] = &[
+    "/keyholder.identity.v1.IdentityService/GetKeySet",
+    "/keyholder.identity.v1.IdentityService/SignIn",
+    "/keyholder.identity.v1.IdentityService/RefreshToken",
+    "/keyholder.identity.v1.IdentityService/SignOut",
+    "/keyholder.identity.v1.IdentityService/IssueServiceToken",
+    "/keyholder.identity.v1.IdentityService/AcceptInvitation",
+];
+
 /// A prepared identity service: migrated, bootstrapped, ready to serve.
 #[derive(Debug)]
 pub struct Identity {
     api: grpc::Api,
+    feed: grpc::standing::StandingFeed,
+    gate: Gate,
     deliverer: deliverer::Deliverer,
     grace: std::time::Duration,
 }
@@ -70,12 +88,18 @@ impl Identity {
         let keys = Arc::new(keys::KeyRing::new(store.clone(), clock.clone()));
         keys.ensure_key().await?;
         bootstrap::run(&store, config, clock.now().timestamp()).await?;
-        let auth = Authenticator::new(keys.clone());
+        let gate = Gate::new(
+            Authenticator::new(keys.clone(), AUDIENCE_IDENTITY),
+            Arc::new(grpc::standing::DatabaseStanding::new(store.clone())),
+            PUBLIC_METHODS,
+        );
         let audit = keyholder_kit::client::channel(&config.identity.audit_url)?;
         let deliverer =
             deliverer::Deliverer::new(store.clone(), keys.clone(), clock.clone(), audit);
         Ok(Self {
-            api: grpc::Api::new(store, keys, auth, clock),
+            feed: grpc::standing::StandingFeed::new(store.clone()),
+            api: grpc::Api::new(store, keys, clock),
+            gate,
             deliverer,
             grace: config.shutdown_grace(),
         })
@@ -98,12 +122,15 @@ impl Identity {
         let delivering = tokio::spawn(self.deliverer.run(shutdown.clone()));
         let mut routes = tonic::service::Routes::builder();
         routes.add_service(IdentityServiceServer::new(self.api));
+        routes.add_service(StandingServiceServer::new(self.feed));
         let served = serve(
             listener,
             routes.routes(),
             ServeOptions {
-                health_names: vec![SERVICE_NAME],
+                health_names: vec![SERVICE_NAME, STANDING_SERVICE_NAME],
                 grace: self.grace,
+                gate: self.gate,
+                readiness: None,
             },
             shutdown.clone(),
         )

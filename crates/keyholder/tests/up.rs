@@ -105,11 +105,15 @@ async fn up_serves_all_three_and_stops_on_sigterm() {
         (audit, "keyholder.audit.v1.AuditService"),
     ] {
         let ch = connect(addr).await;
-        assert_eq!(
-            serving(ch.clone(), name).await,
-            ServingStatus::Serving,
-            "{name}"
-        );
+        // Broker and audit are ready once they have identity's standing
+        // feed, a moment after they start listening.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut status = serving(ch.clone(), name).await;
+        while status != ServingStatus::Serving && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            status = serving(ch.clone(), name).await;
+        }
+        assert_eq!(status, ServingStatus::Serving, "{name}");
         let services = reflected_services(ch).await;
         assert!(
             services.iter().any(|s| s == name),

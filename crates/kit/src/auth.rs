@@ -7,13 +7,21 @@ use crate::jwt::{self, JwtError};
 use async_trait::async_trait;
 use jsonwebtoken::DecodingKey;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use tonic::metadata::MetadataMap;
 
 /// `iss` of identity's tokens.
 pub const ISSUER: &str = "keyholder-identity";
-/// `aud` of identity's tokens.
-pub const AUDIENCE: &str = "keyholder";
+/// `aud` naming the identity service: a token is accepted only by a service
+/// its audience names (RFC 8725 §3.9).
+pub const AUDIENCE_IDENTITY: &str = "keyholder-identity";
+/// `aud` naming the broker.
+pub const AUDIENCE_BROKER: &str = "keyholder-broker";
+/// `aud` naming audit.
+pub const AUDIENCE_AUDIT: &str = "keyholder-audit";
+/// Every service's audience, in the order tokens list them.
+pub const ALL_AUDIENCES: [&str; 3] = [AUDIENCE_IDENTITY, AUDIENCE_BROKER, AUDIENCE_AUDIT];
 /// `typ` of access tokens (RFC 9068).
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 /// `typ` of refresh tokens; never accepted where an access token is expected.
@@ -55,8 +63,8 @@ impl PrincipalKind {
 pub struct AccessClaims {
     /// Issuer.
     pub iss: String,
-    /// Audience.
-    pub aud: String,
+    /// Audiences: the services that accept this token.
+    pub aud: Vec<String>,
     /// Principal id (user id or service-account client id).
     pub sub: String,
     /// Expiry (seconds since epoch).
@@ -90,6 +98,10 @@ pub struct AccessClaims {
     /// E-mail.
     #[serde(default)]
     pub email: String,
+    /// The principal's standing version when the token was issued; refused
+    /// once identity's live version is higher (demoted, dismissed, …).
+    #[serde(default)]
+    pub ver: u64,
 }
 
 /// An authenticated caller.
@@ -113,6 +125,8 @@ pub struct Principal {
     pub display_name: String,
     /// E-mail.
     pub email: String,
+    /// Standing version the token was issued at.
+    pub version: u64,
 }
 
 impl From<AccessClaims> for Principal {
@@ -127,6 +141,7 @@ impl From<AccessClaims> for Principal {
             scopes: c.scp,
             display_name: c.name,
             email: c.email,
+            version: c.ver,
         }
     }
 }
@@ -143,12 +158,22 @@ pub enum AuthError {
     /// The caller is known but not allowed.
     #[error("permission denied: {0}")]
     Forbidden(String),
+    /// The token was good when issued but its principal's standing has
+    /// changed since (deactivated, demoted, signed out everywhere).
+    #[error("access token no longer valid: {0}")]
+    Revoked(String),
+    /// The caller's standing cannot be confirmed right now.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl ServiceError for AuthError {
     fn code(&self) -> ErrorCode {
         match self {
-            Self::MissingToken | Self::InvalidToken(_) => ErrorCode::Unauthenticated,
+            Self::MissingToken | Self::InvalidToken(_) | Self::Revoked(_) => {
+                ErrorCode::Unauthenticated
+            }
+            Self::Unavailable(_) => ErrorCode::Unavailable,
             Self::Forbidden(_) => ErrorCode::PermissionDenied,
         }
     }
@@ -197,9 +222,7 @@ impl Principal {
         if self.is_member_of(tenant_id) {
             Ok(())
         } else {
-            Err(Self::forbid(format!(
-                "you are not a member of tenant {tenant_id}"
-            )))
+            Err(Self::forbid("you are not a member of this tenant"))
         }
     }
 
@@ -213,9 +236,7 @@ impl Principal {
                 "only an administrator of tenant {tenant_id} may do this"
             )))
         } else {
-            Err(Self::forbid(format!(
-                "you are not a member of tenant {tenant_id}"
-            )))
+            Err(Self::forbid("you are not a member of this tenant"))
         }
     }
 
@@ -275,34 +296,97 @@ pub trait KeyResolver: Send + Sync {
     async fn resolve(&self, kid: &str) -> Option<DecodingKey>;
 }
 
-/// Verifies identity access tokens.
+/// Verifies identity access tokens meant for one service (its audience),
+/// remembering verified tokens until they expire so a busy caller's token is
+/// checked cryptographically once, not on every call.
 #[derive(Clone)]
 pub struct Authenticator {
     keys: Arc<dyn KeyResolver>,
+    audience: &'static str,
+    verified: Arc<VerifiedCache>,
 }
 
 impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Authenticator").finish_non_exhaustive()
+        f.debug_struct("Authenticator")
+            .field("audience", &self.audience)
+            .finish_non_exhaustive()
     }
 }
 
-impl Authenticator {
-    /// Uses `keys` to find verification keys.
-    pub fn new(keys: Arc<dyn KeyResolver>) -> Self {
-        Self { keys }
+/// Verified tokens and their principals; bounded (starts over when full).
+struct VerifiedCache {
+    map: RwLock<HashMap<String, Arc<(Principal, i64)>>>,
+}
+
+impl VerifiedCache {
+    const CAPACITY: usize = 20_000;
+
+    fn get(&self, token: &str, now: i64) -> Option<Arc<(Principal, i64)>> {
+        let map = self.map.read().ok()?;
+        let hit = map.get(token)?;
+        (hit.1 > now).then(|| hit.clone())
     }
 
-    /// Verifies an access token.
+    fn put(&self, token: &str, value: Arc<(Principal, i64)>) {
+        if let Ok(mut m) = self.map.write() {
+            if m.len() >= Self::CAPACITY {
+                m.clear();
+            }
+            m.insert(token.to_string(), value);
+        }
+    }
+}
+
+fn wall_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+impl Authenticator {
+    /// Uses `keys` to find verification keys; accepts only tokens whose
+    /// `aud` names `audience`.
+    pub fn new(keys: Arc<dyn KeyResolver>, audience: &'static str) -> Self {
+        Self {
+            keys,
+            audience,
+            verified: Arc::new(VerifiedCache {
+                map: RwLock::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// The audience this authenticator accepts.
+    pub fn audience(&self) -> &'static str {
+        self.audience
+    }
+
+    /// Verifies an access token (signature, type, `crit`, iss, aud, exp, nbf).
     pub async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        Ok(self.verify_cached(token).await?.0.clone())
+    }
+
+    /// [`Authenticator::verify`], answering a token verified before from
+    /// memory until its `exp` (key rotation keeps old keys published until
+    /// their tokens expire, so a cached answer cannot outlive its key).
+    pub async fn verify_cached(&self, token: &str) -> Result<Arc<(Principal, i64)>, AuthError> {
+        let now = wall_secs();
+        if let Some(hit) = self.verified.get(token, now) {
+            return Ok(hit);
+        }
         let kid = jwt::key_id(token, ACCESS_TOKEN_TYPE)?;
         let key = self
             .keys
             .resolve(&kid)
             .await
             .ok_or(JwtError::UnknownKey(kid))?;
-        let claims: AccessClaims = jwt::verify(token, &key, ISSUER, AUDIENCE)?;
-        Ok(claims.into())
+        let claims: AccessClaims = jwt::verify(token, &key, ISSUER, self.audience)?;
+        let exp = claims.exp;
+        let entry = Arc::new((Principal::from(claims), exp));
+        self.verified.put(token, entry.clone());
+        Ok(entry)
     }
 
     /// Authenticates a request by its bearer token.
@@ -343,6 +427,7 @@ mod tests {
             mfa: false,
             display_name: String::new(),
             email: String::new(),
+            version: 0,
         }
     }
 

@@ -86,6 +86,10 @@ pub struct Config {
     pub otlp_endpoint: Option<String>,
     /// Seconds to let in-flight calls finish after SIGTERM/SIGINT.
     pub shutdown_grace_secs: u64,
+    /// Seconds broker and audit keep serving on their last confirmed copy
+    /// of identity's standing feed after losing it; beyond that they refuse
+    /// every call (fail closed) and report NOT_SERVING until it is back.
+    pub standing_max_staleness_secs: u64,
     /// SMTP URL for lettre; mail goes to `.eml` files when unset.
     pub smtp_url: Option<Secret>,
     /// The From address of notifications.
@@ -106,6 +110,7 @@ impl Default for Config {
             log: "info,sqlx=warn,sea_orm=warn".into(),
             otlp_endpoint: None,
             shutdown_grace_secs: 10,
+            standing_max_staleness_secs: 30,
             smtp_url: None,
             mail_from: "Keyholder <keyholder@localhost>".into(),
             identity: ServiceConfig::with_port(50051),
@@ -189,6 +194,11 @@ impl Config {
     /// The grace period after a shutdown signal.
     pub fn shutdown_grace(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.shutdown_grace_secs)
+    }
+
+    /// The bound on a follower's last confirmed standing (at least 1 s).
+    pub fn standing_max_staleness(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.standing_max_staleness_secs.max(1))
     }
 }
 

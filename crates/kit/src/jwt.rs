@@ -34,6 +34,10 @@ pub enum JwtError {
         /// What the header said.
         found: Option<String>,
     },
+    /// The header has `crit`: no extension is understood here, so per
+    /// RFC 7515 §4.1.11 such a token is refused.
+    #[error("token has critical header parameters, which are not supported")]
+    CriticalHeader,
     /// No `kid` in the header.
     #[error("token has no key id")]
     MissingKeyId,
@@ -97,6 +101,9 @@ pub fn sign<C: Serialize>(
 /// First step of verification, before any key is looked up: checks the
 /// algorithm allow-list and the type, and returns the `kid`.
 pub fn key_id(token: &str, expected_typ: &str) -> Result<String, JwtError> {
+    if has_crit(token)? {
+        return Err(JwtError::CriticalHeader);
+    }
     let header = jsonwebtoken::decode_header(token).map_err(|_| JwtError::Malformed)?;
     if header.alg != ALGORITHM {
         return Err(JwtError::AlgorithmNotAllowed(format!("{:?}", header.alg)));
@@ -108,6 +115,18 @@ pub fn key_id(token: &str, expected_typ: &str) -> Result<String, JwtError> {
         });
     }
     header.kid.ok_or(JwtError::MissingKeyId)
+}
+
+/// Whether the (undecoded) header names a `crit` parameter; `jsonwebtoken`
+/// ignores it, so it is looked for in the raw JSON.
+fn has_crit(token: &str) -> Result<bool, JwtError> {
+    use base64::Engine;
+    let head = token.split('.').next().ok_or(JwtError::Malformed)?;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(head)
+        .map_err(|_| JwtError::Malformed)?;
+    let value: serde_json::Value = serde_json::from_slice(&raw).map_err(|_| JwtError::Malformed)?;
+    Ok(value.get("crit").is_some())
 }
 
 /// Second step: verifies signature and registered claims with the key that
@@ -199,6 +218,15 @@ mod tests {
             check(&hs, &public),
             Err(JwtError::AlgorithmNotAllowed(_))
         ));
+
+        // A `crit` header is refused even with a good signature.
+        let crit_header = URL_SAFE_NO_PAD
+            .encode(br#"{"alg":"EdDSA","typ":"at+jwt","kid":"k1","crit":["x"],"x":1}"#);
+        let parts: Vec<&str> = good.split('.').collect();
+        assert_eq!(
+            check(&format!("{crit_header}.{}.{}", parts[1], parts[2]), &public),
+            Err(JwtError::CriticalHeader)
+        );
 
         let wrong_key = sign(&claims(60, -1), "at+jwt", "k1", &other_private)?;
         assert_eq!(check(&wrong_key, &public), Err(JwtError::Invalid));

@@ -10,11 +10,13 @@ pub mod config;
 pub mod credentials;
 pub mod db;
 pub mod error;
+pub mod gate;
 pub mod jwt;
 pub mod paging;
 pub mod secret;
 pub mod serve;
 pub mod shutdown;
+pub mod standing;
 pub mod telemetry;
 
 pub use tokio_util::sync::CancellationToken;

@@ -21,13 +21,74 @@ pub enum ServeError {
     Transport(#[from] tonic::transport::Error),
 }
 
-/// What to announce and how long to wait when stopping.
-#[derive(Debug, Clone)]
+/// Whether a service can do its job right now (health says NOT_SERVING
+/// while it cannot).
+pub trait Readiness: Send + Sync {
+    /// Ready to serve.
+    fn ready(&self) -> bool;
+}
+
+impl Readiness for crate::standing::StandingTable {
+    fn ready(&self) -> bool {
+        self.is_fresh()
+    }
+}
+
+/// How often readiness is re-evaluated for health.
+const READINESS_EVERY: Duration = Duration::from_millis(500);
+
+/// What to announce, who may pass, and how long to wait when stopping.
+#[derive(Clone)]
 pub struct ServeOptions {
     /// Fully qualified gRPC service names reported SERVING by health.
     pub health_names: Vec<&'static str>,
     /// How long in-flight calls may take after shutdown begins.
     pub grace: Duration,
+    /// The authentication gate in front of every route.
+    pub gate: crate::gate::Gate,
+    /// Readiness beyond "the listener is up", if the service has any.
+    pub readiness: Option<std::sync::Arc<dyn Readiness>>,
+}
+
+impl std::fmt::Debug for ServeOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeOptions")
+            .field("health_names", &self.health_names)
+            .field("grace", &self.grace)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Keeps health in step with `readiness` until shutdown.
+async fn track_readiness(
+    readiness: std::sync::Arc<dyn Readiness>,
+    reporter: tonic_health::server::HealthReporter,
+    names: Vec<&'static str>,
+    shutdown: CancellationToken,
+) {
+    let mut last = None;
+    loop {
+        let ready = readiness.ready();
+        if last != Some(ready) {
+            let status = if ready {
+                ServingStatus::Serving
+            } else {
+                ServingStatus::NotServing
+            };
+            reporter.set_service_status("", status).await;
+            for name in &names {
+                reporter.set_service_status(*name, status).await;
+            }
+            if !ready {
+                tracing::warn!("not ready: health reports NOT_SERVING");
+            }
+            last = Some(ready);
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(READINESS_EVERY) => {}
+        }
+    }
 }
 
 /// Serves `routes` on `listener` until `shutdown` is cancelled.
@@ -42,6 +103,14 @@ pub async fn serve(
         reporter
             .set_service_status(*name, ServingStatus::Serving)
             .await;
+    }
+    if let Some(readiness) = options.readiness.clone() {
+        tokio::spawn(track_readiness(
+            readiness,
+            reporter.clone(),
+            options.health_names.clone(),
+            shutdown.clone(),
+        ));
     }
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(keyholder_proto::FILE_DESCRIPTOR_SET)
@@ -67,6 +136,7 @@ pub async fn serve(
     };
     let server = Server::builder()
         .trace_fn(crate::telemetry::grpc_span)
+        .layer(options.gate.clone())
         .add_routes(routes)
         .add_service(health)
         .add_service(reflection)

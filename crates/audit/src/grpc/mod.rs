@@ -9,7 +9,7 @@ use crate::error::Error;
 use crate::ledger::Ledger;
 use crate::store::Store;
 use crate::store::events::EventQuery;
-use keyholder_kit::auth::{Authenticator, Principal};
+use keyholder_kit::auth::Principal;
 use keyholder_kit::paging::Page;
 use keyholder_proto::audit::v1 as pb;
 use keyholder_proto::audit::v1::audit_service_server::AuditService;
@@ -26,7 +26,6 @@ pub const INGEST_SCOPE: &str = "audit.events.write";
 pub struct AuditApi {
     pub(crate) store: Store,
     pub(crate) ledger: Ledger,
-    pub(crate) auth: Authenticator,
     pub(crate) mail_wakeup: Arc<Notify>,
 }
 
@@ -39,7 +38,7 @@ fn tenant_arg(tenant_id: &str) -> Result<(), Error> {
 
 impl AuditApi {
     async fn admin<T>(&self, req: &Request<T>, tenant_id: &str) -> Result<Principal, Error> {
-        let p = self.auth.authenticate(req).await?;
+        let p = keyholder_kit::gate::principal(req)?;
         tenant_arg(tenant_id)?;
         p.require_admin_of(tenant_id)?;
         Ok(p)
@@ -52,11 +51,7 @@ impl AuditService for AuditApi {
         &self,
         request: Request<pb::IngestEventsRequest>,
     ) -> Result<Response<pb::IngestEventsResponse>, Status> {
-        let p = self
-            .auth
-            .authenticate(&request)
-            .await
-            .map_err(Error::from)?;
+        let p = keyholder_kit::gate::principal(&request).map_err(Error::from)?;
         p.require_scope(INGEST_SCOPE).map_err(Error::from)?;
         let events = request.into_inner().events;
         if events.len() > MAX_BATCH {
@@ -183,11 +178,7 @@ impl AuditService for AuditApi {
         request: Request<pb::VerifyChainRequest>,
     ) -> Result<Response<pb::VerifyChainResponse>, Status> {
         let tenant = request.get_ref().tenant_id.clone();
-        let p = self
-            .auth
-            .authenticate(&request)
-            .await
-            .map_err(Error::from)?;
+        let p = keyholder_kit::gate::principal(&request).map_err(Error::from)?;
         tenant_arg(&tenant)?;
         if !p.is_operator() {
             p.require_admin_of(&tenant).map_err(Error::from)?;

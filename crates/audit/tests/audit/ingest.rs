@@ -103,7 +103,8 @@ async fn ingest_needs_a_service_account_with_the_write_scope() {
         err.message()
     );
 
-    // A service account without the scope.
+    // A service account with no audit scope: its token is not even meant
+    // for audit (its audience names identity only).
     let (_, reader) = w
         .suite
         .create_service_account("reader", &["identity.contacts.read"])
@@ -114,7 +115,8 @@ async fn ingest_needs_a_service_account_with_the_write_scope() {
         .ingest_events(bearer(req(), &reader))
         .await
         .unwrap_err();
-    assert_eq!(err.code(), Code::PermissionDenied);
+    assert_eq!(err.code(), Code::Unauthenticated);
+    assert!(err.message().contains("audience"), "{}", err.message());
 }
 
 #[tokio::test]

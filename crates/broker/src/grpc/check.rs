@@ -143,7 +143,7 @@ pub(super) async fn check_access(
         return Ok(out);
     };
     let now = core.clock.now();
-    if let Some(why) = not_live(&st, now) {
+    if let Some(why) = not_live(core, &st, now) {
         out.reason = why;
     } else {
         let d = st.scope.allows(&entity, &action);
@@ -158,10 +158,17 @@ pub(super) async fn check_access(
     Ok(out)
 }
 
-/// Why the session no longer gives access, if it does not.
-fn not_live(st: &SessionState, now: chrono::DateTime<chrono::Utc>) -> Option<String> {
+/// Why the session no longer gives access, if it does not. The agent's
+/// standing is read from the table identity's feed keeps, so a dismissal
+/// counts from the moment it arrives, before the session row is ended.
+fn not_live(core: &Core, st: &SessionState, now: chrono::DateTime<chrono::Utc>) -> Option<String> {
     if !st.live {
         Some(st.ended_reason.clone())
+    } else if core.standing.get(&st.agent_id).is_some_and(|s| !s.active) {
+        Some(format!(
+            "the support session has ended ({})",
+            super::AGENT_DEACTIVATED
+        ))
     } else if now >= st.grant_expire {
         Some("the grant has expired".into())
     } else {
@@ -187,7 +194,7 @@ pub(super) async fn report_action(
         .await?
         .ok_or_else(|| Error::NotFound("the support session does not exist".into()))?;
     let now = core.clock.now();
-    if let Some(why) = not_live(&st, now) {
+    if let Some(why) = not_live(core, &st, now) {
         let why = why
             .strip_prefix("the support session has ended (")
             .and_then(|w| w.strip_suffix(')'))

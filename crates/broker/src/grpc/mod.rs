@@ -6,6 +6,8 @@ mod convert;
 mod grants;
 mod requests;
 mod sessions;
+
+pub(crate) use sessions::AGENT_DEACTIVATED;
 mod settings;
 
 use crate::Core;
@@ -31,43 +33,13 @@ impl BrokerApi {
     }
 }
 
-#[derive(serde::Deserialize)]
-struct ExpOnly {
-    exp: i64,
-}
-
-/// The `exp` of an already verified JWT.
-fn token_exp(token: &str) -> Option<i64> {
-    let body = token.split('.').nth(1)?;
-    let raw = URL_SAFE_NO_PAD.decode(body).ok()?;
-    serde_json::from_slice::<ExpOnly>(&raw).ok().map(|c| c.exp)
-}
-
-fn wall_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-/// The caller, from the identity access token in `authorization`. Verified
-/// tokens are remembered until their `exp`, so a backend's token is checked
-/// cryptographically once rather than on every CheckAccess.
+/// The caller the gate verified (token and live standing), with its
+/// token's `exp`.
 pub(crate) async fn caller<T>(
-    core: &Core,
+    _core: &Core,
     req: &Request<T>,
 ) -> Result<Arc<(Principal, i64)>, Error> {
-    let token = keyholder_kit::auth::bearer(req.metadata())?;
-    let now = wall_secs();
-    if let Some(hit) = core.callers.get(token)
-        && hit.1 > now
-    {
-        return Ok(hit);
-    }
-    let p = core.auth.verify(token).await?;
-    let entry = Arc::new((p, token_exp(token).unwrap_or(now + 30)));
-    core.callers.put(token, entry.clone());
-    Ok(entry)
+    Ok(keyholder_kit::gate::caller(req)?)
 }
 
 /// Runs a mutation once per (caller, rpc, request_id): a retry gets the first

@@ -87,10 +87,11 @@ async fn refuse(
     ))
 }
 
-/// Is the agent still active in identity? When not, every live session of
-/// theirs ends now (end reason `agent-deactivated`).
+/// Is the agent still active, as identity's standing feed says? When not,
+/// every live session of theirs ends now (end reason `agent-deactivated`).
 async fn still_active(core: &Core, agent_id: &str, now: DateTime<Utc>) -> Result<bool, Error> {
-    if core.identity.agent_active(agent_id, now).await? {
+    core.standing.require_fresh().await?;
+    if core.standing.get(agent_id).is_none_or(|s| s.active) {
         return Ok(true);
     }
     let n = core

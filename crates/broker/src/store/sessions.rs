@@ -278,13 +278,28 @@ impl Store {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<usize, Error> {
+        self.end_sessions_of_agent_before(agent_id, reason, None, now)
+            .await
+    }
+
+    /// [`Store::end_sessions_of_agent`], only for sessions signed in before
+    /// `before` (all when `None`).
+    pub async fn end_sessions_of_agent_before(
+        &self,
+        agent_id: &str,
+        reason: &str,
+        before: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, Error> {
         let now_ms = to_ms(now);
         let txn = self.begin().await?;
-        let live = sessions::Entity::find()
+        let mut q = sessions::Entity::find()
             .filter(sessions::Column::AgentId.eq(agent_id))
-            .filter(sessions::Column::EndedAt.is_null())
-            .all(&txn)
-            .await?;
+            .filter(sessions::Column::EndedAt.is_null());
+        if let Some(before) = before {
+            q = q.filter(sessions::Column::SignedInAt.lt(to_ms(before)));
+        }
+        let live = q.all(&txn).await?;
         let mut ended = Ended::default();
         let mut n = 0;
         for s in live {

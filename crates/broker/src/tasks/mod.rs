@@ -2,6 +2,7 @@
 //! cross-broker invalidation listener.
 
 pub mod deliverer;
+pub mod dismissals;
 pub mod invalidation;
 pub mod sweeper;
 

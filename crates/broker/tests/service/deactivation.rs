@@ -2,7 +2,6 @@
 //! agent's live sessions end (`agent-deactivated`).
 
 use crate::common::*;
-use chrono::Duration;
 use keyholder_proto::audit::v1::EventKind;
 use keyholder_proto::broker::v1 as pb;
 use keyholder_proto::identity::v1 as idpb;
@@ -35,16 +34,35 @@ async fn a_deactivated_agent_cannot_refresh_and_the_session_ends() {
         ))
         .await
         .expect("operator deactivates the agent");
-    // The broker trusts identity's answer for at most 30 s.
-    ctx.suite.clock.advance(Duration::seconds(31));
+    // Identity's standing feed tells the broker within milliseconds;
+    // CheckAccess refuses from the moment it has.
+    assert!(
+        eventually(|| async {
+            let mut b = ctx.broker();
+            !ctx.check(&mut b, &backend, &first.access_token, "crm.deal", "read")
+                .await
+                .allowed
+        })
+        .await
+    );
 
+    // The session is ended on the record with the dismissal as its reason…
+    assert!(
+        eventually(|| async {
+            ctx.received.of_kind(EventKind::SignOut).iter().any(|e| {
+                e.attributes.get("end_reason").map(String::as_str) == Some("agent-deactivated")
+            })
+        })
+        .await
+    );
+    // …so its refresh token is dead and CheckAccess says why.
     let e = broker
         .refresh_support_session(pb::RefreshSupportSessionRequest {
             refresh_token: first.refresh_token.clone(),
         })
         .await
         .unwrap_err();
-    assert_status(&e, Code::PermissionDenied, &["deactivated"]);
+    assert_status(&e, Code::Unauthenticated, &["not valid"]);
     let after = ctx
         .check(
             &mut broker,
@@ -60,22 +78,14 @@ async fn a_deactivated_agent_cannot_refresh_and_the_session_ends() {
         "{}",
         after.reason
     );
-    assert!(
-        eventually(|| async {
-            ctx.received.of_kind(EventKind::SignOut).iter().any(|e| {
-                e.attributes.get("end_reason").map(String::as_str) == Some("agent-deactivated")
-            })
-        })
-        .await
-    );
 }
 
 #[tokio::test]
 async fn a_deactivated_agent_cannot_sign_in() {
     let ctx = Ctx::new().await;
     ctx.set_mode(pb::SupportAccessMode::Standing).await;
-    // The agent's identity token stays valid until it expires; the broker
-    // asks identity whether the agent is still active.
+    // The agent's identity token dies with the dismissal: every service
+    // refuses it as soon as identity's standing feed reaches it.
     let operator = ctx.suite.operator_token().await;
     ctx.suite
         .identity()
@@ -88,19 +98,14 @@ async fn a_deactivated_agent_cannot_sign_in() {
         ))
         .await
         .expect("operator deactivates the agent");
-    let e = ctx.sign_in("").await.unwrap_err();
-    assert_status(&e, Code::PermissionDenied, &["not granted", "deactivated"]);
     assert!(
         eventually(|| async {
-            ctx.received
-                .of_kind(EventKind::SignInRefused)
-                .iter()
-                .any(|e| {
-                    e.attributes
-                        .get("refusal")
-                        .is_some_and(|r| r.contains("deactivated"))
-                })
+            ctx.sign_in("")
+                .await
+                .is_err_and(|e| e.code() == Code::Unauthenticated)
         })
         .await
     );
+    let e = ctx.sign_in("").await.unwrap_err();
+    assert_status(&e, Code::Unauthenticated, &["deactivated"]);
 }

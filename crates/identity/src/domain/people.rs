@@ -178,6 +178,7 @@ mod tests {
             mfa: true,
             display_name: String::new(),
             email: String::new(),
+            version: 0,
         }
     }
     fn target(kind: PrincipalKind, admin: bool, chief: bool) -> Target {

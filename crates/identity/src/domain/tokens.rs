@@ -1,7 +1,9 @@
 //! What goes into tokens and for how long.
 
 use chrono::{DateTime, Duration, Utc};
-use keyholder_kit::auth::{AMR_OTP, AUDIENCE, AccessClaims, ISSUER, PrincipalKind};
+use keyholder_kit::auth::{
+    ALL_AUDIENCES, AMR_OTP, AUDIENCE_IDENTITY, AccessClaims, ISSUER, PrincipalKind,
+};
 use serde::{Deserialize, Serialize};
 
 /// Lifetime of an access token.
@@ -38,6 +40,25 @@ pub struct Subject {
     pub name: String,
     /// E-mail.
     pub email: String,
+    /// Standing version at issue (see `store::standing`).
+    pub version: u64,
+}
+
+/// The services a token is good at: people call all three; a service
+/// account only the services its scopes name (`broker.check_access` → the
+/// broker), so its token is refused anywhere else.
+pub fn audiences(kind: PrincipalKind, scopes: &[String]) -> Vec<String> {
+    if kind != PrincipalKind::ServiceAccount {
+        return ALL_AUDIENCES.iter().map(|a| a.to_string()).collect();
+    }
+    ALL_AUDIENCES
+        .iter()
+        .filter(|aud| {
+            let service = aud.trim_start_matches("keyholder-");
+            scopes.iter().any(|s| s.split('.').next() == Some(service))
+        })
+        .map(|a| a.to_string())
+        .collect()
 }
 
 /// Claims of a refresh token; checked only by identity.
@@ -65,7 +86,7 @@ pub struct RefreshClaims {
 pub fn access_claims(subject: &Subject, now: DateTime<Utc>, jti: String) -> AccessClaims {
     AccessClaims {
         iss: ISSUER.into(),
-        aud: AUDIENCE.into(),
+        aud: audiences(subject.kind, &subject.scopes),
         sub: subject.id.clone(),
         exp: (now + Duration::minutes(ACCESS_TTL_MINUTES)).timestamp(),
         nbf: now.timestamp(),
@@ -79,6 +100,7 @@ pub fn access_claims(subject: &Subject, now: DateTime<Utc>, jti: String) -> Acce
         amr: subject.amr.clone(),
         name: subject.name.clone(),
         email: subject.email.clone(),
+        ver: subject.version,
     }
 }
 
@@ -91,7 +113,7 @@ pub fn refresh_claims(
 ) -> RefreshClaims {
     RefreshClaims {
         iss: ISSUER.into(),
-        aud: AUDIENCE.into(),
+        aud: AUDIENCE_IDENTITY.into(),
         sub: user_id.into(),
         exp: (now + Duration::hours(REFRESH_TTL_HOURS)).timestamp(),
         nbf: now.timestamp(),
@@ -128,10 +150,12 @@ mod tests {
             amr: amr(true),
             name: "Ann".into(),
             email: "ann@example.com".into(),
+            version: 3,
         };
         let c = access_claims(&s, now, "j1".into());
         assert_eq!(c.iss, ISSUER);
-        assert_eq!(c.aud, AUDIENCE);
+        assert_eq!(c.aud, ALL_AUDIENCES.to_vec());
+        assert_eq!(c.ver, 3);
         assert_eq!(c.exp - c.iat, 15 * 60);
         assert_eq!(c.nbf, c.iat);
         assert_eq!(c.amr, vec!["pwd", "otp"]);
@@ -140,5 +164,24 @@ mod tests {
         let r = refresh_claims("u1", "f1", now, "j2".into());
         assert_eq!(r.exp - r.iat, 12 * 3600);
         assert_eq!(amr(false), vec!["pwd"]);
+    }
+
+    #[test]
+    fn a_service_account_token_names_only_the_services_of_its_scopes() {
+        let scopes = vec!["broker.check_access".to_string()];
+        assert_eq!(
+            audiences(PrincipalKind::ServiceAccount, &scopes),
+            vec!["keyholder-broker"]
+        );
+        let scopes = vec![
+            "identity.users.read".to_string(),
+            "audit.events.write".to_string(),
+        ];
+        assert_eq!(
+            audiences(PrincipalKind::ServiceAccount, &scopes),
+            vec!["keyholder-identity", "keyholder-audit"]
+        );
+        assert!(audiences(PrincipalKind::ServiceAccount, &[]).is_empty());
+        assert_eq!(audiences(PrincipalKind::SupportAgent, &[]).len(), 3);
     }
 }

@@ -7,6 +7,7 @@ mod convert;
 mod org;
 mod partners;
 mod session;
+pub mod standing;
 mod tenants;
 mod users;
 
@@ -18,7 +19,7 @@ use crate::store::Store;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
-use keyholder_kit::auth::{Authenticator, Principal, PrincipalKind};
+use keyholder_kit::auth::Principal;
 use keyholder_kit::clock::SharedClock;
 use keyholder_proto::audit::v1::Event;
 use keyholder_proto::identity::v1 as pb;
@@ -32,7 +33,6 @@ use tonic::{Request, Response, Status};
 pub struct Api {
     store: Store,
     keys: Arc<KeyRing>,
-    auth: Authenticator,
     clock: SharedClock,
 }
 
@@ -49,13 +49,8 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 impl Api {
     /// Handlers over `store`.
-    pub fn new(store: Store, keys: Arc<KeyRing>, auth: Authenticator, clock: SharedClock) -> Self {
-        Self {
-            store,
-            keys,
-            auth,
-            clock,
-        }
+    pub fn new(store: Store, keys: Arc<KeyRing>, clock: SharedClock) -> Self {
+        Self { store, keys, clock }
     }
 
     fn now(&self) -> DateTime<Utc> {
@@ -85,24 +80,10 @@ impl Api {
         Ok(p)
     }
 
-    /// The verified caller, enrolment-only tokens accepted.
+    /// The caller the gate verified (token and live standing), enrolment-only
+    /// tokens accepted.
     async fn caller_for_enrollment<T>(&self, req: &Request<T>) -> Result<Principal> {
-        let p = self.auth.authenticate(req).await?;
-        if p.kind != PrincipalKind::ServiceAccount {
-            // Tokens are verified offline everywhere else; here we can also
-            // stop a dismissed user at once.
-            let active = self.store.user(&p.id).await?.is_some_and(|u| u.active);
-            if !active {
-                return Err(Error::Unauthenticated(
-                    "the account is deactivated or no longer exists".into(),
-                ));
-            }
-        } else if self.store.service_account(&p.id).await?.is_none() {
-            return Err(Error::Unauthenticated(
-                "the service account no longer exists".into(),
-            ));
-        }
-        Ok(p)
+        Ok(keyholder_kit::gate::principal(req)?)
     }
 
     /// Runs `work` once per (caller, rpc, request_id): a retry gets the first
@@ -223,4 +204,5 @@ rpcs! {
     create_support_agent(CreateSupportAgentRequest) -> CreateSupportAgentResponse = h_create_support_agent;
     create_service_account(CreateServiceAccountRequest) -> CreateServiceAccountResponse = h_create_service_account;
     list_service_accounts(ListServiceAccountsRequest) -> ListServiceAccountsResponse = h_list_service_accounts;
+    disable_service_account(DisableServiceAccountRequest) -> DisableServiceAccountResponse = h_disable_service_account;
 }

@@ -268,4 +268,20 @@ impl Api {
             next_page_token: next,
         })
     }
+
+    pub(super) async fn h_disable_service_account(
+        &self,
+        req: Request<pb::DisableServiceAccountRequest>,
+    ) -> Result<pb::DisableServiceAccountResponse> {
+        let p = self.caller(&req).await?;
+        p.require_operator()?;
+        let client_id = validate::id("client_id", &req.get_ref().client_id)?;
+        if !self.store.disable_service_account(&client_id).await? {
+            return Err(Error::not_found(format!(
+                "service account {client_id} not found"
+            )));
+        }
+        tracing::info!(client_id = %client_id, "service account disabled");
+        Ok(pb::DisableServiceAccountResponse {})
+    }
 }

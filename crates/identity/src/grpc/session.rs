@@ -7,7 +7,7 @@ use crate::domain::{password, people, random, totp, validate};
 use crate::error::{Error, Result};
 use crate::events;
 use crate::store::{refresh_family, refresh_token, user};
-use keyholder_kit::auth::{AUDIENCE, ISSUER, PrincipalKind};
+use keyholder_kit::auth::{ALL_AUDIENCES, ISSUER, PrincipalKind};
 use keyholder_proto::identity::v1 as pb;
 use tonic::Request;
 
@@ -21,7 +21,7 @@ impl Api {
         Ok(pb::GetKeySetResponse {
             keys: self.keys.published().await?.iter().map(key_pb).collect(),
             issuer: ISSUER.into(),
-            audience: AUDIENCE.into(),
+            audience: ALL_AUDIENCES.join(" "),
         })
     }
 
@@ -55,6 +55,7 @@ impl Api {
             amr,
             name: u.display_name.clone(),
             email: u.email.clone(),
+            version: self.store.standing_of(&u.user_id).await?.0,
         };
         Ok((subject, restricted))
     }
@@ -237,9 +238,16 @@ impl Api {
     ) -> Result<pb::SignOutResponse> {
         let r = req.into_inner();
         let claims = self.keys.verify_refresh(r.refresh_token.trim()).await?;
-        self.store
-            .revoke_family(&claims.fam, self.now().timestamp())
-            .await?;
+        if r.everywhere {
+            self.store
+                .sign_out_everywhere(&claims.sub, self.now().timestamp())
+                .await?;
+            tracing::info!(user_id = %claims.sub, "signed out everywhere");
+        } else {
+            self.store
+                .revoke_family(&claims.fam, self.now().timestamp())
+                .await?;
+        }
         Ok(pb::SignOutResponse {})
     }
 
@@ -259,6 +267,12 @@ impl Api {
         if !constant_time_eq(presented.as_bytes(), account.secret_hash.as_bytes()) {
             return Err(refused());
         }
+        let (version, disabled) = self.store.standing_of(&account.client_id).await?;
+        if disabled {
+            return Err(Error::Unauthenticated(
+                "service sign-in refused: the service account is disabled".into(),
+            ));
+        }
         let subject = Subject {
             id: account.client_id.clone(),
             kind: PrincipalKind::ServiceAccount,
@@ -269,6 +283,7 @@ impl Api {
             amr: vec![],
             name: account.name.clone(),
             email: String::new(),
+            version,
         };
         let claims = tokens::access_claims(&subject, self.now(), random::id());
         Ok(pb::IssueServiceTokenResponse {

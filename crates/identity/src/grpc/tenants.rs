@@ -218,8 +218,10 @@ impl Api {
                     ("user_id", &target.user_id),
                 ],
             );
-            t.chief_admin_id = target.user_id.clone();
-            self.store.save_tenant(t.clone(), &events).await?;
+            let previous = std::mem::replace(&mut t.chief_admin_id, target.user_id.clone());
+            self.store
+                .transfer_ownership(t.clone(), &previous, &events)
+                .await?;
             tracing::info!(tenant_id = %t.tenant_id, from = %p.id, to = %target.user_id, "ownership transferred");
             Ok(pb::TransferOwnershipResponse {
                 tenant: Some(tenant_pb(&t)),

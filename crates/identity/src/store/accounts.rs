@@ -2,8 +2,10 @@
 
 use super::{Store, insert, service_account};
 use keyholder_kit::paging::Page;
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{DbErr, EntityTrait, IntoActiveModel, QueryOrder, QuerySelect};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ColumnTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
+};
 
 impl Store {
     /// Adds a service account.
@@ -51,5 +53,17 @@ impl Store {
             .limit(page.limit + 1)
             .all(&self.db)
             .await
+    }
+
+    /// Sets the scopes of the built-in account of `service` (named after it,
+    /// client id `<service>-…`) to `scopes`.
+    pub async fn ensure_builtin_scopes(&self, service: &str, scopes: &str) -> Result<(), DbErr> {
+        service_account::Entity::update_many()
+            .col_expr(service_account::Column::Scopes, Expr::value(scopes))
+            .filter(service_account::Column::Name.eq(service))
+            .filter(service_account::Column::ClientId.starts_with(format!("{service}-")))
+            .exec(&self.db)
+            .await?;
+        Ok(())
     }
 }

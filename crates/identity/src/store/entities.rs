@@ -267,3 +267,37 @@ pub mod outbox {
     }
     no_relations!();
 }
+
+pub mod standing_version {
+    use sea_orm::entity::prelude::*;
+    /// A principal's standing version; absent means version 0.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "identity_standing")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub principal_id: String,
+        pub version: i64,
+        /// A disabled service account (users keep `active` on their row).
+        pub disabled: bool,
+    }
+    no_relations!();
+}
+
+pub mod standing_log {
+    use sea_orm::entity::prelude::*;
+    /// One change of standing, in commit order.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "identity_standing_log")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub seq: i64,
+        pub principal_id: String,
+        pub version: i64,
+        pub active: bool,
+        pub reason: String,
+        pub tenant_id: String,
+        pub kind: String,
+        pub created_at_ms: i64,
+    }
+    no_relations!();
+}

@@ -6,6 +6,7 @@ mod keys;
 mod org;
 pub mod outbox;
 mod partners;
+pub mod standing;
 mod tenants;
 mod tokens;
 mod user_changes;
@@ -29,6 +30,9 @@ pub struct Store {
     db: DatabaseConnection,
     postgres: bool,
     outbox_wake: Arc<Notify>,
+    /// Bumped after every commit, so standing followers look for changes
+    /// (a watch never misses a bump, unlike a notification).
+    committed: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Store {
@@ -39,6 +43,7 @@ impl Store {
             db,
             postgres,
             outbox_wake: Arc::new(Notify::new()),
+            committed: Arc::new(tokio::sync::watch::Sender::new(0)),
         }
     }
 
@@ -50,6 +55,11 @@ impl Store {
     /// True on PostgreSQL.
     pub fn is_postgres(&self) -> bool {
         self.postgres
+    }
+
+    /// Changes after every commit (standing followers wait on it).
+    pub fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.committed.subscribe()
     }
 
     /// Notified after every commit that wrote events.
@@ -80,6 +90,7 @@ impl Store {
     ) -> Result<(), DbErr> {
         outbox::push(&txn, events).await?;
         txn.commit().await?;
+        self.committed.send_modify(|n| *n = n.wrapping_add(1));
         if !events.is_empty() {
             self.outbox_wake.notify_one();
         }

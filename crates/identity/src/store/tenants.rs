@@ -41,6 +41,26 @@ impl Store {
             .await
     }
 
+    /// Hands the chief admin's place to `t.chief_admin_id`: the previous
+    /// chief's tokens (which say "chief") die everywhere.
+    pub async fn transfer_ownership(
+        &self,
+        t: tenant::Model,
+        previous_chief_id: &str,
+        events: &[Event],
+    ) -> Result<(), DbErr> {
+        let txn = self.begin_write().await?;
+        save(&txn, t).await?;
+        super::standing::record_user(
+            &txn,
+            previous_chief_id,
+            super::standing::Reason::OwnershipTransferred,
+            true,
+        )
+        .await?;
+        self.commit_with(txn, events).await
+    }
+
     /// Writes every column of a tenant, with its events.
     pub async fn save_tenant(&self, t: tenant::Model, events: &[Event]) -> Result<(), DbErr> {
         let txn = self.begin_write().await?;

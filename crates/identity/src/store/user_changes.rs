@@ -4,6 +4,7 @@
 //! writing the whole (stale) row back would undo an admin's deactivation or
 //! dismissal committed meanwhile.
 
+use super::standing::{self, Reason};
 use super::{Store, refresh_family, user};
 use keyholder_proto::audit::v1::Event;
 use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
@@ -152,6 +153,9 @@ impl Store {
         let txn = self.begin_write().await?;
         let cols = vec![(user::Column::Admin, Expr::value(admin))];
         update_user(&txn, id, cols, Condition::all()).await?;
+        if !admin {
+            standing::record_user(&txn, id, Reason::Demoted, true).await?;
+        }
         self.commit_with(txn, events).await
     }
 
@@ -161,6 +165,7 @@ impl Store {
         let txn = self.begin_write().await?;
         let cols = vec![(user::Column::Active, Expr::value(false))];
         update_user(&txn, id, cols, Condition::all()).await?;
+        standing::record_user(&txn, id, Reason::Deactivated, false).await?;
         refresh_family::Entity::update_many()
             .col_expr(refresh_family::Column::RevokedAt, Expr::value(now))
             .filter(refresh_family::Column::UserId.eq(id))
@@ -187,5 +192,5 @@ pub(super) async fn reactivate<C: ConnectionTrait>(
         cols.push((user::Column::TotpDeadline, Expr::value(deadline)));
     }
     update_user(conn, id, cols, Condition::all()).await?;
-    Ok(())
+    standing::record_user(conn, id, Reason::Reactivated, true).await
 }

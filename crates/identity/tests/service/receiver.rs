@@ -185,9 +185,10 @@ impl Ctx {
         let listener = tokio::net::TcpListener::bind(self.audit_addr)
             .await
             .unwrap();
-        let auth = Authenticator::new(Arc::new(RemoteKeySet::new(local_channel(
-            self.identity_addr,
-        ))));
+        let auth = Authenticator::new(
+            Arc::new(RemoteKeySet::new(local_channel(self.identity_addr))),
+            keyholder_kit::auth::AUDIENCE_AUDIT,
+        );
         let svc = Receiver {
             received: self.received.clone(),
             auth,

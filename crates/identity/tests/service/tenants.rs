@@ -365,10 +365,22 @@ async fn transfer_ownership_only_by_the_chief_to_an_active_admin_employee() {
         .tenant
         .unwrap();
     assert_eq!(t.chief_admin_id, admin.user_id);
-    // The old chief is now a plain admin and can no longer hand the tenant on.
+    // The old chief's token said "chief": it is dead everywhere now.
     refused(
         s.identity()
             .transfer_ownership(bearer(req(&a.chief_admin_id), &a.admin_token))
+            .await,
+        Code::Unauthenticated,
+        "sign in again",
+    );
+    // Signed in again, the old chief is a plain admin and can no longer
+    // hand the tenant on.
+    let fresh = s
+        .sign_in(&a.tenant_id, &a.admin_email, &a.admin_password, "")
+        .await;
+    refused(
+        s.identity()
+            .transfer_ownership(bearer(req(&a.chief_admin_id), &fresh))
             .await,
         Code::PermissionDenied,
         "only the chief admin",
@@ -379,7 +391,7 @@ async fn transfer_ownership_only_by_the_chief_to_an_active_admin_employee() {
             pb::GetTenantContactsRequest {
                 tenant_id: a.tenant_id.clone(),
             },
-            &a.admin_token,
+            &fresh,
         ))
         .await
         .unwrap()

@@ -103,7 +103,7 @@ async fn forged_and_misused_tokens_are_refused() {
 
     // Wrong audience and issuer, signed with the real key.
     let mut c = claims.clone();
-    c.aud = "someone-else".into();
+    c.aud = vec!["someone-else".into()];
     let tok = keyholder_kit::jwt::sign(&c, "at+jwt", &kid, &private).unwrap();
     refused(
         get_tenant(&s, &t.tenant_id, &tok).await,
@@ -244,6 +244,7 @@ async fn access_and_refresh_tokens_cannot_stand_in_for_each_other_and_reuse_revo
     s.identity()
         .sign_out(pb::SignOutRequest {
             refresh_token: pair.refresh_token.clone(),
+            everywhere: false,
         })
         .await
         .unwrap();
@@ -304,7 +305,10 @@ async fn key_rotation_keeps_old_tokens_valid_and_publishes_both_keys() {
         .into_inner();
     assert_eq!(set.keys.len(), 2);
     assert_eq!(set.issuer, "keyholder-identity");
-    assert_eq!(set.audience, "keyholder");
+    assert_eq!(
+        set.audience,
+        "keyholder-identity keyholder-broker keyholder-audit"
+    );
     let old = set.keys.iter().find(|k| k.kid != new.kid).unwrap();
     assert!(
         old.expire_time.is_some(),
