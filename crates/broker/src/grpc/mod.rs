@@ -7,6 +7,7 @@ mod grants;
 mod requests;
 mod sessions;
 mod settings;
+mod visibility;
 
 use crate::Core;
 use crate::error::Error;
