@@ -1,7 +1,8 @@
 //! What the broker asks identity, as its own service account: role rights (to
-//! snapshot a grant's scope), users (agents the helpdesk names), tenant names
-//! (for refusal messages). The credentials file is read at first use, so the
-//! broker can start before identity has written it.
+//! snapshot a grant's scope), users (agents the helpdesk names), tenants
+//! (whether one exists, and its name for refusal messages). The credentials
+//! file is read at first use, so the broker can start before identity has
+//! written it.
 
 use crate::domain::scope::Right;
 use crate::error::Error;
@@ -22,7 +23,10 @@ pub struct IdentityClient {
     channel: Channel,
     credentials_file: PathBuf,
     token: OnceCell<ServiceToken>,
-    tenant_names: RwLock<HashMap<String, String>>,
+    /// Tenants identity confirmed, with their names (possibly empty). Only
+    /// positive answers are kept: a tenant created a moment ago must not be
+    /// refused because an earlier lookup missed it.
+    tenants: RwLock<HashMap<String, String>>,
 }
 
 fn unavailable(status: tonic::Status) -> Error {
@@ -40,7 +44,7 @@ impl IdentityClient {
             channel,
             credentials_file,
             token: OnceCell::new(),
-            tenant_names: RwLock::new(HashMap::new()),
+            tenants: RwLock::new(HashMap::new()),
         }
     }
 
@@ -135,40 +139,54 @@ impl IdentityClient {
             .ok_or_else(|| Error::NotFound(format!("user {user_id} not found")))
     }
 
+    /// Whether the tenant exists. Identity's NOT_FOUND (and INVALID_ARGUMENT,
+    /// for an id it cannot even look up) mean no; identity being unreachable
+    /// is an error, so nothing is written for a tenant on a guess.
+    pub async fn tenant_exists(&self, tenant_id: &str) -> Result<bool, Error> {
+        Ok(self.tenant_name(tenant_id).await?.is_some())
+    }
+
     /// The tenant's name for messages, or its id when identity cannot say.
     pub async fn tenant_label(&self, tenant_id: &str) -> String {
+        match self.tenant_name(tenant_id).await {
+            Ok(Some(name)) if !name.is_empty() => name,
+            _ => tenant_id.to_string(),
+        }
+    }
+
+    /// The tenant's name (`None`: no such tenant), from the cache or identity.
+    async fn tenant_name(&self, tenant_id: &str) -> Result<Option<String>, Error> {
         if let Some(n) = self
-            .tenant_names
+            .tenants
             .read()
             .ok()
             .and_then(|m| m.get(tenant_id).cloned())
         {
-            return n;
+            return Ok(Some(n));
         }
-        let name = async {
-            let req = self
-                .request(GetTenantContactsRequest {
-                    tenant_id: tenant_id.to_string(),
-                })
-                .await
-                .ok()?;
-            let resp = self
-                .client()
-                .get_tenant_contacts(req)
-                .await
-                .ok()?
-                .into_inner();
-            (!resp.tenant_name.is_empty()).then_some(resp.tenant_name)
-        }
-        .await;
-        match name {
-            Some(n) => {
-                if let Ok(mut m) = self.tenant_names.write() {
-                    m.insert(tenant_id.to_string(), n.clone());
-                }
-                n
+        let req = self
+            .request(GetTenantContactsRequest {
+                tenant_id: tenant_id.to_string(),
+            })
+            .await?;
+        let name = match self.client().get_tenant_contacts(req).await {
+            Ok(resp) => resp.into_inner().tenant_name,
+            Err(s)
+                if matches!(
+                    s.code(),
+                    tonic::Code::NotFound | tonic::Code::InvalidArgument
+                ) =>
+            {
+                return Ok(None);
             }
-            None => tenant_id.to_string(),
+            Err(s) => return Err(Error::Identity(s.message().to_string())),
+        };
+        if let Ok(mut m) = self.tenants.write() {
+            if m.len() >= 100_000 {
+                m.clear();
+            }
+            m.insert(tenant_id.to_string(), name.clone());
         }
+        Ok(Some(name))
     }
 }

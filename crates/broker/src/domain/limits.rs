@@ -173,6 +173,24 @@ pub fn approved_duration(
     Ok(d.min(s.max_grant))
 }
 
+/// End reason (of requests, grants and sessions) when a tenant closes
+/// support access.
+pub const SUPPORT_ACCESS_CLOSED: &str = "support-access-closed";
+
+/// Nothing is granted while support access is closed. Closing cancelled what
+/// was pending then, so reopening does not revive an old request either.
+pub fn check_open_for_approval(mode: Mode) -> Result<(), DomainError> {
+    if mode == Mode::Closed {
+        return Err(DomainError::Conflict(
+            "support access to this tenant is closed, so nothing can be approved; \
+             open support access first (requests pending when it closed were cancelled \
+             and must be filed again)"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 /// When to remind admins of a pending request: at 80% of its lifetime.
 pub fn reminder_time(created: DateTime<Utc>, ttl: Duration) -> DateTime<Utc> {
     created + ttl * 4 / 5
@@ -245,6 +263,13 @@ mod tests {
         };
         let s3 = apply_change(&s2, lower, &admin, t0()).unwrap_or_else(|_| s.clone());
         assert_eq!(s3.default_grant, Duration::days(3));
+    }
+
+    #[test]
+    fn nothing_is_approved_while_closed() {
+        assert!(check_open_for_approval(Mode::Closed).is_err());
+        assert!(check_open_for_approval(Mode::OnRequest).is_ok());
+        assert!(check_open_for_approval(Mode::Standing).is_ok());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use super::convert::{grant_out, grant_state_in, time, ts};
 use super::requests::HELPDESK;
+use super::visibility::{record_visible_to, require_admin};
 use super::{caller, idempotent, random_token, sha256_hex};
 use crate::Core;
 use crate::domain::limits::check_extension;
@@ -14,15 +15,18 @@ use crate::store::ending::EndGrant;
 use crate::store::entities::grants;
 use crate::store::grants::{CredentialIssue, GrantFilter};
 use crate::store::settings as stored;
-use keyholder_kit::auth::AuthError;
+use keyholder_kit::auth::Principal;
 use keyholder_kit::paging::Page;
 use keyholder_proto::broker::v1::*;
 use tonic::Request;
 
-async fn load(core: &Core, id: &str) -> Result<grants::Model, Error> {
+/// The grant, if `p` may see it; one that exists but is not theirs to see
+/// is answered exactly like a missing one.
+async fn load(core: &Core, p: &Principal, id: &str) -> Result<grants::Model, Error> {
     core.store
         .grant(id)
         .await?
+        .filter(|g| record_visible_to(p, &g.agent_id, &g.tenant_id))
         .ok_or_else(|| Error::NotFound(format!("grant {id} not found")))
 }
 
@@ -43,7 +47,7 @@ pub(super) async fn get(
 ) -> Result<GetGrantResponse, Error> {
     let who = caller(core, &req).await?;
     let p = &who.0;
-    let g = load(core, &req.get_ref().grant_id).await?;
+    let g = load(core, p, &req.get_ref().grant_id).await?;
     p.require_agent_or_admin_of(&g.agent_id, &g.tenant_id)?;
     Ok(GetGrantResponse {
         grant: Some(grant_out(&g, core.clock.now())),
@@ -69,7 +73,7 @@ pub(super) async fn list(
         p.require_support_agent()?;
         f.agent_id = Some(p.id.clone());
     } else {
-        p.require_admin_of(&r.tenant_id)?;
+        require_admin(p, &r.tenant_id, false)?;
         f.tenant_id = Some(r.tenant_id.clone());
     }
     let now = core.clock.now();
@@ -87,8 +91,8 @@ pub(super) async fn extend(
     let who = caller(core, &req).await?;
     let p = &who.0;
     let r = req.into_inner();
-    let g = load(core, &r.grant_id).await?;
-    p.require_employee_admin_of(&g.tenant_id)?;
+    let g = load(core, p, &r.grant_id).await?;
+    require_admin(p, &g.tenant_id, true)?;
     idempotent(core, &p.id, "ExtendGrant", &r.request_id, async {
         let now = core.clock.now();
         still_active(&g, GrantEvent::Extend, now)?;
@@ -124,8 +128,8 @@ pub(super) async fn revoke(
     let who = caller(core, &req).await?;
     let p = &who.0;
     let r = req.into_inner();
-    let g = load(core, &r.grant_id).await?;
-    p.require_employee_admin_of(&g.tenant_id)?;
+    let g = load(core, p, &r.grant_id).await?;
+    require_admin(p, &g.tenant_id, true)?;
     let why = input::optional_text("reason", &r.reason, input::MAX_NOTE_LEN)?;
     idempotent(core, &p.id, "RevokeGrant", &r.request_id, async {
         let now = core.clock.now();
@@ -153,7 +157,7 @@ pub(super) async fn revoke(
                 "the grant had already ended".into(),
             ));
         }
-        let g = load(core, &g.id).await?;
+        let g = load(core, p, &g.id).await?;
         Ok(RevokeGrantResponse {
             grant: Some(grant_out(&g, now)),
         })
@@ -177,13 +181,8 @@ pub(super) async fn issue_credential(
     let who = caller(core, &req).await?;
     let p = &who.0;
     p.require_support_agent()?;
-    let g = load(core, &req.get_ref().grant_id).await?;
-    if g.agent_id != p.id {
-        return Err(AuthError::Forbidden(
-            "the credential is given only to the agent the grant was made for".into(),
-        )
-        .into());
-    }
+    // Another agent's grant is not theirs to see: load answers NOT_FOUND.
+    let g = load(core, p, &req.get_ref().grant_id).await?;
     let now = core.clock.now();
     still_active(&g, GrantEvent::Use, now)?;
     if g.credential_used_at.is_some() {

@@ -9,6 +9,7 @@ mod sessions;
 
 pub(crate) use sessions::AGENT_DEACTIVATED;
 mod settings;
+mod visibility;
 
 use crate::Core;
 use crate::error::Error;

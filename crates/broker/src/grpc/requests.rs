@@ -4,9 +4,12 @@
 use super::convert::{
     duration, grant_out, request_out, request_state_in, scope_in, scope_json, stored_scope,
 };
+use super::visibility::{record_visible_to, require_admin, require_tenant_exists};
 use super::{caller, idempotent};
 use crate::Core;
-use crate::domain::limits::{approved_duration, reminder_time, request_duration};
+use crate::domain::limits::{
+    approved_duration, check_open_for_approval, reminder_time, request_duration,
+};
 use crate::domain::state::{RequestEvent, RequestState};
 use crate::domain::{Mode, Person, from_ms, input, to_ms, validate_reason};
 use crate::error::Error;
@@ -91,6 +94,7 @@ pub(super) async fn create(
     r.tenant_id = input::tenant_id(&r.tenant_id)?;
     r.agent_id = input::optional_name("agent_id", &r.agent_id)?;
     let agent = agent_for(core, p, &r.agent_id).await?;
+    require_tenant_exists(core, &r.tenant_id).await?;
     idempotent(core, &p.id, "CreateAccessRequest", &r.request_id, async {
         let ticket_ref = input::required_name("ticket_ref", &r.ticket_ref)?;
         validate_reason(&r.reason)?;
@@ -134,10 +138,13 @@ pub(super) async fn create(
     .await
 }
 
-async fn load(core: &Core, id: &str) -> Result<requests::Model, Error> {
+/// The request, if `p` may see it; one that exists but is not theirs to see
+/// is answered exactly like a missing one.
+async fn load(core: &Core, p: &Principal, id: &str) -> Result<requests::Model, Error> {
     core.store
         .request(id)
         .await?
+        .filter(|r| record_visible_to(p, &r.agent_id, &r.tenant_id))
         .ok_or_else(|| Error::NotFound(format!("access request {id} not found")))
 }
 
@@ -147,7 +154,7 @@ pub(super) async fn get(
 ) -> Result<GetAccessRequestResponse, Error> {
     let who = caller(core, &req).await?;
     let p = &who.0;
-    let r = load(core, &req.get_ref().access_request_id).await?;
+    let r = load(core, p, &req.get_ref().access_request_id).await?;
     p.require_agent_or_admin_of(&r.agent_id, &r.tenant_id)?;
     Ok(GetAccessRequestResponse {
         access_request: Some(request_out(&r, core.clock.now())),
@@ -173,7 +180,7 @@ pub(super) async fn list(
         p.require_support_agent()?;
         f.agent_id = Some(p.id.clone());
     } else {
-        p.require_admin_of(&r.tenant_id)?;
+        require_admin(p, &r.tenant_id, false)?;
         f.tenant_id = Some(r.tenant_id.clone());
     }
     let now = core.clock.now();
@@ -202,13 +209,16 @@ pub(super) async fn approve(
     let who = caller(core, &req).await?;
     let p = &who.0;
     let r = req.into_inner();
-    let m = load(core, &r.access_request_id).await?;
-    p.require_employee_admin_of(&m.tenant_id)?;
+    let m = load(core, p, &r.access_request_id).await?;
+    require_admin(p, &m.tenant_id, true)?;
     let note = input::optional_text("note", &r.note, input::MAX_NOTE_LEN)?;
     idempotent(core, &p.id, "ApproveAccessRequest", &r.request_id, async {
         let now = core.clock.now();
-        still_pending(&m, RequestEvent::Approve, now)?;
         let s = stored::get(core.store.db(), &m.tenant_id).await?;
+        // First, so that a request cancelled by closing is refused for the
+        // reason that matters (the store checks again, against a race).
+        check_open_for_approval(s.mode)?;
+        still_pending(&m, RequestEvent::Approve, now)?;
         let asked = stored_scope(&m.scope)?;
         let scope = match r.scope {
             Some(sc) => {
@@ -273,8 +283,8 @@ pub(super) async fn deny(
     let who = caller(core, &req).await?;
     let p = &who.0;
     let r = req.into_inner();
-    let m = load(core, &r.access_request_id).await?;
-    p.require_employee_admin_of(&m.tenant_id)?;
+    let m = load(core, p, &r.access_request_id).await?;
+    require_admin(p, &m.tenant_id, true)?;
     let note = input::optional_text("note", &r.note, input::MAX_NOTE_LEN)?;
     idempotent(core, &p.id, "DenyAccessRequest", &r.request_id, async {
         let now = core.clock.now();

@@ -1,6 +1,7 @@
 //! SignInToTenant, RefreshSupportSession, SignOutOfTenant, ListSupportSessions.
 
 use super::convert::{scope_json, session_out, stored_scope};
+use super::visibility::{require_admin, require_tenant_exists};
 use super::{caller, random_token, sha256_hex};
 use crate::Core;
 use crate::domain::scope::Scope;
@@ -140,6 +141,9 @@ pub(super) async fn sign_in(
     let mut r = req.into_inner();
     r.tenant_id = input::tenant_id(&r.tenant_id)?;
     validate_reason(&r.reason)?;
+    // Before any refusal is recorded: a refused attempt on a made-up tenant
+    // would otherwise open an audit chain for it.
+    require_tenant_exists(core, &r.tenant_id).await?;
     let reason = r.reason.trim().to_string();
     if !p.mfa {
         return Err(refuse(
@@ -337,7 +341,7 @@ pub(super) async fn list(
     let who = caller(core, &req).await?;
     let r = req.into_inner();
     let tenant_id = input::tenant_id(&r.tenant_id)?;
-    who.0.require_admin_of(&tenant_id)?;
+    require_admin(&who.0, &tenant_id, false)?;
     let page = Page::parse(r.page_size, &r.page_token)?;
     let (rows, next) = core
         .store

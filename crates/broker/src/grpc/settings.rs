@@ -1,6 +1,7 @@
 //! GetSupportAccessSettings, UpdateSupportAccessSettings.
 
 use super::convert::{duration, mode_in, scope_in, settings_out};
+use super::visibility::{require_admin, require_tenant_exists};
 use super::{caller, idempotent};
 use crate::Core;
 use crate::domain::limits::{SettingsChange, apply_change};
@@ -20,8 +21,12 @@ pub(super) async fn get(
     let r = req.into_inner();
     let tenant_id = input::tenant_id(&r.tenant_id)?;
     let agent = p.kind == PrincipalKind::SupportAgent;
-    if !agent {
-        p.require_admin_of(&tenant_id)?;
+    if agent {
+        // Agents may ask about any tenant, so they learn only whether it
+        // exists; the defaults of a made-up id are not shown as if it did.
+        require_tenant_exists(core, &tenant_id).await?;
+    } else {
+        require_admin(p, &tenant_id, false)?;
     }
     let s = stored::get(core.store.db(), &tenant_id).await?;
     let mut out = settings_out(&s);
@@ -47,7 +52,10 @@ pub(super) async fn update(
     let p = &who.0;
     let mut r = req.into_inner();
     r.tenant_id = input::tenant_id(&r.tenant_id)?;
-    p.require_employee_admin_of(&r.tenant_id)?;
+    require_admin(p, &r.tenant_id, true)?;
+    // A live token can outlast its tenant; no settings row for a tenant
+    // identity no longer knows.
+    require_tenant_exists(core, &r.tenant_id).await?;
     let admin = Person {
         id: p.id.clone(),
         name: p.display_name.clone(),

@@ -244,8 +244,15 @@ impl Store {
                 revoked.push(g.id.clone());
             }
         }
-        let cancelled =
-            Self::cancel_requests_for_ticket(&txn, tenant_id, ticket_ref, &actor, now).await?;
+        let cancelled = Self::cancel_pending_requests(
+            &txn,
+            tenant_id,
+            Some(ticket_ref),
+            &actor,
+            "ticket closed",
+            now,
+        )
+        .await?;
         self.commit(txn, &ended).await?;
         Ok((revoked, cancelled))
     }

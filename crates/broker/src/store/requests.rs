@@ -1,9 +1,10 @@
 //! Access requests: filing, deciding, listing, expiring and reminding.
 
-use super::entities::{grants, requests};
+use super::entities::{grants, requests, settings};
 use super::{Ended, Store, outbox};
+use crate::domain::limits::check_open_for_approval;
 use crate::domain::state::{RequestEvent, RequestState};
-use crate::domain::{from_ms, to_ms};
+use crate::domain::{Mode, from_ms, to_ms};
 use crate::error::Error;
 use crate::events;
 use chrono::{DateTime, Utc};
@@ -124,7 +125,8 @@ impl Store {
     }
 
     /// Approves: the request becomes approved and the grant is created, in one
-    /// transaction. Returns None when the request was no longer pending.
+    /// transaction. Returns None when the request was no longer pending;
+    /// refuses when the tenant closed support access meanwhile.
     pub async fn approve(
         &self,
         r: &requests::Model,
@@ -134,6 +136,15 @@ impl Store {
     ) -> Result<Option<requests::Model>, Error> {
         let now_ms = g.created_at;
         let txn = self.begin().await?;
+        // Read the mode under a shared row lock (PostgreSQL; SQLite's write
+        // lock is already held): a concurrent close either commits first and
+        // is seen here, or waits for this grant and then revokes it.
+        let mode = settings::Entity::find_by_id(g.tenant_id.clone())
+            .lock_shared()
+            .one(&txn)
+            .await?
+            .map_or(Mode::Closed, |s| Mode::parse(&s.mode));
+        check_open_for_approval(mode)?;
         if !Self::decide(
             &txn,
             r,
@@ -249,36 +260,45 @@ impl Store {
         Ok(n)
     }
 
-    /// Cancels a ticket's pending requests (in the caller's transaction).
-    pub(crate) async fn cancel_requests_for_ticket<C: sea_orm::ConnectionTrait>(
+    /// Cancels the tenant's pending requests (only those of `ticket_ref`,
+    /// when given) in the caller's transaction, recording `note` as the
+    /// decision note; returns their ids. Overdue ones are left to expire.
+    pub(crate) async fn cancel_pending_requests<C: sea_orm::ConnectionTrait>(
         conn: &C,
         tenant_id: &str,
-        ticket_ref: &str,
+        ticket_ref: Option<&str>,
         actor: &Actor,
+        note: &str,
         now: DateTime<Utc>,
     ) -> Result<Vec<String>, Error> {
         let now_ms = to_ms(now);
-        let pending = requests::Entity::find()
+        let mut q = requests::Entity::find()
             .filter(requests::Column::TenantId.eq(tenant_id))
-            .filter(requests::Column::TicketRef.eq(ticket_ref))
-            .filter(requests::Column::State.eq(RequestState::Pending.as_str()))
-            .all(conn)
-            .await?;
+            .filter(requests::Column::State.eq(RequestState::Pending.as_str()));
+        if let Some(t) = ticket_ref {
+            q = q.filter(requests::Column::TicketRef.eq(t));
+        }
         let mut ids = Vec::new();
-        for r in pending {
+        for r in q.all(conn).await? {
             if Self::decide(
                 conn,
                 &r,
                 RequestEvent::Cancel,
                 &actor.actor_id,
-                "ticket closed",
+                note,
                 "",
                 now_ms,
             )
             .await?
             {
                 let mut r = r.clone();
-                r.state = RequestState::Cancelled.as_str().into();
+                r.state = RequestState::Pending
+                    .on(RequestEvent::Cancel)?
+                    .as_str()
+                    .into();
+                r.decided_by = actor.actor_id.clone();
+                r.decided_at = Some(now_ms);
+                r.decision_note = note.to_string();
                 let e = events::for_request(EventKind::RequestCancelled, &r, actor.clone(), now);
                 outbox::push(conn, &e, now_ms).await?;
                 ids.push(r.id);

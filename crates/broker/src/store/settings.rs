@@ -3,7 +3,7 @@
 use super::ending::{EndGrant, end_grant};
 use super::entities::{grants, settings};
 use super::{Ended, Store, outbox};
-use crate::domain::limits::Settings;
+use crate::domain::limits::{SUPPORT_ACCESS_CLOSED, Settings};
 use crate::domain::scope::Scope;
 use crate::domain::state::GrantState;
 use crate::domain::{Mode, Person, from_ms, to_ms};
@@ -60,8 +60,11 @@ pub async fn get<C: ConnectionTrait>(conn: &C, tenant_id: &str) -> Result<Settin
 
 impl Store {
     /// Saves new settings and records the change. Closing support access
-    /// revokes every active grant; leaving standing mode revokes the standing
-    /// grants (they exist only while it is on).
+    /// ends everything that could still let support in: pending requests are
+    /// cancelled, every active grant is revoked (with it its unused one-time
+    /// credential, which only an active grant honours) and its live sessions
+    /// end, all with reason `support-access-closed`. Leaving standing mode
+    /// revokes the standing grants (they exist only while it is on).
     pub async fn save_settings(
         &self,
         old: &Settings,
@@ -131,10 +134,14 @@ impl Store {
             let how = EndGrant {
                 state: GrantState::Revoked,
                 by: admin.id.clone(),
-                session_end_reason: "revoked",
+                session_end_reason: if closing {
+                    SUPPORT_ACCESS_CLOSED
+                } else {
+                    "revoked"
+                },
                 actor: events::actor(admin, "employee"),
                 why: if closing {
-                    "support access was closed".into()
+                    SUPPORT_ACCESS_CLOSED.into()
                 } else {
                     "standing access was turned off".into()
                 },
@@ -142,6 +149,17 @@ impl Store {
             for g in q.all(&txn).await? {
                 end_grant(&txn, self.is_postgres(), &g, &how, now_ms, &mut ended).await?;
             }
+        }
+        if closing {
+            Self::cancel_pending_requests(
+                &txn,
+                &new.tenant_id,
+                None,
+                &events::actor(admin, "employee"),
+                SUPPORT_ACCESS_CLOSED,
+                now,
+            )
+            .await?;
         }
         self.commit(txn, &ended).await?;
         Ok(ended)

@@ -180,6 +180,15 @@ impl Ctx {
         self.suite.broker()
     }
 
+    /// The broker's own database, to prove what was (not) written.
+    pub async fn broker_db(&self) -> sea_orm::DatabaseConnection {
+        let url = self
+            .suite
+            .config
+            .database_url(keyholder_kit::config::ServiceName::Broker);
+        sea_orm::Database::connect(url.expose()).await.unwrap()
+    }
+
     pub async fn set_mode(&self, mode: pb::SupportAccessMode) -> pb::SupportAccessSettings {
         self.broker()
             .update_support_access_settings(bearer(

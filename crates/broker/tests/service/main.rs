@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod actions;
+mod closing;
 mod common;
 mod credentials;
 mod cross_broker;
@@ -16,3 +17,4 @@ mod outbox;
 mod refusals;
 mod standing;
 mod tickets;
+mod visibility;

@@ -40,7 +40,10 @@ async fn only_this_tenants_admins_decide() {
         ))
         .await
         .unwrap_err();
-    assert_status(&e, Code::PermissionDenied, &["not a member"]);
+    // Another tenant's admin is not told the request exists.
+    assert_status(&e, Code::NotFound, &["not found"]);
+    assert!(!e.message().contains(&ctx.tenant.tenant_id), "{e:?}");
+    // The agent may see their request but not decide it.
     let e = broker
         .approve_access_request(bearer(
             approve_msg(&req.access_request_id),
@@ -49,6 +52,7 @@ async fn only_this_tenants_admins_decide() {
         .await
         .unwrap_err();
     assert_status(&e, Code::PermissionDenied, &[]);
+    assert!(!e.message().contains(&ctx.tenant.tenant_id), "{e:?}");
     let e = broker
         .deny_access_request(bearer(
             pb::DenyAccessRequestRequest {
@@ -60,7 +64,7 @@ async fn only_this_tenants_admins_decide() {
         ))
         .await
         .unwrap_err();
-    assert_status(&e, Code::PermissionDenied, &["not a member"]);
+    assert_status(&e, Code::NotFound, &["not found"]);
     // Non-admins may not change the mode either.
     let e = broker
         .update_support_access_settings(bearer(
@@ -346,7 +350,12 @@ async fn credentials_and_checks_belong_to_their_owners() {
         ))
         .await
         .unwrap_err();
-    assert_status(&e, Code::PermissionDenied, &["only to the agent"]);
+    // Another agent's grant is answered like a missing one.
+    assert_status(
+        &e,
+        Code::NotFound,
+        &[&format!("grant {} not found", g.grant_id)],
+    );
     // CheckAccess needs the backend scope.
     let e = ctx
         .broker()
@@ -416,7 +425,11 @@ async fn requests_and_grants_are_read_only_by_their_agent_or_their_tenants_admin
             ))
             .await
             .unwrap_err();
-        assert_eq!(e.code(), Code::PermissionDenied, "{e:?}");
+        assert_status(
+            &e,
+            Code::NotFound,
+            &[&format!("grant {} not found", g.grant_id)],
+        );
         let e = broker
             .get_access_request(bearer(
                 pb::GetAccessRequestRequest {
@@ -426,7 +439,14 @@ async fn requests_and_grants_are_read_only_by_their_agent_or_their_tenants_admin
             ))
             .await
             .unwrap_err();
-        assert_eq!(e.code(), Code::PermissionDenied, "{e:?}");
+        assert_status(
+            &e,
+            Code::NotFound,
+            &[&format!(
+                "access request {} not found",
+                req.access_request_id
+            )],
+        );
     }
     // The agent it concerns may read both.
     let own = broker
