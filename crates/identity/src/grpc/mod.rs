@@ -7,6 +7,7 @@ mod convert;
 mod org;
 mod partners;
 mod session;
+mod sign_in;
 mod tenants;
 mod users;
 
