@@ -21,6 +21,9 @@ pub enum Error {
     /// Sign-in or token refused.
     #[error("{0}")]
     Unauthenticated(String),
+    /// Too many failed sign-ins: heard again after this many seconds.
+    #[error("too many sign-in attempts; try again in {0} s")]
+    Throttled(i64),
     /// The state does not allow it (seat limit, partner limit, chief admin …).
     #[error("{0}")]
     FailedPrecondition(String),
@@ -70,6 +73,7 @@ impl ServiceError for Error {
             Self::PermissionDenied(_) => ErrorCode::PermissionDenied,
             Self::Unauthenticated(_) => ErrorCode::Unauthenticated,
             Self::FailedPrecondition(_) => ErrorCode::FailedPrecondition,
+            Self::Throttled(_) => ErrorCode::ResourceExhausted,
             Self::Auth(e) => e.code(),
             Self::Audit(_) => ErrorCode::Unavailable,
             Self::Db(_) | Self::Internal(_) => ErrorCode::Internal,

@@ -7,6 +7,7 @@ pub mod password;
 pub mod people;
 pub mod random;
 pub mod rights;
+pub mod throttle;
 pub mod tokens;
 pub mod totp;
 pub mod validate;

@@ -9,9 +9,25 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 pub const MIN_LEN: usize = 12;
 /// Longest password accepted (bounds hashing work).
 pub const MAX_LEN: usize = 256;
+/// Longest password, in bytes, that is hashed or verified at all: `MAX_LEN`
+/// characters of four UTF-8 bytes each, so no password that could be set is
+/// ever refused at sign-in. Argon2 pre-hashes its input, so without a cap a
+/// 3 MB password costs the server over half a second of CPU.
+pub const MAX_BYTES: usize = MAX_LEN * 4;
+
+/// Refuses a password too long to be worth hashing, before any work on it.
+pub fn check_size(password: &str) -> Result<()> {
+    if password.len() > MAX_BYTES {
+        return Err(Error::invalid(format!(
+            "password must be at most {MAX_LEN} characters long"
+        )));
+    }
+    Ok(())
+}
 
 /// Refuses passwords that are too short or too long.
 pub fn validate(password: &str) -> Result<()> {
+    check_size(password)?;
     let n = password.chars().count();
     if n < MIN_LEN {
         return Err(Error::invalid(format!(
@@ -44,6 +60,17 @@ pub fn verify(password: &str, stored: &str) -> bool {
     }
 }
 
+/// Verifies `password` against a fixed hash with the same parameters as real
+/// ones, for an unknown e-mail: the answer then takes as long as for a
+/// wrong password, so e-mails cannot be probed by timing. Always false.
+pub fn verify_dummy(password: &str) -> bool {
+    verify(password, DUMMY_HASH)
+}
+
+/// An argon2id hash of a random string nobody kept, with the crate's default
+/// parameters (a test checks they still match `hash`'s).
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$byIN24xQsbVzLTJeyVYPvw$lAA5jD1i9lQJeckgigDK3OIu24DFa2x4M70tnxUziQk";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,5 +91,19 @@ mod tests {
         assert!(validate("short").is_err());
         assert!(validate("twelve chars").is_ok());
         assert!(validate(&"x".repeat(MAX_LEN + 1)).is_err());
+        // The longest settable password passes the sign-in size check.
+        let key = "\u{1F511}";
+        assert!(validate(&key.repeat(MAX_LEN)).is_ok());
+        assert!(check_size(&key.repeat(MAX_LEN)).is_ok());
+        assert!(check_size(&"x".repeat(MAX_BYTES + 1)).is_err());
+    }
+
+    #[test]
+    fn the_dummy_hash_costs_what_a_real_one_does() {
+        let real = hash("whatever it is").unwrap_or_default();
+        let params = |phc: &str| phc.split('$').take(4).collect::<Vec<_>>().join("$");
+        assert_eq!(params(DUMMY_HASH), params(&real));
+        assert!(PasswordHash::new(DUMMY_HASH).is_ok());
+        assert!(!verify_dummy("no such user, no such password"));
     }
 }

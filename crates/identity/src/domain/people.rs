@@ -1,14 +1,11 @@
 //! Rules about people: seats, partner limits, the integrators' 2FA deadline,
-//! sign-in lock-out, and what integrators ("admin-minus") may not do.
+//! and what integrators ("admin-minus") may not do. (Failed sign-ins are
+//! slowed by `throttle`; nobody is locked out.)
 
 use crate::error::{Error, Result};
 use chrono::{DateTime, Duration, Utc};
 use keyholder_kit::auth::{Principal, PrincipalKind};
 
-/// Failed sign-ins in a row that lock an account.
-pub const MAX_FAILED_SIGN_INS: i64 = 5;
-/// How long a lock-out lasts.
-pub const LOCKOUT_MINUTES: i64 = 15;
 /// Active integrators one partner may have in one tenant.
 pub const INTEGRATORS_PER_PARTNER: u64 = 10;
 /// Days an invited integrator has to turn on 2FA.
@@ -54,27 +51,6 @@ pub fn totp_overdue(
     kind == PrincipalKind::Integrator
         && !totp_enabled
         && deadline.is_some_and(|d| now.timestamp() > d)
-}
-
-/// Is the account locked at `now`?
-pub fn is_locked(locked_until: Option<i64>, now: DateTime<Utc>) -> bool {
-    locked_until.is_some_and(|t| now.timestamp() < t)
-}
-
-/// After one more failure: the new count and, when it reaches the limit, the
-/// lock's end (the count then starts again).
-pub fn after_failed_sign_in(failed_so_far: i64, now: DateTime<Utc>) -> (i64, Option<i64>) {
-    let n = failed_so_far + 1;
-    if n >= MAX_FAILED_SIGN_INS {
-        (0, Some(lockout_until(now)))
-    } else {
-        (n, None)
-    }
-}
-
-/// When a lock-out starting at `now` ends.
-pub fn lockout_until(now: DateTime<Utc>) -> i64 {
-    (now + Duration::minutes(LOCKOUT_MINUTES)).timestamp()
 }
 
 /// What the rules need to know about the user being changed.
@@ -241,19 +217,6 @@ mod tests {
             Some(deadline),
             t0() + Duration::days(30)
         ));
-    }
-
-    #[test]
-    fn lockout_after_five_failures_for_fifteen_minutes() {
-        let mut n = 0;
-        for _ in 0..4 {
-            let (next, lock) = after_failed_sign_in(n, t0());
-            assert!(lock.is_none());
-            n = next;
-        }
-        let (_, lock) = after_failed_sign_in(n, t0());
-        assert!(is_locked(lock, t0() + Duration::minutes(14)));
-        assert!(!is_locked(lock, t0() + Duration::minutes(15)));
     }
 
     #[test]

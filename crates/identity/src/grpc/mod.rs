@@ -8,6 +8,7 @@ mod org;
 mod partners;
 mod session;
 pub mod standing;
+mod sign_in;
 mod tenants;
 mod users;
 

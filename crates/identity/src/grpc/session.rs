@@ -1,17 +1,14 @@
-//! Keys, sign-in, refresh, service tokens and TOTP.
+//! Keys, refresh, sign-out, service tokens and TOTP (SignIn: `sign_in`).
 
 use super::convert::{key_pb, scopes_of, ts, user_kind};
 use super::{Api, constant_time_eq, secret_hash};
 use crate::domain::tokens::{self, Subject, TOTP_ENROLLMENT_ONLY_SCOPE};
-use crate::domain::{password, people, random, totp, validate};
+use crate::domain::{people, random, totp, validate};
 use crate::error::{Error, Result};
-use crate::events;
 use crate::store::{refresh_family, refresh_token, user};
 use keyholder_kit::auth::{ALL_AUDIENCES, ISSUER, PrincipalKind};
 use keyholder_proto::identity::v1 as pb;
 use tonic::Request;
-
-const SIGN_IN_REFUSED: &str = "sign-in refused: wrong e-mail, password or code";
 
 impl Api {
     pub(super) async fn h_get_key_set(
@@ -37,7 +34,11 @@ impl Api {
     }
 
     /// The token subject for a signed-in user.
-    async fn subject_of(&self, u: &user::Model, amr: Vec<String>) -> Result<(Subject, bool)> {
+    pub(super) async fn subject_of(
+        &self,
+        u: &user::Model,
+        amr: Vec<String>,
+    ) -> Result<(Subject, bool)> {
         let kind = user_kind(u)?;
         let restricted = people::totp_overdue(kind, u.totp_enabled, u.totp_deadline, self.now());
         let subject = Subject {
@@ -60,7 +61,7 @@ impl Api {
         Ok((subject, restricted))
     }
 
-    async fn token_pair(
+    pub(super) async fn token_pair(
         &self,
         subject: &Subject,
         family: &str,
@@ -105,82 +106,6 @@ impl Api {
             access_token_expire_time: ts(access.exp),
             refresh_token: self.keys.sign_refresh(&refresh).await?,
             refresh_token_expire_time: ts(refresh.exp),
-        })
-    }
-
-    pub(super) async fn h_sign_in(
-        &self,
-        req: Request<pb::SignInRequest>,
-    ) -> Result<pb::SignInResponse> {
-        let r = req.into_inner();
-        let refused = || Error::Unauthenticated(SIGN_IN_REFUSED.into());
-        let email = validate::email(&r.email).map_err(|_| refused())?;
-        let now = self.now();
-        let Some(u) = self.store.user_by_email(r.tenant_id.trim(), &email).await? else {
-            // Same work and answer as a wrong password, so e-mails cannot be probed.
-            let _ = password::verify(&r.password, &DUMMY_HASH);
-            return Err(refused());
-        };
-        if people::is_locked(u.locked_until, now) {
-            return Err(Error::Unauthenticated(format!(
-                "the account is locked after {} failed sign-ins; try again after {}",
-                people::MAX_FAILED_SIGN_INS,
-                chrono::DateTime::from_timestamp(u.locked_until.unwrap_or_default(), 0)
-                    .map(|t| t.to_rfc3339())
-                    .unwrap_or_default()
-            )));
-        }
-        // `u` is stale once the slow password check is done: from here on
-        // only targeted updates of the sign-in columns are written.
-        let password_ok = password::verify(&r.password, &u.password_hash);
-        let kind = user_kind(&u)?;
-        let needs_code = u.totp_enabled || kind == PrincipalKind::SupportAgent;
-        let code_step = match (&u.totp_secret, u.totp_enabled) {
-            (Some(secret), true) => totp::check(secret, &r.totp_code, now),
-            _ => None,
-        };
-        if !password_ok || (needs_code && code_step.is_none()) {
-            let until = people::lockout_until(now);
-            let events = events::change(
-                &u.tenant_id,
-                "sign_in_locked_out",
-                events::system(),
-                now,
-                &[
-                    ("user_id", &u.user_id),
-                    ("email", &u.email),
-                    ("locked_until", &until.to_string()),
-                ],
-            );
-            self.store
-                .record_failed_sign_in(&u.user_id, people::MAX_FAILED_SIGN_INS, until, &events)
-                .await?;
-            if password_ok && r.totp_code.trim().is_empty() {
-                return Err(Error::Unauthenticated(
-                    "sign-in refused: a current TOTP code is required for this account".into(),
-                ));
-            }
-            return Err(refused());
-        }
-        if !u.active {
-            return Err(Error::Unauthenticated(
-                "sign-in refused: the account is deactivated".into(),
-            ));
-        }
-        let step = if needs_code { code_step } else { None };
-        if !self.store.record_sign_in(&u.user_id, step).await? {
-            return Err(Error::Unauthenticated(format!(
-                "sign-in refused: {}",
-                totp::CODE_ALREADY_USED
-            )));
-        }
-        let (subject, restricted) = self.subject_of(&u, tokens::amr(needs_code)).await?;
-        let tokens = self.token_pair(&subject, &random::id(), true, None).await?;
-        tracing::info!(user_id = %u.user_id, kind = kind.as_str(), "signed in");
-        Ok(pb::SignInResponse {
-            tokens: Some(tokens),
-            user: Some(self.user_pb(&u).await?),
-            totp_enrollment_only: restricted,
         })
     }
 
@@ -390,9 +315,3 @@ impl Api {
         .await
     }
 }
-
-/// A hash verified against when the e-mail is unknown, so the answer takes
-/// as long as for a wrong password.
-static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    password::hash("no such user, no such password").unwrap_or_default()
-});

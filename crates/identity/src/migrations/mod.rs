@@ -8,6 +8,7 @@ mod m0002_outbox;
 mod m0003_totp_last_step;
 mod m0004_outbox_rejects;
 mod m0005_standing;
+mod m0006_sign_in_throttle;
 
 /// Runs identity's migrations, tracked in `identity_migrations`.
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_totp_last_step::Migration),
             Box::new(m0004_outbox_rejects::Migration),
             Box::new(m0005_standing::Migration),
+            Box::new(m0006_sign_in_throttle::Migration),
         ]
     }
 

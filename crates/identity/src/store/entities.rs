@@ -59,7 +59,9 @@ pub mod user {
         pub totp_pending: Option<String>,
         pub partner_id: Option<String>,
         pub totp_deadline: Option<i64>,
+        /// Unused since sign-in throttling (m0006) replaced the lock-out.
         pub failed_attempts: i64,
+        /// Unused since sign-in throttling (m0006) replaced the lock-out.
         pub locked_until: Option<i64>,
         pub created_at: i64,
         /// The TOTP time step last accepted (codes of it or earlier are spent).

@@ -8,12 +8,14 @@ pub mod outbox;
 mod partners;
 pub mod standing;
 mod tenants;
+mod throttle;
 mod tokens;
 mod user_changes;
 mod users;
 
 pub use entities::*;
 pub use org::{OrgSnapshot, subject_from as org_subject, subject_parts};
+pub use throttle::Claim;
 pub use users::{Limit, Write};
 
 use keyholder_proto::audit::v1::Event;

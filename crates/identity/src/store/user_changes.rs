@@ -7,7 +7,7 @@
 use super::standing::{self, Reason};
 use super::{Store, refresh_family, user};
 use keyholder_proto::audit::v1::Event;
-use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
+use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 
 /// Sets `cols` on the user `id` where `extra` also holds; the rows changed.
@@ -44,58 +44,10 @@ fn null_text() -> SimpleExpr {
 }
 
 impl Store {
-    /// Counts one failed sign-in: `failed_attempts + 1`, and at `max` the
-    /// account locks until `lock_until` with the counter reset. Atomic under
-    /// concurrent failures; `lock_events` are written only by the failure
-    /// that locked. True when this failure locked the account.
-    pub async fn record_failed_sign_in(
-        &self,
-        id: &str,
-        max: i64,
-        lock_until: i64,
-        lock_events: &[Event],
-    ) -> Result<bool, DbErr> {
-        let txn = self.begin_write().await?;
-        let add_one = Expr::col(user::Column::FailedAttempts).add(1);
-        update_user(
-            &txn,
-            id,
-            vec![(user::Column::FailedAttempts, add_one)],
-            Condition::all(),
-        )
-        .await?;
-        let locked = update_user(
-            &txn,
-            id,
-            vec![
-                (user::Column::FailedAttempts, Expr::value(0i64)),
-                (user::Column::LockedUntil, Expr::value(lock_until)),
-            ],
-            Condition::all().add(user::Column::FailedAttempts.gte(max)),
-        )
-        .await?
-            == 1;
-        self.commit_with(txn, if locked { lock_events } else { &[] })
-            .await?;
-        Ok(locked)
-    }
-
-    /// A successful sign-in: resets the failure counters and, with a TOTP
-    /// code, takes its time step. False (nothing written) when that step or a
-    /// later one was already used: the code is spent.
-    pub async fn record_sign_in(&self, id: &str, totp_step: Option<i64>) -> Result<bool, DbErr> {
-        let mut cols = vec![
-            (user::Column::FailedAttempts, Expr::value(0i64)),
-            (user::Column::LockedUntil, null_i64()),
-        ];
-        let Some(step) = totp_step else {
-            let dirty = Condition::any()
-                .add(user::Column::FailedAttempts.ne(0i64))
-                .add(user::Column::LockedUntil.is_not_null());
-            update_user(&self.db, id, cols, dirty).await?;
-            return Ok(true);
-        };
-        cols.push((user::Column::TotpLastStep, Expr::value(step)));
+    /// Takes a TOTP time step for a sign-in. False (nothing written) when
+    /// that step or a later one was already used: the code is spent.
+    pub async fn spend_totp_step(&self, id: &str, step: i64) -> Result<bool, DbErr> {
+        let cols = vec![(user::Column::TotpLastStep, Expr::value(step))];
         Ok(update_user(&self.db, id, cols, step_is_fresh(step)).await? == 1)
     }
 
@@ -176,18 +128,14 @@ impl Store {
     }
 }
 
-/// Re-activates a user in `conn`: active again, sign-in counters cleared,
-/// and a fresh 2FA deadline when one is given. Only those columns.
+/// Re-activates a user in `conn`: active again, and a fresh 2FA deadline
+/// when one is given. Only those columns.
 pub(super) async fn reactivate<C: ConnectionTrait>(
     conn: &C,
     id: &str,
     totp_deadline: Option<i64>,
 ) -> Result<(), DbErr> {
-    let mut cols = vec![
-        (user::Column::Active, Expr::value(true)),
-        (user::Column::FailedAttempts, Expr::value(0i64)),
-        (user::Column::LockedUntil, null_i64()),
-    ];
+    let mut cols = vec![(user::Column::Active, Expr::value(true))];
     if let Some(deadline) = totp_deadline {
         cols.push((user::Column::TotpDeadline, Expr::value(deadline)));
     }

@@ -29,8 +29,8 @@ pub enum Limit<'a> {
 pub enum Write<'a> {
     /// A new user, put in these departments.
     Insert(&'a [String]),
-    /// An existing user re-activated (only its activity, sign-in counters
-    /// and, when given, a fresh 2FA deadline are written).
+    /// An existing user re-activated (only its activity and, when given, a
+    /// fresh 2FA deadline are written).
     Reactivate {
         /// The new 2FA deadline, if any.
         totp_deadline: Option<i64>,

@@ -27,6 +27,7 @@ mod partners;
 mod receiver;
 mod session;
 mod tenants;
+mod throttle;
 mod tokens;
 mod totp_replay;
 mod users;

@@ -1,4 +1,5 @@
-//! SignIn, lock-out, TOTP enrolment, agents' mandatory TOTP, service tokens.
+//! SignIn, TOTP enrolment, agents' mandatory TOTP, service tokens. (Failed
+//! sign-ins slow down: `throttle`.)
 
 use crate::*;
 use keyholder_kit::clock::ManualClock;
@@ -22,7 +23,7 @@ fn amr_of(token: &str) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn sign_in_refusals_and_lockout_after_five_failures() {
+async fn sign_in_and_its_refusals() {
     let mut s = Suite::new().await;
     let clock = ManualClock::new(chrono::Utc::now());
     s.start_identity_with_clock(clock.clone()).await;
@@ -45,21 +46,13 @@ async fn sign_in_refusals_and_lockout_after_five_failures() {
         Code::Unauthenticated,
         "wrong e-mail",
     );
-    for _ in 0..5 {
-        refused(
-            s.sign_in_response(&t.tenant_id, &t.admin_email, "wrong-password-123", "")
-                .await,
-            Code::Unauthenticated,
-            "wrong e-mail",
-        );
-    }
     refused(
-        s.sign_in_response(&t.tenant_id, &t.admin_email, &t.admin_password, "")
+        s.sign_in_response(&t.tenant_id, &t.admin_email, "wrong-password-123", "")
             .await,
         Code::Unauthenticated,
-        "locked",
+        "wrong e-mail",
     );
-    clock.advance(chrono::Duration::minutes(15));
+    // A failed guess or two lock nobody out.
     s.sign_in_response(&t.tenant_id, &t.admin_email, &t.admin_password, "")
         .await
         .unwrap();

@@ -95,6 +95,9 @@ async fn concurrent_sign_ins_with_one_code_let_only_one_in() {
     for c in calls {
         match c.await.unwrap() {
             Ok(_) => ok += 1,
+            // Until settled, each attempt counts as a failed guess, so one
+            // arriving behind three others may be told to slow down instead.
+            Err(e) if e.code() == Code::ResourceExhausted => {}
             Err(e) => {
                 assert_eq!(e.code(), Code::Unauthenticated);
                 assert!(e.message().contains("already used"), "{}", e.message());
