@@ -17,6 +17,7 @@ use crate::store::settings as stored;
 use keyholder_kit::auth::AuthError;
 use keyholder_kit::paging::Page;
 use keyholder_proto::broker::v1::*;
+use keyholder_rights::Capability;
 use tonic::Request;
 
 async fn load(core: &Core, id: &str) -> Result<grants::Model, Error> {
@@ -88,7 +89,7 @@ pub(super) async fn extend(
     let p = &who.0;
     let r = req.into_inner();
     let g = load(core, &r.grant_id).await?;
-    p.require_employee_admin_of(&g.tenant_id)?;
+    p.require_capability(&g.tenant_id, Capability::ManageSupportGrants)?;
     idempotent(core, &p.id, "ExtendGrant", &r.request_id, async {
         let now = core.clock.now();
         still_active(&g, GrantEvent::Extend, now)?;
@@ -125,7 +126,7 @@ pub(super) async fn revoke(
     let p = &who.0;
     let r = req.into_inner();
     let g = load(core, &r.grant_id).await?;
-    p.require_employee_admin_of(&g.tenant_id)?;
+    p.require_capability(&g.tenant_id, Capability::ManageSupportGrants)?;
     let why = input::optional_text("reason", &r.reason, input::MAX_NOTE_LEN)?;
     idempotent(core, &p.id, "RevokeGrant", &r.request_id, async {
         let now = core.clock.now();

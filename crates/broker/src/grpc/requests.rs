@@ -17,6 +17,7 @@ use crate::store::settings as stored;
 use keyholder_kit::auth::{AuthError, Principal, PrincipalKind};
 use keyholder_kit::paging::Page;
 use keyholder_proto::broker::v1::*;
+use keyholder_rights::Capability;
 use tonic::Request;
 
 /// The helpdesk's scope.
@@ -203,7 +204,7 @@ pub(super) async fn approve(
     let p = &who.0;
     let r = req.into_inner();
     let m = load(core, &r.access_request_id).await?;
-    p.require_employee_admin_of(&m.tenant_id)?;
+    p.require_capability(&m.tenant_id, Capability::DecideAccessRequests)?;
     let note = input::optional_text("note", &r.note, input::MAX_NOTE_LEN)?;
     idempotent(core, &p.id, "ApproveAccessRequest", &r.request_id, async {
         let now = core.clock.now();
@@ -274,7 +275,7 @@ pub(super) async fn deny(
     let p = &who.0;
     let r = req.into_inner();
     let m = load(core, &r.access_request_id).await?;
-    p.require_employee_admin_of(&m.tenant_id)?;
+    p.require_capability(&m.tenant_id, Capability::DecideAccessRequests)?;
     let note = input::optional_text("note", &r.note, input::MAX_NOTE_LEN)?;
     idempotent(core, &p.id, "DenyAccessRequest", &r.request_id, async {
         let now = core.clock.now();

@@ -9,6 +9,7 @@ use crate::error::Error;
 use crate::store::settings as stored;
 use keyholder_kit::auth::PrincipalKind;
 use keyholder_proto::broker::v1::*;
+use keyholder_rights::Capability;
 use tonic::Request;
 
 pub(super) async fn get(
@@ -47,7 +48,7 @@ pub(super) async fn update(
     let p = &who.0;
     let mut r = req.into_inner();
     r.tenant_id = input::tenant_id(&r.tenant_id)?;
-    p.require_employee_admin_of(&r.tenant_id)?;
+    p.require_capability(&r.tenant_id, Capability::ChangeSupportAccess)?;
     let admin = Person {
         id: p.id.clone(),
         name: p.display_name.clone(),
