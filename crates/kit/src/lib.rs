@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod capability;
 pub mod client;
 pub mod clock;
 pub mod config;

@@ -20,6 +20,12 @@ pub enum DomainError {
     Conflict(String),
 }
 
+impl From<keyholder_rights::RightError> for DomainError {
+    fn from(e: keyholder_rights::RightError) -> Self {
+        Self::Invalid(e.to_string())
+    }
+}
+
 /// How support may enter a tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {

@@ -1,145 +1,22 @@
 //! What a grant lets an agent do: read-only, named roles, individual rights —
-//! always minus the admin-only areas. Roles are resolved to rights when the
+//! always minus what no delegate may do (`keyholder_rights::delegates`). Roles are resolved to rights when the
 //! grant is approved and the rights are kept with the grant, so a check never
 //! needs identity.
 
 use super::DomainError;
 use serde::{Deserialize, Serialize};
 
-/// Entities support may never touch, whatever the grant says: managing admins
-/// or the owner, 2FA settings, support-access settings. An entity is covered
-/// when it equals one of these or starts with one followed by a dot.
-pub const ADMIN_ONLY_ENTITIES: &[&str] = &[
-    "admin",
-    "admins",
-    "owner",
-    "identity.admin",
-    "identity.admins",
-    "identity.owner",
-    "identity.2fa",
-    "identity.totp",
-    "security.2fa",
-    "2fa",
-    "totp",
-    "support_access",
-    "broker",
-];
+pub use keyholder_rights::right::{MAX_RIGHT_LEN, MAX_RIGHTS, MAX_ROLE_LEN, MAX_ROLES, Right};
 
 /// Actions that only read.
 pub const READ_ACTIONS: &[&str] = &["read", "view", "list", "get"];
 
-/// Is `entity` in an admin-only area?
-pub fn is_admin_only(entity: &str) -> bool {
-    let e = entity.trim().to_ascii_lowercase();
-    ADMIN_ONLY_ENTITIES
-        .iter()
-        .any(|a| e == *a || e.strip_prefix(a).is_some_and(|rest| rest.starts_with('.')))
-}
-
-/// Longest right (`entity:action`) accepted.
-pub const MAX_RIGHT_LEN: usize = 100;
-/// Most explicit rights in one scope.
-pub const MAX_RIGHTS: usize = 32;
-/// Most roles in one scope, and the longest role name.
-pub const MAX_ROLES: usize = 16;
-/// See [`MAX_ROLES`].
-pub const MAX_ROLE_LEN: usize = 64;
-
-fn valid_segment(s: &str) -> bool {
-    !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
-}
-
-fn valid_entity(entity: &str) -> bool {
-    entity.split('.').all(valid_segment)
-}
-
-/// One right: an action on an entity; `*` matches anything, `prefix.*` every
-/// entity under `prefix`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct Right {
-    /// Entity.
-    pub entity: String,
-    /// Action.
-    pub action: String,
-}
-
-impl Right {
-    /// Parses `entity:action`: the entity is `*`, dot-separated lowercase
-    /// names (`crm.deal`) or such a prefix followed by `.*`; the action is `*`
-    /// or one lowercase word — the same shape identity accepts for rights.
-    pub fn parse(s: &str) -> Result<Self, DomainError> {
-        let bad = || {
-            DomainError::Invalid(format!(
-                "right {:?} must be entity:action, like crm.deal:read, crm.*:read or *:read",
-                s.chars().take(MAX_RIGHT_LEN).collect::<String>()
-            ))
-        };
-        if s.chars().count() > MAX_RIGHT_LEN {
-            return Err(DomainError::Invalid(format!(
-                "a right must be at most {MAX_RIGHT_LEN} characters"
-            )));
-        }
-        let (entity, action) = s.trim().split_once(':').ok_or_else(bad)?;
-        let (entity, action) = (entity.trim(), action.trim());
-        let entity_ok = entity == "*"
-            || valid_entity(entity)
-            || entity.strip_suffix(".*").is_some_and(valid_entity);
-        if !entity_ok || !(action == "*" || valid_segment(action)) {
-            return Err(bad());
-        }
-        Ok(Self {
-            entity: entity.to_string(),
-            action: action.to_string(),
-        })
-    }
-
-    /// `entity:action`.
-    pub fn text(&self) -> String {
-        format!("{}:{}", self.entity, self.action)
-    }
-
-    /// Does this right cover `entity`/`action`? An entity of `*` matches any
-    /// entity, `prefix.*` every entity under `prefix` (not `prefix` itself),
-    /// anything else only itself — the same rule as identity's rights.
-    pub fn covers(&self, entity: &str, action: &str) -> bool {
-        entity_matches(&self.entity, entity) && (self.action == "*" || self.action == action)
-    }
-
-    /// Does this right cover all of `other` (every entity/action `other`
-    /// matches)?
-    pub fn covers_right(&self, other: &Right) -> bool {
-        let entity_ok = match (self.entity.as_str(), other.entity.as_str()) {
-            ("*", _) => true,
-            (_, "*") => false,
-            (mine, theirs) => match theirs.strip_suffix(".*") {
-                // `theirs` is a prefix pattern: only an equal or shorter
-                // prefix pattern covers every entity under it.
-                Some(their_prefix) => mine.strip_suffix(".*").is_some_and(|my_prefix| {
-                    their_prefix == my_prefix || is_under(their_prefix, my_prefix)
-                }),
-                None => entity_matches(mine, theirs),
-            },
-        };
-        entity_ok && (self.action == "*" || self.action == other.action)
-    }
-}
-
-/// Is `entity` strictly under `prefix` (`crm.deal` under `crm`)?
-fn is_under(entity: &str, prefix: &str) -> bool {
-    entity
-        .strip_prefix(prefix)
-        .is_some_and(|rest| rest.starts_with('.'))
-}
-
-/// Does the entity pattern of a right match `entity`?
-pub fn entity_matches(pattern: &str, entity: &str) -> bool {
-    pattern == "*"
-        || pattern == entity
-        || pattern
-            .strip_suffix(".*")
-            .is_some_and(|prefix| is_under(entity, prefix))
+/// Why support may never have `what`: the shared rule for delegates
+/// (integrators and support agents alike).
+fn admin_only(what: &str, why: keyholder_rights::Reserved) -> String {
+    format!(
+        "{what} is admin-only for support: support may never manage admins or the owner, 2FA, security or support-access settings ({why})"
+    )
 }
 
 /// A scope, as asked and as granted. `effective` holds the rights that checks
@@ -206,13 +83,13 @@ impl Scope {
         let mut parsed = Vec::new();
         for r in rights {
             let right = Right::parse(r)?;
-            if is_admin_only(&right.entity) {
-                return Err(DomainError::Invalid(format!(
-                    "right {} is in an admin-only area: support may never manage admins or the owner, 2FA settings or support-access settings",
-                    right.text()
+            if let Err(why) = keyholder_rights::delegate_may_hold(&right) {
+                return Err(DomainError::Invalid(admin_only(
+                    &format!("right {right}"),
+                    why,
                 )));
             }
-            parsed.push(right.text());
+            parsed.push(right.to_string());
         }
         parsed.sort();
         parsed.dedup();
@@ -261,7 +138,7 @@ impl Scope {
             .iter()
             .filter_map(|r| Right::parse(r).ok())
             .chain(role_rights)
-            .filter(|r| !is_admin_only(&r.entity))
+            .filter(|r| keyholder_rights::delegate_may_hold(r).is_ok())
             .collect();
         eff.sort();
         eff.dedup();
@@ -271,12 +148,10 @@ impl Scope {
 
     /// May the holder do `action` on `entity`?
     pub fn allows(&self, entity: &str, action: &str) -> Decision {
-        if is_admin_only(entity) {
+        if let Err(why) = keyholder_rights::delegate_may(entity, action) {
             return Decision {
                 allowed: false,
-                reason: format!(
-                    "{entity} is an admin-only area: support may never manage admins or the owner, 2FA settings or support-access settings"
-                ),
+                reason: admin_only(&format!("{entity}:{action}"), why),
             };
         }
         if self.read_only && READ_ACTIONS.contains(&action) {
@@ -288,7 +163,7 @@ impl Scope {
         if let Some(r) = self.effective.iter().find(|r| r.covers(entity, action)) {
             return Decision {
                 allowed: true,
-                reason: format!("the grant includes the right {}", r.text()),
+                reason: format!("the grant includes the right {r}"),
             };
         }
         Decision {
@@ -308,10 +183,19 @@ mod tests {
 
     #[test]
     fn admin_only_areas_are_refused_when_asked_and_when_checked() {
-        assert!(is_admin_only("identity.admins"));
-        assert!(is_admin_only("security.2fa.settings"));
-        assert!(!is_admin_only("administration_log"));
-        assert!(Scope::validated(false, &[], &s(&["support_access:edit"])).is_err());
+        for reserved in [
+            "support_access:edit",
+            "identity.admins:read",
+            "security.2fa.settings:change",
+            "identity.*:*",
+            "settings.security:edit",
+        ] {
+            let e = Scope::validated(false, &[], &s(&[reserved]))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(e.contains("admin-only"), "{reserved}: {e}");
+        }
         let all = Scope::validated(false, &s(&["admin"]), &[])
             .map(|x| {
                 x.resolve(vec![Right {
@@ -323,6 +207,22 @@ mod tests {
         assert!(all.allows("crm.deal", "delete").allowed);
         assert!(!all.allows("identity.admins", "change").allowed);
         assert!(!all.allows("support_access", "edit").allowed);
+        let d = all.allows("security.totp", "disable");
+        assert!(
+            !d.allowed && d.reason.contains("admin-only"),
+            "{}",
+            d.reason
+        );
+        assert!(all.allows("identity.users", "read").allowed);
+        assert!(!all.allows("identity.users", "set_admin").allowed);
+        // Role rights reaching reserved areas are dropped when resolved.
+        let sc = Scope::validated(false, &s(&["ops"]), &[])
+            .unwrap_or_default()
+            .resolve(vec![
+                Right::parse("support_access.settings:*").unwrap_or_else(|_| right("x", "y")),
+                Right::parse("crm.*:*").unwrap_or_else(|_| right("x", "y")),
+            ]);
+        assert_eq!(sc.effective, vec![right("crm.*", "*")]);
     }
 
     #[test]
@@ -390,11 +290,11 @@ mod tests {
         let pattern = Scope::validated(false, &[], &s(&["crm.deal.*:read"])).unwrap_or_default();
         assert!(pattern.check_narrower_than(&exact).is_err());
         // Admin-only areas stay refused under a prefix right.
-        let idy = Scope::validated(false, &[], &s(&["identity.*:*"]))
+        let crm = Scope::validated(false, &[], &s(&["crm.*:*"]))
             .unwrap_or_default()
             .resolve(Vec::new());
-        assert!(!idy.allows("identity.admins", "change").allowed);
-        assert!(idy.allows("identity.users", "read").allowed);
+        assert!(!crm.allows("crm.admins", "change").allowed);
+        assert!(crm.allows("crm.deal", "change").allowed);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use super::convert::{grant_out, grant_state_in, time, ts};
 use super::requests::HELPDESK;
-use super::visibility::{record_visible_to, require_admin};
+use super::visibility::{record_visible_to, require_admin, require_capability};
 use super::{caller, idempotent, random_token, sha256_hex};
 use crate::Core;
 use crate::domain::limits::check_extension;
@@ -18,6 +18,7 @@ use crate::store::settings as stored;
 use keyholder_kit::auth::Principal;
 use keyholder_kit::paging::Page;
 use keyholder_proto::broker::v1::*;
+use keyholder_rights::Capability;
 use tonic::Request;
 
 /// The grant, if `p` may see it; one that exists but is not theirs to see
@@ -92,7 +93,7 @@ pub(super) async fn extend(
     let p = &who.0;
     let r = req.into_inner();
     let g = load(core, p, &r.grant_id).await?;
-    require_admin(p, &g.tenant_id, true)?;
+    require_capability(p, &g.tenant_id, Capability::ManageSupportGrants)?;
     idempotent(core, &p.id, "ExtendGrant", &r.request_id, async {
         let now = core.clock.now();
         still_active(&g, GrantEvent::Extend, now)?;
@@ -129,7 +130,7 @@ pub(super) async fn revoke(
     let p = &who.0;
     let r = req.into_inner();
     let g = load(core, p, &r.grant_id).await?;
-    require_admin(p, &g.tenant_id, true)?;
+    require_capability(p, &g.tenant_id, Capability::ManageSupportGrants)?;
     let why = input::optional_text("reason", &r.reason, input::MAX_NOTE_LEN)?;
     idempotent(core, &p.id, "RevokeGrant", &r.request_id, async {
         let now = core.clock.now();

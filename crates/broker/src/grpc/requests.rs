@@ -4,7 +4,9 @@
 use super::convert::{
     duration, grant_out, request_out, request_state_in, scope_in, scope_json, stored_scope,
 };
-use super::visibility::{record_visible_to, require_admin, require_tenant_exists};
+use super::visibility::{
+    record_visible_to, require_admin, require_capability, require_tenant_exists,
+};
 use super::{caller, idempotent};
 use crate::Core;
 use crate::domain::limits::{
@@ -20,6 +22,7 @@ use crate::store::settings as stored;
 use keyholder_kit::auth::{AuthError, Principal, PrincipalKind};
 use keyholder_kit::paging::Page;
 use keyholder_proto::broker::v1::*;
+use keyholder_rights::Capability;
 use tonic::Request;
 
 /// The helpdesk's scope.
@@ -210,7 +213,7 @@ pub(super) async fn approve(
     let p = &who.0;
     let r = req.into_inner();
     let m = load(core, p, &r.access_request_id).await?;
-    require_admin(p, &m.tenant_id, true)?;
+    require_capability(p, &m.tenant_id, Capability::DecideAccessRequests)?;
     let note = input::optional_text("note", &r.note, input::MAX_NOTE_LEN)?;
     idempotent(core, &p.id, "ApproveAccessRequest", &r.request_id, async {
         let now = core.clock.now();
@@ -284,7 +287,7 @@ pub(super) async fn deny(
     let p = &who.0;
     let r = req.into_inner();
     let m = load(core, p, &r.access_request_id).await?;
-    require_admin(p, &m.tenant_id, true)?;
+    require_capability(p, &m.tenant_id, Capability::DecideAccessRequests)?;
     let note = input::optional_text("note", &r.note, input::MAX_NOTE_LEN)?;
     idempotent(core, &p.id, "DenyAccessRequest", &r.request_id, async {
         let now = core.clock.now();

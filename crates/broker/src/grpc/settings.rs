@@ -1,7 +1,7 @@
 //! GetSupportAccessSettings, UpdateSupportAccessSettings.
 
 use super::convert::{duration, mode_in, scope_in, settings_out};
-use super::visibility::{require_admin, require_tenant_exists};
+use super::visibility::{require_admin, require_capability, require_tenant_exists};
 use super::{caller, idempotent};
 use crate::Core;
 use crate::domain::limits::{SettingsChange, apply_change};
@@ -10,6 +10,7 @@ use crate::error::Error;
 use crate::store::settings as stored;
 use keyholder_kit::auth::PrincipalKind;
 use keyholder_proto::broker::v1::*;
+use keyholder_rights::Capability;
 use tonic::Request;
 
 pub(super) async fn get(
@@ -52,7 +53,7 @@ pub(super) async fn update(
     let p = &who.0;
     let mut r = req.into_inner();
     r.tenant_id = input::tenant_id(&r.tenant_id)?;
-    require_admin(p, &r.tenant_id, true)?;
+    require_capability(p, &r.tenant_id, Capability::ChangeSupportAccess)?;
     // A live token can outlast its tenant; no settings row for a tenant
     // identity no longer knows.
     require_tenant_exists(core, &r.tenant_id).await?;

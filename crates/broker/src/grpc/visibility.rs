@@ -49,6 +49,19 @@ pub(super) fn require_admin(
     Err(AuthError::Forbidden("only an administrator of the tenant may do this".into()).into())
 }
 
+/// Like [`require_admin`] for an admin-only power: callers outside the
+/// tenant learn nothing, members must hold the capability (integrators hold
+/// none of them).
+pub(super) fn require_capability(
+    p: &Principal,
+    tenant_id: &str,
+    cap: keyholder_rights::Capability,
+) -> Result<(), Error> {
+    require_admin(p, tenant_id, false)?;
+    p.require_capability(tenant_id, cap)?;
+    Ok(())
+}
+
 /// NOT_FOUND unless identity knows the tenant. Called before anything is
 /// written for a tenant named by a vendor-side caller (agent, helpdesk), so a
 /// made-up id leaves no settings, requests or audit events behind.

@@ -12,6 +12,7 @@ mod deactivation;
 mod dead_letters;
 mod end_of_access;
 mod inputs;
+mod integrators;
 mod lifecycle;
 mod outbox;
 mod refusals;

@@ -3,7 +3,7 @@
 
 use super::departments::{Node, lineage};
 use super::people::totp_overdue;
-use super::rights::{ADMIN_ROLE, EMPLOYEE_ROLE, INTEGRATOR_ROLE, Right, is_admin_only};
+use super::rights::{ADMIN_ROLE, EMPLOYEE_ROLE, INTEGRATOR_ROLE, Right};
 use chrono::{DateTime, Utc};
 use keyholder_kit::auth::PrincipalKind;
 use std::collections::HashMap;
@@ -145,31 +145,34 @@ pub fn decide(facts: &Facts, entity: &str, action: &str, now: DateTime<Utc>) -> 
             "integrator 2FA overdue: two-factor authentication had to be turned on within 10 days of the invitation".into(),
         );
     }
-    if u.kind == PrincipalKind::Integrator {
-        if is_admin_only(entity) {
-            return deny(format!(
-                "{entity} is an admin-only area: integrators may not manage admins or the owner, 2FA settings or support-access settings"
-            ));
-        }
-        return allow(format!(
-            "role {INTEGRATOR_ROLE} grants {want} (administrator rights minus appointing admins and turning off 2FA)"
+    // Integrators are administrators minus the admin-only powers: their
+    // built-in role holds every right, and what no delegate may ever be
+    // authorized for is taken away first, by the right's structure.
+    if u.kind == PrincipalKind::Integrator
+        && let Err(why) = keyholder_rights::delegate_may(entity, action)
+    {
+        return deny(format!(
+            "integrators may not be authorized for {want}: {why}"
         ));
     }
-    if u.admin {
+    if u.kind == PrincipalKind::Employee && u.admin {
         return allow(format!("role {ADMIN_ROLE} grants {want} (administrator)"));
     }
-    if let Some(code) = entity.strip_prefix("app.")
+    if u.kind == PrincipalKind::Employee
+        && let Some(code) = entity.strip_prefix("app.")
         && action == "use"
     {
         return decide_app(facts, code);
     }
     let mut best: Option<(u8, String)> = None;
     for role in &facts.roles {
-        if !role.rights.iter().any(|r| r.grants(entity, action)) {
+        if !role.rights.iter().any(|r| r.covers(entity, action)) {
             continue;
         }
-        let reach = if role.name == EMPLOYEE_ROLE {
+        let reach = if role.name == EMPLOYEE_ROLE && u.kind == PrincipalKind::Employee {
             Some("(held by every employee)".to_string())
+        } else if role.name == INTEGRATOR_ROLE && u.kind == PrincipalKind::Integrator {
+            Some("(held by every integrator)".to_string())
         } else {
             role.holders.iter().find_map(|h| facts.reaches(h))
         };
@@ -252,6 +255,11 @@ mod tests {
                     holders: vec![SubjectRef::Department("east".into())],
                 },
                 RoleFacts {
+                    name: "integrator".into(),
+                    rights: vec![Right::parse("*:*").unwrap()],
+                    holders: vec![],
+                },
+                RoleFacts {
                     name: "editor".into(),
                     rights: vec![Right::parse("crm.*:change").unwrap()],
                     holders: vec![SubjectRef::User("u1".into())],
@@ -316,6 +324,33 @@ mod tests {
         assert!(d.allowed && d.rule.contains("via department sales"));
     }
 
+    proptest::proptest! {
+        /// No spelling of a capability-backed right (as `Authorize` receives
+        /// it: possibly any string, trimmed) lets an integrator through.
+        #[test]
+        fn no_spelling_authorizes_an_integrator(
+            which in 0usize..64,
+            prefix in "[a-z0-9]{0,4}",
+            sep in proptest::sample::select(vec!["", ".", "_", "-"]),
+            suffix in "[a-z0-9]{0,4}",
+            upper in proptest::bool::ANY,
+        ) {
+            let all: Vec<Right> = keyholder_rights::Capability::ALL
+                .into_iter()
+                .flat_map(|c| c.rights())
+                .collect();
+            let right = &all[which % all.len()];
+            let action = if right.action == "*" { "change" } else { right.action.as_str() };
+            let mut entity = format!("{prefix}{sep}{}{sep}{suffix}", right.entity);
+            if upper {
+                entity = entity.to_uppercase();
+            }
+            let f = facts(PrincipalKind::Integrator, &[]);
+            let d = decide(&f, entity.trim_matches(|c| c == '.' || c == '_' || c == '-'), action, now());
+            proptest::prop_assert!(!d.allowed, "{entity}:{action} -> {}", d.rule);
+        }
+    }
+
     #[test]
     fn admins_integrators_agents_and_the_inactive() {
         let mut f = facts(PrincipalKind::Employee, &[]);
@@ -334,16 +369,37 @@ mod tests {
         assert!(!d.allowed && d.rule.contains("2FA overdue"));
         f.user.totp_enabled = true;
         assert!(decide(&f, "crm.deal", "read", late).allowed);
-        for admin_only in ["identity.admins", "support_access", "security.2fa.settings"] {
-            let d = decide(&f, admin_only, "change", now());
-            assert!(!d.allowed, "{admin_only}");
+        for (entity, action) in [
+            ("identity.admins", "change"),
+            ("support_access", "change"),
+            ("security.2fa.settings", "change"),
+            ("security.totp", "disable"),
+            ("identity.users", "set_admin"),
+            ("settings.security", "edit"),
+            ("mfa", "disable"),
+        ] {
+            let d = decide(&f, entity, action, now());
+            assert!(!d.allowed, "{entity}:{action}");
             assert!(
-                d.rule.contains("admin-only area: integrators"),
+                d.rule.starts_with(&format!(
+                    "integrators may not be authorized for {entity}:{action}: "
+                )) && d.rule.contains("admin-only"),
                 "{}",
                 d.rule
             );
         }
         assert!(decide(&f, "identity.users", "read", now()).allowed);
+        let d = decide(&f, "crm.deal", "delete", now());
+        assert_eq!(
+            d.rule,
+            "role integrator grants crm.deal:delete (held by every integrator)"
+        );
+        // Integrators reach apps through their role, as admins do.
+        assert!(decide(&f, "app.chatapp", "use", now()).allowed);
+        // The employee role is not the integrator's, nor the reverse.
+        let mut e = facts(PrincipalKind::Employee, &[]);
+        e.roles.retain(|r| r.name != "editor");
+        assert!(!decide(&e, "crm.deal", "delete", now()).allowed);
         let f = facts(PrincipalKind::SupportAgent, &[]);
         assert!(!decide(&f, "crm.deal", "read", now()).allowed);
     }

@@ -1,10 +1,12 @@
 //! Rules about people: seats, partner limits, the integrators' 2FA deadline,
-//! and what integrators ("admin-minus") may not do. (Failed sign-ins are
-//! slowed by `throttle`; nobody is locked out.)
+//! and the rules on appointing, dismissing and handing over that hold
+//! whoever asks (the admin-only powers are capabilities). Failed sign-ins are
+//! slowed by `throttle`; nobody is locked out.
 
 use crate::error::{Error, Result};
 use chrono::{DateTime, Duration, Utc};
 use keyholder_kit::auth::{Principal, PrincipalKind};
+use keyholder_rights::Capability;
 
 /// Active integrators one partner may have in one tenant.
 pub const INTEGRATORS_PER_PARTNER: u64 = 10;
@@ -66,14 +68,11 @@ pub struct Target {
     pub active: bool,
 }
 
-/// May `actor` appoint (`grant`) or dismiss an admin? Integrators never; the
-/// chief admin is never dismissed; only employees can be admins.
-pub fn check_set_admin(actor: &Principal, target: &Target, grant: bool) -> Result<()> {
-    if actor.kind == PrincipalKind::Integrator {
-        return Err(Error::denied(
-            "integrators may not appoint or dismiss administrators",
-        ));
-    }
+/// May the target be appointed (`grant`) or dismissed as admin? Only
+/// employees can be admins, and the chief admin is never dismissed. Whether
+/// the caller may appoint at all is [`Capability::AppointAdmins`], asked by
+/// the handler.
+pub fn check_set_admin(target: &Target, grant: bool) -> Result<()> {
     if target.kind != PrincipalKind::Employee {
         return Err(Error::precondition("only employees can be administrators"));
     }
@@ -90,17 +89,19 @@ pub fn check_set_admin(actor: &Principal, target: &Target, grant: bool) -> Resul
     Ok(())
 }
 
-/// May `actor` deactivate (dismiss) `target`?
+/// May `actor` deactivate (dismiss) `target`? Dismissing an administrator
+/// takes [`Capability::AppointAdmins`].
 pub fn check_deactivate(actor: &Principal, target: &Target) -> Result<()> {
     if target.chief {
         return Err(Error::precondition(
             "the chief admin cannot be deactivated; transfer ownership first",
         ));
     }
-    if actor.kind == PrincipalKind::Integrator && target.admin {
-        return Err(Error::denied(
-            "integrators may not deactivate administrators",
-        ));
+    if target.admin && !actor.holds(Capability::AppointAdmins) {
+        return Err(Error::denied(format!(
+            "{} may not deactivate administrators: only an employee administrator may dismiss one",
+            actor.standing().plural()
+        )));
     }
     if target.kind == PrincipalKind::Operator {
         return Err(Error::precondition("the operator cannot be deactivated"));
@@ -108,22 +109,10 @@ pub fn check_deactivate(actor: &Principal, target: &Target) -> Result<()> {
     Ok(())
 }
 
-/// May `actor` turn off someone's TOTP? Admin employees only.
-pub fn check_disable_totp(actor: &Principal) -> Result<()> {
-    if actor.kind == PrincipalKind::Integrator {
-        return Err(Error::denied(
-            "integrators may not turn off two-factor authentication",
-        ));
-    }
-    Ok(())
-}
-
 /// May the tenant pass from `actor` to `target`? Only the chief admin hands
-/// over, only to an active admin employee other than themself.
+/// over, only to an active admin employee other than themself. The caller
+/// already holds [`Capability::TransferOwnership`] (asked by the handler).
 pub fn check_transfer(actor: &Principal, target: &Target, same_user: bool) -> Result<()> {
-    if actor.kind == PrincipalKind::Integrator {
-        return Err(Error::denied("integrators may not transfer ownership"));
-    }
     if !actor.chief_admin {
         return Err(Error::denied("only the chief admin may transfer ownership"));
     }
@@ -227,27 +216,24 @@ mod tests {
         let emp = target(PrincipalKind::Employee, false, false);
         let adm = target(PrincipalKind::Employee, true, false);
         let owner = target(PrincipalKind::Employee, true, true);
+        assert!(check_set_admin(&emp, true).is_ok());
         assert!(matches!(
-            check_set_admin(&integ, &emp, true),
-            Err(Error::PermissionDenied(_))
-        ));
-        assert!(check_set_admin(&admin, &emp, true).is_ok());
-        assert!(matches!(
-            check_set_admin(&admin, &owner, false),
+            check_set_admin(&owner, false),
             Err(Error::FailedPrecondition(_))
         ));
-        assert!(matches!(
-            check_deactivate(&integ, &adm),
-            Err(Error::PermissionDenied(_))
-        ));
+        let refused = check_deactivate(&integ, &adm);
+        assert!(matches!(refused, Err(Error::PermissionDenied(_))));
+        let m = refused.unwrap_err().to_string();
+        assert!(
+            m.contains("integrators may not deactivate administrators"),
+            "{m}"
+        );
         assert!(check_deactivate(&integ, &emp).is_ok());
+        assert!(check_deactivate(&admin, &adm).is_ok());
         assert!(matches!(
             check_deactivate(&admin, &owner),
             Err(Error::FailedPrecondition(_))
         ));
-        assert!(check_disable_totp(&integ).is_err());
-        assert!(check_disable_totp(&admin).is_ok());
-        assert!(check_transfer(&integ, &adm, false).is_err());
         assert!(matches!(
             check_transfer(&admin, &adm, false),
             Err(Error::PermissionDenied(_))
@@ -258,6 +244,6 @@ mod tests {
             Err(Error::FailedPrecondition(_))
         ));
         let integ_target = target(PrincipalKind::Integrator, false, false);
-        assert!(check_set_admin(&admin, &integ_target, true).is_err());
+        assert!(check_set_admin(&integ_target, true).is_err());
     }
 }

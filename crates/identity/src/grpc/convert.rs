@@ -104,7 +104,7 @@ pub fn role_pb(r: &role::Model) -> pb::Role {
 /// Proto rights → validated rights.
 pub fn rights_from_pb(rs: &[pb::Right]) -> Result<Vec<Right>> {
     rs.iter()
-        .map(|r| Right::new(&r.entity, &r.action))
+        .map(|r| Right::new(&r.entity, &r.action).map_err(|e| Error::invalid(e.to_string())))
         .collect()
 }
 

@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::store::{refresh_family, refresh_token, user};
 use keyholder_kit::auth::{ALL_AUDIENCES, ISSUER, PrincipalKind};
 use keyholder_proto::identity::v1 as pb;
+use keyholder_rights::Capability;
 use tonic::Request;
 
 impl Api {
@@ -297,8 +298,7 @@ impl Api {
         let target_id = validate::id("user_id", &r.user_id)?;
         self.once(&p.id, "DisableTotp", &r.request_id, || async {
             let u = self.tenant_user(&p, &target_id).await?;
-            p.require_admin_of(&u.tenant_id)?;
-            people::check_disable_totp(&p)?;
+            p.require_capability(&u.tenant_id, Capability::DisableTwoFactor)?;
             let events = self.change(
                 &p,
                 &u.tenant_id,

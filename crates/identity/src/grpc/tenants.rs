@@ -9,6 +9,7 @@ use crate::store::{role, tenant, user};
 use keyholder_kit::auth::Principal;
 use keyholder_kit::paging::Page;
 use keyholder_proto::identity::v1 as pb;
+use keyholder_rights::Capability;
 use tonic::Request;
 
 impl Api {
@@ -196,7 +197,7 @@ impl Api {
         let p = self.caller(&req).await?;
         let r = req.into_inner();
         let tenant_id = validate::id("tenant_id", &r.tenant_id)?;
-        p.require_admin_of(&tenant_id)?;
+        p.require_capability(&tenant_id, Capability::TransferOwnership)?;
         let new_id = validate::id("new_chief_admin_id", &r.new_chief_admin_id)?;
         self.once(&p.id, "TransferOwnership", &r.request_id, || async {
             let mut t = self.visible_tenant(&p, &tenant_id).await?;

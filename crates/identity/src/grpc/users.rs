@@ -9,6 +9,7 @@ use crate::store::{Limit, Write, user};
 use keyholder_kit::auth::{Principal, PrincipalKind};
 use keyholder_kit::paging::Page;
 use keyholder_proto::identity::v1 as pb;
+use keyholder_rights::Capability;
 use tonic::Request;
 
 impl Api {
@@ -228,7 +229,7 @@ impl Api {
         let u = self.changeable_user(&p, &r.user_id).await?;
         self.once(&p.id, "ReactivateUser", &r.request_id, || async {
             let facts = self.target_facts(&u).await?;
-            if p.kind == PrincipalKind::Integrator && facts.admin {
+            if facts.admin && !p.holds(Capability::AppointAdmins) {
                 return Err(Error::denied("integrators may not re-hire administrators"));
             }
             if !u.active {
@@ -295,7 +296,8 @@ impl Api {
         let r = req.into_inner();
         let u = self.changeable_user(&p, &r.user_id).await?;
         self.once(&p.id, "SetAdmin", &r.request_id, || async {
-            people::check_set_admin(&p, &self.target_facts(&u).await?, r.admin)?;
+            p.require_capability(&u.tenant_id, Capability::AppointAdmins)?;
+            people::check_set_admin(&self.target_facts(&u).await?, r.admin)?;
             if u.admin != r.admin {
                 let change = if r.admin {
                     "admin_appointed"

@@ -1,5 +1,7 @@
-//! Integrators hold admin rights minus the admin-only areas; neither they nor
-//! admins can widen anyone past that through roles.
+//! Integrators hold admin rights minus the admin-only powers: `Authorize`
+//! refuses them every capability-backed right, the handlers of those powers
+//! refuse them, and neither they nor admins can widen anyone past that
+//! through roles.
 
 use crate::*;
 
@@ -132,11 +134,21 @@ async fn integrators_are_denied_admin_only_areas() {
     let t = s.create_tenant("Acme", 5).await;
     s.register_partner("Integra", &["integra.example"]).await;
     let integ = s.invite_integrator(&t, "ivan@integra.example").await;
-    for entity in [
-        "identity.admins",
-        "owner",
-        "security.2fa.settings",
-        "support_access",
+    // The capability-backed rights, a security area under a business prefix,
+    // and Keyholder's own rights outside the delegates' allowlist.
+    for (entity, action) in [
+        ("security.totp", "disable"),
+        ("identity.users", "set_admin"),
+        ("settings.security", "edit"),
+        ("mfa", "disable"),
+        ("identity.admins", "change"),
+        ("identity.tenants", "transfer_ownership"),
+        ("owner", "change"),
+        ("security.2fa.settings", "change"),
+        ("support_access", "change"),
+        ("support_access.requests", "approve"),
+        ("crm.security", "read"),
+        ("identity.sessions", "revoke"),
     ] {
         let d = authorize(
             &s,
@@ -144,40 +156,145 @@ async fn integrators_are_denied_admin_only_areas() {
             &t.tenant_id,
             &integ.user_id,
             entity,
-            "change",
+            action,
         )
         .await;
-        assert!(!d.allowed, "{entity}");
-        assert_eq!(
-            d.rule,
-            format!(
-                "{entity} is an admin-only area: integrators may not manage admins or the owner, 2FA settings or support-access settings"
-            )
+        assert!(!d.allowed, "{entity}:{action}");
+        assert!(
+            d.rule.starts_with(&format!(
+                "integrators may not be authorized for {entity}:{action}: "
+            )) && d.rule.contains("admin-only"),
+            "{}",
+            d.rule
         );
     }
-    let d = authorize(
-        &s,
-        &t.admin_token,
-        &t.tenant_id,
-        &integ.user_id,
-        "crm.deal",
-        "delete",
-    )
-    .await;
-    assert!(
-        d.allowed && d.rule.starts_with("role integrator grants"),
-        "{}",
-        d.rule
-    );
+    // Respelled, the names are not names at all.
+    for (entity, action) in [
+        ("Security.TOTP", "disable"),
+        ("mfa", "Disable"),
+        ("mf\u{0430}", "disable"),
+        ("security..totp", "disable"),
+    ] {
+        refused(
+            s.identity()
+                .authorize(bearer(
+                    pb::AuthorizeRequest {
+                        tenant_id: t.tenant_id.clone(),
+                        principal_id: integ.user_id.clone(),
+                        entity: entity.into(),
+                        action: action.into(),
+                    },
+                    &t.admin_token,
+                ))
+                .await,
+            Code::InvalidArgument,
+            "lowercase",
+        );
+    }
+    for (entity, action) in [("crm.deal", "delete"), ("identity.users", "read")] {
+        let d = authorize(
+            &s,
+            &t.admin_token,
+            &t.tenant_id,
+            &integ.user_id,
+            entity,
+            action,
+        )
+        .await;
+        assert!(d.allowed, "{}", d.rule);
+        assert_eq!(
+            d.rule,
+            format!("role integrator grants {entity}:{action} (held by every integrator)")
+        );
+    }
     // An admin employee still reaches them.
-    let d = authorize(
-        &s,
-        &t.admin_token,
-        &t.tenant_id,
-        &t.chief_admin_id,
-        "identity.admins",
-        "change",
-    )
-    .await;
-    assert!(d.allowed, "{}", d.rule);
+    for (entity, action) in [("identity.admins", "change"), ("security.totp", "disable")] {
+        let d = authorize(
+            &s,
+            &t.admin_token,
+            &t.tenant_id,
+            &t.chief_admin_id,
+            entity,
+            action,
+        )
+        .await;
+        assert!(d.allowed, "{}", d.rule);
+    }
+}
+
+#[tokio::test]
+async fn integrators_may_not_use_the_admin_only_powers() {
+    let s = suite().await;
+    let t = s.create_tenant("Acme", 5).await;
+    let ann = s.create_employee(&t, "ann@acme.example", true).await;
+    let bob = s.create_employee(&t, "bob@acme.example", false).await;
+    s.register_partner("Integra", &["integra.example"]).await;
+    let integ = s.invite_integrator(&t, "ivan@integra.example").await;
+
+    for (user, admin) in [(&bob.user_id, true), (&ann.user_id, false)] {
+        refused(
+            s.identity()
+                .set_admin(bearer(
+                    pb::SetAdminRequest {
+                        request_id: rid(),
+                        user_id: user.clone(),
+                        admin,
+                    },
+                    &integ.token,
+                ))
+                .await,
+            Code::PermissionDenied,
+            "integrators may not appoint or dismiss administrators",
+        );
+    }
+    refused(
+        s.identity()
+            .disable_totp(bearer(
+                pb::DisableTotpRequest {
+                    request_id: rid(),
+                    user_id: bob.user_id.clone(),
+                },
+                &integ.token,
+            ))
+            .await,
+        Code::PermissionDenied,
+        "integrators may not turn off two-factor authentication",
+    );
+    refused(
+        s.identity()
+            .transfer_ownership(bearer(
+                pb::TransferOwnershipRequest {
+                    request_id: rid(),
+                    tenant_id: t.tenant_id.clone(),
+                    new_chief_admin_id: ann.user_id.clone(),
+                },
+                &integ.token,
+            ))
+            .await,
+        Code::PermissionDenied,
+        "integrators may not transfer ownership",
+    );
+    // The same calls by an employee administrator go through.
+    s.identity()
+        .set_admin(bearer(
+            pb::SetAdminRequest {
+                request_id: rid(),
+                user_id: bob.user_id.clone(),
+                admin: true,
+            },
+            &t.admin_token,
+        ))
+        .await
+        .unwrap();
+    s.identity()
+        .transfer_ownership(bearer(
+            pb::TransferOwnershipRequest {
+                request_id: rid(),
+                tenant_id: t.tenant_id.clone(),
+                new_chief_admin_id: ann.user_id.clone(),
+            },
+            &t.admin_token,
+        ))
+        .await
+        .unwrap();
 }
