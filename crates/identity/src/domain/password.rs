@@ -9,9 +9,17 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 pub const MIN_LEN: usize = 12;
 /// Longest password accepted (bounds hashing work).
 pub const MAX_LEN: usize = 256;
+/// Longest password accepted in bytes, checked before anything else so a huge
+/// input is refused without even counting its characters.
+pub const MAX_BYTES: usize = 1024;
 
 /// Refuses passwords that are too short or too long.
 pub fn validate(password: &str) -> Result<()> {
+    if password.len() > MAX_BYTES {
+        return Err(Error::invalid(format!(
+            "password must be at most {MAX_BYTES} bytes long"
+        )));
+    }
     let n = password.chars().count();
     if n < MIN_LEN {
         return Err(Error::invalid(format!(
@@ -64,5 +72,6 @@ mod tests {
         assert!(validate("short").is_err());
         assert!(validate("twelve chars").is_ok());
         assert!(validate(&"x".repeat(MAX_LEN + 1)).is_err());
+        assert!(validate(&"x".repeat(MAX_BYTES + 1)).is_err());
     }
 }

@@ -7,6 +7,7 @@ mod m0001_initial;
 mod m0002_outbox;
 mod m0003_totp_last_step;
 mod m0004_outbox_rejects;
+mod m0007_invitations;
 
 /// Runs identity's migrations, tracked in `identity_migrations`.
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_outbox::Migration),
             Box::new(m0003_totp_last_step::Migration),
             Box::new(m0004_outbox_rejects::Migration),
+            Box::new(m0007_invitations::Migration),
         ]
     }
 
