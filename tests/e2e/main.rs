@@ -6,5 +6,6 @@
 
 mod audit_outage;
 mod flows;
+mod invitations;
 mod lifecycle;
 mod standing;
