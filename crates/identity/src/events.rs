@@ -1,7 +1,9 @@
 //! Audit events of identity changes: what a tenant's compliance review needs
 //! to see (who changed which person, admin, role, app or department, and
 //! when). Written to the outbox in the change's own transaction. Never carries
-//! a secret: ids, names, e-mails and rights only.
+//! a secret in its attributes: ids, names, e-mails and rights only. The one
+//! secret that travels, an invitation's acceptance token, has its own field
+//! that audit mails and never logs (see [`integrator_invited`]).
 
 use chrono::{DateTime, Utc};
 use keyholder_kit::auth::Principal;
@@ -106,6 +108,63 @@ pub fn change(
         }
     }
     vec![e]
+}
+
+/// What the invitation e-mail needs to say.
+#[derive(Debug, Clone)]
+pub struct InvitationMail<'a> {
+    /// Invitation id.
+    pub invitation_id: &'a str,
+    /// The invitee's e-mail (the recipient).
+    pub email: &'a str,
+    /// The invitee's display name.
+    pub display_name: &'a str,
+    /// The partner.
+    pub partner_id: &'a str,
+    /// Its name.
+    pub partner_name: &'a str,
+    /// The tenant's name.
+    pub tenant_name: &'a str,
+    /// The tenant's e-mail language (`en`, `ru`).
+    pub locale: &'a str,
+    /// When the token stops working.
+    pub expire_at: DateTime<Utc>,
+    /// The acceptance token: for the e-mail only.
+    pub token: &'a str,
+}
+
+/// The INTEGRATOR_INVITED event: logged by audit like any change (without the
+/// token) and turned by it into the invitation e-mail (with the token).
+pub fn integrator_invited(
+    tenant_id: &str,
+    actor: Actor,
+    now: DateTime<Utc>,
+    mail: &InvitationMail<'_>,
+) -> Event {
+    let mut e = Event {
+        event_id: uuid::Uuid::now_v7().to_string(),
+        tenant_id: tenant_id.to_string(),
+        kind: EventKind::IntegratorInvited as i32,
+        occur_time: Some(timestamp(now)),
+        actor: Some(actor),
+        source: SOURCE.into(),
+        expire_time: Some(timestamp(mail.expire_at)),
+        invitation_token: mail.token.to_string(),
+        ..Event::default()
+    };
+    for (k, v) in [
+        ("change", "integrator_invited"),
+        ("invitation_id", mail.invitation_id),
+        ("email", mail.email),
+        ("display_name", mail.display_name),
+        ("partner_id", mail.partner_id),
+        ("partner_name", mail.partner_name),
+        ("tenant_name", mail.tenant_name),
+        ("locale", mail.locale),
+    ] {
+        e.attributes.insert(k.into(), attr_value(v, 256));
+    }
+    e
 }
 
 #[cfg(test)]

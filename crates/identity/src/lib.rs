@@ -33,16 +33,7 @@ pub const SERVICE_NAME: &str = "keyholder.identity.v1.IdentityService";
 /// Fully qualified name of the standing feed.
 pub const STANDING_SERVICE_NAME: &str = "keyholder.identity.v1.StandingService";
 
-/// Methods callable without a bearer token: the doors in (each checks its
-/// own credential: password, refresh token, client secret, invitation).
-pub const PUBLIC_METHODS: &[&str] = &[
-    "/keyholder.identity.v1.IdentityService/GetKeySet",
-    "/keyholder.identity.v1.IdentityService/SignIn",
-    "/keyholder.identity.v1.IdentityService/RefreshToken",
-    "/keyholder.identity.v1.IdentityService/SignOut",
-    "/keyholder.identity.v1.IdentityService/IssueServiceToken",
-    "/keyholder.identity.v1.IdentityService/AcceptInvitation",
-];
+pub use grpc::PUBLIC_METHODS;
 
 /// A prepared identity service: migrated, bootstrapped, ready to serve.
 #[derive(Debug)]

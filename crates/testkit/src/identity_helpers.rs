@@ -77,34 +77,98 @@ impl Suite {
             .expect("partner")
     }
 
-    /// Invites an integrator into `tenant` (by its chief admin) and signs
-    /// them in (password only: they have 10 days to turn on TOTP).
+    /// Invites an integrator into `tenant` (by its chief admin), accepts the
+    /// invitation with a password of the invitee's choosing and signs them
+    /// in (password only: they have 10 days to turn on TOTP).
     pub async fn invite_integrator(&self, tenant: &TenantFixture, email: &str) -> UserFixture {
-        let password = format!("pw-{}-integrator", uuid::Uuid::new_v4().simple());
-        let user = self
+        self.invite_integrator_as(&tenant.tenant_id, &tenant.admin_token, email)
+            .await
+            .expect("invite integrator");
+        self.accept_invitation_of(&tenant.tenant_id, email).await
+    }
+
+    /// Invites `email` into `tenant_id` as the holder of `token`.
+    pub async fn invite_integrator_as(
+        &self,
+        tenant_id: &str,
+        token: &str,
+        email: &str,
+    ) -> Result<pb::Invitation, tonic::Status> {
+        let resp = self
             .identity()
             .invite_integrator(bearer(
                 pb::InviteIntegratorRequest {
                     request_id: uuid::Uuid::new_v4().to_string(),
-                    tenant_id: tenant.tenant_id.clone(),
+                    tenant_id: tenant_id.to_string(),
                     email: email.to_string(),
                     display_name: email.split('@').next().unwrap_or(email).to_string(),
-                    password: password.clone(),
+                    ..Default::default()
                 },
-                &tenant.admin_token,
+                token,
             ))
+            .await?
+            .into_inner();
+        Ok(resp.invitation.expect("invitation"))
+    }
+
+    /// Accepts the pending invitation of `email` (its token read from
+    /// identity's outbox, see [`Suite::invitation_token`]) with a fresh
+    /// password, and signs the new integrator in.
+    pub async fn accept_invitation_of(&self, tenant_id: &str, email: &str) -> UserFixture {
+        let token = self.invitation_token(email).await;
+        let password = format!("pw-{}-integrator", uuid::Uuid::new_v4().simple());
+        let user = self
+            .identity()
+            .accept_invitation(pb::AcceptInvitationRequest {
+                request_id: uuid::Uuid::new_v4().to_string(),
+                token,
+                password: password.clone(),
+            })
             .await
-            .expect("invite integrator")
+            .expect("accept invitation")
             .into_inner()
             .user
             .expect("user");
-        let token = self.sign_in(&tenant.tenant_id, email, &password, "").await;
+        let token = self.sign_in(tenant_id, email, &password, "").await;
         UserFixture {
             user_id: user.user_id,
             email: email.to_string(),
             password,
             token,
         }
+    }
+
+    /// The acceptance token of the newest invitation of `email`, read where
+    /// it waits for audit: identity's outbox (test support only; the token
+    /// is nowhere else in identity). Once audit has taken it, it is only in
+    /// the invitation e-mail, so this panics then.
+    pub async fn invitation_token(&self, email: &str) -> String {
+        use keyholder_identity::store::entities::outbox as row;
+        use keyholder_proto::audit::v1::EventKind;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+        let url = self
+            .config
+            .database_url(keyholder_kit::config::ServiceName::Identity);
+        let db = sea_orm::Database::connect(url.expose())
+            .await
+            .expect("connect to identity's database");
+        let rows = row::Entity::find()
+            .filter(row::Column::Secret.is_not_null())
+            .order_by_desc(row::Column::Seq)
+            .all(&db)
+            .await
+            .expect("read identity's outbox");
+        let _ = db.close().await;
+        rows.iter()
+            .filter_map(keyholder_identity::store::outbox::decode)
+            .find(|e| {
+                e.kind == EventKind::IntegratorInvited as i32
+                    && e.attributes.get("email").map(String::as_str) == Some(email)
+            })
+            .map(|e| e.invitation_token)
+            .unwrap_or_else(|| {
+                panic!("no undelivered invitation of {email} in identity's outbox (delivered to audit already? read the token from the e-mail)")
+            })
     }
 }
 

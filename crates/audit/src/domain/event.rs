@@ -47,11 +47,13 @@ pub enum Kind {
     Action,
     /// An identity change.
     IdentityChanged,
+    /// A partner's employee was invited as an integrator (audit e-mails them).
+    IntegratorInvited,
 }
 
 impl Kind {
     /// Every kind, in contract order.
-    pub const ALL: [Kind; 15] = [
+    pub const ALL: [Kind; 16] = [
         Kind::ModeChanged,
         Kind::RequestCreated,
         Kind::RequestExpiring,
@@ -67,6 +69,7 @@ impl Kind {
         Kind::SignOut,
         Kind::Action,
         Kind::IdentityChanged,
+        Kind::IntegratorInvited,
     ];
 
     /// The stored name, e.g. `SIGN_IN`.
@@ -87,6 +90,7 @@ impl Kind {
             Kind::SignOut => "SIGN_OUT",
             Kind::Action => "ACTION",
             Kind::IdentityChanged => "IDENTITY_CHANGED",
+            Kind::IntegratorInvited => "INTEGRATOR_INVITED",
         }
     }
 
@@ -148,6 +152,16 @@ pub struct NewEvent {
     pub source: String,
     /// Further detail, sorted by key.
     pub attributes: BTreeMap<String, String>,
+}
+
+/// An event as it arrives: what is logged, and what only its e-mail may carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incoming {
+    /// The event, as it will be logged and hashed.
+    pub event: NewEvent,
+    /// INTEGRATOR_INVITED only: the invitee's acceptance token. It goes into
+    /// the rendered e-mail and nowhere else: never into the event's content.
+    pub invitation_token: Option<String>,
 }
 
 /// Why an event was refused.

@@ -3,5 +3,6 @@
 pub mod chain;
 pub mod event;
 pub mod history;
+pub mod invitation_mail;
 pub mod notify;
 pub mod templates;

@@ -12,6 +12,10 @@ pub enum Audience {
     Admins,
     /// The support agent the event is about.
     Agent,
+    /// The person an invitation is for. Their e-mail is rendered when the
+    /// event arrives (it carries a token that is never stored with the
+    /// event), so no job is left to resolve for them.
+    Invitee,
 }
 
 impl Audience {
@@ -21,18 +25,26 @@ impl Audience {
             Audience::ChiefAdmin => "chief_admin",
             Audience::Admins => "admins",
             Audience::Agent => "agent",
+            Audience::Invitee => "invitee",
         }
     }
 
     /// Parses a stored name.
     pub fn parse(s: &str) -> Option<Audience> {
-        [Audience::ChiefAdmin, Audience::Admins, Audience::Agent]
-            .into_iter()
-            .find(|a| a.as_str() == s)
+        [
+            Audience::ChiefAdmin,
+            Audience::Admins,
+            Audience::Agent,
+            Audience::Invitee,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == s)
     }
 }
 
-/// Who is e-mailed about an event of this kind.
+/// Who is e-mailed about an event of this kind, through a job resolved later
+/// (INTEGRATOR_INVITED mails its invitee at once instead: see
+/// `invitation_mail`).
 pub fn audiences(kind: Kind) -> &'static [Audience] {
     match kind {
         Kind::SignIn => &[Audience::ChiefAdmin],

@@ -104,7 +104,8 @@ const RU: Labels = Labels {
     signature: "Keyholder, по настройкам доступа техподдержки вашего аккаунта.",
 };
 
-fn time(t: DateTime<Utc>) -> String {
+/// A time as every e-mail shows it.
+pub(crate) fn time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 

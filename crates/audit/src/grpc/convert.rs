@@ -1,6 +1,6 @@
 //! Proto ↔ domain translations.
 
-use crate::domain::event::{Actor, Kind, NewEvent};
+use crate::domain::event::{Actor, Incoming, Kind, NewEvent};
 use crate::domain::history::LoginEntry;
 use crate::error::Error;
 use crate::store::entities::{event, notification};
@@ -44,6 +44,7 @@ pub(crate) fn kind_from_proto(k: i32) -> Option<Kind> {
         K::SignOut => Kind::SignOut,
         K::Action => Kind::Action,
         K::IdentityChanged => Kind::IdentityChanged,
+        K::IntegratorInvited => Kind::IntegratorInvited,
     })
 }
 
@@ -65,6 +66,7 @@ fn kind_to_proto(k: Kind) -> pb::EventKind {
         Kind::SignOut => K::SignOut,
         Kind::Action => K::Action,
         Kind::IdentityChanged => K::IdentityChanged,
+        Kind::IntegratorInvited => K::IntegratorInvited,
     }
 }
 
@@ -87,8 +89,36 @@ fn actor_to(a: Option<Actor>) -> Option<pb::Actor> {
     })
 }
 
-/// A proto event to a domain event, refusing what cannot be stored.
-pub(crate) fn event_from_proto(index: usize, e: pb::Event) -> Result<NewEvent, Error> {
+/// Longest invitation token accepted (identity's are 43 characters).
+const MAX_TOKEN_LEN: usize = 200;
+
+/// A proto event to a domain event and the secret its e-mail alone may
+/// carry, refusing what cannot be stored. The secret is split off here, so
+/// nothing after this point can log it with the event by mistake.
+pub(crate) fn event_from_proto(index: usize, mut e: pb::Event) -> Result<Incoming, Error> {
+    let token = std::mem::take(&mut e.invitation_token);
+    let event = logged_event_from_proto(index, e)?;
+    let invitation_token = match (event.kind, token.is_empty()) {
+        (_, true) => None,
+        (Kind::IntegratorInvited, false) if token.len() <= MAX_TOKEN_LEN => Some(token),
+        (Kind::IntegratorInvited, false) => {
+            return Err(Error::InvalidArgument(format!(
+                "event {index}: invitation_token is longer than {MAX_TOKEN_LEN} characters"
+            )));
+        }
+        (_, false) => {
+            return Err(Error::InvalidArgument(format!(
+                "event {index}: invitation_token is only for INTEGRATOR_INVITED events"
+            )));
+        }
+    };
+    Ok(Incoming {
+        event,
+        invitation_token,
+    })
+}
+
+fn logged_event_from_proto(index: usize, e: pb::Event) -> Result<NewEvent, Error> {
     let kind = kind_from_proto(e.kind).ok_or_else(|| {
         Error::InvalidArgument(format!("event {index}: kind is missing or unknown"))
     })?;
@@ -140,6 +170,7 @@ fn event_to_proto(e: NewEvent) -> pb::Event {
         expire_time: e.expire_time.map(ts),
         source: e.source,
         attributes: e.attributes.into_iter().collect(),
+        invitation_token: String::new(),
     }
 }
 

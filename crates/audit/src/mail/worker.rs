@@ -239,6 +239,8 @@ pub fn compose(event: &NewEvent, audience: Audience, c: &TenantContacts) -> Vec<
             .map(|a| a.email.clone())
             .filter(|e| !e.is_empty())
             .collect(),
+        // Rendered at ingest, with the token; never through a job.
+        Audience::Invitee => Vec::new(),
     };
     recipients.sort();
     recipients.dedup();

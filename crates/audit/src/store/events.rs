@@ -1,11 +1,14 @@
 //! Appending to the log (hash chain, idempotency, notification jobs in the
-//! same transaction) and reading it back.
+//! same transaction) and reading it back. An invitation's e-mail is rendered
+//! here, in the same transaction, from the token that arrived beside the
+//! event: the log keeps the event without it, the outbox the rendered mail.
 
-use super::entities::{event, head, job};
+use super::entities::{event, head, job, notification};
 use super::{Store, is_retryable};
 use crate::domain::chain::{GENESIS, link_hash};
-use crate::domain::event::{Kind, NewEvent};
-use crate::domain::notify::audiences;
+use crate::domain::event::{Incoming, Kind};
+use crate::domain::invitation_mail;
+use crate::domain::notify::{Audience, audiences};
 use crate::error::Error;
 use chrono::{DateTime, Utc};
 use keyholder_kit::paging::Page;
@@ -71,15 +74,57 @@ impl EventQuery {
     }
 }
 
+/// The invitee's e-mail, rendered now, and a job already done that it hangs
+/// from (an e-mail always belongs to a job; this one has nothing to resolve).
+fn invitation_rows(
+    tenant: &str,
+    event_id: &str,
+    inv: &invitation_mail::Invitation<'_>,
+    now: i64,
+) -> (job::ActiveModel, notification::ActiveModel) {
+    let job_id = uuid::Uuid::new_v4().to_string();
+    let r = invitation_mail::render(inv);
+    let job = job::ActiveModel {
+        job_id: Set(job_id.clone()),
+        tenant_id: Set(tenant.to_string()),
+        event_id: Set(event_id.to_string()),
+        audience: Set(Audience::Invitee.as_str().to_string()),
+        state: Set("done".into()),
+        attempts: Set(0),
+        next_attempt_time: Set(now),
+        last_error: Set(String::new()),
+        create_time: Set(now),
+    };
+    let mail = notification::ActiveModel {
+        notification_id: Set(uuid::Uuid::new_v4().to_string()),
+        job_id: Set(job_id),
+        tenant_id: Set(tenant.to_string()),
+        event_id: Set(event_id.to_string()),
+        recipient: Set(inv.recipient.to_string()),
+        subject: Set(r.subject),
+        body_text: Set(r.text),
+        body_html: Set(r.html),
+        state: Set("pending".into()),
+        attempts: Set(0),
+        last_error: Set(String::new()),
+        next_attempt_time: Set(now),
+        lease_until: Set(0),
+        lease_owner: Set(String::new()),
+        create_time: Set(now),
+        send_time: Set(None),
+    };
+    (job, mail)
+}
+
 impl Store {
     /// Appends events, each tenant's in its own transaction, skipping ids
     /// already stored.
-    pub async fn ingest(&self, events: Vec<NewEvent>) -> Result<IngestOutcome, Error> {
-        let mut groups: Vec<(String, Vec<NewEvent>)> = Vec::new();
+    pub async fn ingest(&self, events: Vec<Incoming>) -> Result<IngestOutcome, Error> {
+        let mut groups: Vec<(String, Vec<Incoming>)> = Vec::new();
         for e in events {
-            match groups.iter_mut().find(|(t, _)| *t == e.tenant_id) {
+            match groups.iter_mut().find(|(t, _)| *t == e.event.tenant_id) {
                 Some((_, list)) => list.push(e),
-                None => groups.push((e.tenant_id.clone(), vec![e])),
+                None => groups.push((e.event.tenant_id.clone(), vec![e])),
             }
         }
         let mut total = IngestOutcome::default();
@@ -107,7 +152,7 @@ impl Store {
     async fn append_tenant(
         &self,
         tenant: &str,
-        events: &[NewEvent],
+        events: &[Incoming],
     ) -> Result<IngestOutcome, Error> {
         let txn = self.db.begin().await?;
         // Writing first takes SQLite's write lock before anything is read, so
@@ -130,7 +175,7 @@ impl Store {
             .await?
             .ok_or_else(|| Error::Internal("chain head vanished".into()))?;
 
-        let ids: Vec<String> = events.iter().map(|e| e.event_id.clone()).collect();
+        let ids: Vec<String> = events.iter().map(|e| e.event.event_id.clone()).collect();
         let existing: HashSet<String> = event::Entity::find()
             .select_only()
             .column(event::Column::EventId)
@@ -147,7 +192,12 @@ impl Store {
         let (mut seq, mut prev) = (h.sequence, h.hash.clone());
         let mut rows = Vec::new();
         let mut jobs = Vec::new();
-        for e in events {
+        let mut mails = Vec::new();
+        for Incoming {
+            event: e,
+            invitation_token,
+        } in events
+        {
             if existing.contains(&e.event_id) || !seen.insert(e.event_id.clone()) {
                 out.duplicates += 1;
                 continue;
@@ -182,6 +232,19 @@ impl Store {
                     create_time: Set(now),
                 });
             }
+            if let (Kind::IntegratorInvited, Some(token)) = (e.kind, invitation_token) {
+                match invitation_mail::from_event(e, token) {
+                    Ok(inv) => {
+                        let (job, mail) = invitation_rows(tenant, &e.event_id, &inv, now);
+                        jobs.push(job);
+                        mails.push(mail);
+                    }
+                    // Logged all the same: the event happened.
+                    Err(why) => {
+                        tracing::warn!(event_id = %e.event_id, why, "invitation not mailed")
+                    }
+                }
+            }
             prev = hash;
             out.accepted += 1;
         }
@@ -197,6 +260,11 @@ impl Store {
         }
         for chunk in jobs.chunks(100) {
             job::Entity::insert_many(chunk.to_vec())
+                .exec_without_returning(&txn)
+                .await?;
+        }
+        for chunk in mails.chunks(100) {
+            notification::Entity::insert_many(chunk.to_vec())
                 .exec_without_returning(&txn)
                 .await?;
         }

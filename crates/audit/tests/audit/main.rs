@@ -7,6 +7,7 @@
 mod common;
 mod export;
 mod ingest;
+mod invitations;
 mod notify;
 mod queries;
 mod retries;

@@ -3,6 +3,7 @@
 
 pub mod authorize;
 pub mod departments;
+pub mod invitations;
 pub mod password;
 pub mod people;
 pub mod random;

@@ -8,7 +8,8 @@ use chrono::{DateTime, Duration, Utc};
 use keyholder_kit::auth::{Principal, PrincipalKind};
 use keyholder_rights::Capability;
 
-/// Active integrators one partner may have in one tenant.
+/// Active integrators plus pending invitations one partner may have in one
+/// tenant ("at most ten at once").
 pub const INTEGRATORS_PER_PARTNER: u64 = 10;
 /// Days an invited integrator has to turn on 2FA.
 pub const INTEGRATOR_TOTP_GRACE_DAYS: i64 = 10;
@@ -28,11 +29,12 @@ pub fn check_seat_available(used: u64, limit: u64) -> Result<()> {
     Ok(())
 }
 
-/// Refuses one more integrator from a partner at the limit.
-pub fn check_partner_limit(active_from_partner: u64, partner_name: &str) -> Result<()> {
-    if active_from_partner >= INTEGRATORS_PER_PARTNER {
+/// Refuses one more integrator (or invitation) from a partner at the limit;
+/// `taken` counts active integrators and pending invitations.
+pub fn check_partner_limit(taken: u64, partner_name: &str) -> Result<()> {
+    if taken >= INTEGRATORS_PER_PARTNER {
         return Err(Error::precondition(format!(
-            "partner {partner_name} already has {active_from_partner} active integrators in this tenant; at most {INTEGRATORS_PER_PARTNER} are allowed"
+            "partner {partner_name} already has {taken} active integrators and pending invitations in this tenant; at most {INTEGRATORS_PER_PARTNER} are allowed"
         )));
     }
     Ok(())

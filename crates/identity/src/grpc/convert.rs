@@ -2,10 +2,12 @@
 
 use super::Api;
 use crate::domain::authorize::SubjectRef;
+use crate::domain::invitations::{Invitation, Policy, State};
 use crate::domain::kind_from_str;
 use crate::domain::rights::{self, Right};
 use crate::error::{Error, Result};
 use crate::store::{app, department, partner, role, service_account, signing_key, tenant, user};
+use chrono::{DateTime, Utc};
 use keyholder_kit::auth::PrincipalKind;
 use keyholder_proto::identity::v1 as pb;
 use prost_types::Timestamp;
@@ -60,6 +62,51 @@ pub fn tenant_pb(t: &tenant::Model) -> pb::Tenant {
         seat_limit: u32::try_from(t.seat_limit).unwrap_or(u32::MAX),
         chief_admin_id: t.chief_admin_id.clone(),
         create_time: ts(t.created_at),
+        invitation_policy: policy_to_pb(Policy::parse(&t.invitation_policy)) as i32,
+    }
+}
+
+/// Invitation policy → proto.
+pub fn policy_to_pb(p: Policy) -> pb::InvitationPolicy {
+    match p {
+        Policy::Everyone => pb::InvitationPolicy::Everyone,
+        Policy::AdminsOnly => pb::InvitationPolicy::AdminsOnly,
+    }
+}
+
+/// Proto invitation policy → domain (unset is the default, everyone).
+pub fn policy_from_pb(raw: i32) -> Result<Policy> {
+    match pb::InvitationPolicy::try_from(raw) {
+        Ok(pb::InvitationPolicy::Unspecified | pb::InvitationPolicy::Everyone) => {
+            Ok(Policy::Everyone)
+        }
+        Ok(pb::InvitationPolicy::AdminsOnly) => Ok(Policy::AdminsOnly),
+        Err(_) => Err(Error::invalid(format!(
+            "invitation_policy {raw} is not known"
+        ))),
+    }
+}
+
+/// An invitation as it stands at `now` (never its token).
+pub fn invitation_pb(i: &Invitation, partner_name: &str, now: DateTime<Utc>) -> pb::Invitation {
+    let state = match i.state(now) {
+        State::Pending => pb::InvitationState::Pending,
+        State::Accepted => pb::InvitationState::Accepted,
+        State::Withdrawn => pb::InvitationState::Withdrawn,
+        State::Expired => pb::InvitationState::Expired,
+    };
+    pb::Invitation {
+        invitation_id: i.id.clone(),
+        tenant_id: i.tenant_id.clone(),
+        partner_id: i.partner_id.clone(),
+        partner_name: partner_name.to_string(),
+        email: i.email.clone(),
+        display_name: i.display_name.clone(),
+        inviter_id: i.inviter_id.clone(),
+        state: state as i32,
+        create_time: ts(i.created_at.timestamp()),
+        expire_time: ts(i.expire_at.timestamp()),
+        user_id: i.user_id.clone().unwrap_or_default(),
     }
 }
 

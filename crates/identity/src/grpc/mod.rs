@@ -1,14 +1,17 @@
 //! gRPC: proto in, rules and store, proto out. Every handler authenticates
-//! first (except the four public sign-in RPCs).
+//! first, except the public ones, which authenticate nothing (their request
+//! carries its own credential): GetKeySet, SignIn, RefreshToken, SignOut,
+//! IssueServiceToken and AcceptInvitation (see [`PUBLIC_METHODS`]).
 
 mod apps;
 mod authorize;
 mod convert;
+mod invitations;
 mod org;
 mod partners;
 mod session;
-pub mod standing;
 mod sign_in;
+pub mod standing;
 mod tenants;
 mod users;
 
@@ -28,6 +31,18 @@ use keyholder_proto::identity::v1::identity_service_server::IdentityService;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
+
+/// Full gRPC paths of the RPCs that take no bearer token; the gate lets
+/// them through (each checks its own credential: password, refresh token,
+/// client secret, invitation token).
+pub const PUBLIC_METHODS: &[&str] = &[
+    "/keyholder.identity.v1.IdentityService/GetKeySet",
+    "/keyholder.identity.v1.IdentityService/SignIn",
+    "/keyholder.identity.v1.IdentityService/RefreshToken",
+    "/keyholder.identity.v1.IdentityService/SignOut",
+    "/keyholder.identity.v1.IdentityService/IssueServiceToken",
+    "/keyholder.identity.v1.IdentityService/AcceptInvitation",
+];
 
 /// The identity service's handlers.
 #[derive(Debug, Clone)]
@@ -202,6 +217,9 @@ rpcs! {
     register_partner(RegisterPartnerRequest) -> RegisterPartnerResponse = h_register_partner;
     list_partners(ListPartnersRequest) -> ListPartnersResponse = h_list_partners;
     invite_integrator(InviteIntegratorRequest) -> InviteIntegratorResponse = h_invite_integrator;
+    accept_invitation(AcceptInvitationRequest) -> AcceptInvitationResponse = h_accept_invitation;
+    withdraw_invitation(WithdrawInvitationRequest) -> WithdrawInvitationResponse = h_withdraw_invitation;
+    list_invitations(ListInvitationsRequest) -> ListInvitationsResponse = h_list_invitations;
     create_support_agent(CreateSupportAgentRequest) -> CreateSupportAgentResponse = h_create_support_agent;
     create_service_account(CreateServiceAccountRequest) -> CreateServiceAccountResponse = h_create_service_account;
     list_service_accounts(ListServiceAccountsRequest) -> ListServiceAccountsResponse = h_list_service_accounts;

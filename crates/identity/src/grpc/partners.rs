@@ -1,16 +1,18 @@
-//! Partners, integrators, support agents and service accounts.
+//! Partners, support agents and service accounts (integrators are invited:
+//! see `invitations`).
 
 use super::Api;
 use super::convert::{account_pb, partner_pb};
 use super::secret_hash;
-use crate::domain::{password, people, random, totp, validate};
+use crate::domain::{password, random, totp, validate};
 use crate::error::{Error, Result};
-use crate::store::{Limit, Write, partner, service_account, user};
+use crate::store::{partner, service_account, user};
 use keyholder_kit::paging::Page;
 use keyholder_proto::identity::v1 as pb;
 use tonic::Request;
 
-fn new_user(
+/// A new active user without 2FA or departments.
+pub(super) fn new_user(
     tenant_id: &str,
     email: String,
     name: String,
@@ -94,74 +96,6 @@ impl Api {
             partners: rows.into_iter().map(|(p, d)| partner_pb(&p, d)).collect(),
             next_page_token: next,
         })
-    }
-
-    pub(super) async fn h_invite_integrator(
-        &self,
-        req: Request<pb::InviteIntegratorRequest>,
-    ) -> Result<pb::InviteIntegratorResponse> {
-        let p = self.caller(&req).await?;
-        let r = req.into_inner();
-        let tenant_id = validate::id("tenant_id", &r.tenant_id)?;
-        p.require_admin_of(&tenant_id)?;
-        let email = validate::email(&r.email)?;
-        let display = validate::name("display_name", &r.display_name)?;
-        password::validate(&r.password)?;
-        self.once(&p.id, "InviteIntegrator", &r.request_id, || async {
-            self.visible_tenant(&p, &tenant_id).await?;
-            let domain = validate::email_domain(&email);
-            let partner = self.store.partner_by_domain(domain).await?.ok_or_else(|| {
-                Error::precondition(format!(
-                    "e-mail domain {domain} does not belong to a registered partner"
-                ))
-            })?;
-            if self.store.user_by_email(&tenant_id, &email).await?.is_some() {
-                return Err(Error::AlreadyExists(format!(
-                    "a user with e-mail {email} already exists in this tenant"
-                )));
-            }
-            let now = self.now();
-            let mut u = new_user(
-                &tenant_id,
-                email,
-                display,
-                "integrator",
-                password::hash(&r.password)?,
-                now.timestamp(),
-            );
-            u.partner_id = Some(partner.partner_id.clone());
-            u.totp_deadline = Some(people::totp_deadline(now).timestamp());
-            let events = self.change(
-                &p,
-                &tenant_id,
-                "integrator_invited",
-                &[
-                    ("user_id", &u.user_id),
-                    ("email", &u.email),
-                    ("display_name", &u.display_name),
-                    ("partner_id", &partner.partner_id),
-                    ("partner_name", &partner.name),
-                ],
-            );
-            // The partner's limit is checked under the tenant's lock, with
-            // the insert.
-            self.store
-                .write_within_limit(
-                    u.clone(),
-                    Write::Insert(&[]),
-                    Limit::Partner {
-                        partner_id: &partner.partner_id,
-                        partner_name: &partner.name,
-                    },
-                    &events,
-                )
-                .await?;
-            tracing::info!(user_id = %u.user_id, tenant_id = %tenant_id, partner_id = %partner.partner_id, "integrator invited");
-            Ok(pb::InviteIntegratorResponse {
-                user: Some(self.user_pb(&u).await?),
-            })
-        })
-        .await
     }
 
     pub(super) async fn h_create_support_agent(

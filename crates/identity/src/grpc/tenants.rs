@@ -1,7 +1,8 @@
 //! Tenants, ownership, contacts and seats.
 
 use super::Api;
-use super::convert::{locale_from_pb, locale_to_pb, tenant_pb};
+use super::convert::{locale_from_pb, locale_to_pb, policy_from_pb, tenant_pb};
+use crate::domain::invitations::Policy;
 use crate::domain::rights::{self, built_in_roles};
 use crate::domain::{password, people, random, validate};
 use crate::error::{Error, Result};
@@ -77,6 +78,7 @@ impl Api {
                 seat_limit: i64::from(r.seat_limit),
                 chief_admin_id: chief.user_id.clone(),
                 created_at: now,
+                invitation_policy: Policy::default().as_str().into(),
             };
             let roles = built_in_roles()
                 .into_iter()
@@ -154,6 +156,10 @@ impl Api {
             if r.seat_limit.is_some() {
                 return Err(Error::denied("only the operator may change the seat limit"));
             }
+            // An integrator must not lift a restriction meant for them.
+            if r.invitation_policy.is_some() {
+                p.require_employee_admin_of(&tenant_id)?;
+            }
         }
         let name = r
             .name
@@ -161,6 +167,7 @@ impl Api {
             .map(|n| validate::name("name", n))
             .transpose()?;
         let locale = r.locale.map(locale_from_pb).transpose()?;
+        let policy = r.invitation_policy.map(policy_from_pb).transpose()?;
         if r.seat_limit == Some(0) {
             return Err(Error::invalid("seat_limit must be at least 1"));
         }
@@ -174,6 +181,10 @@ impl Api {
             if let Some(l) = locale {
                 changed.push(("locale", l.into()));
                 t.locale = l.into();
+            }
+            if let Some(pol) = policy {
+                changed.push(("invitation_policy", pol.as_str().into()));
+                t.invitation_policy = pol.as_str().into();
             }
             if let Some(s) = r.seat_limit {
                 changed.push(("seat_limit", s.to_string()));

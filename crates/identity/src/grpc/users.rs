@@ -258,6 +258,7 @@ impl Api {
                     PrincipalKind::Integrator => Some(Limit::Partner {
                         partner_id: &partner_id,
                         partner_name: &partner_name,
+                        now_secs: self.now().timestamp(),
                     }),
                     _ => None,
                 };

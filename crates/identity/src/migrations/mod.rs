@@ -9,6 +9,7 @@ mod m0003_totp_last_step;
 mod m0004_outbox_rejects;
 mod m0005_standing;
 mod m0006_sign_in_throttle;
+mod m0007_invitations;
 
 /// Runs identity's migrations, tracked in `identity_migrations`.
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_outbox_rejects::Migration),
             Box::new(m0005_standing::Migration),
             Box::new(m0006_sign_in_throttle::Migration),
+            Box::new(m0007_invitations::Migration),
         ]
     }
 

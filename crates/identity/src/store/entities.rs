@@ -36,6 +36,8 @@ pub mod tenant {
         pub seat_limit: i64,
         pub chief_admin_id: String,
         pub created_at: i64,
+        /// Who may invite integrators: `everyone` or `admins_only`.
+        pub invitation_policy: String,
     }
     no_relations!();
 }
@@ -266,6 +268,35 @@ pub mod outbox {
         pub rejected_at: Option<i64>,
         /// Why it was set aside (audit's reason), or empty.
         pub last_error: String,
+        /// A secret the event must carry to audit but the payload must not
+        /// keep (an invitation's acceptance token); cleared once the event is
+        /// delivered or set aside.
+        pub secret: Option<String>,
+    }
+    no_relations!();
+}
+
+pub mod invitation {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "identity_invitations")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub invitation_id: String,
+        pub tenant_id: String,
+        pub partner_id: String,
+        pub email: String,
+        pub display_name: String,
+        pub inviter_id: String,
+        /// Hex SHA-256 of the acceptance token (the token itself is never stored).
+        pub token_hash: String,
+        /// `pending`, `accepted` or `withdrawn` (expiry is read from `expire_at_secs`).
+        pub state: String,
+        pub user_id: Option<String>,
+        /// Seconds since the epoch, like every instant in this table.
+        pub created_at_secs: i64,
+        pub expire_at_secs: i64,
+        pub closed_at_secs: Option<i64>,
     }
     no_relations!();
 }

@@ -2,6 +2,7 @@
 
 mod accounts;
 pub mod entities;
+mod invitations;
 mod keys;
 mod org;
 pub mod outbox;

@@ -1,7 +1,9 @@
 //! The transactional outbox: events written in the same transaction as the
 //! change that caused them, read in order by the deliverer and marked
 //! delivered only after audit accepted them, or set aside (a dead letter)
-//! when audit refuses one as invalid.
+//! when audit refuses one as invalid. An event's secret (an invitation's
+//! acceptance token, which must reach audit's e-mail) is kept out of the
+//! payload in its own column and wiped once the event is delivered or set aside.
 
 use super::entities::outbox;
 use keyholder_proto::audit::v1::Event;
@@ -17,11 +19,14 @@ use sea_orm::{
 pub async fn push<C: ConnectionTrait>(conn: &C, events: &[Event]) -> Result<(), DbErr> {
     for event in events {
         let now = event.occur_time.map_or(0, |t| t.seconds);
+        let mut payload = event.clone();
+        let secret = std::mem::take(&mut payload.invitation_token);
         outbox::Entity::insert(outbox::ActiveModel {
             seq: NotSet,
             event_id: Set(event.event_id.clone()),
             tenant_id: Set(event.tenant_id.clone()),
-            payload: Set(event.encode_to_vec()),
+            payload: Set(payload.encode_to_vec()),
+            secret: Set((!secret.is_empty()).then_some(secret)),
             created_at: Set(now),
             delivered_at: Set(None),
             attempts: Set(0),
@@ -52,7 +57,7 @@ pub async fn pending<C: ConnectionTrait>(
     q.all(conn).await
 }
 
-/// Marks rows delivered.
+/// Marks rows delivered, wiping their secrets: audit has them now.
 pub async fn mark_delivered<C: ConnectionTrait>(
     conn: &C,
     seqs: &[i64],
@@ -60,6 +65,7 @@ pub async fn mark_delivered<C: ConnectionTrait>(
 ) -> Result<(), DbErr> {
     outbox::Entity::update_many()
         .col_expr(outbox::Column::DeliveredAt, Expr::value(now))
+        .col_expr(outbox::Column::Secret, Expr::value(Option::<String>::None))
         .filter(outbox::Column::Seq.is_in(seqs.iter().copied()))
         .filter(outbox::Column::DeliveredAt.is_null())
         .exec(conn)
@@ -82,6 +88,7 @@ pub async fn mark_failed<C: ConnectionTrait>(conn: &C, seqs: &[i64]) -> Result<(
 
 /// Sets an event aside for good: audit refused it as invalid (or it does not
 /// decode), so resending cannot help and would hold up everything behind it.
+/// Its secret is wiped: it will never be sent.
 pub async fn mark_rejected<C: ConnectionTrait>(
     conn: &C,
     seq: i64,
@@ -92,6 +99,7 @@ pub async fn mark_rejected<C: ConnectionTrait>(
     outbox::Entity::update_many()
         .col_expr(outbox::Column::RejectedAt, Expr::value(now))
         .col_expr(outbox::Column::LastError, Expr::value(error))
+        .col_expr(outbox::Column::Secret, Expr::value(Option::<String>::None))
         .col_expr(
             outbox::Column::Attempts,
             Expr::col(outbox::Column::Attempts).add(1),
@@ -124,7 +132,11 @@ pub async fn rejected<C: ConnectionTrait>(conn: &C) -> Result<Vec<(String, Strin
         .collect())
 }
 
-/// Decodes a stored event.
+/// Decodes a stored event, its secret put back for the journey to audit.
 pub fn decode(row: &outbox::Model) -> Option<Event> {
-    Event::decode(row.payload.as_slice()).ok()
+    let mut e = Event::decode(row.payload.as_slice()).ok()?;
+    if let Some(secret) = &row.secret {
+        e.invitation_token = secret.clone();
+    }
+    Some(e)
 }

@@ -1,13 +1,13 @@
 //! Users: employees, integrators, support agents and the operator.
 
-use super::{Store, department_member, insert, tenant, user};
+use super::{Store, department_member, insert, invitation, tenant, user};
 use crate::domain::people;
 use crate::error::Error;
 use keyholder_kit::paging::Page;
 use keyholder_proto::audit::v1::Event;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, SqlErr,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, SqlErr,
 };
 
 /// The limit a user about to become active counts against.
@@ -15,12 +15,14 @@ use sea_orm::{
 pub enum Limit<'a> {
     /// The tenant's licensed seats (employees).
     Seats,
-    /// A partner's integrators in the tenant.
+    /// A partner's integrators in the tenant, pending invitations included.
     Partner {
         /// The partner.
         partner_id: &'a str,
         /// Its name, for the refusal.
         partner_name: &'a str,
+        /// Now (seconds): invitations expired by then hold no place.
+        now_secs: i64,
     },
 }
 
@@ -66,18 +68,72 @@ async fn count_seats<C: ConnectionTrait>(conn: &C, tenant_id: &str) -> Result<u6
         .await
 }
 
-async fn count_partner_integrators<C: ConnectionTrait>(
+/// Places taken under a partner's limit: its active integrators in the
+/// tenant plus its invitations still pending (unexpired) there.
+async fn count_partner_places<C: ConnectionTrait>(
     conn: &C,
     tenant_id: &str,
     partner_id: &str,
+    now_secs: i64,
 ) -> Result<u64, DbErr> {
-    user::Entity::find()
+    let integrators = user::Entity::find()
         .filter(user::Column::TenantId.eq(tenant_id))
         .filter(user::Column::Kind.eq("integrator"))
         .filter(user::Column::PartnerId.eq(partner_id))
         .filter(user::Column::Active.eq(true))
         .count(conn)
-        .await
+        .await?;
+    let invitations = invitation::Entity::find()
+        .filter(invitation::Column::TenantId.eq(tenant_id))
+        .filter(invitation::Column::PartnerId.eq(partner_id))
+        .filter(invitation::Column::State.eq("pending"))
+        .filter(invitation::Column::ExpireAtSecs.gt(now_secs))
+        .count(conn)
+        .await?;
+    Ok(integrators + invitations)
+}
+
+/// Refuses when `limit` has no place left in tenant `t` (call under its lock).
+pub(super) async fn check_limit<C: ConnectionTrait>(
+    conn: &C,
+    t: &tenant::Model,
+    limit: Limit<'_>,
+) -> Result<(), Error> {
+    match limit {
+        Limit::Seats => {
+            let used = count_seats(conn, &t.tenant_id).await?;
+            people::check_seat_available(used, u64::try_from(t.seat_limit).unwrap_or(0))
+        }
+        Limit::Partner {
+            partner_id,
+            partner_name,
+            now_secs,
+        } => {
+            let n = count_partner_places(conn, &t.tenant_id, partner_id, now_secs).await?;
+            people::check_partner_limit(n, partner_name)
+        }
+    }
+}
+
+/// Writes a user as `write` says; a taken e-mail is ALREADY_EXISTS.
+pub(super) async fn write_user<C: ConnectionTrait>(
+    conn: &C,
+    u: user::Model,
+    write: Write<'_>,
+) -> Result<(), Error> {
+    let email = u.email.clone();
+    let written = match write {
+        Write::Insert(departments) => insert_with_departments(conn, u, departments).await,
+        Write::Reactivate { totp_deadline } => {
+            super::user_changes::reactivate(conn, &u.user_id, totp_deadline).await
+        }
+    };
+    written.map_err(|e| match e.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => Error::AlreadyExists(format!(
+            "a user with e-mail {email} already exists in this tenant"
+        )),
+        _ => e.into(),
+    })
 }
 
 impl Store {
@@ -105,44 +161,28 @@ impl Store {
         events: &[Event],
     ) -> Result<(), Error> {
         let txn = self.begin_write().await?;
-        let mut q = tenant::Entity::find_by_id(u.tenant_id.clone());
+        let t = self.locked_tenant(&txn, &u.tenant_id).await?;
+        check_limit(&txn, &t, limit).await?;
+        write_user(&txn, u, write).await?;
+        self.commit_with(txn, events).await?;
+        Ok(())
+    }
+
+    /// Reads a tenant in `txn` under its lock: `FOR UPDATE` on PostgreSQL;
+    /// on SQLite the write lock [`Store::begin_write`] already took. Every
+    /// check-then-write against a tenant's limits happens after this.
+    pub(super) async fn locked_tenant(
+        &self,
+        txn: &DatabaseTransaction,
+        tenant_id: &str,
+    ) -> Result<tenant::Model, Error> {
+        let mut q = tenant::Entity::find_by_id(tenant_id.to_string());
         if self.postgres {
             q = q.lock_exclusive();
         }
-        let t = q
-            .one(&txn)
+        q.one(txn)
             .await?
-            .ok_or_else(|| Error::not_found(format!("tenant {} not found", u.tenant_id)))?;
-        match limit {
-            Limit::Seats => {
-                let used = count_seats(&txn, &t.tenant_id).await?;
-                people::check_seat_available(used, u64::try_from(t.seat_limit).unwrap_or(0))?;
-            }
-            Limit::Partner {
-                partner_id,
-                partner_name,
-            } => {
-                let n = count_partner_integrators(&txn, &t.tenant_id, partner_id).await?;
-                people::check_partner_limit(n, partner_name)?;
-            }
-        }
-        let email = u.email.clone();
-        let written = match write {
-            Write::Insert(departments) => insert_with_departments(&txn, u, departments).await,
-            Write::Reactivate { totp_deadline } => {
-                super::user_changes::reactivate(&txn, &u.user_id, totp_deadline).await
-            }
-        };
-        if let Err(e) = written {
-            return Err(match e.sql_err() {
-                Some(SqlErr::UniqueConstraintViolation(_)) => Error::AlreadyExists(format!(
-                    "a user with e-mail {email} already exists in this tenant"
-                )),
-                _ => e.into(),
-            });
-        }
-        self.commit_with(txn, events).await?;
-        Ok(())
+            .ok_or_else(|| Error::not_found(format!("tenant {tenant_id} not found")))
     }
 
     /// A user by id.

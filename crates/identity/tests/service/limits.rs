@@ -80,7 +80,7 @@ async fn concurrent_invitations_never_exceed_ten_per_partner() {
                     tenant_id: t.tenant_id.clone(),
                     email: format!("dev{i}@crowd.example"),
                     display_name: format!("Dev {i}"),
-                    password: "a-long-enough-password".into(),
+                    ..Default::default()
                 },
                 &t.admin_token
             )

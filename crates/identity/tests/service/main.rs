@@ -18,6 +18,7 @@ mod agent_secret;
 mod apps;
 mod bootstrap;
 mod integrator_rights;
+mod invitations;
 mod limits;
 mod lost_updates;
 mod org;

@@ -110,7 +110,29 @@ async fn people_changes_become_events_with_actor_and_ids() {
         .await
         .unwrap();
     s.register_partner("Integra", &["integra.example"]).await;
-    let ivan = s.invite_integrator(&t, "ivan@integra.example").await;
+    // The invitation's token reaches audit beside the event (for the
+    // e-mail), never in its attributes; Ivan accepts with it.
+    s.invite_integrator_as(&t.tenant_id, &t.admin_token, "ivan@integra.example")
+        .await
+        .unwrap();
+    c.flush().await;
+    let invited = c
+        .received
+        .one("integrator_invited", "email", "ivan@integra.example");
+    let invitation_token = invited.invitation_token.clone();
+    assert_eq!(invitation_token.len(), 43);
+    let ivan = s
+        .identity()
+        .accept_invitation(pb::AcceptInvitationRequest {
+            request_id: rid(),
+            token: invitation_token.clone(),
+            password: "ivan-chose-this-one".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
     // Three wrong passwords slow guesses at Bob down.
     for _ in 0..3 {
         let r = s
@@ -175,9 +197,24 @@ async fn people_changes_become_events_with_actor_and_ids() {
         tid,
         chief,
     );
-    let e = r.one("integrator_invited", "user_id", &ivan.user_id);
-    check(&e, tid, chief);
+    let e = r.one("integrator_invited", "email", &ivan.email);
+    assert_eq!(e.kind, EventKind::IntegratorInvited as i32);
+    assert_eq!(e.actor.as_ref().unwrap().actor_id, cid);
     assert_eq!(e.attributes["partner_name"], "Integra");
+    assert_eq!(e.attributes["tenant_name"], "Acme");
+    assert!(e.expire_time.is_some());
+    let e = r.one("invitation_accepted", "user_id", &ivan.user_id);
+    check(
+        &e,
+        tid,
+        (
+            ivan.user_id.as_str(),
+            "integrator",
+            "ivan",
+            "ivan@integra.example",
+        ),
+    );
+    assert_eq!(e.attributes["inviter_id"], cid);
     let e = r.one("sign_in_throttled", "user_id", &bob.user_id);
     check(
         &e,
@@ -193,7 +230,22 @@ async fn people_changes_become_events_with_actor_and_ids() {
 
     // Only the failed sign-in that started the delays is reported.
     assert_eq!(r.of_change("sign_in_throttled").len(), 1);
-    assert_no_secrets(r, &[&bob.password, &ann.password, &enrol.secret]);
+    assert_no_secrets(
+        r,
+        &[
+            &bob.password,
+            &ann.password,
+            &enrol.secret,
+            &invitation_token,
+            "ivan-chose-this-one",
+        ],
+    );
+    // Only the invitation carries a token, and only in its own field.
+    for e in r.all() {
+        if e.kind != EventKind::IntegratorInvited as i32 {
+            assert!(e.invitation_token.is_empty());
+        }
+    }
     // Audit saw identity's own service account, checked like any caller.
     let callers = c.received.callers.lock().unwrap().clone();
     assert!(!callers.is_empty());
@@ -283,7 +335,7 @@ async fn a_refused_or_repeated_change_emits_no_event() {
                     tenant_id: t.tenant_id.clone(),
                     email: "someone@unknown-partner.example".into(),
                     display_name: "Someone".into(),
-                    password: "a-long-enough-password".into(),
+                    ..Default::default()
                 },
                 &t.admin_token
             )

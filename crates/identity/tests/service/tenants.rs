@@ -220,6 +220,7 @@ async fn update_tenant_admins_name_and_locale_operator_seats() {
         name: name.map(str::to_string),
         locale: Some(pb::Locale::Ru as i32),
         seat_limit: seats,
+        invitation_policy: None,
     };
     let t = s
         .identity()
