@@ -113,7 +113,9 @@ impl Identity {
         let delivering = tokio::spawn(self.deliverer.run(shutdown.clone()));
         let mut routes = tonic::service::Routes::builder();
         routes.add_service(IdentityServiceServer::new(self.api));
-        routes.add_service(StandingServiceServer::new(self.feed));
+        routes.add_service(StandingServiceServer::new(
+            self.feed.stopping_on(shutdown.clone()),
+        ));
         let served = serve(
             listener,
             routes.routes(),

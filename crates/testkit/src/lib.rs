@@ -54,6 +54,18 @@ pub async fn ephemeral_listener() -> (TcpListener, SocketAddr) {
     (listener, addr)
 }
 
+/// Binds `addr` again once its previous listener has let go (bounded wait).
+async fn rebind(addr: SocketAddr) -> TcpListener {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match TcpListener::bind(addr).await {
+            Ok(l) => return l,
+            Err(e) if std::time::Instant::now() >= deadline => panic!("rebind {addr}: {e}"),
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+        }
+    }
+}
+
 /// A lazily connecting channel to a local address.
 pub fn local_channel(addr: SocketAddr) -> Channel {
     Endpoint::from_shared(format!("http://{addr}"))
@@ -86,23 +98,37 @@ impl Suite {
 
     /// Starts identity (system clock: its tokens are checked against real time).
     pub async fn start_identity(&mut self) -> SocketAddr {
+        self.start_identity_stoppable(None).await.0
+    }
+
+    /// Starts identity on `addr` (a fresh port when `None`) with its own stop
+    /// switch, so a test can take identity down and bring it back on the same
+    /// address (same database).
+    pub async fn start_identity_stoppable(
+        &mut self,
+        addr: Option<SocketAddr>,
+    ) -> (SocketAddr, CancellationToken) {
         let svc =
             keyholder_identity::Identity::prepare(&self.config, keyholder_kit::clock::system())
                 .await
                 .expect("identity prepares");
-        let (listener, addr) = ephemeral_listener().await;
+        let (listener, addr) = match addr {
+            None => ephemeral_listener().await,
+            Some(a) => (rebind(a).await, a),
+        };
         let url = format!("http://{addr}");
         self.config.identity.identity_url = url.clone();
         self.config.broker.identity_url = url.clone();
         self.config.audit.identity_url = url;
-        let stop = self.shutdown.clone();
+        let stop = self.shutdown.child_token();
+        let serving = stop.clone();
         tokio::spawn(async move {
-            if let Err(e) = svc.serve(listener, stop).await {
+            if let Err(e) = svc.serve(listener, serving).await {
                 eprintln!("identity stopped with error: {e}");
             }
         });
         self.identity = Some(local_channel(addr));
-        addr
+        (addr, stop)
     }
 
     /// A client of the started identity service.

@@ -11,6 +11,7 @@ mod cross_broker;
 mod deactivation;
 mod dead_letters;
 mod end_of_access;
+mod feed_loss;
 mod inputs;
 mod integrators;
 mod lifecycle;

@@ -75,12 +75,24 @@ impl StandingCheck for DatabaseStanding {
 #[derive(Debug, Clone)]
 pub struct StandingFeed {
     store: Store,
+    stop: keyholder_kit::CancellationToken,
 }
 
 impl StandingFeed {
     /// Feeds from `store`.
     pub fn new(store: Store) -> Self {
-        Self { store }
+        Self {
+            store,
+            stop: keyholder_kit::CancellationToken::new(),
+        }
+    }
+
+    /// Ends every open feed when `stop` is cancelled: a stream left open
+    /// would keep heartbeating from a server that is shutting down, and its
+    /// followers would not move to another replica.
+    pub fn stopping_on(mut self, stop: keyholder_kit::CancellationToken) -> Self {
+        self.stop = stop;
+        self
     }
 }
 
@@ -115,6 +127,7 @@ async fn pump(
     store: Store,
     mut cursor: i64,
     tx: mpsc::Sender<std::result::Result<pb::WatchStandingResponse, Status>>,
+    stop: keyholder_kit::CancellationToken,
 ) {
     let mut commits = store.commits();
     let mut last_sent = tokio::time::Instant::now() - HEARTBEAT;
@@ -151,6 +164,10 @@ async fn pump(
         }
         let until_heartbeat = HEARTBEAT.saturating_sub(last_sent.elapsed());
         tokio::select! {
+            _ = stop.cancelled() => {
+                let _ = tx.try_send(Err(Status::unavailable("identity is shutting down; reconnect")));
+                return;
+            }
             _ = tx.closed() => return,
             r = commits.changed() => if r.is_err() { return },
             _ = tokio::time::sleep(until_heartbeat.min(POLL)) => {}
@@ -172,7 +189,7 @@ impl StandingService for StandingFeed {
         let after = i64::try_from(req.get_ref().after_sequence)
             .map_err(|_| Error::invalid("after_sequence is out of range"))?;
         let (tx, rx) = mpsc::channel(4);
-        tokio::spawn(pump(self.store.clone(), after, tx));
+        tokio::spawn(pump(self.store.clone(), after, tx, self.stop.clone()));
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 }

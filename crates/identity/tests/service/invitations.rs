@@ -149,7 +149,7 @@ async fn an_employee_invites_and_the_invitee_chooses_the_password() {
     refused(
         public(accept(&token, &"x".repeat(1025))).await,
         Code::InvalidArgument,
-        "1024 bytes",
+        "at most 256 characters",
     );
     refused(
         public(accept("", "ivans-own-password")).await,
