@@ -450,3 +450,18 @@ async fn a_service_account_token_is_accepted_only_where_its_audience_says() {
     );
     assert!(!accepted.is_empty());
 }
+
+#[tokio::test]
+async fn a_dismissed_integrator_s_token_is_refused_by_every_rpc() {
+    let c = Cast::start().await;
+    c.suite
+        .register_partner("Integra", &["integra.example"])
+        .await;
+    let ivan = c
+        .suite
+        .invite_integrator(&c.tenant, "ivan@integra.example")
+        .await;
+    let before = c.before(&ivan.token).await;
+    c.deactivate(&ivan.user_id).await;
+    assert_refused_everywhere(&c.ports, &before, &ivan.token, "dismissed integrator").await;
+}

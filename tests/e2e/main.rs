@@ -6,6 +6,7 @@
 
 mod audit_outage;
 mod flows;
+mod inputs;
 mod invitations;
 mod lifecycle;
 mod lowering;

@@ -155,7 +155,10 @@ impl Audit {
             self.standing_token.clone(),
             shutdown.clone(),
         ));
-        let routes = tonic::service::Routes::new(AuditServiceServer::new(self.api));
+        let routes = tonic::service::Routes::new(
+            AuditServiceServer::new(self.api)
+                .max_decoding_message_size(keyholder_kit::transport_status::MAX_REQUEST_BYTES),
+        );
         serve(
             listener,
             routes,

@@ -25,9 +25,11 @@ pub enum Error {
     /// A session token or refresh token is bad or expired.
     #[error("{0}")]
     Unauthenticated(String),
-    /// Identity could not be reached.
-    #[error("identity is unavailable: {0}")]
-    Identity(String),
+    /// Identity could not be reached (or the broker could not sign in to it).
+    /// The caller gets the plain sentence; the detail (a file path, identity's
+    /// own answer) goes to the log only.
+    #[error("the broker cannot reach identity right now")]
+    Identity(#[source] keyholder_kit::error::Detail),
     /// Audit could not be reached or refused a delivery.
     #[error("audit is unavailable: {0}")]
     Audit(String),

@@ -33,7 +33,7 @@ fn unavailable(status: tonic::Status) -> Error {
     match status.code() {
         tonic::Code::NotFound => Error::NotFound(status.message().to_string()),
         tonic::Code::InvalidArgument => Error::InvalidArgument(status.message().to_string()),
-        _ => Error::Identity(status.message().to_string()),
+        _ => Error::Identity(status.message().into()),
     }
 }
 
@@ -52,8 +52,10 @@ impl IdentityClient {
     pub async fn service_token(&self) -> Result<&ServiceToken, Error> {
         self.token
             .get_or_try_init(|| async {
-                let creds: ServiceCredentials = credentials::read(&self.credentials_file)
-                    .map_err(|e| Error::Identity(format!("broker's service credentials: {e}")))?;
+                let creds: ServiceCredentials =
+                    credentials::read(&self.credentials_file).map_err(|e| {
+                        Error::Identity(format!("broker's service credentials: {e}").into())
+                    })?;
                 Ok::<_, Error>(ServiceToken::new(self.channel.clone(), creds))
             })
             .await
@@ -65,7 +67,7 @@ impl IdentityClient {
             .await?
             .request(msg)
             .await
-            .map_err(|e| Error::Identity(e.to_string()))
+            .map_err(|e| Error::Identity(e.to_string().into()))
     }
 
     fn client(&self) -> IdentityServiceClient<Channel> {
@@ -179,7 +181,7 @@ impl IdentityClient {
             {
                 return Ok(None);
             }
-            Err(s) => return Err(Error::Identity(s.message().to_string())),
+            Err(s) => return Err(Error::Identity(s.message().into())),
         };
         if let Ok(mut m) = self.tenants.write() {
             if m.len() >= 100_000 {

@@ -181,9 +181,10 @@ impl Broker {
             core.clock.clone(),
             shutdown.clone(),
         )));
-        let routes = tonic::service::Routes::new(BrokerServiceServer::new(grpc::BrokerApi::new(
-            core.clone(),
-        )));
+        let routes = tonic::service::Routes::new(
+            BrokerServiceServer::new(grpc::BrokerApi::new(core.clone()))
+                .max_decoding_message_size(keyholder_kit::transport_status::MAX_REQUEST_BYTES),
+        );
         let result = keyholder_kit::serve::serve(
             listener,
             routes,

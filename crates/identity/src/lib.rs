@@ -112,10 +112,14 @@ impl Identity {
     ) -> Result<(), StartError> {
         let delivering = tokio::spawn(self.deliverer.run(shutdown.clone()));
         let mut routes = tonic::service::Routes::builder();
-        routes.add_service(IdentityServiceServer::new(self.api));
-        routes.add_service(StandingServiceServer::new(
-            self.feed.stopping_on(shutdown.clone()),
-        ));
+        routes.add_service(
+            IdentityServiceServer::new(self.api)
+                .max_decoding_message_size(keyholder_kit::transport_status::MAX_REQUEST_BYTES),
+        );
+        routes.add_service(
+            StandingServiceServer::new(self.feed.stopping_on(shutdown.clone()))
+                .max_decoding_message_size(keyholder_kit::transport_status::MAX_REQUEST_BYTES),
+        );
         let served = serve(
             listener,
             routes.routes(),

@@ -56,19 +56,110 @@ pub trait ServiceError: std::error::Error {
     fn code(&self) -> ErrorCode;
 }
 
+/// Longest message a caller is sent, in bytes, "…" included: a message may
+/// quote input (an id, a name), and input can be any length.
+pub const MAX_MESSAGE_BYTES: usize = 300;
+
+/// What went wrong, in words for the log only. An error variant keeps it as
+/// its `#[source]` and says something plain in its own message: [`to_status`]
+/// logs the source chain and sends only the message.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Detail(pub String);
+
+impl From<String> for Detail {
+    fn from(s: String) -> Self {
+        Self(s)
+    }
+}
+
+impl From<&str> for Detail {
+    fn from(s: &str) -> Self {
+        Self(s.to_string())
+    }
+}
+
+/// A short id that ties a caller's answer to the log line with the detail.
+pub fn correlation_id() -> String {
+    uuid::Uuid::new_v4()
+        .simple()
+        .to_string()
+        .chars()
+        .take(12)
+        .collect()
+}
+
+/// Characters never sent: controls, and the bidirectional overrides and
+/// isolates that make a message read differently from what it says.
+fn hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
+        )
+}
+
+/// `raw` made fit for a caller: hidden characters removed (line breaks and
+/// tabs become spaces), and cut on a character boundary to at most
+/// [`MAX_MESSAGE_BYTES`], ending in "…" when cut.
+pub fn public_text(raw: &str) -> String {
+    const ELLIPSIS: char = '…';
+    let mut out = String::with_capacity(raw.len().min(MAX_MESSAGE_BYTES));
+    let budget = MAX_MESSAGE_BYTES - ELLIPSIS.len_utf8();
+    let mut cut_at = None;
+    for c in raw.chars() {
+        let c = match c {
+            '\n' | '\r' | '\t' => ' ',
+            c if hidden(c) => continue,
+            c => c,
+        };
+        if cut_at.is_none() && out.len() + c.len_utf8() > budget {
+            cut_at = Some(out.len());
+        }
+        if out.len() + c.len_utf8() > MAX_MESSAGE_BYTES {
+            if let Some(at) = cut_at {
+                out.truncate(at);
+            }
+            out.push(ELLIPSIS);
+            return out;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The error and every source below it, for the log.
+fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut next = err.source();
+    while let Some(e) = next {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        next = e.source();
+    }
+    text
+}
+
+/// The answer to an internal failure: a generic sentence and a correlation
+/// id, the detail logged under that id.
+pub fn internal_status(detail: &dyn std::fmt::Display, what: &str) -> Status {
+    let id = correlation_id();
+    tracing::error!(correlation_id = %id, error = %detail, "{what}");
+    Status::internal(format!(
+        "internal error; the service log has the details under correlation id {id}"
+    ))
+}
+
 /// Turns a service error into the status a caller sees.
-pub fn to_status<E: ServiceError + ?Sized>(err: &E) -> Status {
+pub fn to_status<E: ServiceError + 'static>(err: &E) -> Status {
     let code = err.code();
     match code {
-        ErrorCode::Internal => {
-            tracing::error!(error = %err, "internal error");
-            Status::internal("internal error; the service log has the details")
-        }
+        ErrorCode::Internal => internal_status(&chain(err), "internal error"),
         ErrorCode::Unavailable => {
-            tracing::warn!(error = %err, "dependency unavailable");
-            Status::unavailable(format!("temporarily unavailable: {err}"))
+            tracing::warn!(error = %chain(err), "dependency unavailable");
+            Status::unavailable(public_text(&err.to_string()))
         }
-        _ => Status::new(code.grpc(), err.to_string()),
+        _ => Status::new(code.grpc(), public_text(&err.to_string())),
     }
 }
 
@@ -82,6 +173,8 @@ mod tests {
         Missing(String),
         #[error("db exploded: password=secret")]
         Db,
+        #[error("the broker cannot reach identity right now")]
+        Down(#[source] Detail),
     }
 
     impl ServiceError for Demo {
@@ -89,6 +182,7 @@ mod tests {
             match self {
                 Demo::Missing(_) => ErrorCode::NotFound,
                 Demo::Db => ErrorCode::Internal,
+                Demo::Down(_) => ErrorCode::Unavailable,
             }
         }
     }
@@ -101,5 +195,59 @@ mod tests {
         let s = to_status(&Demo::Db);
         assert_eq!(s.code(), Code::Internal);
         assert!(!s.message().contains("secret"));
+        assert!(s.message().contains("correlation id "), "{}", s.message());
+    }
+
+    #[test]
+    fn each_internal_error_gets_its_own_correlation_id() {
+        let a = to_status(&Demo::Db);
+        let b = to_status(&Demo::Db);
+        assert_ne!(a.message(), b.message());
+        let id = a.message().rsplit(' ').next().unwrap_or_default();
+        assert_eq!(id.len(), 12);
+        assert!(id.chars().all(|c| c.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn unavailable_sends_the_plain_sentence_not_the_detail() {
+        let e = Demo::Down(Detail::from(
+            "broker's service credentials: /var/lib/keyholder/broker.json: No such file or directory",
+        ));
+        let s = to_status(&e);
+        assert_eq!(s.code(), Code::Unavailable);
+        assert_eq!(s.message(), "the broker cannot reach identity right now");
+    }
+
+    #[test]
+    fn long_input_is_never_echoed_whole() {
+        let s = to_status(&Demo::Missing("x".repeat(100_000)));
+        assert_eq!(s.code(), Code::NotFound);
+        assert!(s.message().len() <= MAX_MESSAGE_BYTES);
+        assert!(s.message().starts_with("tenant xxx"));
+        assert!(s.message().ends_with('…'));
+    }
+
+    #[test]
+    fn cuts_fall_on_character_boundaries() {
+        for pad in 0..4 {
+            let raw = format!("{}{}", "a".repeat(pad), "я".repeat(400));
+            let out = public_text(&raw);
+            assert!(out.len() <= MAX_MESSAGE_BYTES, "{}", out.len());
+            assert!(out.ends_with('…'));
+        }
+        let exact = "b".repeat(MAX_MESSAGE_BYTES);
+        assert_eq!(public_text(&exact), exact);
+        let over = "b".repeat(MAX_MESSAGE_BYTES + 1);
+        let cut = public_text(&over);
+        assert_eq!(cut.len(), MAX_MESSAGE_BYTES);
+        assert!(cut.ends_with("bb…"));
+    }
+
+    #[test]
+    fn controls_and_bidi_overrides_are_stripped() {
+        let raw =
+            "tenant \u{202E}cod.exe\u{202C} \u{2066}x\u{2069}\u{200F}\u{0}\u{1b}[31m\nnext\u{7f}";
+        let s = to_status(&Demo::Missing(raw.into()));
+        assert_eq!(s.message(), "tenant tenant cod.exe x[31m next not found");
     }
 }

@@ -27,7 +27,7 @@ pub enum JwtError {
     #[error("token algorithm {0} is not allowed")]
     AlgorithmNotAllowed(String),
     /// `typ` is not the one expected here.
-    #[error("token type {found:?} is not {expected}")]
+    #[error("token type {} is not {expected}", found.as_deref().unwrap_or("(none)"))]
     WrongType {
         /// What was required.
         expected: String,
@@ -257,5 +257,19 @@ mod tests {
         let tampered = format!("{}.{}.{}", parts[0], forged_body, parts[2]);
         assert_eq!(check(&tampered, &public), Err(JwtError::Invalid));
         Ok(())
+    }
+
+    #[test]
+    fn type_refusals_read_as_plain_words() {
+        let e = JwtError::WrongType {
+            expected: "at+jwt".into(),
+            found: Some("support+jwt".into()),
+        };
+        assert_eq!(e.to_string(), "token type support+jwt is not at+jwt");
+        let e = JwtError::WrongType {
+            expected: "at+jwt".into(),
+            found: None,
+        };
+        assert_eq!(e.to_string(), "token type (none) is not at+jwt");
     }
 }

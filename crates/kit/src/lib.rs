@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod capability;
+pub mod catch_panic;
 pub mod client;
 pub mod clock;
 pub mod config;
@@ -19,5 +20,6 @@ pub mod serve;
 pub mod shutdown;
 pub mod standing;
 pub mod telemetry;
+pub mod transport_status;
 
 pub use tokio_util::sync::CancellationToken;

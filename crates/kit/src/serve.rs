@@ -136,6 +136,10 @@ pub async fn serve(
     };
     let server = Server::builder()
         .trace_fn(crate::telemetry::grpc_span)
+        // Outermost first: a panic anywhere inside becomes an answer; tonic's
+        // own refusals (undecodable, too large) are reworded; then the gate.
+        .layer(crate::catch_panic::CatchPanicLayer)
+        .layer(crate::transport_status::TransportStatusLayer)
         .layer(options.gate.clone())
         .add_routes(routes)
         .add_service(health)

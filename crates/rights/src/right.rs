@@ -19,15 +19,17 @@ pub enum RightError {
     #[error("a right must be at most {MAX_RIGHT_LEN} characters")]
     TooLong,
     /// No `:` between entity and action.
-    #[error("right {0:?} must be written entity:action, like crm.deal:read, crm.*:read or *:read")]
+    #[error(
+        "right \"{0}\" must be written entity:action, like crm.deal:read, crm.*:read or *:read"
+    )]
     NotEntityAction(String),
     /// The entity breaks the grammar.
     #[error(
-        "right entity {0:?} is not valid: use dot-separated lowercase names like crm.deal, crm.* for everything under crm, or * for all"
+        "right entity \"{0}\" is not valid: use dot-separated lowercase names like crm.deal, crm.* for everything under crm, or * for all"
     )]
     Entity(String),
     /// The action breaks the grammar.
-    #[error("right action {0:?} is not valid: use one lowercase word like read, or * for all")]
+    #[error("right action \"{0}\" is not valid: use one lowercase word like read, or * for all")]
     Action(String),
 }
 

@@ -76,7 +76,7 @@ impl Scope {
         }
         if let Some(r) = roles.iter().find(|r| r.chars().count() > MAX_ROLE_LEN) {
             return Err(DomainError::Invalid(format!(
-                "role name {:?}… is longer than {MAX_ROLE_LEN} characters",
+                "role name \"{}…\" is longer than {MAX_ROLE_LEN} characters",
                 r.chars().take(MAX_ROLE_LEN).collect::<String>()
             )));
         }

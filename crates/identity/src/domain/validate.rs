@@ -18,7 +18,7 @@ pub fn email(raw: &str) -> Result<String> {
         Ok(e)
     } else {
         Err(Error::invalid(format!(
-            "{raw:?} is not a valid e-mail address"
+            "\"{raw}\" is not a valid e-mail address"
         )))
     }
 }
@@ -39,7 +39,7 @@ pub fn domain(raw: &str) -> Result<String> {
         Ok(d)
     } else {
         Err(Error::invalid(format!(
-            "{raw:?} is not a valid e-mail domain"
+            "\"{raw}\" is not a valid e-mail domain"
         )))
     }
 }
@@ -69,7 +69,7 @@ pub fn app_code(raw: &str) -> Result<String> {
         Ok(c.to_string())
     } else {
         Err(Error::invalid(format!(
-            "app code {raw:?} is not valid: use lowercase letters, digits, - and _"
+            "app code \"{raw}\" is not valid: use lowercase letters, digits, - and _"
         )))
     }
 }
@@ -88,7 +88,7 @@ pub fn scope(raw: &str) -> Result<String> {
         Ok(s.to_string())
     } else {
         Err(Error::invalid(format!(
-            "scope {raw:?} is not valid: use dot-separated lowercase names like broker.check_access"
+            "scope \"{raw}\" is not valid: use dot-separated lowercase names like broker.check_access"
         )))
     }
 }

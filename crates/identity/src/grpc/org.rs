@@ -219,7 +219,7 @@ impl Api {
         let name = r.name.trim().to_string();
         if !rights::valid_action(&name) {
             return Err(Error::invalid(format!(
-                "role name {name:?} is not valid: use lowercase letters, digits, - and _"
+                "role name \"{name}\" is not valid: use lowercase letters, digits, - and _"
             )));
         }
         let rs = rights_from_pb(&r.rights)?;
