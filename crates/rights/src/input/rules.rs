@@ -268,7 +268,7 @@ pub fn duration(
     let d = Duration::new(seconds.unsigned_abs(), nanos.unsigned_abs());
     if d > max {
         let days = max.as_secs() / 86_400;
-        let limit = if days > 0 && max.as_secs() % 86_400 == 0 {
+        let limit = if days > 0 && max.as_secs().is_multiple_of(86_400) {
             format!("{days} days")
         } else {
             format!("{} seconds", max.as_secs())
