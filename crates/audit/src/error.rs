@@ -44,6 +44,12 @@ impl ServiceError for Error {
     }
 }
 
+impl From<keyholder_rights::InputError> for Error {
+    fn from(e: keyholder_rights::InputError) -> Self {
+        Self::InvalidArgument(e.to_string())
+    }
+}
+
 impl From<Error> for tonic::Status {
     fn from(e: Error) -> tonic::Status {
         keyholder_kit::error::to_status(&e)

@@ -96,6 +96,12 @@ impl From<keyholder_kit::jwt::JwtError> for Error {
     }
 }
 
+impl From<keyholder_rights::InputError> for Error {
+    fn from(e: keyholder_rights::InputError) -> Self {
+        Self::InvalidArgument(e.to_string())
+    }
+}
+
 impl From<keyholder_kit::paging::PageError> for Error {
     fn from(e: keyholder_kit::paging::PageError) -> Self {
         Self::InvalidArgument(e.to_string())

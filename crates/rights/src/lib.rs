@@ -12,8 +12,11 @@
 
 pub mod capability;
 pub mod delegates;
+pub mod input;
 pub mod right;
+pub mod scopes;
 
 pub use capability::{Capability, Standing};
 pub use delegates::{Reserved, delegate_may, delegate_may_hand_out, delegate_may_hold};
+pub use input::InputError;
 pub use right::{Right, RightError};

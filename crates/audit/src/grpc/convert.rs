@@ -7,6 +7,7 @@ use crate::store::entities::{event, notification};
 use crate::store::events::EventQuery;
 use chrono::{DateTime, Utc};
 use keyholder_proto::audit::v1 as pb;
+use keyholder_rights::input;
 use prost_types::Timestamp;
 
 pub(crate) fn ts(t: DateTime<Utc>) -> Timestamp {
@@ -248,9 +249,9 @@ pub(crate) fn query_from(f: Option<pb::EventFilter>) -> Result<EventQuery, Error
     }
     let q = EventQuery {
         kinds,
-        agent_id: f.agent_id,
-        session_id: f.session_id,
-        grant_id: f.grant_id,
+        agent_id: input::optional_id("agent_id", &f.agent_id)?,
+        session_id: input::optional_id("session_id", &f.session_id)?,
+        grant_id: input::optional_id("grant_id", &f.grant_id)?,
         start: f.start_time.as_ref().and_then(from_ts),
         end: f.end_time.as_ref().and_then(from_ts),
     };

@@ -72,7 +72,9 @@ fn build(mail: &OutgoingMail) -> Result<Message, MailError> {
     Message::builder()
         .from(from)
         .to(to)
-        .subject(mail.subject.clone())
+        // Defence in depth: the templates quote names a caller chose, and a
+        // bidi override there would make `hi \u{202E}gnp.exe` read `hi exe.png`.
+        .subject(keyholder_rights::input::single_line(&mail.subject))
         .message_id(Some(mail.message_id.clone()))
         .multipart(MultiPart::alternative_plain_html(
             mail.text.clone(),
@@ -176,6 +178,25 @@ pub fn from_config(config: &Config) -> Result<std::sync::Arc<dyn Mailer>, String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subjects_lose_bidi_and_line_breaks() {
+        let mail = OutgoingMail {
+            from: "keyholder@v.example".into(),
+            to: "ann@v.example".into(),
+            subject: "hi \u{202E}gnp.exe\r\nBcc: eve@v.example".into(),
+            text: "t".into(),
+            html: "<p>t</p>".into(),
+            message_id: "<m@v.example>".into(),
+        };
+        let raw = build(&mail).map(|m| m.formatted()).unwrap_or_default();
+        let raw = String::from_utf8_lossy(&raw);
+        assert!(
+            raw.contains("Subject: hi gnp.exe  Bcc: eve@v.example\r\n"),
+            "{raw}"
+        );
+        assert!(!raw.contains("\r\nBcc:"), "{raw}");
+    }
 
     #[test]
     fn only_a_recipient_rejection_counts_as_rejected() {

@@ -1,99 +1,106 @@
-//! Checks of free-form request fields, with limits kept inside what audit
-//! accepts for an event (ids, entity, action ≤ 200 characters; reason ≤ 4000;
-//! all attributes together ≤ 16 000 bytes), so that nothing a caller sends can
+//! Checks of request fields: the shared rules of [`keyholder_rights::input`]
+//! under the broker's names, with limits kept inside what audit accepts for
+//! an event (ids, entity, action ≤ 200 characters; reason ≤ 4000; all
+//! attributes together ≤ 16 000 bytes), so that nothing a caller sends can
 //! produce an event audit refuses.
 
 use super::DomainError;
+use keyholder_rights::input;
 
 /// Longest id, ticket reference, entity or action (audit's id limit).
-pub const MAX_ID_LEN: usize = 200;
+pub const MAX_ID_LEN: usize = input::MAX_ID_LEN;
 /// Longest ReportAction detail.
 pub const MAX_DETAIL_LEN: usize = 2000;
 /// Longest decision note or revocation reason.
 pub const MAX_NOTE_LEN: usize = 1000;
+/// Longest reason for asking for access or signing in.
+pub const MAX_REASON_LEN: usize = 2000;
+/// Shortest such reason: "because" is not one.
+pub const MIN_REASON_LEN: usize = 10;
 
-fn too_long(field: &str, limit: usize) -> DomainError {
-    DomainError::Invalid(format!("{field} must be at most {limit} characters"))
-}
-
-fn no_control(field: &str, v: &str) -> Result<(), DomainError> {
-    if v.chars().any(char::is_control) {
-        return Err(DomainError::Invalid(format!(
-            "{field} must not contain control characters"
-        )));
+impl From<input::InputError> for DomainError {
+    fn from(e: input::InputError) -> Self {
+        Self::Invalid(e.to_string())
     }
-    Ok(())
 }
 
-/// A tenant id: required, at most 200 characters of letters, digits and
-/// `-_.:`. Returns it trimmed.
+/// A tenant id: required, and a UUID, as identity makes them.
 pub fn tenant_id(raw: &str) -> Result<String, DomainError> {
-    let v = raw.trim();
-    if v.is_empty() {
-        return Err(DomainError::Invalid("tenant_id is required".into()));
-    }
-    if v.chars().count() > MAX_ID_LEN {
-        return Err(too_long("tenant_id", MAX_ID_LEN));
-    }
-    if !v
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
-    {
-        return Err(DomainError::Invalid(
-            "tenant_id may contain only letters, digits and - _ . :".into(),
-        ));
-    }
-    Ok(v.to_string())
+    Ok(input::uuid("tenant_id", raw)?)
+}
+
+/// A required id the broker or identity generated as a UUID (an access
+/// request, a grant, a user).
+pub fn uuid(field: &str, raw: &str) -> Result<String, DomainError> {
+    Ok(input::uuid(field, raw)?)
+}
+
+/// An optional UUID (a filter): empty is fine.
+pub fn optional_uuid(field: &str, raw: &str) -> Result<String, DomainError> {
+    Ok(input::optional_uuid(field, raw)?)
 }
 
 /// A required short name (entity, action, ticket_ref): trimmed, at most 200
-/// characters, no control characters.
+/// characters, one line, no bidi controls.
 pub fn required_name(field: &str, raw: &str) -> Result<String, DomainError> {
-    let v = raw.trim();
-    if v.is_empty() {
-        return Err(DomainError::Invalid(format!("{field} is required")));
-    }
-    if v.chars().count() > MAX_ID_LEN {
-        return Err(too_long(field, MAX_ID_LEN));
-    }
-    no_control(field, v)?;
-    Ok(v.to_string())
+    Ok(input::name(field, raw)?)
 }
 
 /// An optional short name (a filter, a resource id): empty is fine.
 pub fn optional_name(field: &str, raw: &str) -> Result<String, DomainError> {
-    if raw.trim().is_empty() {
-        return Ok(String::new());
-    }
-    required_name(field, raw)
+    Ok(input::optional_name(field, raw)?)
 }
 
-/// Optional free text of at most `limit` characters, trimmed.
+/// Optional free text of at most `limit` characters, trimmed; line breaks
+/// and tabs kept, other control characters and bidi controls refused.
 pub fn optional_text(field: &str, raw: &str, limit: usize) -> Result<String, DomainError> {
-    let v = raw.trim();
-    if v.chars().count() > limit {
-        return Err(too_long(field, limit));
+    Ok(input::text(field, raw, limit)?)
+}
+
+/// Why support needs access: free text of 10 to 2000 characters.
+pub fn reason(raw: &str) -> Result<String, DomainError> {
+    let v = input::text("reason", raw, MAX_REASON_LEN)?;
+    if v.chars().count() < MIN_REASON_LEN {
+        return Err(DomainError::Invalid(format!(
+            "give a reason of at least {MIN_REASON_LEN} characters"
+        )));
     }
-    Ok(v.to_string())
+    Ok(v)
+}
+
+/// A client-supplied request id (idempotency key), kept as sent.
+pub fn request_id(raw: &str) -> Result<String, DomainError> {
+    Ok(input::request_id(raw)?)
+}
+
+/// An enum number the contract defines; unknown ones are refused.
+pub fn enum_value<E: TryFrom<i32>>(field: &str, raw: i32) -> Result<E, DomainError> {
+    Ok(input::enum_value(field, raw)?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const T: &str = "0192f3a0-0000-7000-8000-000000000001";
+
     #[test]
-    fn tenant_ids_are_trimmed_bounded_and_plain() {
-        assert_eq!(tenant_id(" t-1 ").ok().as_deref(), Some("t-1"));
-        assert!(tenant_id("   ").is_err());
-        assert!(tenant_id(&"a".repeat(200)).is_ok());
-        let long = tenant_id(&"a".repeat(201)).err().map(|e| e.to_string());
-        assert!(long.unwrap_or_default().contains("at most 200"));
-        assert!(tenant_id("a b").is_err());
-        assert!(tenant_id("ä").is_err());
+    fn tenant_ids_are_uuids() {
+        assert_eq!(tenant_id(&format!(" {T} ")).ok().as_deref(), Some(T));
+        assert_eq!(
+            tenant_id("   ").err().map(|e| e.to_string()).as_deref(),
+            Some("tenant_id is required")
+        );
+        let e = tenant_id("not-a-uuid").err().map(|e| e.to_string());
+        assert_eq!(
+            e.as_deref(),
+            Some("tenant_id must be a UUID, not \"not-a-uuid\"")
+        );
+        assert!(tenant_id(&"a".repeat(201)).is_err());
     }
 
     #[test]
-    fn names_and_texts_have_limits() {
+    fn names_texts_and_reasons_have_limits() {
         assert_eq!(
             required_name("entity", " crm.deal ").ok().as_deref(),
             Some("crm.deal")
@@ -104,5 +111,12 @@ mod tests {
         assert_eq!(optional_name("resource_id", " ").ok().as_deref(), Some(""));
         assert!(optional_text("detail", &"x".repeat(2001), MAX_DETAIL_LEN).is_err());
         assert!(optional_text("detail", &"x".repeat(2000), MAX_DETAIL_LEN).is_ok());
+        assert!(reason("short").is_err());
+        assert!(reason("ticket 42\0 needs a look").is_err());
+        assert!(reason(&"x".repeat(2001)).is_err());
+        assert_eq!(
+            reason(" ticket 42\r\nneeds a look ").ok().as_deref(),
+            Some("ticket 42\nneeds a look")
+        );
     }
 }

@@ -77,18 +77,3 @@ pub fn to_ms(t: DateTime<Utc>) -> i64 {
 pub fn from_ms(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
-
-/// A reason is required and must say something.
-pub fn validate_reason(reason: &str) -> Result<(), DomainError> {
-    if reason.trim().chars().count() < 10 {
-        return Err(DomainError::Invalid(
-            "give a reason of at least 10 characters".into(),
-        ));
-    }
-    if reason.chars().count() > 2000 {
-        return Err(DomainError::Invalid(
-            "the reason must be at most 2000 characters".into(),
-        ));
-    }
-    Ok(())
-}

@@ -177,8 +177,7 @@ fn not_live(core: &Core, st: &SessionState, now: chrono::DateTime<chrono::Utc>) 
 }
 
 /// Records what an agent did in a live session. Refused once the session or
-/// its grant has ended; the event id is the request_id (when a UUID), and a
-/// retried report is recorded once.
+/// its grant has ended; a retried report (same request_id) is recorded once.
 pub(super) async fn report_action(
     core: &Core,
     req: Request<ReportActionRequest>,
@@ -186,6 +185,7 @@ pub(super) async fn report_action(
     let who = caller(core, &req).await?;
     who.0.require_scope(CHECK_ACCESS)?;
     let r = req.into_inner();
+    let request_id = input::request_id(&r.request_id)?;
     let (entity, action) = entity_action(&r.entity, &r.action)?;
     let resource_id = input::optional_name("resource_id", &r.resource_id)?;
     let detail = input::optional_text("detail", &r.detail, input::MAX_DETAIL_LEN)?;
@@ -204,9 +204,7 @@ pub(super) async fn report_action(
             "the support session has ended ({why})"
         )));
     }
-    let event_id = uuid::Uuid::parse_str(&r.request_id)
-        .map(|u| u.to_string())
-        .unwrap_or_else(|_| uuid::Uuid::now_v7().to_string());
+    let event_id = action_event_id(&who.0.id, &st.session_id, &request_id);
     let allowed = st.scope.allows(&entity, &action).allowed;
     let mut e = action_event(&st, &entity, &action, allowed, now);
     e.event_id = event_id.clone();
@@ -219,4 +217,44 @@ pub(super) async fn report_action(
     e.attributes.insert("reported".into(), "true".into());
     core.store.record_event_once(&e, now).await?;
     Ok(ReportActionResponse { event_id })
+}
+
+/// Names the reported actions' events (a UUIDv5, so any string is a retry
+/// key); keeps them apart from every other UUIDv5 namespace.
+const ACTION_EVENTS: uuid::Uuid = uuid::Uuid::from_u128(0x6b65_7968_6f6c_6465_7200_0000_0000_0001);
+
+/// The event id of a reported action: the same (caller, session, request id)
+/// always gives the same id, so a retry is recorded once, whatever the key's
+/// shape; without a request id every report is its own event. The parts are
+/// length-prefixed so that no two triples run together into one name.
+fn action_event_id(caller: &str, session_id: &str, request_id: &str) -> String {
+    if request_id.is_empty() {
+        return uuid::Uuid::now_v7().to_string();
+    }
+    let name = format!(
+        "{}:{caller}{}:{session_id}{}:{request_id}",
+        caller.len(),
+        session_id.len(),
+        request_id.len()
+    );
+    uuid::Uuid::new_v5(&ACTION_EVENTS, name.as_bytes()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::action_event_id;
+
+    #[test]
+    fn action_event_ids_are_stable_per_caller_session_and_key() {
+        let a = action_event_id("svc-1", "s-1", "retry 1");
+        assert_eq!(a, action_event_id("svc-1", "s-1", "retry 1"));
+        assert_ne!(a, action_event_id("svc-2", "s-1", "retry 1"));
+        assert_ne!(a, action_event_id("svc-1", "s-2", "retry 1"));
+        assert_ne!(a, action_event_id("svc-1", "s-1", "retry 2"));
+        assert_ne!(
+            action_event_id("a", "bc", "d"),
+            action_event_id("ab", "c", "d")
+        );
+        assert_ne!(action_event_id("a", "b", ""), action_event_id("a", "b", ""));
+    }
 }

@@ -3,7 +3,7 @@
 use crate::domain::limits::{HARD_MAX_GRANT, Settings};
 use crate::domain::scope::Scope;
 use crate::domain::state::{GrantState, RequestState};
-use crate::domain::{DomainError, from_ms};
+use crate::domain::{DomainError, from_ms, input};
 use crate::error::Error;
 use crate::events::timestamp;
 use crate::store::entities::{grants, requests, sessions};
@@ -18,30 +18,15 @@ pub fn duration(field: &str, d: Option<prost_types::Duration>) -> Result<Option<
     let Some(d) = d else {
         return Ok(None);
     };
-    if d.seconds < 0 || d.nanos < 0 {
-        return Err(Error::InvalidArgument(format!(
-            "{field} must not be negative"
-        )));
-    }
-    if d.nanos > 999_999_999 {
-        return Err(Error::InvalidArgument(format!(
-            "{field} has nanos outside 0..=999999999"
-        )));
-    }
-    let too_large = || {
-        Error::InvalidArgument(format!(
-            "{field}: duration is too large (at most {} days)",
-            HARD_MAX_GRANT.num_days()
-        ))
-    };
-    let whole = Duration::try_seconds(d.seconds).ok_or_else(too_large)?;
-    let total = whole
-        .checked_add(&Duration::nanoseconds(i64::from(d.nanos)))
-        .ok_or_else(too_large)?;
-    if total > HARD_MAX_GRANT {
-        return Err(too_large());
-    }
-    Ok(Some(total))
+    let max = HARD_MAX_GRANT
+        .to_std()
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let d = keyholder_rights::input::duration(field, d.seconds, d.nanos, max)
+        .map_err(DomainError::from)?;
+    // Within 90 days, so always representable.
+    Duration::from_std(d)
+        .map(Some)
+        .map_err(|e| Error::Internal(e.to_string()))
 }
 
 /// chrono → protobuf duration.
@@ -127,11 +112,14 @@ pub fn settings_out(s: &Settings) -> pb::SupportAccessSettings {
 
 /// A mode from the wire.
 pub fn mode_in(m: i32) -> Result<crate::domain::Mode, Error> {
-    match pb::SupportAccessMode::try_from(m) {
-        Ok(pb::SupportAccessMode::Closed) => Ok(crate::domain::Mode::Closed),
-        Ok(pb::SupportAccessMode::OnRequest) => Ok(crate::domain::Mode::OnRequest),
-        Ok(pb::SupportAccessMode::Standing) => Ok(crate::domain::Mode::Standing),
-        _ => Err(DomainError::Invalid("mode must be closed, on_request or standing".into()).into()),
+    use pb::SupportAccessMode as M;
+    match input::enum_value::<M>("mode", m)? {
+        M::Closed => Ok(crate::domain::Mode::Closed),
+        M::OnRequest => Ok(crate::domain::Mode::OnRequest),
+        M::Standing => Ok(crate::domain::Mode::Standing),
+        M::Unspecified => {
+            Err(DomainError::Invalid("mode must be closed, on_request or standing".into()).into())
+        }
     }
 }
 
@@ -164,26 +152,30 @@ pub fn request_out(r: &requests::Model, now: DateTime<Utc>) -> pb::AccessRequest
     }
 }
 
-/// A request state filter from the wire.
-pub fn request_state_in(s: i32) -> Option<RequestState> {
-    match pb::AccessRequestState::try_from(s) {
-        Ok(pb::AccessRequestState::Pending) => Some(RequestState::Pending),
-        Ok(pb::AccessRequestState::Approved) => Some(RequestState::Approved),
-        Ok(pb::AccessRequestState::Denied) => Some(RequestState::Denied),
-        Ok(pb::AccessRequestState::Expired) => Some(RequestState::Expired),
-        Ok(pb::AccessRequestState::Cancelled) => Some(RequestState::Cancelled),
-        _ => None,
-    }
+/// A request state filter from the wire: unset is no filter, an unknown
+/// number is refused (never silently read as "no filter").
+pub fn request_state_in(s: i32) -> Result<Option<RequestState>, Error> {
+    use pb::AccessRequestState as S;
+    Ok(match input::enum_value::<S>("state", s)? {
+        S::Unspecified => None,
+        S::Pending => Some(RequestState::Pending),
+        S::Approved => Some(RequestState::Approved),
+        S::Denied => Some(RequestState::Denied),
+        S::Expired => Some(RequestState::Expired),
+        S::Cancelled => Some(RequestState::Cancelled),
+    })
 }
 
-/// A grant state filter from the wire.
-pub fn grant_state_in(s: i32) -> Option<GrantState> {
-    match pb::GrantState::try_from(s) {
-        Ok(pb::GrantState::Active) => Some(GrantState::Active),
-        Ok(pb::GrantState::Expired) => Some(GrantState::Expired),
-        Ok(pb::GrantState::Revoked) => Some(GrantState::Revoked),
-        _ => None,
-    }
+/// A grant state filter from the wire: unset is no filter, an unknown
+/// number is refused.
+pub fn grant_state_in(s: i32) -> Result<Option<GrantState>, Error> {
+    use pb::GrantState as S;
+    Ok(match input::enum_value::<S>("state", s)? {
+        S::Unspecified => None,
+        S::Active => Some(GrantState::Active),
+        S::Expired => Some(GrantState::Expired),
+        S::Revoked => Some(GrantState::Revoked),
+    })
 }
 
 /// A grant for callers, with its state as of `now`.
@@ -258,7 +250,7 @@ mod tests {
                 .err()
                 .map(|e| e.to_string())
                 .unwrap_or_default();
-            assert!(e.contains("duration is too large"), "{e}");
+            assert!(e.contains("duration is too long: at most 90 days"), "{e}");
         }
         assert!(duration("duration", d(-1, 0)).is_err());
         assert!(duration("duration", d(1, -1)).is_err());

@@ -24,8 +24,9 @@ use tonic::Request;
 /// The grant, if `p` may see it; one that exists but is not theirs to see
 /// is answered exactly like a missing one.
 async fn load(core: &Core, p: &Principal, id: &str) -> Result<grants::Model, Error> {
+    let id = input::uuid("grant_id", id)?;
     core.store
-        .grant(id)
+        .grant(&id)
         .await?
         .filter(|g| record_visible_to(p, &g.agent_id, &g.tenant_id))
         .ok_or_else(|| Error::NotFound(format!("grant {id} not found")))
@@ -65,7 +66,7 @@ pub(super) async fn list(
     super::requests::filters(&mut r.tenant_id, &mut r.ticket_ref, &mut r.agent_id)?;
     let page = Page::parse(r.page_size, &r.page_token)?;
     let mut f = GrantFilter {
-        state: grant_state_in(r.state),
+        state: grant_state_in(r.state)?,
         ticket_ref: (!r.ticket_ref.is_empty()).then(|| r.ticket_ref.clone()),
         agent_id: (!r.agent_id.is_empty()).then(|| r.agent_id.clone()),
         tenant_id: None,

@@ -57,14 +57,11 @@ where
     F: Future<Output = Result<R, Error>>,
 {
     use crate::store::idempotency;
+    let request_id = crate::domain::input::request_id(request_id)?;
     if request_id.is_empty() {
         return f.await;
     }
-    if request_id.len() > 200 {
-        return Err(Error::InvalidArgument(
-            "request_id must be at most 200 characters".into(),
-        ));
-    }
+    let request_id = request_id.as_str();
     if let Some(bytes) = idempotency::get(core.store.db(), caller, rpc, request_id).await? {
         return R::decode(bytes.as_slice()).map_err(|e| Error::Internal(e.to_string()));
     }

@@ -13,7 +13,7 @@ use crate::domain::limits::{
     approved_duration, check_open_for_approval, reminder_time, request_duration,
 };
 use crate::domain::state::{RequestEvent, RequestState};
-use crate::domain::{Mode, Person, from_ms, input, to_ms, validate_reason};
+use crate::domain::{Mode, Person, from_ms, input, to_ms};
 use crate::error::Error;
 use crate::events;
 use crate::store::entities::{grants, requests};
@@ -83,7 +83,7 @@ pub(super) fn filters(
         tenant_id.clear();
     }
     *ticket_ref = input::optional_name("ticket_ref", ticket_ref)?;
-    *agent_id = input::optional_name("agent_id", agent_id)?;
+    *agent_id = input::optional_uuid("agent_id", agent_id)?;
     Ok(())
 }
 
@@ -95,12 +95,12 @@ pub(super) async fn create(
     let p = &who.0;
     let mut r = req.into_inner();
     r.tenant_id = input::tenant_id(&r.tenant_id)?;
-    r.agent_id = input::optional_name("agent_id", &r.agent_id)?;
+    r.agent_id = input::optional_uuid("agent_id", &r.agent_id)?;
     let agent = agent_for(core, p, &r.agent_id).await?;
     require_tenant_exists(core, &r.tenant_id).await?;
     idempotent(core, &p.id, "CreateAccessRequest", &r.request_id, async {
         let ticket_ref = input::required_name("ticket_ref", &r.ticket_ref)?;
-        validate_reason(&r.reason)?;
+        let reason = input::reason(&r.reason)?;
         let scope = scope_in(r.scope)?;
         let s = stored::get(core.store.db(), &r.tenant_id).await?;
         if s.mode == Mode::Closed {
@@ -119,7 +119,7 @@ pub(super) async fn create(
             agent_email: agent.email.clone(),
             requested_by: p.id.clone(),
             ticket_ref,
-            reason: r.reason.trim().to_string(),
+            reason,
             scope: scope_json(&scope),
             duration_secs: d.num_seconds(),
             state: RequestState::Pending.as_str().into(),
@@ -144,8 +144,9 @@ pub(super) async fn create(
 /// The request, if `p` may see it; one that exists but is not theirs to see
 /// is answered exactly like a missing one.
 async fn load(core: &Core, p: &Principal, id: &str) -> Result<requests::Model, Error> {
+    let id = input::uuid("access_request_id", id)?;
     core.store
-        .request(id)
+        .request(&id)
         .await?
         .filter(|r| record_visible_to(p, &r.agent_id, &r.tenant_id))
         .ok_or_else(|| Error::NotFound(format!("access request {id} not found")))
@@ -174,7 +175,7 @@ pub(super) async fn list(
     filters(&mut r.tenant_id, &mut r.ticket_ref, &mut r.agent_id)?;
     let page = Page::parse(r.page_size, &r.page_token)?;
     let mut f = RequestFilter {
-        state: request_state_in(r.state),
+        state: request_state_in(r.state)?,
         ticket_ref: (!r.ticket_ref.is_empty()).then(|| r.ticket_ref.clone()),
         agent_id: (!r.agent_id.is_empty()).then(|| r.agent_id.clone()),
         tenant_id: None,

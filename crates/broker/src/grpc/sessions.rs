@@ -6,7 +6,7 @@ use super::{caller, random_token, sha256_hex};
 use crate::Core;
 use crate::domain::scope::Scope;
 use crate::domain::state::{GrantState, RequestState};
-use crate::domain::{Mode, Person, from_ms, input, to_ms, validate_reason};
+use crate::domain::{Mode, Person, from_ms, input, to_ms};
 use crate::error::Error;
 use crate::events;
 use crate::session_token::{self, ScopeClaim, SessionClaims};
@@ -140,7 +140,7 @@ pub(super) async fn sign_in(
     p.require_support_agent()?;
     let mut r = req.into_inner();
     r.tenant_id = input::tenant_id(&r.tenant_id)?;
-    validate_reason(&r.reason)?;
+    r.reason = input::reason(&r.reason)?;
     // Before any refusal is recorded: a refused attempt on a made-up tenant
     // would otherwise open an audit chain for it.
     require_tenant_exists(core, &r.tenant_id).await?;
@@ -298,7 +298,7 @@ pub(super) async fn sign_out(
         .and_then(|h| h.typ)
         .is_some_and(|t| t == session_token::TOKEN_TYPE);
     let now = core.clock.now();
-    let mut session_id = req.get_ref().session_id.clone();
+    let mut session_id = input::optional_uuid("session_id", &req.get_ref().session_id)?;
     let owner = if is_session_token {
         let c = core.keys.verify(&token, now).await?;
         if session_id.is_empty() {

@@ -19,10 +19,11 @@ async fn a_refused_event_is_set_aside_and_the_rest_keep_flowing() {
     // Audit goes down while three actions are reported; it will refuse the
     // middle one, and with it any batch that holds it.
     ctx.received.down.store(true, Ordering::SeqCst);
-    let ids: Vec<String> = (0..3).map(|_| uuid::Uuid::new_v4().to_string()).collect();
-    ctx.received.reject.lock().unwrap().insert(ids[1].clone());
-    for id in &ids {
-        ctx.broker()
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let id = uuid::Uuid::new_v4().to_string();
+        let r = ctx
+            .broker()
             .report_action(bearer(
                 pb::ReportActionRequest {
                     request_id: id.clone(),
@@ -35,7 +36,9 @@ async fn a_refused_event_is_set_aside_and_the_rest_keep_flowing() {
             ))
             .await
             .unwrap();
+        ids.push(r.into_inner().event_id);
     }
+    ctx.received.reject.lock().unwrap().insert(ids[1].clone());
     assert_eq!(ctx.broker.handle.undelivered_events().await.unwrap(), 3);
     ctx.received.down.store(false, Ordering::SeqCst);
 
@@ -66,7 +69,8 @@ async fn a_refused_event_is_set_aside_and_the_rest_keep_flowing() {
 
     // Later events flow as usual.
     let later = uuid::Uuid::new_v4().to_string();
-    ctx.broker()
+    let later = ctx
+        .broker()
         .report_action(bearer(
             pb::ReportActionRequest {
                 request_id: later.clone(),
@@ -78,7 +82,9 @@ async fn a_refused_event_is_set_aside_and_the_rest_keep_flowing() {
             &backend,
         ))
         .await
-        .unwrap();
+        .unwrap()
+        .into_inner()
+        .event_id;
     assert!(eventually(|| async { delivered(&later) }).await);
     assert_eq!(ctx.broker.handle.rejected_events().await.unwrap().len(), 1);
 }

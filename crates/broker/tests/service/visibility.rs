@@ -33,10 +33,11 @@ async fn another_tenants_admin_and_another_agent_see_nothing() {
 
     let request_gone = format!("access request {rid} not found");
     // The very answer a missing id gets.
+    let no_such = uuid::Uuid::new_v4().to_string();
     let missing = b
         .get_access_request(bearer(
             pb::GetAccessRequestRequest {
-                access_request_id: "no-such-request".into(),
+                access_request_id: no_such.clone(),
             },
             t,
         ))
@@ -45,7 +46,7 @@ async fn another_tenants_admin_and_another_agent_see_nothing() {
     assert_eq!(missing.code(), Code::NotFound);
     assert_eq!(
         missing.message(),
-        "access request no-such-request not found"
+        format!("access request {no_such} not found")
     );
     let get = pb::GetAccessRequestRequest {
         access_request_id: rid.clone(),
@@ -117,7 +118,7 @@ async fn another_tenants_admin_and_another_agent_see_nothing() {
 
     // Tenant-addressed calls: the same answer as for a tenant that does not
     // exist (the id in it is the one the caller sent).
-    for tenant in [owner.clone(), format!("t-made-up-{}", uuid::Uuid::new_v4())] {
+    for tenant in [owner.clone(), uuid::Uuid::new_v4().to_string()] {
         let gone = format!("tenant {tenant} not found");
         let get = pb::GetSupportAccessSettingsRequest {
             tenant_id: tenant.clone(),
@@ -198,7 +199,7 @@ async fn another_tenants_admin_and_another_agent_see_nothing() {
 #[tokio::test]
 async fn an_unknown_tenant_is_not_found_and_nothing_is_written_for_it() {
     let ctx = Ctx::new().await;
-    let unknown = format!("t-made-up-{}", uuid::Uuid::new_v4().simple());
+    let unknown = uuid::Uuid::new_v4().to_string();
     let gone = format!("tenant {unknown} not found");
     let helpdesk = ctx
         .suite

@@ -16,7 +16,7 @@ impl Api {
     ) -> Result<pb::InstallAppResponse> {
         let p = self.caller(&req).await?;
         let r = req.into_inner();
-        let tenant_id = validate::id("tenant_id", &r.tenant_id)?;
+        let tenant_id = validate::uuid("tenant_id", &r.tenant_id)?;
         p.require_admin_of(&tenant_id)?;
         let code = validate::app_code(&r.code)?;
         self.once(&p.id, "InstallApp", &r.request_id, || async {
@@ -46,7 +46,7 @@ impl Api {
     ) -> Result<pb::SetAppAccessResponse> {
         let p = self.caller(&req).await?;
         let r = req.into_inner();
-        let tenant_id = validate::id("tenant_id", &r.tenant_id)?;
+        let tenant_id = validate::uuid("tenant_id", &r.tenant_id)?;
         p.require_admin_of(&tenant_id)?;
         let code = validate::app_code(&r.code)?;
         let mut access = Vec::with_capacity(r.access.len());
@@ -94,7 +94,7 @@ impl Api {
     ) -> Result<pb::ListAppsResponse> {
         let p = self.caller(&req).await?;
         let r = req.into_inner();
-        let tenant_id = validate::id("tenant_id", &r.tenant_id)?;
+        let tenant_id = validate::uuid("tenant_id", &r.tenant_id)?;
         p.require_member_of(&tenant_id)?;
         let page = Page::parse(r.page_size, &r.page_token)?;
         let mut rows = self.store.list_apps(&tenant_id, page).await?;

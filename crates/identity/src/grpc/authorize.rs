@@ -19,7 +19,7 @@ impl Api {
     ) -> Result<pb::AuthorizeResponse> {
         let p = self.caller(&req).await?;
         let r = req.into_inner();
-        let tenant_id = validate::id("tenant_id", &r.tenant_id)?;
+        let tenant_id = validate::uuid("tenant_id", &r.tenant_id)?;
         if !p.has_scope("identity.authorize") {
             p.require_admin_of(&tenant_id)?;
         }

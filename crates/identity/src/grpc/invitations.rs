@@ -38,7 +38,7 @@ impl Api {
     ) -> Result<pb::InviteIntegratorResponse> {
         let p = self.caller(&req).await?;
         let r = req.into_inner();
-        let tenant_id = validate::id("tenant_id", &r.tenant_id)?;
+        let tenant_id = validate::uuid("tenant_id", &r.tenant_id)?;
         p.require_member_of(&tenant_id)?;
         let email = validate::email(&r.email)?;
         let display = validate::name("display_name", &r.display_name)?;
@@ -178,7 +178,7 @@ impl Api {
     ) -> Result<pb::WithdrawInvitationResponse> {
         let p = self.caller(&req).await?;
         let r = req.into_inner();
-        let id = validate::id("invitation_id", &r.invitation_id)?;
+        let id = validate::uuid("invitation_id", &r.invitation_id)?;
         self.once(&p.id, "WithdrawInvitation", &r.request_id, || async {
             let inv = self
                 .store
@@ -222,7 +222,7 @@ impl Api {
     ) -> Result<pb::ListInvitationsResponse> {
         let p = self.caller(&req).await?;
         let r = req.into_inner();
-        let tenant_id = validate::id("tenant_id", &r.tenant_id)?;
+        let tenant_id = validate::uuid("tenant_id", &r.tenant_id)?;
         p.require_admin_of(&tenant_id)?;
         let page = Page::parse(r.page_size, &r.page_token)?;
         let now = self.now();

@@ -131,10 +131,8 @@ impl Api {
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<M>>,
     {
-        let request_id = request_id.trim();
-        if request_id.len() > 200 {
-            return Err(Error::invalid("request_id must be at most 200 characters"));
-        }
+        let request_id = crate::domain::validate::request_id(request_id.trim())?;
+        let request_id = request_id.as_str();
         if !request_id.is_empty()
             && let Some(stored) = self
                 .store

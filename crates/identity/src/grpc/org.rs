@@ -41,7 +41,7 @@ impl Api {
 
     /// A role of a tenant the caller administers.
     async fn admin_role(&self, p: &Principal, role_id: &str) -> Result<role::Model> {
-        let id = validate::id("role_id", role_id)?;
+        let id = validate::uuid("role_id", role_id)?;
         let r = self
             .store
             .role(&id)
@@ -104,7 +104,7 @@ impl Api {
     ) -> Result<pb::CreateDepartmentResponse> {
         let p = self.caller(&req).await?;
         let r = req.into_inner();
-        let tenant_id = validate::id("tenant_id", &r.tenant_id)?;
+        let tenant_id = validate::uuid("tenant_id", &r.tenant_id)?;
         p.require_admin_of(&tenant_id)?;
         let name = validate::name("name", &r.name)?;
         let parent = Some(r.parent_id.trim().to_string()).filter(|s| !s.is_empty());
@@ -148,7 +148,7 @@ impl Api {
     ) -> Result<pb::ListDepartmentsResponse> {
         let p = self.caller(&req).await?;
         let r = req.into_inner();
-        let tenant_id = validate::id("tenant_id", &r.tenant_id)?;
+        let tenant_id = validate::uuid("tenant_id", &r.tenant_id)?;
         p.require_member_of(&tenant_id)?;
         let page = Page::parse(r.page_size, &r.page_token)?;
         let mut rows = self.store.list_departments(&tenant_id, page).await?;
@@ -168,8 +168,8 @@ impl Api {
         dept: &str,
         user: &str,
     ) -> Result<(String, String, String)> {
-        let dept = validate::id("department_id", dept)?;
-        let user = validate::id("user_id", user)?;
+        let dept = validate::uuid("department_id", dept)?;
+        let user = validate::uuid("user_id", user)?;
         let d = self
             .store
             .department(&dept)
@@ -214,7 +214,7 @@ impl Api {
     ) -> Result<pb::CreateRoleResponse> {
         let p = self.caller(&req).await?;
         let r = req.into_inner();
-        let tenant_id = validate::id("tenant_id", &r.tenant_id)?;
+        let tenant_id = validate::uuid("tenant_id", &r.tenant_id)?;
         p.require_admin_of(&tenant_id)?;
         let name = r.name.trim().to_string();
         if !rights::valid_action(&name) {
@@ -264,7 +264,7 @@ impl Api {
     ) -> Result<pb::ListRolesResponse> {
         let p = self.caller(&req).await?;
         let r = req.into_inner();
-        let tenant_id = validate::id("tenant_id", &r.tenant_id)?;
+        let tenant_id = validate::uuid("tenant_id", &r.tenant_id)?;
         if !p.has_scope("identity.roles.read") {
             p.require_member_of(&tenant_id)?;
         }

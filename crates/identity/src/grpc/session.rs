@@ -295,7 +295,7 @@ impl Api {
     ) -> Result<pb::DisableTotpResponse> {
         let p = self.caller(&req).await?;
         let r = req.into_inner();
-        let target_id = validate::id("user_id", &r.user_id)?;
+        let target_id = validate::uuid("user_id", &r.user_id)?;
         self.once(&p.id, "DisableTotp", &r.request_id, || async {
             let u = self.tenant_user(&p, &target_id).await?;
             p.require_capability(&u.tenant_id, Capability::DisableTwoFactor)?;

@@ -17,7 +17,7 @@ impl Api {
     /// A tenant the caller may see: its members, the operator, or a service
     /// account with `identity.contacts.read`. Others learn nothing.
     pub(super) async fn visible_tenant(&self, p: &Principal, id: &str) -> Result<tenant::Model> {
-        let id = validate::id("tenant_id", id)?;
+        let id = validate::uuid("tenant_id", id)?;
         if !(p.is_operator() || p.is_member_of(&id) || p.has_scope("identity.contacts.read")) {
             return Err(Error::denied(format!(
                 "you are not a member of tenant {id}"
@@ -150,7 +150,7 @@ impl Api {
     ) -> Result<pb::UpdateTenantResponse> {
         let p = self.caller(&req).await?;
         let r = req.into_inner();
-        let tenant_id = validate::id("tenant_id", &r.tenant_id)?;
+        let tenant_id = validate::uuid("tenant_id", &r.tenant_id)?;
         if !p.is_operator() {
             p.require_admin_of(&tenant_id)?;
             if r.seat_limit.is_some() {
@@ -207,9 +207,9 @@ impl Api {
     ) -> Result<pb::TransferOwnershipResponse> {
         let p = self.caller(&req).await?;
         let r = req.into_inner();
-        let tenant_id = validate::id("tenant_id", &r.tenant_id)?;
+        let tenant_id = validate::uuid("tenant_id", &r.tenant_id)?;
         p.require_capability(&tenant_id, Capability::TransferOwnership)?;
-        let new_id = validate::id("new_chief_admin_id", &r.new_chief_admin_id)?;
+        let new_id = validate::uuid("new_chief_admin_id", &r.new_chief_admin_id)?;
         self.once(&p.id, "TransferOwnership", &r.request_id, || async {
             let mut t = self.visible_tenant(&p, &tenant_id).await?;
             let target = self.tenant_user(&p, &new_id).await?;
@@ -247,7 +247,7 @@ impl Api {
         req: Request<pb::GetTenantContactsRequest>,
     ) -> Result<pb::GetTenantContactsResponse> {
         let p = self.caller(&req).await?;
-        let tenant_id = validate::id("tenant_id", &req.get_ref().tenant_id)?;
+        let tenant_id = validate::uuid("tenant_id", &req.get_ref().tenant_id)?;
         if !p.has_scope("identity.contacts.read") {
             p.require_admin_of(&tenant_id)?;
         }
@@ -277,7 +277,7 @@ impl Api {
         req: Request<pb::GetSeatUsageRequest>,
     ) -> Result<pb::GetSeatUsageResponse> {
         let p = self.caller(&req).await?;
-        let tenant_id = validate::id("tenant_id", &req.get_ref().tenant_id)?;
+        let tenant_id = validate::uuid("tenant_id", &req.get_ref().tenant_id)?;
         if !p.is_operator() {
             p.require_admin_of(&tenant_id)?;
         }

@@ -65,7 +65,7 @@ impl Api {
     ) -> Result<pb::CreateEmployeeResponse> {
         let p = self.caller(&req).await?;
         let r = req.into_inner();
-        let tenant_id = validate::id("tenant_id", &r.tenant_id)?;
+        let tenant_id = validate::uuid("tenant_id", &r.tenant_id)?;
         p.require_admin_of(&tenant_id)?;
         let email = validate::email(&r.email)?;
         let display = validate::name("display_name", &r.display_name)?;
@@ -140,7 +140,7 @@ impl Api {
         req: Request<pb::GetUserRequest>,
     ) -> Result<pb::GetUserResponse> {
         let p = self.caller(&req).await?;
-        let id = validate::id("user_id", &req.get_ref().user_id)?;
+        let id = validate::uuid("user_id", &req.get_ref().user_id)?;
         let u = self.tenant_user(&p, &id).await?;
         Ok(pb::GetUserResponse {
             user: Some(self.user_pb(&u).await?),
@@ -181,7 +181,7 @@ impl Api {
     /// The user to change and the caller's right to change them: agents by
     /// the operator, tenant users by that tenant's admins.
     async fn changeable_user(&self, p: &Principal, id: &str) -> Result<user::Model> {
-        let id = validate::id("user_id", id)?;
+        let id = validate::uuid("user_id", id)?;
         let u = self.tenant_user(p, &id).await?;
         if u.tenant_id.is_empty() {
             p.require_operator()?;

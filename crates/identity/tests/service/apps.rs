@@ -36,7 +36,7 @@ async fn apps_and_their_access_lists() {
     refused(
         install("Chat App", &a.admin_token).await,
         Code::InvalidArgument,
-        "app code",
+        "code \"Chat App\" is not valid",
     );
     let (_, backend) = s
         .create_service_account("crm", &["identity.authorize"])

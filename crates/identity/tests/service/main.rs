@@ -16,6 +16,7 @@ macro_rules! call {
 
 mod agent_secret;
 mod apps;
+mod bad_input;
 mod bootstrap;
 mod integrator_rights;
 mod invitations;

@@ -157,7 +157,16 @@ async fn get_and_list_tenants_are_confined() {
         "not a member",
     );
     refused(get("", &op).await, Code::InvalidArgument, "tenant_id");
-    refused(get("missing", &op).await, Code::NotFound, "not found");
+    refused(
+        get("missing", &op).await,
+        Code::InvalidArgument,
+        "tenant_id must be a UUID",
+    );
+    refused(
+        get("0192f3a0-0000-7000-8000-000000000001", &op).await,
+        Code::NotFound,
+        "not found",
+    );
     let page1 = s
         .identity()
         .list_tenants(bearer(
@@ -444,7 +453,11 @@ async fn contacts_and_seat_usage() {
         Code::PermissionDenied,
         "not a member",
     );
-    refused(contacts(&svc, "missing").await, Code::NotFound, "not found");
+    refused(
+        contacts(&svc, "0192f3a0-0000-7000-8000-000000000001").await,
+        Code::NotFound,
+        "not found",
+    );
     refused(
         s.identity()
             .get_tenant_contacts(anon(pb::GetTenantContactsRequest {
