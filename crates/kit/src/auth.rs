@@ -397,10 +397,12 @@ impl Authenticator {
 
 /// The bearer token in `authorization` metadata.
 pub fn bearer(metadata: &MetadataMap) -> Result<&str, AuthError> {
-    let value = metadata
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .ok_or(AuthError::MissingToken)?;
+    bearer_in(metadata.get("authorization").and_then(|v| v.to_str().ok()))
+}
+
+/// The token of an `authorization: Bearer <token>` value, if that is what it is.
+pub fn bearer_in(value: Option<&str>) -> Result<&str, AuthError> {
+    let value = value.ok_or(AuthError::MissingToken)?;
     let token = value
         .strip_prefix("Bearer ")
         .or_else(|| value.strip_prefix("bearer "))

@@ -57,19 +57,11 @@ impl Shared {
 
 /// The bearer token of an HTTP/2 request.
 fn bearer(headers: &HeaderMap) -> Result<&str, AuthError> {
-    let value = headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .ok_or(AuthError::MissingToken)?;
-    let token = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-        .ok_or(AuthError::MissingToken)?
-        .trim();
-    if token.is_empty() {
-        return Err(AuthError::MissingToken);
-    }
-    Ok(token)
+    crate::auth::bearer_in(
+        headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+    )
 }
 
 /// Whether the bearer (if any) is an identity access token (`typ: at+jwt`),
