@@ -76,7 +76,7 @@ async fn a_crafted_page_token_is_refused_by_every_list() {
 
 /// Sends whatever bytes it is given as the request message.
 #[derive(Default)]
-struct Raw;
+pub(crate) struct Raw;
 
 impl Codec for Raw {
     type Encode = Vec<u8>;

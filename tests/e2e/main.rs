@@ -6,6 +6,7 @@
 
 mod audit_outage;
 mod flows;
+mod fuzz_rpcs;
 mod inputs;
 mod invitations;
 mod lifecycle;
