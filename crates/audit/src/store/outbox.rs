@@ -3,6 +3,7 @@
 
 use super::Store;
 use super::entities::{job, notification};
+use crate::domain::notify::Audience;
 use crate::error::Error;
 use keyholder_kit::paging::Page;
 use sea_orm::sea_query::Expr;
@@ -10,6 +11,10 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     TransactionTrait,
 };
+
+/// What a sent invitation's stored body becomes.
+pub const SENT_INVITATION: &str =
+    "(sent; the body is not kept because it carried a one-time invitation token)";
 
 /// A rendered e-mail ready to be stored.
 #[derive(Debug, Clone)]
@@ -151,6 +156,24 @@ impl Store {
             .col_expr(notification::Column::LastError, Expr::value(""))
             .filter(notification::Column::NotificationId.eq(id))
             .filter(notification::Column::LeaseOwner.eq(owner))
+            .exec(&self.db)
+            .await?;
+        // An invitation carries a one-time acceptance token: once the mail
+        // server has it, the copy here only helps whoever reads the database.
+        notification::Entity::update_many()
+            .col_expr(notification::Column::BodyText, Expr::value(SENT_INVITATION))
+            .col_expr(notification::Column::BodyHtml, Expr::value(""))
+            .filter(notification::Column::NotificationId.eq(id))
+            .filter(notification::Column::State.eq("sent"))
+            .filter(
+                notification::Column::JobId.in_subquery(
+                    sea_orm::sea_query::Query::select()
+                        .column(job::Column::JobId)
+                        .from(job::Entity)
+                        .and_where(job::Column::Audience.eq(Audience::Invitee.as_str()))
+                        .to_owned(),
+                ),
+            )
             .exec(&self.db)
             .await?;
         Ok(())

@@ -112,6 +112,19 @@ async fn the_invitee_gets_the_token_by_mail_and_the_log_never_holds_it() {
     let notes = notifications(&w).await;
     assert_eq!(notes.len(), 2);
     assert!(!format!("{notes:?}").contains(TOKEN));
+    // Once sent, the stored copies no longer hold it either.
+    let stored = w
+        .audit
+        .store
+        .list_notifications(&tenant, keyholder_kit::paging::Page::parse(10, "").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 2);
+    for n in &stored {
+        assert_eq!(n.state, "sent");
+        assert!(!n.body_text.contains(TOKEN) && !n.body_html.contains(TOKEN));
+        assert_eq!(n.body_text, keyholder_audit::store::outbox::SENT_INVITATION);
+    }
 }
 
 #[tokio::test]
