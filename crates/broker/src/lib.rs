@@ -17,7 +17,7 @@ pub mod tasks;
 
 use crate::cache::AccessCache;
 use crate::identity::IdentityClient;
-use crate::session_token::{SessionClaims, SessionKeys, VerifiedTokens};
+use crate::session_token::{SessionClaims, SessionKeys};
 use crate::store::Store;
 pub use error::{Error, StartError};
 use keyholder_kit::CancellationToken;
@@ -27,6 +27,7 @@ use keyholder_kit::clock::SharedClock;
 use keyholder_kit::config::{Config, ServiceName};
 use keyholder_kit::gate::Gate;
 use keyholder_kit::standing::{CredentialsFileToken, StandingTable};
+use keyholder_kit::token_cache::VerifiedTokens;
 use keyholder_proto::broker::v1::broker_service_server::BrokerServiceServer;
 use std::sync::Arc;
 pub use tasks::sweeper::SweepReport;

@@ -12,7 +12,7 @@ use keyholder_kit::jwt::{self, JwtError};
 use sea_orm::DatabaseConnection;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::RwLock;
 use std::time::Instant;
 
 /// `typ` of session tokens.
@@ -194,36 +194,4 @@ pub fn check_time(claims: &SessionClaims, now: DateTime<Utc>) -> Result<(), Erro
         ));
     }
     Ok(())
-}
-
-/// Verified tokens by their text, so a hot caller's token is checked
-/// cryptographically once, not on every call. Bounded; cleared when full.
-pub struct VerifiedTokens<T> {
-    map: RwLock<HashMap<String, Arc<T>>>,
-    capacity: usize,
-}
-
-impl<T> VerifiedTokens<T> {
-    /// An empty cache holding at most `capacity` tokens.
-    pub fn new(capacity: usize) -> Self {
-        Self {
-            map: RwLock::new(HashMap::new()),
-            capacity,
-        }
-    }
-
-    /// A verified token's value.
-    pub fn get(&self, token: &str) -> Option<Arc<T>> {
-        self.map.read().ok()?.get(token).cloned()
-    }
-
-    /// Remembers a verified token.
-    pub fn put(&self, token: &str, value: Arc<T>) {
-        if let Ok(mut m) = self.map.write() {
-            if m.len() >= self.capacity {
-                m.clear();
-            }
-            m.insert(token.to_string(), value);
-        }
-    }
 }

@@ -4,11 +4,11 @@
 
 use crate::error::{ErrorCode, ServiceError};
 use crate::jwt::{self, JwtError};
+use crate::token_cache::VerifiedTokens;
 use async_trait::async_trait;
 use jsonwebtoken::DecodingKey;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use tonic::metadata::MetadataMap;
 
 /// `iss` of identity's tokens.
@@ -303,7 +303,7 @@ pub trait KeyResolver: Send + Sync {
 pub struct Authenticator {
     keys: Arc<dyn KeyResolver>,
     audience: &'static str,
-    verified: Arc<VerifiedCache>,
+    verified: Arc<VerifiedTokens<(Principal, i64)>>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -311,30 +311,6 @@ impl std::fmt::Debug for Authenticator {
         f.debug_struct("Authenticator")
             .field("audience", &self.audience)
             .finish_non_exhaustive()
-    }
-}
-
-/// Verified tokens and their principals; bounded (starts over when full).
-struct VerifiedCache {
-    map: RwLock<HashMap<String, Arc<(Principal, i64)>>>,
-}
-
-impl VerifiedCache {
-    const CAPACITY: usize = 20_000;
-
-    fn get(&self, token: &str, now: i64) -> Option<Arc<(Principal, i64)>> {
-        let map = self.map.read().ok()?;
-        let hit = map.get(token)?;
-        (hit.1 > now).then(|| hit.clone())
-    }
-
-    fn put(&self, token: &str, value: Arc<(Principal, i64)>) {
-        if let Ok(mut m) = self.map.write() {
-            if m.len() >= Self::CAPACITY {
-                m.clear();
-            }
-            m.insert(token.to_string(), value);
-        }
     }
 }
 
@@ -352,9 +328,7 @@ impl Authenticator {
         Self {
             keys,
             audience,
-            verified: Arc::new(VerifiedCache {
-                map: RwLock::new(HashMap::new()),
-            }),
+            verified: Arc::new(VerifiedTokens::new(20_000)),
         }
     }
 
@@ -373,7 +347,7 @@ impl Authenticator {
     /// their tokens expire, so a cached answer cannot outlive its key).
     pub async fn verify_cached(&self, token: &str) -> Result<Arc<(Principal, i64)>, AuthError> {
         let now = wall_secs();
-        if let Some(hit) = self.verified.get(token, now) {
+        if let Some(hit) = self.verified.get(token).filter(|hit| hit.1 > now) {
             return Ok(hit);
         }
         let kid = jwt::key_id(token, ACCESS_TOKEN_TYPE)?;

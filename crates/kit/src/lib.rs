@@ -20,6 +20,7 @@ pub mod serve;
 pub mod shutdown;
 pub mod standing;
 pub mod telemetry;
+pub mod token_cache;
 pub mod transport_status;
 
 pub use tokio_util::sync::CancellationToken;

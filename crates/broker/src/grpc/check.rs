@@ -113,7 +113,7 @@ pub(super) async fn check_access(
     core: &Core,
     req: Request<CheckAccessRequest>,
 ) -> Result<CheckAccessResponse, Error> {
-    let who = caller(core, &req).await?;
+    let who = caller(&req)?;
     who.0.require_scope(CHECK_ACCESS)?;
     let r = req.into_inner();
     let tenant_id = input::tenant_id(&r.tenant_id)?;
@@ -182,7 +182,7 @@ pub(super) async fn report_action(
     core: &Core,
     req: Request<ReportActionRequest>,
 ) -> Result<ReportActionResponse, Error> {
-    let who = caller(core, &req).await?;
+    let who = caller(&req)?;
     who.0.require_scope(CHECK_ACCESS)?;
     let r = req.into_inner();
     let request_id = input::request_id(&r.request_id)?;

@@ -47,7 +47,7 @@ pub(super) async fn get(
     core: &Core,
     req: Request<GetGrantRequest>,
 ) -> Result<GetGrantResponse, Error> {
-    let who = caller(core, &req).await?;
+    let who = caller(&req)?;
     let p = &who.0;
     let g = load(core, p, &req.get_ref().grant_id).await?;
     p.require_agent_or_admin_of(&g.agent_id, &g.tenant_id)?;
@@ -60,7 +60,7 @@ pub(super) async fn list(
     core: &Core,
     req: Request<ListGrantsRequest>,
 ) -> Result<ListGrantsResponse, Error> {
-    let who = caller(core, &req).await?;
+    let who = caller(&req)?;
     let p = &who.0;
     let mut r = req.into_inner();
     super::requests::filters(&mut r.tenant_id, &mut r.ticket_ref, &mut r.agent_id)?;
@@ -75,7 +75,7 @@ pub(super) async fn list(
         p.require_support_agent()?;
         f.agent_id = Some(p.id.clone());
     } else {
-        require_admin(p, &r.tenant_id, false)?;
+        require_admin(p, &r.tenant_id)?;
         f.tenant_id = Some(r.tenant_id.clone());
     }
     let now = core.clock.now();
@@ -90,7 +90,7 @@ pub(super) async fn extend(
     core: &Core,
     req: Request<ExtendGrantRequest>,
 ) -> Result<ExtendGrantResponse, Error> {
-    let who = caller(core, &req).await?;
+    let who = caller(&req)?;
     let p = &who.0;
     let r = req.into_inner();
     let g = load(core, p, &r.grant_id).await?;
@@ -127,7 +127,7 @@ pub(super) async fn revoke(
     core: &Core,
     req: Request<RevokeGrantRequest>,
 ) -> Result<RevokeGrantResponse, Error> {
-    let who = caller(core, &req).await?;
+    let who = caller(&req)?;
     let p = &who.0;
     let r = req.into_inner();
     let g = load(core, p, &r.grant_id).await?;
@@ -180,7 +180,7 @@ pub(super) async fn issue_credential(
     core: &Core,
     req: Request<IssueGrantCredentialRequest>,
 ) -> Result<IssueGrantCredentialResponse, Error> {
-    let who = caller(core, &req).await?;
+    let who = caller(&req)?;
     let p = &who.0;
     p.require_support_agent()?;
     // Another agent's grant is not theirs to see: load answers NOT_FOUND.
@@ -214,7 +214,7 @@ pub(super) async fn close_ticket(
     core: &Core,
     req: Request<CloseTicketRequest>,
 ) -> Result<CloseTicketResponse, Error> {
-    let who = caller(core, &req).await?;
+    let who = caller(&req)?;
     let p = &who.0;
     p.require_scope(HELPDESK)?;
     let r = req.into_inner();

@@ -36,10 +36,7 @@ impl BrokerApi {
 
 /// The caller the gate verified (token and live standing), with its
 /// token's `exp`.
-pub(crate) async fn caller<T>(
-    _core: &Core,
-    req: &Request<T>,
-) -> Result<Arc<(Principal, i64)>, Error> {
+pub(crate) fn caller<T>(req: &Request<T>) -> Result<Arc<(Principal, i64)>, Error> {
     Ok(keyholder_kit::gate::caller(req)?)
 }
 

@@ -91,7 +91,7 @@ pub(super) async fn create(
     core: &Core,
     req: Request<CreateAccessRequestRequest>,
 ) -> Result<CreateAccessRequestResponse, Error> {
-    let who = caller(core, &req).await?;
+    let who = caller(&req)?;
     let p = &who.0;
     let mut r = req.into_inner();
     r.tenant_id = input::tenant_id(&r.tenant_id)?;
@@ -156,7 +156,7 @@ pub(super) async fn get(
     core: &Core,
     req: Request<GetAccessRequestRequest>,
 ) -> Result<GetAccessRequestResponse, Error> {
-    let who = caller(core, &req).await?;
+    let who = caller(&req)?;
     let p = &who.0;
     let r = load(core, p, &req.get_ref().access_request_id).await?;
     p.require_agent_or_admin_of(&r.agent_id, &r.tenant_id)?;
@@ -169,7 +169,7 @@ pub(super) async fn list(
     core: &Core,
     req: Request<ListAccessRequestsRequest>,
 ) -> Result<ListAccessRequestsResponse, Error> {
-    let who = caller(core, &req).await?;
+    let who = caller(&req)?;
     let p = &who.0;
     let mut r = req.into_inner();
     filters(&mut r.tenant_id, &mut r.ticket_ref, &mut r.agent_id)?;
@@ -184,7 +184,7 @@ pub(super) async fn list(
         p.require_support_agent()?;
         f.agent_id = Some(p.id.clone());
     } else {
-        require_admin(p, &r.tenant_id, false)?;
+        require_admin(p, &r.tenant_id)?;
         f.tenant_id = Some(r.tenant_id.clone());
     }
     let now = core.clock.now();
@@ -210,7 +210,7 @@ pub(super) async fn approve(
     core: &Core,
     req: Request<ApproveAccessRequestRequest>,
 ) -> Result<ApproveAccessRequestResponse, Error> {
-    let who = caller(core, &req).await?;
+    let who = caller(&req)?;
     let p = &who.0;
     let r = req.into_inner();
     let m = load(core, p, &r.access_request_id).await?;
@@ -284,7 +284,7 @@ pub(super) async fn deny(
     core: &Core,
     req: Request<DenyAccessRequestRequest>,
 ) -> Result<DenyAccessRequestResponse, Error> {
-    let who = caller(core, &req).await?;
+    let who = caller(&req)?;
     let p = &who.0;
     let r = req.into_inner();
     let m = load(core, p, &r.access_request_id).await?;

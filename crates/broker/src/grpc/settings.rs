@@ -17,7 +17,7 @@ pub(super) async fn get(
     core: &Core,
     req: Request<GetSupportAccessSettingsRequest>,
 ) -> Result<GetSupportAccessSettingsResponse, Error> {
-    let who = caller(core, &req).await?;
+    let who = caller(&req)?;
     let p = &who.0;
     let r = req.into_inner();
     let tenant_id = input::tenant_id(&r.tenant_id)?;
@@ -27,7 +27,7 @@ pub(super) async fn get(
         // exists; the defaults of a made-up id are not shown as if it did.
         require_tenant_exists(core, &tenant_id).await?;
     } else {
-        require_admin(p, &tenant_id, false)?;
+        require_admin(p, &tenant_id)?;
     }
     let s = stored::get(core.store.db(), &tenant_id).await?;
     let mut out = settings_out(&s);
@@ -49,7 +49,7 @@ pub(super) async fn update(
     core: &Core,
     req: Request<UpdateSupportAccessSettingsRequest>,
 ) -> Result<UpdateSupportAccessSettingsResponse, Error> {
-    let who = caller(core, &req).await?;
+    let who = caller(&req)?;
     let p = &who.0;
     let mut r = req.into_inner();
     r.tenant_id = input::tenant_id(&r.tenant_id)?;

@@ -25,22 +25,14 @@ pub(super) fn record_visible_to(p: &Principal, agent_id: &str, tenant_id: &str) 
     (p.kind == PrincipalKind::SupportAgent && p.id == agent_id) || visible_to(p, tenant_id)
 }
 
-/// Requires an administrator of `tenant_id` (an employee, not an integrator,
-/// when `employee_only`). A member of another tenant is answered as if the
+/// Requires an administrator of `tenant_id` (integrators included; their
+/// limits are capabilities, see [`require_capability`]). A member of another tenant is answered as if the
 /// tenant did not exist; vendor-side callers (operator, agents, service
 /// accounts) get a refusal that names no tenant and says nothing of whether
 /// it exists.
-pub(super) fn require_admin(
-    p: &Principal,
-    tenant_id: &str,
-    employee_only: bool,
-) -> Result<(), Error> {
+pub(super) fn require_admin(p: &Principal, tenant_id: &str) -> Result<(), Error> {
     if visible_to(p, tenant_id) {
-        if employee_only {
-            p.require_employee_admin_of(tenant_id)?;
-        } else {
-            p.require_admin_of(tenant_id)?;
-        }
+        p.require_admin_of(tenant_id)?;
         return Ok(());
     }
     if p.tenant_id.is_some() {
@@ -57,7 +49,7 @@ pub(super) fn require_capability(
     tenant_id: &str,
     cap: keyholder_rights::Capability,
 ) -> Result<(), Error> {
-    require_admin(p, tenant_id, false)?;
+    require_admin(p, tenant_id)?;
     p.require_capability(tenant_id, cap)?;
     Ok(())
 }

@@ -33,7 +33,7 @@ impl DatabaseStanding {
         Self { store }
     }
 
-    async fn live(&self, p: &Principal) -> std::result::Result<Option<Standing>, sea_orm::DbErr> {
+    async fn live(&self, p: &Principal) -> std::result::Result<Standing, sea_orm::DbErr> {
         let exists_and_active = if p.kind == PrincipalKind::ServiceAccount {
             self.store.service_account(&p.id).await?.is_some()
                 // Identity's own account signs its tokens in-process and
@@ -43,16 +43,16 @@ impl DatabaseStanding {
             self.store.user(&p.id).await?.is_some_and(|u| u.active)
         };
         if !exists_and_active {
-            return Ok(Some(Standing {
+            return Ok(Standing {
                 version: 0,
                 active: false,
-            }));
+            });
         }
         let (version, disabled) = self.store.standing_of(&p.id).await?;
-        Ok(Some(Standing {
+        Ok(Standing {
             version,
             active: !disabled,
-        }))
+        })
     }
 }
 
@@ -60,7 +60,7 @@ impl DatabaseStanding {
 impl StandingCheck for DatabaseStanding {
     async fn check(&self, p: &Principal) -> std::result::Result<(), AuthError> {
         match self.live(p).await {
-            Ok(live) => admits(live, p.version),
+            Ok(live) => admits(Some(live), p.version),
             Err(e) => {
                 tracing::error!(error = %e, "cannot read standing");
                 Err(AuthError::Unavailable(

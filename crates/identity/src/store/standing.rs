@@ -223,16 +223,6 @@ impl Store {
             .all(self.db())
             .await
     }
-
-    /// The highest committed sequence (0 when the log is empty).
-    pub async fn standing_head(&self) -> Result<i64, DbErr> {
-        Ok(standing_log::Entity::find()
-            .order_by_desc(standing_log::Column::Seq)
-            .one(self.db())
-            .await?
-            .map(|r| r.seq)
-            .unwrap_or(0))
-    }
 }
 
 #[cfg(test)]

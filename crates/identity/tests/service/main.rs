@@ -28,6 +28,7 @@ mod outbox_org;
 mod partners;
 mod receiver;
 mod session;
+mod standing_refusals;
 mod tenants;
 mod throttle;
 mod tokens;
