@@ -17,6 +17,9 @@ pub enum Error {
     /// A malformed page request.
     #[error(transparent)]
     Page(#[from] PageError),
+    /// A field breaks one of the shared input rules.
+    #[error(transparent)]
+    Input(#[from] keyholder_rights::InputError),
     /// Some other bad input.
     #[error("{0}")]
     InvalidArgument(String),
@@ -35,18 +38,21 @@ impl ServiceError for Error {
     fn code(&self) -> ErrorCode {
         match self {
             Error::Auth(e) => e.code(),
-            Error::Event(_) | Error::Page(_) | Error::InvalidArgument(_) => {
+            Error::Event(_) | Error::Page(_) | Error::Input(_) | Error::InvalidArgument(_) => {
                 ErrorCode::InvalidArgument
             }
             Error::Conflict => ErrorCode::Aborted,
             Error::Db(_) | Error::Internal(_) => ErrorCode::Internal,
         }
     }
-}
 
-impl From<keyholder_rights::InputError> for Error {
-    fn from(e: keyholder_rights::InputError) -> Self {
-        Self::InvalidArgument(e.to_string())
+    fn field(&self) -> Option<String> {
+        match self {
+            Error::Event(e) => Some(e.field_path()),
+            Error::Page(e) => Some(e.field().to_string()),
+            Error::Input(e) => Some(e.field().to_string()),
+            _ => None,
+        }
     }
 }
 

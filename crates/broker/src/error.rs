@@ -13,6 +13,12 @@ pub enum Error {
     /// The request is malformed.
     #[error("{0}")]
     InvalidArgument(String),
+    /// A field breaks one of the shared input rules.
+    #[error(transparent)]
+    Input(keyholder_rights::InputError),
+    /// A malformed page request.
+    #[error(transparent)]
+    Page(#[from] keyholder_kit::paging::PageError),
     /// Not found (or not the caller's to see).
     #[error("{0}")]
     NotFound(String),
@@ -45,14 +51,15 @@ impl From<DomainError> for Error {
     fn from(e: DomainError) -> Self {
         match e {
             DomainError::Invalid(m) => Self::InvalidArgument(m),
+            DomainError::Input(e) => Self::Input(e),
             DomainError::Conflict(m) => Self::FailedPrecondition(m),
         }
     }
 }
 
-impl From<keyholder_kit::paging::PageError> for Error {
-    fn from(e: keyholder_kit::paging::PageError) -> Self {
-        Self::InvalidArgument(e.to_string())
+impl From<keyholder_rights::InputError> for Error {
+    fn from(e: keyholder_rights::InputError) -> Self {
+        Self::Input(e)
     }
 }
 
@@ -60,13 +67,21 @@ impl ServiceError for Error {
     fn code(&self) -> ErrorCode {
         match self {
             Self::Auth(e) => e.code(),
-            Self::InvalidArgument(_) => ErrorCode::InvalidArgument,
+            Self::InvalidArgument(_) | Self::Input(_) | Self::Page(_) => ErrorCode::InvalidArgument,
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::FailedPrecondition(_) => ErrorCode::FailedPrecondition,
             Self::PermissionDenied(_) => ErrorCode::PermissionDenied,
             Self::Unauthenticated(_) => ErrorCode::Unauthenticated,
             Self::Identity(_) | Self::Audit(_) => ErrorCode::Unavailable,
             Self::Db(_) | Self::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    fn field(&self) -> Option<String> {
+        match self {
+            Self::Input(e) => Some(e.field().to_string()),
+            Self::Page(e) => Some(e.field().to_string()),
+            _ => None,
         }
     }
 }

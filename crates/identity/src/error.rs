@@ -9,6 +9,12 @@ pub enum Error {
     /// The request is malformed.
     #[error("{0}")]
     InvalidArgument(String),
+    /// A field breaks one of the shared input rules.
+    #[error(transparent)]
+    Input(#[from] keyholder_rights::InputError),
+    /// A malformed page request.
+    #[error(transparent)]
+    Page(#[from] keyholder_kit::paging::PageError),
     /// The thing does not exist, or is not the caller's to see.
     #[error("{0}")]
     NotFound(String),
@@ -67,7 +73,7 @@ impl Error {
 impl ServiceError for Error {
     fn code(&self) -> ErrorCode {
         match self {
-            Self::InvalidArgument(_) => ErrorCode::InvalidArgument,
+            Self::InvalidArgument(_) | Self::Input(_) | Self::Page(_) => ErrorCode::InvalidArgument,
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::AlreadyExists(_) => ErrorCode::AlreadyExists,
             Self::PermissionDenied(_) => ErrorCode::PermissionDenied,
@@ -77,6 +83,14 @@ impl ServiceError for Error {
             Self::Auth(e) => e.code(),
             Self::Audit(_) => ErrorCode::Unavailable,
             Self::Db(_) | Self::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    fn field(&self) -> Option<String> {
+        match self {
+            Self::Input(e) => Some(e.field().to_string()),
+            Self::Page(e) => Some(e.field().to_string()),
+            _ => None,
         }
     }
 }
@@ -93,18 +107,6 @@ impl From<keyholder_kit::jwt::JwtError> for Error {
             keyholder_kit::jwt::JwtError::Signing(m) => Self::Internal(m),
             other => Self::Unauthenticated(format!("invalid token: {other}")),
         }
-    }
-}
-
-impl From<keyholder_rights::InputError> for Error {
-    fn from(e: keyholder_rights::InputError) -> Self {
-        Self::InvalidArgument(e.to_string())
-    }
-}
-
-impl From<keyholder_kit::paging::PageError> for Error {
-    fn from(e: keyholder_kit::paging::PageError) -> Self {
-        Self::InvalidArgument(e.to_string())
     }
 }
 

@@ -6,6 +6,7 @@
 //! database message never reaches a caller.
 
 use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
 
 /// The small set of outcomes a caller can act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +55,13 @@ impl ErrorCode {
 pub trait ServiceError: std::error::Error {
     /// Its code.
     fn code(&self) -> ErrorCode;
+
+    /// The request field at fault, when the error is about one: sent with an
+    /// `INVALID_ARGUMENT` as a standard `google.rpc.BadRequest` detail, so a
+    /// client can point at the field without parsing the message.
+    fn field(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Longest message a caller is sent, in bytes, "…" included: a message may
@@ -159,8 +167,23 @@ pub fn to_status<E: ServiceError + 'static>(err: &E) -> Status {
             tracing::warn!(error = %chain(err), "dependency unavailable");
             Status::unavailable(public_text(&err.to_string()))
         }
+        ErrorCode::InvalidArgument => {
+            let message = public_text(&err.to_string());
+            match err.field() {
+                Some(field) => bad_request(&field, message),
+                None => Status::invalid_argument(message),
+            }
+        }
         _ => Status::new(code.grpc(), public_text(&err.to_string())),
     }
+}
+
+/// `INVALID_ARGUMENT` carrying a `google.rpc.BadRequest` that names `field`
+/// (its path in the request, e.g. `chief_admin.email`) and repeats the message
+/// as the violation's description.
+pub fn bad_request(field: &str, message: String) -> Status {
+    let details = ErrorDetails::with_bad_request_violation(public_text(field), message.clone());
+    Status::with_error_details(Code::InvalidArgument, message, details)
 }
 
 #[cfg(test)]
@@ -175,6 +198,8 @@ mod tests {
         Db,
         #[error("the broker cannot reach identity right now")]
         Down(#[source] Detail),
+        #[error("name is required")]
+        NoName,
     }
 
     impl ServiceError for Demo {
@@ -183,7 +208,12 @@ mod tests {
                 Demo::Missing(_) => ErrorCode::NotFound,
                 Demo::Db => ErrorCode::Internal,
                 Demo::Down(_) => ErrorCode::Unavailable,
+                Demo::NoName => ErrorCode::InvalidArgument,
             }
+        }
+
+        fn field(&self) -> Option<String> {
+            matches!(self, Demo::NoName).then(|| "name".to_string())
         }
     }
 
@@ -196,6 +226,23 @@ mod tests {
         assert_eq!(s.code(), Code::Internal);
         assert!(!s.message().contains("secret"));
         assert!(s.message().contains("correlation id "), "{}", s.message());
+    }
+
+    #[test]
+    fn a_refused_field_comes_as_a_bad_request_detail() {
+        let s = to_status(&Demo::NoName);
+        assert_eq!(s.code(), Code::InvalidArgument);
+        assert_eq!(s.message(), "name is required");
+        let violations = s
+            .get_details_bad_request()
+            .map(|b| b.field_violations)
+            .unwrap_or_default();
+        assert_eq!(violations.len(), 1);
+        assert_eq!(violations[0].field, "name");
+        assert_eq!(violations[0].description, "name is required");
+        // Errors about no one field carry no detail.
+        let s = to_status(&Demo::Missing("t1".into()));
+        assert!(s.get_details_bad_request().is_none());
     }
 
     #[test]

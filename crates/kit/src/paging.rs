@@ -40,6 +40,16 @@ pub enum PageError {
     BadToken,
 }
 
+impl PageError {
+    /// The request field at fault.
+    pub fn field(&self) -> &'static str {
+        match self {
+            Self::NegativeSize => "page_size",
+            Self::BadToken => "page_token",
+        }
+    }
+}
+
 /// The check of an offset: 8 hex digits of a SHA-256. Not a MAC: the offset
 /// is no secret (anyone may page to it), so a key would buy nothing; the
 /// check catches edited and truncated tokens, [`MAX_OFFSET`] keeps the rest

@@ -3,13 +3,13 @@
 //! the same event always serializes to the same bytes.
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use keyholder_rights::InputError;
+use keyholder_rights::input;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The most events one ingest call may carry.
 pub const MAX_BATCH: usize = 500;
-/// Longest id or short text field accepted.
-const MAX_ID_LEN: usize = 200;
 /// Longest free-text field (reason, attributes) accepted.
 const MAX_TEXT_LEN: usize = 4000;
 
@@ -188,11 +188,37 @@ pub enum EventError {
         /// The limit.
         limit: usize,
     },
+    /// A field breaks one of the shared input rules.
+    #[error("event {index}: {source}")]
+    Input {
+        /// Position in the batch.
+        index: usize,
+        /// The rule that refused it (it names the field).
+        source: InputError,
+    },
+}
+
+impl EventError {
+    /// The request field at fault, as a path into the batch
+    /// (`events[2].tenant_id`).
+    pub fn field_path(&self) -> String {
+        match self {
+            Self::BatchTooLarge(_) => "events".to_string(),
+            Self::Missing { index, field } | Self::TooLong { index, field, .. } => {
+                format!("events[{index}].{field}")
+            }
+            Self::Input { index, source } => format!("events[{index}].{}", source.field()),
+        }
+    }
 }
 
 impl NewEvent {
-    /// Checks the fields a producer must fill and the size limits.
+    /// Checks the fields a producer must fill, their characters (the shared
+    /// input rules: ids of id characters, labels on one line without bidi
+    /// controls) and the size limits. Values are checked, never rewritten:
+    /// the hash covers them as sent.
     pub fn validate(&self, index: usize) -> Result<(), EventError> {
+        let rule = |e: InputError| EventError::Input { index, source: e };
         if self.event_id.trim().is_empty() {
             return Err(EventError::Missing {
                 index,
@@ -205,34 +231,27 @@ impl NewEvent {
                 field: "tenant_id",
             });
         }
+        input::id("event_id", &self.event_id).map_err(rule)?;
+        input::id("tenant_id", &self.tenant_id).map_err(rule)?;
         let ids = [
-            ("event_id", &self.event_id),
-            ("tenant_id", &self.tenant_id),
             ("access_request_id", &self.access_request_id),
             ("grant_id", &self.grant_id),
             ("session_id", &self.session_id),
+        ];
+        for (field, value) in ids {
+            input::optional_id(field, value).map_err(rule)?;
+        }
+        let labels = [
             ("ticket_ref", &self.ticket_ref),
             ("entity", &self.entity),
             ("action", &self.action),
             ("source", &self.source),
         ];
-        for (field, value) in ids {
-            if value.chars().count() > MAX_ID_LEN {
-                return Err(EventError::TooLong {
-                    index,
-                    field,
-                    limit: MAX_ID_LEN,
-                });
-            }
+        for (field, value) in labels {
+            input::optional_name(field, value).map_err(rule)?;
         }
+        input::text("reason", &self.reason, MAX_TEXT_LEN).map_err(rule)?;
         let attrs: usize = self.attributes.iter().map(|(k, v)| k.len() + v.len()).sum();
-        if self.reason.chars().count() > MAX_TEXT_LEN {
-            return Err(EventError::TooLong {
-                index,
-                field: "reason",
-                limit: MAX_TEXT_LEN,
-            });
-        }
         if attrs > MAX_TEXT_LEN * 4 {
             return Err(EventError::TooLong {
                 index,
@@ -422,13 +441,16 @@ pub(crate) mod tests {
             })
         );
         e.event_id = "x".repeat(201);
-        assert!(matches!(
-            e.validate(0),
-            Err(EventError::TooLong {
-                field: "event_id",
-                ..
-            })
-        ));
+        let err = e.validate(0).unwrap_err();
+        assert_eq!(err.field_path(), "events[0].event_id");
+        assert_eq!(
+            err.to_string(),
+            "event 0: event_id must be at most 200 characters"
+        );
+        e.event_id = "e1".into();
+        e.session_id = "s\u{202E}1".into();
+        let err = e.validate(4).unwrap_err();
+        assert_eq!(err.field_path(), "events[4].session_id");
     }
 
     #[test]

@@ -4,6 +4,7 @@ use crate::common::*;
 use keyholder_proto::audit::v1 as pb;
 use keyholder_testkit::bearer;
 use tonic::Code;
+use tonic_types::StatusExt;
 
 #[tokio::test]
 async fn ingest_is_idempotent_by_event_id() {
@@ -163,6 +164,36 @@ async fn malformed_events_are_refused_whole() {
     let err = call(many).await;
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(err.message().contains("at most 500"), "{}", err.message());
+
+    // Ids are ids and labels are one line: not only length-checked.
+    let field = |e: &tonic::Status| {
+        e.get_details_bad_request()
+            .map(|b| b.field_violations[0].field.clone())
+    };
+    let mut nul_tenant = event(t, pb::EventKind::Action, now());
+    nul_tenant.tenant_id = format!("{t}\0");
+    let err = call(vec![event(t, pb::EventKind::Action, now()), nul_tenant]).await;
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(
+        err.message(),
+        "event 1: tenant_id may contain only letters, digits and - _ . :"
+    );
+    assert_eq!(field(&err).as_deref(), Some("events[1].tenant_id"));
+    let mut bidi_action = event(t, pb::EventKind::Action, now());
+    bidi_action.action = "delete \u{202E}fdp.exe".into();
+    let err = call(vec![bidi_action]).await;
+    assert_eq!(
+        err.message(),
+        "event 0: action must not contain bidirectional text controls"
+    );
+    assert_eq!(field(&err).as_deref(), Some("events[0].action"));
+    let mut bell_reason = event(t, pb::EventKind::Action, now());
+    bell_reason.reason = "ring\u{7}".into();
+    let err = call(vec![bell_reason]).await;
+    assert_eq!(
+        err.message(),
+        "event 0: reason must not contain control characters"
+    );
 
     // Nothing of the refused batches was stored.
     let v = verify(&w, t, &w.tenant.admin_token).await;

@@ -18,12 +18,6 @@ pub const MAX_REASON_LEN: usize = 2000;
 /// Shortest such reason: "because" is not one.
 pub const MIN_REASON_LEN: usize = 10;
 
-impl From<input::InputError> for DomainError {
-    fn from(e: input::InputError) -> Self {
-        Self::Invalid(e.to_string())
-    }
-}
-
 /// A tenant id: required, and a UUID, as identity makes them.
 pub fn tenant_id(raw: &str) -> Result<String, DomainError> {
     Ok(input::uuid("tenant_id", raw)?)

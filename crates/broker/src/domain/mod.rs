@@ -15,6 +15,9 @@ pub enum DomainError {
     /// The input breaks a rule by itself.
     #[error("{0}")]
     Invalid(String),
+    /// A field breaks one of the shared input rules.
+    #[error(transparent)]
+    Input(#[from] keyholder_rights::InputError),
     /// The current state does not allow this.
     #[error("{0}")]
     Conflict(String),

@@ -8,6 +8,7 @@ use keyholder_proto::audit::v1::EventKind;
 use keyholder_proto::broker::v1 as pb;
 use keyholder_testkit::bearer;
 use tonic::Code;
+use tonic_types::StatusExt;
 
 #[tokio::test]
 async fn a_reason_with_nul_is_refused() {
@@ -22,6 +23,8 @@ async fn a_reason_with_nul_is_refused() {
         .unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);
     assert_eq!(e.message(), "reason must not contain control characters");
+    let bad = e.get_details_bad_request().expect("a BadRequest detail");
+    assert_eq!(bad.field_violations[0].field, "reason");
 }
 
 #[tokio::test]
@@ -72,6 +75,8 @@ async fn ids_must_be_present_and_uuids() {
         .unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);
     assert_eq!(e.message(), "access_request_id is required");
+    let bad = e.get_details_bad_request().expect("a BadRequest detail");
+    assert_eq!(bad.field_violations[0].field, "access_request_id");
 
     let mut msg = ctx.request_msg("T-1", read_only());
     msg.tenant_id = "not-a-uuid".into();

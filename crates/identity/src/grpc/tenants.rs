@@ -11,6 +11,7 @@ use keyholder_kit::auth::Principal;
 use keyholder_kit::paging::Page;
 use keyholder_proto::identity::v1 as pb;
 use keyholder_rights::Capability;
+use keyholder_rights::InputError;
 use tonic::Request;
 
 impl Api {
@@ -38,15 +39,17 @@ impl Api {
         let r = req.into_inner();
         let name = validate::name("name", &r.name)?;
         if r.seat_limit < 1 {
-            return Err(Error::invalid(
-                "seat_limit must be at least 1 (the chief admin takes a seat)",
-            ));
+            return Err(InputError::OutOfRange {
+                field: "seat_limit".into(),
+                why: "must be at least 1 (the chief admin takes a seat)".into(),
+            }
+            .into());
         }
         let locale = locale_from_pb(r.locale)?;
-        let chief = r
-            .chief_admin
-            .ok_or_else(|| Error::invalid("chief_admin is required"))?;
-        let email = validate::email(&chief.email)?;
+        let chief = r.chief_admin.ok_or_else(|| InputError::Required {
+            field: "chief_admin".into(),
+        })?;
+        let email = keyholder_rights::input::email("chief_admin.email", &chief.email)?;
         let display = validate::name("chief_admin.display_name", &chief.display_name)?;
         password::validate(&chief.password)?;
         self.once(&p.id, "CreateTenant", &r.request_id, || async {
@@ -169,7 +172,11 @@ impl Api {
         let locale = r.locale.map(locale_from_pb).transpose()?;
         let policy = r.invitation_policy.map(policy_from_pb).transpose()?;
         if r.seat_limit == Some(0) {
-            return Err(Error::invalid("seat_limit must be at least 1"));
+            return Err(InputError::OutOfRange {
+                field: "seat_limit".into(),
+                why: "must be at least 1".into(),
+            }
+            .into());
         }
         self.once(&p.id, "UpdateTenant", &r.request_id, || async {
             let mut t = self.visible_tenant(&p, &tenant_id).await?;

@@ -6,6 +6,7 @@ use crate::{refused, rid, suite};
 use keyholder_proto::identity::v1 as pb;
 use keyholder_testkit::bearer;
 use tonic::Code;
+use tonic_types::StatusExt;
 
 fn tenant_req(name: &str, email: &str) -> pb::CreateTenantRequest {
     pb::CreateTenantRequest {
@@ -31,7 +32,48 @@ async fn a_nul_in_an_e_mail_address_is_refused() {
         .await;
     let e = r.unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);
-    assert_eq!(e.message(), "email must not contain control characters");
+    assert_eq!(
+        e.message(),
+        "chief_admin.email must not contain control characters"
+    );
+    // The field also comes as a standard google.rpc.BadRequest detail.
+    let bad = e.get_details_bad_request().expect("a BadRequest detail");
+    assert_eq!(bad.field_violations.len(), 1);
+    assert_eq!(bad.field_violations[0].field, "chief_admin.email");
+    assert_eq!(
+        bad.field_violations[0].description,
+        "chief_admin.email must not contain control characters"
+    );
+}
+
+#[tokio::test]
+async fn rules_written_by_hand_name_their_field_too() {
+    let s = suite().await;
+    let op = s.operator_token().await;
+    let mut req = tenant_req("Acme", "chief@acme.example");
+    req.seat_limit = 0;
+    let e = s
+        .identity()
+        .create_tenant(bearer(req, &op))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert_eq!(
+        e.message(),
+        "seat_limit must be at least 1 (the chief admin takes a seat)"
+    );
+    let bad = e.get_details_bad_request().expect("a BadRequest detail");
+    assert_eq!(bad.field_violations[0].field, "seat_limit");
+    let mut req = tenant_req("Acme", "chief@acme.example");
+    req.chief_admin = None;
+    let e = s
+        .identity()
+        .create_tenant(bearer(req, &op))
+        .await
+        .unwrap_err();
+    assert_eq!(e.message(), "chief_admin is required");
+    let bad = e.get_details_bad_request().expect("a BadRequest detail");
+    assert_eq!(bad.field_violations[0].field, "chief_admin");
 }
 
 #[tokio::test]
