@@ -5,9 +5,8 @@
 //! reset stream) or DATA_LOSS. A bounded number of cases runs in CI; raise
 //! `FUZZ_CASES` to run longer by hand. The seed is printed on failure.
 
-use crate::lowering::{Ports, Rpc, all_rpcs, call_raw};
+use keyholder_testkit::raw_rpc::{Ports, Rpc, all_rpcs, call_raw, is_crash};
 use keyholder_testkit::Suite;
-use tonic::Code;
 
 /// A small deterministic generator (xorshift64*), so a failure replays from
 /// its seed.
@@ -112,13 +111,6 @@ impl Gen {
         }
         out
     }
-}
-
-fn is_crash(code: Code) -> bool {
-    matches!(
-        code,
-        Code::Internal | Code::Unknown | Code::Cancelled | Code::DataLoss
-    )
 }
 
 #[tokio::test]

@@ -7,8 +7,7 @@ use keyholder_proto::audit::v1 as audit;
 use keyholder_proto::broker::v1 as broker;
 use keyholder_proto::identity::v1 as identity;
 use keyholder_testkit::{bearer, local_channel};
-use prost::bytes::{Buf, BufMut};
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use keyholder_testkit::raw_rpc::Raw;
 use tonic::{Code, Status};
 
 /// base64url of `o:18446744073709551615`: once made a worker panic in
@@ -72,45 +71,6 @@ async fn a_crafted_page_token_is_refused_by_every_list() {
         .list_tenants(bearer(identity::ListTenantsRequest::default(), &operator))
         .await
         .expect("identity still answers");
-}
-
-/// Sends whatever bytes it is given as the request message.
-#[derive(Default)]
-pub(crate) struct Raw;
-
-impl Codec for Raw {
-    type Encode = Vec<u8>;
-    type Decode = ();
-    type Encoder = Raw;
-    type Decoder = Raw;
-
-    fn encoder(&mut self) -> Raw {
-        Raw
-    }
-
-    fn decoder(&mut self) -> Raw {
-        Raw
-    }
-}
-
-impl Encoder for Raw {
-    type Item = Vec<u8>;
-    type Error = Status;
-
-    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.put_slice(&item);
-        Ok(())
-    }
-}
-
-impl Decoder for Raw {
-    type Item = ();
-    type Error = Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<()>, Status> {
-        src.advance(src.remaining());
-        Ok(Some(()))
-    }
 }
 
 /// Calls `path` on `addr` with `bytes` as the message and `token` as bearer.

@@ -4,68 +4,12 @@
 //! descriptor set, so a new RPC cannot be forgotten.
 
 use keyholder_proto::identity::v1 as identity;
+use keyholder_testkit::raw_rpc::{Ports, Rpc, all_rpcs};
 use keyholder_testkit::{Suite, TenantFixture, UserFixture, bearer};
-use prost::Message;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 use tonic::Code;
 use tonic::transport::Channel;
-
-/// One RPC of the suite, as the descriptors describe it.
-#[derive(Debug, Clone)]
-pub(crate) struct Rpc {
-    pub path: String,
-    service: String,
-    streaming: bool,
-}
-
-/// Every RPC in the descriptor set.
-pub(crate) fn all_rpcs() -> Vec<Rpc> {
-    let set = prost_types::FileDescriptorSet::decode(keyholder_proto::FILE_DESCRIPTOR_SET)
-        .expect("descriptor set decodes");
-    let mut out = Vec::new();
-    for file in set.file {
-        let package = file.package().to_string();
-        for svc in &file.service {
-            for m in &svc.method {
-                out.push(Rpc {
-                    path: format!("/{package}.{}/{}", svc.name(), m.name()),
-                    service: format!("{package}.{}", svc.name()),
-                    streaming: m.server_streaming(),
-                });
-            }
-        }
-    }
-    out
-}
-
-pub(crate) struct Ports {
-    identity: Channel,
-    broker: Channel,
-    audit: Channel,
-}
-
-impl Ports {
-    /// Channels to the suite's three services.
-    pub(crate) fn of_suite(suite: &Suite) -> Self {
-        let addr = |url: &str| url.trim_start_matches("http://").parse().expect("address");
-        Self {
-            identity: keyholder_testkit::local_channel(addr(&suite.config.broker.identity_url)),
-            broker: keyholder_testkit::local_channel(suite.config.broker.listen),
-            audit: keyholder_testkit::local_channel(addr(&suite.config.broker.audit_url)),
-        }
-    }
-
-    pub(crate) fn of(&self, rpc: &Rpc) -> Channel {
-        if rpc.service.starts_with("keyholder.identity.") {
-            self.identity.clone()
-        } else if rpc.service.starts_with("keyholder.broker.") {
-            self.broker.clone()
-        } else {
-            self.audit.clone()
-        }
-    }
-}
 
 /// Calls `rpc` with an empty request and `token`; the status code and message.
 async fn call(ch: Channel, rpc: &Rpc, token: &str) -> (Code, String) {
@@ -80,35 +24,6 @@ async fn call(ch: Channel, rpc: &Rpc, token: &str) -> (Code, String) {
             stream.message().await.map(|_| ())
         } else {
             grpc.unary(req, path, codec).await.map(|_| ())
-        }
-    };
-    match tokio::time::timeout(Duration::from_secs(10), outcome).await {
-        Ok(Ok(())) => (Code::Ok, String::new()),
-        Ok(Err(s)) => (s.code(), s.message().to_string()),
-        Err(_) => (Code::DeadlineExceeded, "timed out".into()),
-    }
-}
-
-/// Calls `rpc` with `body` as the raw request message (an empty token sends
-/// none); the status code and message.
-pub(crate) async fn call_raw(ch: Channel, rpc: &Rpc, token: &str, body: Vec<u8>) -> (Code, String) {
-    let mut grpc = tonic::client::Grpc::new(ch);
-    grpc.ready().await.expect("channel ready");
-    let path = http::uri::PathAndQuery::from_str(&rpc.path).expect("path");
-    let req = if token.is_empty() {
-        tonic::Request::new(body)
-    } else {
-        bearer(body, token)
-    };
-    let outcome = async {
-        if rpc.streaming {
-            let mut stream = grpc
-                .server_streaming(req, path, crate::inputs::Raw)
-                .await?
-                .into_inner();
-            stream.message().await.map(|_| ())
-        } else {
-            grpc.unary(req, path, crate::inputs::Raw).await.map(|_| ())
         }
     };
     match tokio::time::timeout(Duration::from_secs(10), outcome).await {

@@ -12,6 +12,7 @@ pub mod broker;
 pub mod db;
 mod fixtures;
 pub mod identity_helpers;
+pub mod raw_rpc;
 pub mod smtp;
 
 pub use fixtures::{AgentFixture, TenantFixture, UserFixture};
