@@ -5,8 +5,8 @@
 //! reset stream) or DATA_LOSS. A bounded number of cases runs in CI; raise
 //! `FUZZ_CASES` to run longer by hand. The seed is printed on failure.
 
-use keyholder_testkit::raw_rpc::{Ports, Rpc, all_rpcs, call_raw, is_crash};
 use keyholder_testkit::Suite;
+use keyholder_testkit::raw_rpc::{Ports, Rpc, all_rpcs, call_raw, is_crash};
 
 /// A small deterministic generator (xorshift64*), so a failure replays from
 /// its seed.

@@ -6,8 +6,8 @@ use crate::flows::World;
 use keyholder_proto::audit::v1 as audit;
 use keyholder_proto::broker::v1 as broker;
 use keyholder_proto::identity::v1 as identity;
-use keyholder_testkit::{bearer, local_channel};
 use keyholder_testkit::raw_rpc::Raw;
+use keyholder_testkit::{bearer, local_channel};
 use tonic::{Code, Status};
 
 /// base64url of `o:18446744073709551615`: once made a worker panic in

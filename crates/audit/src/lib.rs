@@ -26,6 +26,7 @@ use keyholder_kit::client::{RemoteKeySet, channel};
 use keyholder_kit::clock::SharedClock;
 use keyholder_kit::config::{Config, ServiceName};
 use keyholder_kit::gate::Gate;
+use keyholder_kit::serve::DatabaseReady;
 use keyholder_kit::serve::{ServeOptions, serve};
 use keyholder_kit::standing::{CredentialsFileToken, StandingTable};
 use keyholder_proto::audit::v1::audit_service_server::AuditServiceServer;
@@ -155,6 +156,7 @@ impl Audit {
             self.standing_token.clone(),
             shutdown.clone(),
         ));
+        let db = self.api.store.db.clone();
         let routes = tonic::service::Routes::new(
             AuditServiceServer::new(self.api)
                 .max_decoding_message_size(keyholder_kit::transport_status::MAX_REQUEST_BYTES),
@@ -166,7 +168,7 @@ impl Audit {
                 health_names: vec!["keyholder.audit.v1.AuditService"],
                 grace: self.grace,
                 gate: self.gate,
-                readiness: Some(self.standing.clone()),
+                readiness: vec![Arc::new(DatabaseReady(db)), self.standing.clone()],
             },
             shutdown,
         )

@@ -193,7 +193,10 @@ impl Broker {
                 health_names: vec!["keyholder.broker.v1.BrokerService"],
                 grace: self.config.shutdown_grace(),
                 gate: self.gate,
-                readiness: Some(core.standing.clone()),
+                readiness: vec![
+                    Arc::new(keyholder_kit::serve::DatabaseReady(core.store.db().clone())),
+                    core.standing.clone(),
+                ],
             },
             shutdown.clone(),
         )

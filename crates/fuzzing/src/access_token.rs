@@ -48,7 +48,10 @@ fn sign(private: &[u8], claims: &serde_json::Value) -> String {
 
 fn authenticator() -> Authenticator {
     let public = jwt::public_key_of(&fixture().private).expect("public key");
-    Authenticator::new(Arc::new(OneKey(jwt::decoding_key(&public))), AUDIENCE_BROKER)
+    Authenticator::new(
+        Arc::new(OneKey(jwt::decoding_key(&public))),
+        AUDIENCE_BROKER,
+    )
 }
 
 /// Whether the claims a service accepted are ones it may accept: issued by
@@ -108,7 +111,11 @@ pub fn access_token(data: &[u8]) {
         assert_eq!(head["alg"], "EdDSA", "accepted alg {}", head["alg"]);
         assert_eq!(head["typ"], ACCESS_TOKEN_TYPE);
         assert!(head.get("crit").is_none(), "accepted a crit header");
-        assert!(acceptable(&payload, now), "accepted claims {:?}", crate::text(&payload));
+        assert!(
+            acceptable(&payload, now),
+            "accepted claims {:?}",
+            crate::text(&payload)
+        );
         if mode % 3 == 1 {
             // A tampered token passes only if it still says what was signed.
             let (_, signed) = crate::jws_parts(&f.valid).expect("valid token");

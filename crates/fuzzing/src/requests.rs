@@ -74,7 +74,7 @@ pub fn request(data: &[u8]) {
     let f = fixture();
     let rpc = &f.rpcs[usize::from(*which) % f.rpcs.len()];
     let n = f.calls.fetch_add(1, Ordering::Relaxed);
-    if n > 0 && n % REISSUE_EVERY == 0 {
+    if n > 0 && n.is_multiple_of(REISSUE_EVERY) {
         let fresh = crate::runtime().block_on(callers(&f.suite));
         *f.callers.lock().expect("callers") = fresh;
     }
@@ -84,9 +84,5 @@ pub fn request(data: &[u8]) {
     };
     let (code, msg) =
         crate::runtime().block_on(call_raw(f.ports.of(rpc), rpc, &token, body.to_vec()));
-    assert!(
-        !is_crash(code),
-        "{} crashed with {code:?}: {msg}",
-        rpc.path
-    );
+    assert!(!is_crash(code), "{} crashed with {code:?}: {msg}", rpc.path);
 }

@@ -19,7 +19,11 @@ pub fn rights(data: &[u8]) {
         let _ = Capability::reached_by(r);
     }
     if let (Ok(a), Ok(b)) = (&a, &b) {
-        assert_eq!(a.overlaps(b), b.overlaps(a), "overlap of {a} and {b} is one-sided");
+        assert_eq!(
+            a.overlaps(b),
+            b.overlaps(a),
+            "overlap of {a} and {b} is one-sided"
+        );
         if a.covers_right(b) {
             assert!(a.overlaps(b), "{a} covers {b} without overlapping it");
             // Covering is sound: whatever b allows, a allows.
@@ -35,6 +39,9 @@ pub fn rights(data: &[u8]) {
             }
         }
         let stored = keyholder_rights::right::encode(&[a.clone(), b.clone()]);
-        assert_eq!(keyholder_rights::right::decode(&stored), vec![a.clone(), b.clone()]);
+        assert_eq!(
+            keyholder_rights::right::decode(&stored),
+            vec![a.clone(), b.clone()]
+        );
     }
 }

@@ -5,6 +5,8 @@
 //! oracle fails, so this test fails on any input that ever crashed or broke
 //! a rule.
 
+#![allow(clippy::expect_used, clippy::panic)]
+
 use keyholder_fuzzing::{TARGETS, run};
 use std::path::PathBuf;
 

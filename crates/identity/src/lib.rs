@@ -21,6 +21,7 @@ use keyholder_kit::auth::{AUDIENCE_IDENTITY, Authenticator};
 use keyholder_kit::clock::SharedClock;
 use keyholder_kit::config::{Config, ServiceName};
 use keyholder_kit::gate::Gate;
+use keyholder_kit::serve::DatabaseReady;
 use keyholder_kit::serve::{ServeOptions, serve};
 use keyholder_proto::identity::v1::identity_service_server::IdentityServiceServer;
 use keyholder_proto::identity::v1::standing_service_server::StandingServiceServer;
@@ -111,6 +112,7 @@ impl Identity {
         shutdown: CancellationToken,
     ) -> Result<(), StartError> {
         let delivering = tokio::spawn(self.deliverer.run(shutdown.clone()));
+        let db = self.api.store.db().clone();
         let mut routes = tonic::service::Routes::builder();
         routes.add_service(
             IdentityServiceServer::new(self.api)
@@ -127,7 +129,7 @@ impl Identity {
                 health_names: vec![SERVICE_NAME, STANDING_SERVICE_NAME],
                 grace: self.grace,
                 gate: self.gate,
-                readiness: None,
+                readiness: vec![Arc::new(DatabaseReady(db))],
             },
             shutdown.clone(),
         )

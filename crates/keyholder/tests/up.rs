@@ -49,27 +49,58 @@ async fn serving(ch: Channel, service: &str) -> ServingStatus {
     ServingStatus::try_from(resp.status).unwrap()
 }
 
+/// The services reflection lists, asked in protocol v1 and in v1alpha
+/// (older grpcurl, grpc_cli, Evans and Postman speak only v1alpha); the two
+/// answers must agree.
 async fn reflected_services(ch: Channel) -> Vec<String> {
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
-    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
-    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
-    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-    let req = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut stream = ServerReflectionClient::new(ch)
-        .server_reflection_info(tokio_stream::iter(vec![req]))
-        .await
-        .unwrap()
-        .into_inner();
-    let msg = stream.message().await.unwrap().unwrap();
-    match msg.message_response {
-        Some(MessageResponse::ListServicesResponse(l)) => {
-            l.service.into_iter().map(|s| s.name).collect()
+    let v1 = {
+        use tonic_reflection::pb::v1::ServerReflectionRequest;
+        use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+        use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+        use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+        let req = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut stream = ServerReflectionClient::new(ch.clone())
+            .server_reflection_info(tokio_stream::iter(vec![req]))
+            .await
+            .unwrap()
+            .into_inner();
+        match stream.message().await.unwrap().unwrap().message_response {
+            Some(MessageResponse::ListServicesResponse(l)) => {
+                l.service.into_iter().map(|s| s.name).collect::<Vec<_>>()
+            }
+            other => panic!("unexpected reflection answer {other:?}"),
         }
-        other => panic!("unexpected reflection answer {other:?}"),
-    }
+    };
+    let v1alpha = {
+        use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
+        use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
+        use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
+        use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse;
+        let req = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut stream = ServerReflectionClient::new(ch)
+            .server_reflection_info(tokio_stream::iter(vec![req]))
+            .await
+            .unwrap()
+            .into_inner();
+        match stream.message().await.unwrap().unwrap().message_response {
+            Some(MessageResponse::ListServicesResponse(l)) => {
+                l.service.into_iter().map(|s| s.name).collect::<Vec<_>>()
+            }
+            other => panic!("unexpected v1alpha reflection answer {other:?}"),
+        }
+    };
+    let mut v1 = v1;
+    v1.sort();
+    let mut v1alpha = v1alpha;
+    v1alpha.sort();
+    assert_eq!(v1, v1alpha, "v1 and v1alpha reflection disagree");
+    v1
 }
 
 #[tokio::test]
@@ -99,10 +130,26 @@ async fn up_serves_all_three_and_stops_on_sigterm() {
         .unwrap();
     let mut running = Running(child);
 
-    for (addr, name) in [
-        (identity, "keyholder.identity.v1.IdentityService"),
-        (broker, "keyholder.broker.v1.BrokerService"),
-        (audit, "keyholder.audit.v1.AuditService"),
+    for (addr, name, listed) in [
+        (
+            identity,
+            "keyholder.identity.v1.IdentityService",
+            &[
+                "grpc.health.v1.Health",
+                "keyholder.identity.v1.IdentityService",
+                "keyholder.identity.v1.StandingService",
+            ][..],
+        ),
+        (
+            broker,
+            "keyholder.broker.v1.BrokerService",
+            &["grpc.health.v1.Health", "keyholder.broker.v1.BrokerService"][..],
+        ),
+        (
+            audit,
+            "keyholder.audit.v1.AuditService",
+            &["grpc.health.v1.Health", "keyholder.audit.v1.AuditService"][..],
+        ),
     ] {
         let ch = connect(addr).await;
         // Broker and audit are ready once they have identity's standing
@@ -114,15 +161,10 @@ async fn up_serves_all_three_and_stops_on_sigterm() {
             status = serving(ch.clone(), name).await;
         }
         assert_eq!(status, ServingStatus::Serving, "{name}");
+        // Each port lists only what it serves: no IdentityService on the
+        // broker's port answering UNIMPLEMENTED.
         let services = reflected_services(ch).await;
-        assert!(
-            services.iter().any(|s| s == name),
-            "{name} missing from reflection: {services:?}"
-        );
-        assert!(
-            services.iter().any(|s| s == "grpc.health.v1.Health"),
-            "health missing from reflection: {services:?}"
-        );
+        assert_eq!(services, listed, "reflection on {name}'s port");
     }
 
     // Bootstrap wrote the operator's credentials, readable by the owner only.

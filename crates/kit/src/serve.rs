@@ -21,17 +21,50 @@ pub enum ServeError {
     Transport(#[from] tonic::transport::Error),
 }
 
-/// Whether a service can do its job right now (health says NOT_SERVING
-/// while it cannot).
+/// One thing a service needs to do its job (its database, identity's
+/// standing feed …): health says NOT_SERVING while any of them fails.
+#[async_trait::async_trait]
 pub trait Readiness: Send + Sync {
-    /// Ready to serve.
-    fn ready(&self) -> bool;
+    /// `Err(why)` while it cannot be relied on, in words for the log.
+    async fn check(&self) -> Result<(), String>;
 }
 
+#[async_trait::async_trait]
 impl Readiness for crate::standing::StandingTable {
-    fn ready(&self) -> bool {
-        self.is_fresh()
+    async fn check(&self) -> Result<(), String> {
+        if self.is_fresh() {
+            Ok(())
+        } else {
+            Err("identity's standing feed is not confirmed recently".into())
+        }
     }
+}
+
+/// The service's database answers a ping within [`DB_PING_TIMEOUT`].
+pub struct DatabaseReady(pub sea_orm::DatabaseConnection);
+
+/// Longest a readiness ping of the database may take.
+const DB_PING_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[async_trait::async_trait]
+impl Readiness for DatabaseReady {
+    async fn check(&self) -> Result<(), String> {
+        match tokio::time::timeout(DB_PING_TIMEOUT, self.0.ping()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(format!("the database does not answer: {e}")),
+            Err(_) => Err("the database did not answer a ping within 2 s".into()),
+        }
+    }
+}
+
+/// The first failing check, if any.
+async fn first_failure(checks: &[std::sync::Arc<dyn Readiness>]) -> Option<String> {
+    for c in checks {
+        if let Err(why) = c.check().await {
+            return Some(why);
+        }
+    }
+    None
 }
 
 /// How often readiness is re-evaluated for health.
@@ -46,8 +79,9 @@ pub struct ServeOptions {
     pub grace: Duration,
     /// The authentication gate in front of every route.
     pub gate: crate::gate::Gate,
-    /// Readiness beyond "the listener is up", if the service has any.
-    pub readiness: Option<std::sync::Arc<dyn Readiness>>,
+    /// What must hold for the service to be SERVING beyond "the listener is
+    /// up". Until every check has passed once, health says NOT_SERVING.
+    pub readiness: Vec<std::sync::Arc<dyn Readiness>>,
 }
 
 impl std::fmt::Debug for ServeOptions {
@@ -77,14 +111,18 @@ fn no_delay(
 
 /// Keeps health in step with `readiness` until shutdown.
 async fn track_readiness(
-    readiness: std::sync::Arc<dyn Readiness>,
+    readiness: Vec<std::sync::Arc<dyn Readiness>>,
     reporter: tonic_health::server::HealthReporter,
     names: Vec<&'static str>,
     shutdown: CancellationToken,
 ) {
     let mut last = None;
     loop {
-        let ready = readiness.ready();
+        let failure = first_failure(&readiness).await;
+        let ready = failure.is_none();
+        if shutdown.is_cancelled() {
+            return;
+        }
         if last != Some(ready) {
             let status = if ready {
                 ServingStatus::Serving
@@ -95,8 +133,9 @@ async fn track_readiness(
             for name in &names {
                 reporter.set_service_status(*name, status).await;
             }
-            if !ready {
-                tracing::warn!("not ready: health reports NOT_SERVING");
+            match &failure {
+                Some(why) => tracing::warn!(reason = %why, "not ready: health reports NOT_SERVING"),
+                None => tracing::info!("ready: health reports SERVING"),
             }
             last = Some(ready);
         }
@@ -107,6 +146,41 @@ async fn track_readiness(
     }
 }
 
+/// Reflection in both protocol versions (v1alpha for older grpcurl,
+/// grpc_cli, Evans and Postman), listing only the services this listener
+/// serves, plus health.
+fn reflection(
+    names: &[&'static str],
+) -> Result<
+    (
+        tonic_reflection::server::v1::ServerReflectionServer<
+            impl tonic_reflection::server::v1::ServerReflection,
+        >,
+        tonic_reflection::server::v1alpha::ServerReflectionServer<
+            impl tonic_reflection::server::v1alpha::ServerReflection,
+        >,
+    ),
+    ServeError,
+> {
+    let builder = || {
+        let mut b = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(keyholder_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .with_service_name("grpc.health.v1.Health");
+        for name in names {
+            b = b.with_service_name(*name);
+        }
+        b
+    };
+    let v1 = builder()
+        .build_v1()
+        .map_err(|e| ServeError::Reflection(e.to_string()))?;
+    let v1alpha = builder()
+        .build_v1alpha()
+        .map_err(|e| ServeError::Reflection(e.to_string()))?;
+    Ok((v1, v1alpha))
+}
+
 /// Serves `routes` on `listener` until `shutdown` is cancelled.
 pub async fn serve(
     listener: TcpListener,
@@ -115,24 +189,25 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
     let (reporter, health) = tonic_health::server::health_reporter();
+    // Nothing is SERVING before its checks have passed once.
+    let initial = if options.readiness.is_empty() {
+        ServingStatus::Serving
+    } else {
+        ServingStatus::NotServing
+    };
+    reporter.set_service_status("", initial).await;
     for name in &options.health_names {
-        reporter
-            .set_service_status(*name, ServingStatus::Serving)
-            .await;
+        reporter.set_service_status(*name, initial).await;
     }
-    if let Some(readiness) = options.readiness.clone() {
+    if !options.readiness.is_empty() {
         tokio::spawn(track_readiness(
-            readiness,
+            options.readiness.clone(),
             reporter.clone(),
             options.health_names.clone(),
             shutdown.clone(),
         ));
     }
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(keyholder_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .map_err(|e| ServeError::Reflection(e.to_string()))?;
+    let (reflection_v1, reflection_v1alpha) = reflection(&options.health_names)?;
     let addr = listener.local_addr().ok();
     tracing::info!(addr = ?addr, services = ?options.health_names, "serving");
 
@@ -159,7 +234,8 @@ pub async fn serve(
         .layer(options.gate.clone())
         .add_routes(routes)
         .add_service(health)
-        .add_service(reflection)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
         .serve_with_incoming_shutdown(no_delay(listener), on_stop);
     tokio::pin!(server);
     let grace = options.grace;
@@ -171,4 +247,44 @@ pub async fn serve(
     }
     tracing::info!(addr = ?addr, "stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    struct Stale;
+
+    #[async_trait::async_trait]
+    impl Readiness for Stale {
+        async fn check(&self) -> Result<(), String> {
+            Err("stale".into())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_closed_database_makes_the_service_not_ready() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+        let url = crate::secret::Secret::new(format!("sqlite://{}/r.db", dir.path().display()));
+        let db = crate::db::connect(&url)
+            .await
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        let checks: Vec<Arc<dyn Readiness>> = vec![Arc::new(DatabaseReady(db.clone()))];
+        assert_eq!(first_failure(&checks).await, None);
+        let _ = db.close_by_ref().await;
+        let why = first_failure(&checks).await;
+        assert!(
+            why.as_deref()
+                .is_some_and(|w| w.starts_with("the database does not answer")),
+            "{why:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_first_failing_check_is_the_reason() {
+        let checks: Vec<Arc<dyn Readiness>> = vec![Arc::new(Stale)];
+        assert_eq!(first_failure(&checks).await.as_deref(), Some("stale"));
+        assert_eq!(first_failure(&[]).await, None);
+    }
 }

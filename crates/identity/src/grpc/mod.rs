@@ -47,7 +47,7 @@ pub const PUBLIC_METHODS: &[&str] = &[
 /// The identity service's handlers.
 #[derive(Debug, Clone)]
 pub struct Api {
-    store: Store,
+    pub(crate) store: Store,
     keys: Arc<KeyRing>,
     clock: SharedClock,
 }
