@@ -14,6 +14,7 @@ pub mod db;
 pub mod error;
 pub mod gate;
 pub mod jwt;
+pub mod metrics;
 pub mod paging;
 pub mod secret;
 pub mod serve;

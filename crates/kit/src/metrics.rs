@@ -1,0 +1,387 @@
+//! Prometheus metrics and the access log, one registry per service.
+//!
+//! [`MetricsLayer`] sits outermost in `serve`: it sees every call, refused
+//! or not, and records it when its gRPC status is known — in the response
+//! headers for a refusal, in the trailers for everything else — as a count
+//! by method and code, a latency histogram by method, and one access-log
+//! line (method, code, latency, caller id; never a token or a message
+//! body). Services add their own gauges (outbox depth, mail queue, active
+//! grants …) with [`Metrics::gauge`] and keep them current. The text
+//! exposition is served on the service's own metrics port by
+//! [`serve_metrics`].
+
+use http_body::{Body, Frame, SizeHint};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Instant;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::Code;
+
+/// A gauge holding a float (an age in seconds, a count).
+pub type FloatGauge = Gauge<f64, AtomicU64>;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallLabels {
+    method: String,
+    code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MethodLabels {
+    method: String,
+}
+
+/// Latency buckets, seconds: 100 µs to 10 s.
+const BUCKETS: [f64; 14] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 10.0,
+];
+
+/// One service's metrics.
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    calls: Family<CallLabels, Counter>,
+    latency: Family<MethodLabels, Histogram>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Metrics {
+    /// A registry whose series all carry `service="<service>"`.
+    pub fn new(service: &str) -> Arc<Self> {
+        let mut registry = Registry::with_labels(std::iter::once((
+            "service".into(),
+            service.to_string().into(),
+        )));
+        let calls = Family::<CallLabels, Counter>::default();
+        registry.register(
+            "keyholder_rpc_requests",
+            "RPCs answered, by method and gRPC status code",
+            calls.clone(),
+        );
+        let latency =
+            Family::<MethodLabels, Histogram>::new_with_constructor(|| Histogram::new(BUCKETS));
+        registry.register(
+            "keyholder_rpc_duration_seconds",
+            "Time from a call's arrival to its status, by method",
+            latency.clone(),
+        );
+        Arc::new(Self {
+            registry: Mutex::new(registry),
+            calls,
+            latency,
+        })
+    }
+
+    /// Registers a gauge the service keeps current.
+    pub fn gauge(&self, name: &str, help: &str) -> FloatGauge {
+        let g = FloatGauge::default();
+        if let Ok(mut r) = self.registry.lock() {
+            r.register(name, help, g.clone());
+        }
+        g
+    }
+
+    /// Registers a counter the service increments.
+    pub fn counter(&self, name: &str, help: &str) -> Counter {
+        let c = Counter::default();
+        if let Ok(mut r) = self.registry.lock() {
+            r.register(name, help, c.clone());
+        }
+        c
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if let Ok(r) = self.registry.lock()
+            && prometheus_client::encoding::text::encode(&mut out, &r).is_err()
+        {
+            out.clear();
+        }
+        out
+    }
+
+    fn record(&self, method: &str, code: Code, seconds: f64) {
+        self.calls
+            .get_or_create(&CallLabels {
+                method: method.to_string(),
+                code: code_name(code).to_string(),
+            })
+            .inc();
+        self.latency
+            .get_or_create(&MethodLabels {
+                method: method.to_string(),
+            })
+            .observe(seconds);
+    }
+}
+
+/// The canonical upper-case name of a code, as gRPC documents them.
+pub fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+/// The caller the gate admitted, put in the response's extensions so the
+/// access log can name who called without seeing the token.
+#[derive(Debug, Clone)]
+pub struct CallerId(pub Arc<str>);
+
+/// A call whose status is not known yet.
+struct Pending {
+    metrics: Arc<Metrics>,
+    method: String,
+    caller: Option<CallerId>,
+    start: Instant,
+}
+
+impl Pending {
+    fn finish(self, code: Code) {
+        let elapsed = self.start.elapsed();
+        self.metrics
+            .record(&self.method, code, elapsed.as_secs_f64());
+        let caller = self.caller.as_ref().map_or("", |c| &c.0);
+        tracing::info!(
+            target: "keyholder::access",
+            method = %self.method,
+            grpc_status_code = code as i32,
+            code = code_name(code),
+            latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            principal = caller,
+            "rpc"
+        );
+    }
+}
+
+fn code_in(headers: &http::HeaderMap) -> Option<Code> {
+    headers
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i32>().ok())
+        .map(Code::from_i32)
+}
+
+/// A response body that records the call when its trailers go by (or when
+/// it ends or is dropped without them: the call did not finish).
+pub struct Metered<B> {
+    inner: B,
+    pending: Option<Pending>,
+}
+
+impl<B> Drop for Metered<B> {
+    fn drop(&mut self) {
+        if let Some(p) = self.pending.take() {
+            p.finish(Code::Cancelled);
+        }
+    }
+}
+
+impl<B> Body for Metered<B>
+where
+    B: Body + Unpin,
+{
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        let code = match &polled {
+            Poll::Ready(Some(Ok(frame))) => frame
+                .trailers_ref()
+                .map(|t| code_in(t).unwrap_or(Code::Unknown)),
+            Poll::Ready(Some(Err(_))) => Some(Code::Unknown),
+            Poll::Ready(None) => Some(Code::Unknown),
+            Poll::Pending => None,
+        };
+        if let (Some(code), Some(p)) = (code, this.pending.take()) {
+            p.finish(code);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The layer, mounted outermost in `serve`.
+#[derive(Debug, Clone)]
+pub struct MetricsLayer(pub Arc<Metrics>);
+
+impl<S> tower::Layer<S> for MetricsLayer {
+    type Service = Measured<S>;
+
+    fn layer(&self, inner: S) -> Measured<S> {
+        Measured {
+            inner,
+            metrics: self.0.clone(),
+        }
+    }
+}
+
+/// A service whose calls are counted, timed and logged.
+#[derive(Debug, Clone)]
+pub struct Measured<S> {
+    inner: S,
+    metrics: Arc<Metrics>,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+impl<S, ReqBody, ResBody> tower::Service<http::Request<ReqBody>> for Measured<S>
+where
+    S: tower::Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
+    S::Future: Send + 'static,
+    ResBody: Body + Unpin,
+{
+    type Response = http::Response<Metered<ResBody>>;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<ReqBody>) -> Self::Future {
+        let pending = Pending {
+            metrics: self.metrics.clone(),
+            method: req.uri().path().to_string(),
+            caller: None,
+            start: Instant::now(),
+        };
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            let response = fut.await?;
+            let (parts, body) = response.into_parts();
+            let mut pending = pending;
+            pending.caller = parts.extensions.get::<CallerId>().cloned();
+            // A trailers-only answer (a refusal) carries its status here.
+            let pending = match code_in(&parts.headers) {
+                Some(code) => {
+                    pending.finish(code);
+                    None
+                }
+                None => Some(pending),
+            };
+            Ok(http::Response::from_parts(
+                parts,
+                Metered {
+                    inner: body,
+                    pending,
+                },
+            ))
+        })
+    }
+}
+
+/// Serves `GET /metrics` (text exposition) on `listener` until `shutdown`.
+pub async fn serve_metrics(
+    listener: TcpListener,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let m = metrics.clone();
+            async move {
+                (
+                    [(
+                        http::header::CONTENT_TYPE,
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    )],
+                    m.render(),
+                )
+            }
+        }),
+    );
+    tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "serving metrics");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calls_are_counted_by_method_and_code() {
+        let m = Metrics::new("broker");
+        m.record(
+            "/keyholder.broker.v1.BrokerService/CheckAccess",
+            Code::Ok,
+            0.0002,
+        );
+        m.record(
+            "/keyholder.broker.v1.BrokerService/CheckAccess",
+            Code::Ok,
+            0.0003,
+        );
+        m.record(
+            "/keyholder.broker.v1.BrokerService/CheckAccess",
+            Code::Unauthenticated,
+            0.0001,
+        );
+        let text = m.render();
+        assert!(text.contains(
+            "keyholder_rpc_requests_total{service=\"broker\",method=\"/keyholder.broker.v1.BrokerService/CheckAccess\",code=\"OK\"} 2"
+        ), "{text}");
+        assert!(text.contains("code=\"UNAUTHENTICATED\"} 1"), "{text}");
+        assert!(text.contains(
+            "keyholder_rpc_duration_seconds_count{service=\"broker\",method=\"/keyholder.broker.v1.BrokerService/CheckAccess\"} 3"
+        ), "{text}");
+    }
+
+    #[test]
+    fn gauges_show_their_value() {
+        let m = Metrics::new("audit");
+        let g = m.gauge("keyholder_mail_pending", "Mails waiting to be sent");
+        g.set(3.0);
+        assert!(
+            m.render()
+                .contains("keyholder_mail_pending{service=\"audit\"} 3.0"),
+            "{}",
+            m.render()
+        );
+    }
+}
