@@ -2,6 +2,7 @@
 
 pub mod chain;
 pub mod event;
+pub mod facts;
 pub mod history;
 pub mod invitation_mail;
 pub mod notify;
