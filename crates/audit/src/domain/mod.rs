@@ -6,4 +6,5 @@ pub mod facts;
 pub mod history;
 pub mod invitation_mail;
 pub mod notify;
+pub mod samples;
 pub mod templates;
