@@ -126,6 +126,10 @@ pub fn for_request(
         e.attributes.insert("note".into(), r.decision_note.clone());
     }
     e.attributes.insert("scope".into(), scope_attr(&r.scope));
+    // expire_time is the decision deadline; the access asked for runs from
+    // approval for this long.
+    e.attributes
+        .insert("duration_secs".into(), r.duration_secs.to_string());
     e
 }
 

@@ -67,12 +67,13 @@ pub struct Broker {
 pub struct BrokerHandle {
     store: Store,
     clock: SharedClock,
+    ending_notice: chrono::Duration,
 }
 
 impl BrokerHandle {
     /// Runs one expiry sweep now.
     pub async fn sweep_once(&self) -> Result<SweepReport, Error> {
-        tasks::sweeper::sweep_once(&self.store, &self.clock).await
+        tasks::sweeper::sweep_once(&self.store, &self.clock, self.ending_notice).await
     }
 
     /// Events waiting in the outbox.
@@ -155,6 +156,7 @@ impl Broker {
         BrokerHandle {
             store: self.core.store.clone(),
             clock: self.core.clock.clone(),
+            ending_notice: self.config.grant_ending_notice(),
         }
     }
 
@@ -219,6 +221,7 @@ fn tokio_util_tasks(
         tokio::spawn(tasks::sweeper::run(
             core.store.clone(),
             core.clock.clone(),
+            config.grant_ending_notice(),
             shutdown.clone(),
         )),
         tokio::spawn(tasks::deliverer::run(

@@ -90,6 +90,9 @@ pub struct Config {
     /// of identity's standing feed after losing it; beyond that they refuse
     /// every call (fail closed) and report NOT_SERVING until it is back.
     pub standing_max_staleness_secs: u64,
+    /// Seconds before a grant's end that broker sends its "ending soon"
+    /// notice (to the agent and the admin who granted it).
+    pub grant_ending_notice_secs: u64,
     /// SMTP URL for lettre; mail goes to `.eml` files when unset.
     pub smtp_url: Option<Secret>,
     /// The From address of notifications.
@@ -111,6 +114,7 @@ impl Default for Config {
             otlp_endpoint: None,
             shutdown_grace_secs: 10,
             standing_max_staleness_secs: 30,
+            grant_ending_notice_secs: 3600,
             smtp_url: None,
             mail_from: "Keyholder <keyholder@localhost>".into(),
             identity: ServiceConfig::with_port(50051),
@@ -194,6 +198,13 @@ impl Config {
     /// The grace period after a shutdown signal.
     pub fn shutdown_grace(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.shutdown_grace_secs)
+    }
+
+    /// How long before a grant's end its "ending soon" notice goes out.
+    pub fn grant_ending_notice(&self) -> chrono::Duration {
+        chrono::Duration::seconds(
+            i64::try_from(self.grant_ending_notice_secs).unwrap_or(i64::MAX / 1000),
+        )
     }
 
     /// The bound on a follower's last confirmed standing (at least 1 s).

@@ -97,14 +97,11 @@ pub fn correlation_id() -> String {
         .collect()
 }
 
-/// Characters never sent: controls, and the bidirectional overrides and
-/// isolates that make a message read differently from what it says.
+/// Characters never sent: controls, and the bidirectional overrides, isolates
+/// and marks that make a message read differently from what it says (the
+/// same rule mail subjects follow).
 fn hidden(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
-        )
+    keyholder_rights::input::is_hidden(c)
 }
 
 /// `raw` made fit for a caller: hidden characters removed (line breaks and

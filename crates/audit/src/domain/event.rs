@@ -49,11 +49,13 @@ pub enum Kind {
     IdentityChanged,
     /// A partner's employee was invited as an integrator (audit e-mails them).
     IntegratorInvited,
+    /// A grant ends soon (sent once per grant end, a configured time before it).
+    GrantEnding,
 }
 
 impl Kind {
     /// Every kind, in contract order.
-    pub const ALL: [Kind; 16] = [
+    pub const ALL: [Kind; 17] = [
         Kind::ModeChanged,
         Kind::RequestCreated,
         Kind::RequestExpiring,
@@ -70,6 +72,7 @@ impl Kind {
         Kind::Action,
         Kind::IdentityChanged,
         Kind::IntegratorInvited,
+        Kind::GrantEnding,
     ];
 
     /// The stored name, e.g. `SIGN_IN`.
@@ -91,6 +94,7 @@ impl Kind {
             Kind::Action => "ACTION",
             Kind::IdentityChanged => "IDENTITY_CHANGED",
             Kind::IntegratorInvited => "INTEGRATOR_INVITED",
+            Kind::GrantEnding => "GRANT_ENDING",
         }
     }
 

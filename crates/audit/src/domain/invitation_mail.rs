@@ -4,7 +4,8 @@
 //! is never stored with the event.
 
 use super::event::NewEvent;
-use super::templates::{Locale, Rendered, escape, time};
+use super::templates::{self, Locale, Rendered, TemplateError, time};
+use serde::Serialize;
 
 /// Who gets the invitation and what it says, read from the event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,69 +56,29 @@ pub fn from_event<'a>(e: &'a NewEvent, token: &'a str) -> Result<Invitation<'a>,
     })
 }
 
-/// Renders the invitation.
-pub fn render(i: &Invitation<'_>) -> Rendered {
-    let (inviter, tenant, partner) = (i.inviter, i.tenant_name, i.partner_name);
-    let (subject, greeting, intro, steps, token_label, expires_label, two_fa, ignore, signature) =
-        match i.locale {
-            Locale::En => (
-                format!("{inviter} invites you to {tenant} as an integrator"),
-                format!("Hello {},", i.display_name),
-                format!(
-                    "{inviter} invites you to work in the Keyholder account {tenant} as an integrator of {partner}."
-                ),
-                "To accept, use this one-time token with AcceptInvitation and choose your own password (at least 12 characters). Nobody else knows or chooses it.",
-                "Acceptance token",
-                "Valid until",
-                "Turn on two-factor authentication within 10 days of this invitation, or your access stops until you do.",
-                "If you did not expect this invitation, ignore this e-mail: without the token nothing happens.",
-                "Keyholder, on behalf of the account that invited you.",
-            ),
-            Locale::Ru => (
-                format!("{inviter} приглашает вас в {tenant} в качестве интегратора"),
-                format!("Здравствуйте, {}!", i.display_name),
-                format!(
-                    "{inviter} приглашает вас работать в аккаунте Keyholder {tenant} в качестве интегратора компании {partner}."
-                ),
-                "Чтобы принять приглашение, используйте этот одноразовый код в AcceptInvitation и задайте свой пароль (не короче 12 символов). Никто другой его не знает и не выбирает.",
-                "Код приглашения",
-                "Действует до",
-                "Включите двухфакторную аутентификацию в течение 10 дней после приглашения, иначе доступ будет закрыт, пока вы её не включите.",
-                "Если вы не ждали этого приглашения, просто проигнорируйте письмо: без кода ничего не произойдёт.",
-                "Keyholder, по поручению пригласившего вас аккаунта.",
-            ),
-        };
-    let rows = [(token_label, i.token), (expires_label, i.expires.as_str())];
-    let mut text = format!("{greeting}\n\n{intro}\n\n{steps}\n\n");
-    for (k, v) in rows {
-        text.push_str(&format!("{k}: {v}\n"));
+/// Renders the invitation from its template.
+pub fn render(i: &Invitation<'_>) -> Result<Rendered, TemplateError> {
+    #[derive(Serialize)]
+    struct Facts<'a> {
+        display_name: &'a str,
+        inviter: &'a str,
+        tenant: &'a str,
+        partner: &'a str,
+        token: &'a str,
+        valid_until: &'a str,
     }
-    text.push_str(&format!("\n{two_fa}\n\n{ignore}\n\n-- \n{signature}\n"));
-
-    let mut html = format!(
-        "<!DOCTYPE html>\n<html><body>\n<p>{}</p>\n<p>{}</p>\n<p>{}</p>\n<table>\n",
-        escape(&greeting),
-        escape(&intro),
-        escape(steps)
-    );
-    for (k, v) in rows {
-        html.push_str(&format!(
-            "<tr><th align=\"left\">{}</th><td><code>{}</code></td></tr>\n",
-            escape(k),
-            escape(v)
-        ));
-    }
-    html.push_str(&format!(
-        "</table>\n<p>{}</p>\n<p>{}</p>\n<p style=\"color:#666\">{}</p>\n</body></html>\n",
-        escape(two_fa),
-        escape(ignore),
-        escape(signature)
-    ));
-    Rendered {
-        subject,
-        text,
-        html,
-    }
+    templates::render(
+        "integrator_invited",
+        i.locale,
+        &Facts {
+            display_name: i.display_name,
+            inviter: i.inviter,
+            tenant: i.tenant_name,
+            partner: i.partner_name,
+            token: i.token,
+            valid_until: &i.expires,
+        },
+    )
 }
 
 #[cfg(test)]
@@ -156,7 +117,7 @@ mod tests {
         let e = event("en");
         let i = from_event(&e, "tok-123").unwrap();
         assert_eq!(i.recipient, "ivan@integra.example");
-        let r = render(&i);
+        let r = render(&i).unwrap();
         assert_eq!(
             r.subject,
             "Carl <Chief> invites you to Acme as an integrator"
@@ -177,7 +138,7 @@ mod tests {
     #[test]
     fn russian_invitation() {
         let e = event("ru");
-        let r = render(&from_event(&e, "tok-456").unwrap());
+        let r = render(&from_event(&e, "tok-456").unwrap()).unwrap();
         assert!(r.subject.starts_with("Carl <Chief> приглашает вас в Acme"));
         assert!(r.text.contains("Код приглашения: tok-456"));
         assert!(r.text.contains("Действует до: 2023-11-21 22:13 UTC"));

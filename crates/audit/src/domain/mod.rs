@@ -2,7 +2,9 @@
 
 pub mod chain;
 pub mod event;
+pub mod facts;
 pub mod history;
 pub mod invitation_mail;
 pub mod notify;
+pub mod samples;
 pub mod templates;

@@ -12,6 +12,9 @@ pub enum Audience {
     Admins,
     /// The support agent the event is about.
     Agent,
+    /// The admin who granted the access the event is about, while they are
+    /// still an active admin of the tenant.
+    GrantedBy,
     /// The person an invitation is for. Their e-mail is rendered when the
     /// event arrives (it carries a token that is never stored with the
     /// event), so no job is left to resolve for them.
@@ -25,6 +28,7 @@ impl Audience {
             Audience::ChiefAdmin => "chief_admin",
             Audience::Admins => "admins",
             Audience::Agent => "agent",
+            Audience::GrantedBy => "granted_by",
             Audience::Invitee => "invitee",
         }
     }
@@ -35,6 +39,7 @@ impl Audience {
             Audience::ChiefAdmin,
             Audience::Admins,
             Audience::Agent,
+            Audience::GrantedBy,
             Audience::Invitee,
         ]
         .into_iter()
@@ -51,7 +56,12 @@ pub fn audiences(kind: Kind) -> &'static [Audience] {
         Kind::RequestCreated | Kind::RequestExpiring | Kind::GrantExpired | Kind::GrantRevoked => {
             &[Audience::Admins]
         }
-        Kind::RequestApproved | Kind::RequestDenied => &[Audience::Admins, Audience::Agent],
+        Kind::RequestApproved | Kind::RequestDenied | Kind::GrantExtended => {
+            &[Audience::Admins, Audience::Agent]
+        }
+        // The admins see a lapsed request in the record (ListEvents), not by mail.
+        Kind::RequestExpired => &[Audience::Agent],
+        Kind::GrantEnding => &[Audience::Agent, Audience::GrantedBy],
         _ => &[],
     }
 }
@@ -131,6 +141,16 @@ mod tests {
             &[Audience::Admins, Audience::Agent]
         );
         assert!(audiences(Kind::Action).is_empty());
+        assert_eq!(
+            audiences(Kind::GrantExtended),
+            &[Audience::Admins, Audience::Agent]
+        );
+        assert_eq!(audiences(Kind::RequestExpired), &[Audience::Agent]);
+        assert_eq!(
+            audiences(Kind::GrantEnding),
+            &[Audience::Agent, Audience::GrantedBy]
+        );
+        assert_eq!(Audience::parse("granted_by"), Some(Audience::GrantedBy));
         assert_eq!(Audience::parse("admins"), Some(Audience::Admins));
     }
 

@@ -46,6 +46,7 @@ pub(crate) fn kind_from_proto(k: i32) -> Option<Kind> {
         K::Action => Kind::Action,
         K::IdentityChanged => Kind::IdentityChanged,
         K::IntegratorInvited => Kind::IntegratorInvited,
+        K::GrantEnding => Kind::GrantEnding,
     })
 }
 
@@ -68,6 +69,7 @@ fn kind_to_proto(k: Kind) -> pb::EventKind {
         Kind::Action => K::Action,
         Kind::IdentityChanged => K::IdentityChanged,
         Kind::IntegratorInvited => K::IntegratorInvited,
+        Kind::GrantEnding => K::GrantEnding,
     }
 }
 

@@ -6,6 +6,7 @@ pub mod worker;
 use crate::domain::notify::FailureKind;
 use async_trait::async_trait;
 use keyholder_kit::config::Config;
+use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::path::PathBuf;
@@ -59,6 +60,54 @@ pub trait Mailer: Send + Sync {
     async fn send(&self, mail: &OutgoingMail) -> Result<(), MailError>;
 }
 
+/// `Auto-Submitted: auto-generated` (RFC 3834): a machine wrote this, so
+/// auto-responders stay quiet and mail clients file it as a notification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct AutoSubmitted;
+
+impl Header for AutoSubmitted {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self)
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "auto-generated".into())
+    }
+}
+
+/// `List-Id` (RFC 2919): lets mail clients group and filter every Keyholder
+/// notification, e.g. `Keyholder notifications <notifications.vendor.example>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ListId(String);
+
+impl ListId {
+    /// The list of notifications sent from `from`'s domain.
+    fn of(from: &Mailbox) -> Self {
+        Self(format!(
+            "Keyholder notifications <notifications.{}>",
+            from.email.domain()
+        ))
+    }
+}
+
+impl Header for ListId {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Id")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self(s.to_string()))
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
+
 fn build(mail: &OutgoingMail) -> Result<Message, MailError> {
     // A bad sender is configuration, the same for every message: keep the
     // mail until an operator fixes it rather than drop it.
@@ -70,6 +119,8 @@ fn build(mail: &OutgoingMail) -> Result<Message, MailError> {
         .parse()
         .map_err(|e| MailError::Invalid(format!("bad recipient address: {e}")))?;
     Message::builder()
+        .header(ListId::of(&from))
+        .header(AutoSubmitted)
         .from(from)
         .to(to)
         // Defence in depth: the templates quote names a caller chose, and a
@@ -184,7 +235,7 @@ mod tests {
         let mail = OutgoingMail {
             from: "keyholder@v.example".into(),
             to: "ann@v.example".into(),
-            subject: "hi \u{202E}gnp.exe\r\nBcc: eve@v.example".into(),
+            subject: "hi \u{202E}gnp.\u{200F}exe\r\nBcc: eve@v.example".into(),
             text: "t".into(),
             html: "<p>t</p>".into(),
             message_id: "<m@v.example>".into(),
@@ -196,6 +247,11 @@ mod tests {
             "{raw}"
         );
         assert!(!raw.contains("\r\nBcc:"), "{raw}");
+        assert!(
+            raw.contains("List-Id: Keyholder notifications <notifications.v.example>\r\n"),
+            "{raw}"
+        );
+        assert!(raw.contains("Auto-Submitted: auto-generated\r\n"), "{raw}");
     }
 
     #[test]

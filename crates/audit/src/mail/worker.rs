@@ -8,11 +8,12 @@
 
 use super::{Mailer, OutgoingMail};
 use crate::contacts::{ContactSource, ContactsError, TenantContacts};
-use crate::domain::event::{Kind, NewEvent};
+use crate::domain::event::NewEvent;
+use crate::domain::facts::render_event;
 use crate::domain::notify::{
     Audience, FailureKind, NextStep, STALE_AFTER, after_failure, message_id,
 };
-use crate::domain::templates::{MailContext, render};
+use crate::domain::templates::TemplateError;
 use crate::error::Error;
 use crate::store::Store;
 use crate::store::entities::job;
@@ -183,7 +184,8 @@ impl MailWorker {
             };
             (e.to_string(), kind)
         })?;
-        let mails = compose(&event, audience, &contacts);
+        let mails = compose(&event, audience, &contacts)
+            .map_err(|e| (e.to_string(), FailureKind::Transient))?;
         self.store.complete_job(job, mails).await.map_err(transient)
     }
 }
@@ -228,8 +230,14 @@ fn log_failure(what: &str, id: &str, tenant_id: &str, age: chrono::Duration, f: 
     }
 }
 
-/// The e-mails an event means for one audience.
-pub fn compose(event: &NewEvent, audience: Audience, c: &TenantContacts) -> Vec<NewNotification> {
+/// The e-mails an event means for one audience. A template that does not
+/// render is a bug fixed by a new release, so the job waits for it rather
+/// than drop the mail.
+pub fn compose(
+    event: &NewEvent,
+    audience: Audience,
+    c: &TenantContacts,
+) -> Result<Vec<NewNotification>, TemplateError> {
     let mut recipients: Vec<String> = match audience {
         Audience::ChiefAdmin => c.chief_admin.iter().map(|a| a.email.clone()).collect(),
         Audience::Admins => c.admins.iter().map(|a| a.email.clone()).collect(),
@@ -239,45 +247,31 @@ pub fn compose(event: &NewEvent, audience: Audience, c: &TenantContacts) -> Vec<
             .map(|a| a.email.clone())
             .filter(|e| !e.is_empty())
             .collect(),
+        // Only while they are still an admin: a dismissed or demoted admin
+        // no longer hears about the tenant's access.
+        Audience::GrantedBy => event
+            .granted_by
+            .iter()
+            .filter(|g| {
+                c.admins
+                    .iter()
+                    .any(|a| !g.email.is_empty() && a.email.eq_ignore_ascii_case(&g.email))
+            })
+            .map(|g| g.email.clone())
+            .collect(),
         // Rendered at ingest, with the token; never through a job.
         Audience::Invitee => Vec::new(),
     };
     recipients.sort();
     recipients.dedup();
-    let agent = event
-        .agent
-        .clone()
-        .or_else(|| event.actor.clone().filter(|a| a.kind == "support_agent"));
-    let granted_by = match (&event.granted_by, event.kind) {
-        (Some(g), _) => g.name.clone(),
-        (None, Kind::RequestApproved | Kind::RequestDenied | Kind::GrantRevoked) => event
-            .actor
-            .as_ref()
-            .map(|a| a.name.clone())
-            .unwrap_or_default(),
-        _ => String::new(),
+    if recipients.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Some(r) = render_event(event, audience, c.locale, &c.tenant_name) else {
+        return Ok(Vec::new());
     };
-    let ctx = MailContext {
-        locale: c.locale,
-        kind: event.kind,
-        audience,
-        tenant_name: if c.tenant_name.is_empty() {
-            event.tenant_id.clone()
-        } else {
-            c.tenant_name.clone()
-        },
-        agent_name: agent.as_ref().map(|a| a.name.clone()).unwrap_or_default(),
-        agent_email: agent.map(|a| a.email).unwrap_or_default(),
-        reason: event.reason.clone(),
-        ticket_ref: event.ticket_ref.clone(),
-        granted_by,
-        expire_time: event.expire_time,
-        grant_id: event.grant_id.clone(),
-        request_id: event.access_request_id.clone(),
-        occur_time: event.occur_time,
-    };
-    let r = render(&ctx);
-    recipients
+    let r = r?;
+    Ok(recipients
         .into_iter()
         .map(|to| NewNotification {
             recipient: to,
@@ -285,5 +279,5 @@ pub fn compose(event: &NewEvent, audience: Audience, c: &TenantContacts) -> Vec<
             text: r.text.clone(),
             html: r.html.clone(),
         })
-        .collect()
+        .collect())
 }

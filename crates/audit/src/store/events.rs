@@ -9,6 +9,7 @@ use crate::domain::chain::{GENESIS, link_hash};
 use crate::domain::event::{Incoming, Kind};
 use crate::domain::invitation_mail;
 use crate::domain::notify::{Audience, audiences};
+use crate::domain::templates::Rendered;
 use crate::error::Error;
 use chrono::{DateTime, Utc};
 use keyholder_kit::paging::Page;
@@ -79,11 +80,11 @@ impl EventQuery {
 fn invitation_rows(
     tenant: &str,
     event_id: &str,
-    inv: &invitation_mail::Invitation<'_>,
+    recipient: &str,
+    r: Rendered,
     now: i64,
 ) -> (job::ActiveModel, notification::ActiveModel) {
     let job_id = uuid::Uuid::new_v4().to_string();
-    let r = invitation_mail::render(inv);
     let job = job::ActiveModel {
         job_id: Set(job_id.clone()),
         tenant_id: Set(tenant.to_string()),
@@ -100,7 +101,7 @@ fn invitation_rows(
         job_id: Set(job_id),
         tenant_id: Set(tenant.to_string()),
         event_id: Set(event_id.to_string()),
-        recipient: Set(inv.recipient.to_string()),
+        recipient: Set(recipient.to_string()),
         subject: Set(r.subject),
         body_text: Set(r.text),
         body_html: Set(r.html),
@@ -233,9 +234,17 @@ impl Store {
                 });
             }
             if let (Kind::IntegratorInvited, Some(token)) = (e.kind, invitation_token) {
-                match invitation_mail::from_event(e, token) {
-                    Ok(inv) => {
-                        let (job, mail) = invitation_rows(tenant, &e.event_id, &inv, now);
+                let rendered = invitation_mail::from_event(e, token).and_then(|inv| {
+                    invitation_mail::render(&inv)
+                        .map(|r| (inv.recipient, r))
+                        .map_err(|err| {
+                            tracing::warn!(error = %err, "invitation template failed");
+                            "the invitation template failed"
+                        })
+                });
+                match rendered {
+                    Ok((recipient, r)) => {
+                        let (job, mail) = invitation_rows(tenant, &e.event_id, recipient, r, now);
                         jobs.push(job);
                         mails.push(mail);
                     }

@@ -53,7 +53,7 @@ async fn a_support_sign_in_mails_the_chief_admin_in_english() {
     for needle in [
         "Ann Agent",
         "Acme Trading",
-        "Reason: customer cannot import leads",
+        "Reason for signing in: customer cannot import leads",
         "Ticket: HD-4711",
         "Access granted by: Carl Chief",
         "Settings → Support access → Revoke (grant grant-1)",
@@ -104,7 +104,7 @@ async fn a_russian_tenant_gets_russian_mail() {
     for needle in [
         "Специалист техподдержки Ann Agent",
         "Ромашка",
-        "Причина: customer cannot import leads",
+        "Причина входа: customer cannot import leads",
         "Обращение: HD-4711",
         "Доступ предоставил: Carl Chief",
         "Настройки → Доступ техподдержки → Отозвать",
@@ -253,7 +253,7 @@ async fn identity_down_never_refuses_an_event_and_mail_follows_later() {
         admin_mail
             .body("text/plain")
             .unwrap()
-            .contains("Access granted by: Carl Chief")
+            .contains("Approved by: Carl Chief")
     );
 }
 

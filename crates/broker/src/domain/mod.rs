@@ -4,6 +4,7 @@
 
 pub mod input;
 pub mod limits;
+pub mod notice;
 pub mod scope;
 pub mod state;
 

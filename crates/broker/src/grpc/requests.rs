@@ -264,6 +264,7 @@ pub(super) async fn approve(
             revoked_by: String::new(),
             credential_hash: None,
             credential_used_at: None,
+            ending_notice_for: None,
         };
         let decided = core
             .store

@@ -222,6 +222,7 @@ pub(super) async fn sign_in(
             revoked_by: String::new(),
             credential_hash: None,
             credential_used_at: None,
+            ending_notice_for: None,
         };
         core.store.sign_in_standing(template, session, now).await?
     } else {

@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 
 mod m0001_initial;
 mod m0002_outbox_rejects_and_one_standing_grant;
+mod m0003_grant_ending_notice;
 
 /// Runs broker's migrations.
 pub struct Migrator;
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m0001_initial::Migration),
             Box::new(m0002_outbox_rejects_and_one_standing_grant::Migration),
+            Box::new(m0003_grant_ending_notice::Migration),
         ]
     }
 

@@ -61,6 +61,9 @@ pub async fn end_grant<C: ConnectionTrait>(
     if !how.why.is_empty() {
         e.attributes.insert("end_reason".into(), how.why.clone());
     }
+    // Which end, for the mail: revoked, ticket-closed, support-access-closed, expired.
+    e.attributes
+        .insert("end_cause".into(), how.session_end_reason.to_string());
     outbox::push(conn, &e, now_ms).await?;
     let live = sessions::Entity::find()
         .filter(sessions::Column::GrantId.eq(&g.id))

@@ -90,6 +90,8 @@ pub mod grants {
         pub revoked_by: String,
         pub credential_hash: Option<String>,
         pub credential_used_at: Option<i64>,
+        /// The end (`expire_at`) the ending-soon notice was sent for, if any.
+        pub ending_notice_for: Option<i64>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

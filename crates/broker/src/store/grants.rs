@@ -4,6 +4,7 @@
 use super::ending::{EndGrant, end_grant};
 use super::entities::grants;
 use super::{Ended, Store, outbox};
+use crate::domain::notice::notice_due;
 use crate::domain::state::GrantState;
 use crate::domain::{from_ms, to_ms};
 use crate::error::Error;
@@ -209,6 +210,54 @@ impl Store {
                 n += 1;
             }
             self.commit(txn, &ended).await?;
+        }
+        Ok(n)
+    }
+
+    /// Emits GRANT_ENDING for active grants whose end is less than `notice`
+    /// away, once per end: the conditional update on `ending_notice_for`
+    /// makes a restart or a second broker skip a notice already sent.
+    /// Returns how many this call emitted.
+    pub async fn notice_ending_grants(
+        &self,
+        now: DateTime<Utc>,
+        notice: chrono::Duration,
+    ) -> Result<usize, Error> {
+        let now_ms = to_ms(now);
+        let notice_ms = notice.num_milliseconds();
+        let not_yet = grants::Column::EndingNoticeFor
+            .is_null()
+            .or(Expr::col(grants::Column::EndingNoticeFor).ne(Expr::col(grants::Column::ExpireAt)));
+        let due = grants::Entity::find()
+            .filter(grants::Column::State.eq(GrantState::Active.as_str()))
+            .filter(grants::Column::ExpireAt.gt(now_ms))
+            .filter(grants::Column::ExpireAt.lte(now_ms.saturating_add(notice_ms)))
+            .filter(not_yet.clone())
+            .limit(500)
+            .all(self.db())
+            .await?;
+        let mut n = 0;
+        for g in due {
+            if !notice_due(from_ms(g.created_at), from_ms(g.expire_at), notice, now) {
+                continue;
+            }
+            let txn = self.begin().await?;
+            let won = grants::Entity::update_many()
+                .col_expr(grants::Column::EndingNoticeFor, Expr::value(g.expire_at))
+                .filter(grants::Column::Id.eq(&g.id))
+                .filter(grants::Column::State.eq(GrantState::Active.as_str()))
+                .filter(grants::Column::ExpireAt.eq(g.expire_at))
+                .filter(not_yet.clone())
+                .exec(&txn)
+                .await?
+                .rows_affected
+                == 1;
+            if won {
+                let e = events::for_grant(EventKind::GrantEnding, &g, events::system(), now);
+                outbox::push(&txn, &e, now_ms).await?;
+                n += 1;
+            }
+            self.commit(txn, &Ended::default()).await?;
         }
         Ok(n)
     }

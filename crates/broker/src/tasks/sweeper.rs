@@ -1,5 +1,5 @@
 //! Expiry: pending requests past their time, reminders before that, grants
-//! past their end. Every change is a conditional update, so brokers sweeping
+//! past their end, and the notice before a grant ends. Every change is a conditional update, so brokers sweeping
 //! at once neither double-expire nor double-emit.
 
 use crate::error::Error;
@@ -17,30 +17,44 @@ pub struct SweepReport {
     pub requests_expired: usize,
     /// Grants expired.
     pub grants_expired: usize,
+    /// "Ending soon" notices emitted.
+    pub ending_noticed: usize,
 }
 
 /// How often the background sweeper runs.
 pub const INTERVAL: Duration = Duration::from_secs(1);
 
-/// One sweep at the clock's current time.
-pub async fn sweep_once(store: &Store, clock: &SharedClock) -> Result<SweepReport, Error> {
+/// One sweep at the clock's current time; `notice` is how long before a
+/// grant's end its "ending soon" notice goes out.
+pub async fn sweep_once(
+    store: &Store,
+    clock: &SharedClock,
+    notice: chrono::Duration,
+) -> Result<SweepReport, Error> {
     let now = clock.now();
     Ok(SweepReport {
         reminded: store.remind_requests(now).await?,
         requests_expired: store.expire_requests(now).await?,
         grants_expired: store.expire_grants(now).await?,
+        ending_noticed: store.notice_ending_grants(now, notice).await?,
     })
 }
 
 /// Sweeps every [`INTERVAL`] until shutdown.
-pub async fn run(store: Store, clock: SharedClock, shutdown: CancellationToken) {
+pub async fn run(
+    store: Store,
+    clock: SharedClock,
+    notice: chrono::Duration,
+    shutdown: CancellationToken,
+) {
     while super::pause(INTERVAL, &shutdown).await {
-        match sweep_once(&store, &clock).await {
+        match sweep_once(&store, &clock, notice).await {
             Ok(r) if r != SweepReport::default() => {
                 tracing::info!(
                     reminded = r.reminded,
                     requests_expired = r.requests_expired,
                     grants_expired = r.grants_expired,
+                    ending_noticed = r.ending_noticed,
                     "sweep"
                 );
             }

@@ -184,3 +184,69 @@ async fn admins_extend_within_the_ceiling() {
         eventually(|| async { ctx.received.of_kind(EventKind::GrantExtended).len() == 1 }).await
     );
 }
+
+#[tokio::test]
+async fn a_grant_ending_soon_is_noticed_once_per_end_even_after_a_restart() {
+    let ctx = Ctx::new().await;
+    ctx.set_mode(pb::SupportAccessMode::OnRequest).await;
+    let req = ctx.request("T-30", read_only()).await;
+    let g = ctx.approve(&req.access_request_id).await;
+    let end = g.expire_time.unwrap().seconds;
+    let noticed = || ctx.received.of_kind(EventKind::GrantEnding);
+
+    // Not before the last hour.
+    ctx.suite
+        .clock
+        .set(chrono::DateTime::from_timestamp(end - 3601, 0).unwrap());
+    assert_eq!(
+        ctx.broker.handle.sweep_once().await.unwrap().ending_noticed,
+        0
+    );
+
+    // Within it: once, however many sweeps and brokers, and after a restart
+    // (a new broker process on the same database).
+    ctx.suite
+        .clock
+        .set(chrono::DateTime::from_timestamp(end - 3599, 0).unwrap());
+    ctx.broker.handle.sweep_once().await.unwrap();
+    let restarted = ctx.suite.start_another_broker().await;
+    assert_eq!(
+        restarted.handle.sweep_once().await.unwrap().ending_noticed,
+        0
+    );
+    ctx.broker.handle.sweep_once().await.unwrap();
+    assert!(eventually(|| async { noticed().len() == 1 }).await);
+    let e = &noticed()[0];
+    assert_eq!(e.grant_id, g.grant_id);
+    assert_eq!(e.expire_time.as_ref().unwrap().seconds, end);
+    assert_eq!(
+        e.granted_by.as_ref().unwrap().actor_id,
+        ctx.tenant.chief_admin_id
+    );
+    assert_eq!(e.agent.as_ref().unwrap().actor_id, ctx.agent.agent_id);
+
+    // An extension is a new end, with a notice of its own before it.
+    let new_end = end + 86_400;
+    ctx.broker()
+        .extend_grant(bearer(
+            pb::ExtendGrantRequest {
+                request_id: String::new(),
+                grant_id: g.grant_id.clone(),
+                expire_time: Some(prost_types::Timestamp {
+                    seconds: new_end,
+                    nanos: 0,
+                }),
+            },
+            &ctx.tenant.admin_token,
+        ))
+        .await
+        .unwrap();
+    ctx.broker.handle.sweep_once().await.unwrap();
+    ctx.suite
+        .clock
+        .set(chrono::DateTime::from_timestamp(new_end - 1800, 0).unwrap());
+    restarted.handle.sweep_once().await.unwrap();
+    ctx.broker.handle.sweep_once().await.unwrap();
+    assert!(eventually(|| async { noticed().len() == 2 }).await);
+    assert_eq!(noticed()[1].expire_time.as_ref().unwrap().seconds, new_end);
+}

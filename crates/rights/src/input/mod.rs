@@ -154,12 +154,23 @@ pub fn is_bidi(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
-/// `raw` without control or bidi characters (line breaks become spaces):
-/// for anything that reaches a mail header or a single-line display, as
-/// defence in depth behind the rules above.
+/// A character never shown where outside input is displayed: a control
+/// ([`is_control`]), a bidirectional control ([`is_bidi`]) or a directional
+/// mark (LRM, RLM, ALM). The one rule for mail subjects and for the text of
+/// errors sent to callers.
+pub fn is_hidden(c: char) -> bool {
+    is_control(c) || is_bidi(c) || matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
+/// `raw` without hidden characters ([`is_hidden`]; line breaks and other
+/// controls become spaces): for anything that reaches a mail header or a
+/// single-line display, as defence in depth behind the rules above.
 pub fn single_line(raw: &str) -> String {
     raw.chars()
-        .filter(|c| !is_bidi(*c))
-        .map(|c| if is_control(c) { ' ' } else { c })
+        .filter_map(|c| match c {
+            c if is_control(c) => Some(' '),
+            c if is_hidden(c) => None,
+            c => Some(c),
+        })
         .collect()
 }
