@@ -10,6 +10,7 @@ pub mod error;
 pub mod grpc;
 pub mod ledger;
 pub mod mail;
+pub mod metrics;
 pub mod migrations;
 pub mod store;
 
@@ -61,6 +62,8 @@ pub struct Audit {
     standing: Arc<StandingTable>,
     identity_channel: tonic::transport::Channel,
     standing_token: Arc<CredentialsFileToken>,
+    metrics: Arc<keyholder_kit::metrics::Metrics>,
+    metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl Audit {
@@ -118,6 +121,8 @@ impl Audit {
             worker,
             options,
             grace: config.shutdown_grace(),
+            metrics: keyholder_kit::metrics::Metrics::new("audit"),
+            metrics_listen: config.audit.metrics_listen,
         })
     }
 
@@ -157,6 +162,13 @@ impl Audit {
             shutdown.clone(),
         ));
         let db = self.api.store.db.clone();
+        if self.metrics_listen.is_some() {
+            tokio::spawn(keyholder_kit::metrics::refresh_sql_gauges(
+                db.clone(),
+                metrics::gauges(&self.metrics),
+                shutdown.clone(),
+            ));
+        }
         let routes = tonic::service::Routes::new(
             AuditServiceServer::new(self.api)
                 .max_decoding_message_size(keyholder_kit::transport_status::MAX_REQUEST_BYTES),
@@ -169,6 +181,8 @@ impl Audit {
                 grace: self.grace,
                 gate: self.gate,
                 readiness: vec![Arc::new(DatabaseReady(db)), self.standing.clone()],
+                metrics: self.metrics,
+                metrics_listen: self.metrics_listen,
             },
             shutdown,
         )

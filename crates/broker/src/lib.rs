@@ -10,6 +10,7 @@ pub mod error;
 pub mod events;
 mod grpc;
 pub mod identity;
+pub mod metrics;
 pub mod migrations;
 pub mod session_token;
 pub mod store;
@@ -59,6 +60,7 @@ pub struct Broker {
     config: Config,
     gate: Gate,
     identity_channel: tonic::transport::Channel,
+    metrics: Arc<keyholder_kit::metrics::Metrics>,
 }
 
 /// A handle for driving the broker's periodic work directly (tests move a
@@ -148,6 +150,7 @@ impl Broker {
             config: config.clone(),
             gate,
             identity_channel,
+            metrics: keyholder_kit::metrics::Metrics::new("broker"),
         })
     }
 
@@ -184,6 +187,13 @@ impl Broker {
             core.clock.clone(),
             shutdown.clone(),
         )));
+        if self.config.broker.metrics_listen.is_some() {
+            tokio::spawn(keyholder_kit::metrics::refresh_sql_gauges(
+                core.store.db().clone(),
+                metrics::gauges(&self.metrics),
+                shutdown.clone(),
+            ));
+        }
         let routes = tonic::service::Routes::new(
             BrokerServiceServer::new(grpc::BrokerApi::new(core.clone()))
                 .max_decoding_message_size(keyholder_kit::transport_status::MAX_REQUEST_BYTES),
@@ -199,6 +209,8 @@ impl Broker {
                     Arc::new(keyholder_kit::serve::DatabaseReady(core.store.db().clone())),
                     core.standing.clone(),
                 ],
+                metrics: self.metrics.clone(),
+                metrics_listen: self.config.broker.metrics_listen,
             },
             shutdown.clone(),
         )

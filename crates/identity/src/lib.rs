@@ -11,6 +11,7 @@ pub mod error;
 pub mod events;
 pub mod grpc;
 pub mod keys;
+pub mod metrics;
 pub mod migrations;
 pub mod store;
 
@@ -44,6 +45,8 @@ pub struct Identity {
     gate: Gate,
     deliverer: deliverer::Deliverer,
     grace: std::time::Duration,
+    metrics: Arc<keyholder_kit::metrics::Metrics>,
+    metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// Drives identity's background work directly (tests call these instead of
@@ -94,6 +97,8 @@ impl Identity {
             gate,
             deliverer,
             grace: config.shutdown_grace(),
+            metrics: keyholder_kit::metrics::Metrics::new("identity"),
+            metrics_listen: config.identity.metrics_listen,
         })
     }
 
@@ -113,6 +118,13 @@ impl Identity {
     ) -> Result<(), StartError> {
         let delivering = tokio::spawn(self.deliverer.run(shutdown.clone()));
         let db = self.api.store.db().clone();
+        if self.metrics_listen.is_some() {
+            tokio::spawn(keyholder_kit::metrics::refresh_sql_gauges(
+                db.clone(),
+                metrics::gauges(&self.metrics),
+                shutdown.clone(),
+            ));
+        }
         let mut routes = tonic::service::Routes::builder();
         routes.add_service(
             IdentityServiceServer::new(self.api)
@@ -130,6 +142,8 @@ impl Identity {
                 grace: self.grace,
                 gate: self.gate,
                 readiness: vec![Arc::new(DatabaseReady(db))],
+                metrics: self.metrics,
+                metrics_listen: self.metrics_listen,
             },
             shutdown.clone(),
         )

@@ -58,6 +58,8 @@ pub struct ServiceConfig {
     /// Service-account credentials file for calling the other services; defaults
     /// to `<data_dir>/<service>.credentials` (written by identity's bootstrap).
     pub credentials_file: Option<PathBuf>,
+    /// Where to serve Prometheus metrics (`GET /metrics`); off when unset.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl ServiceConfig {
@@ -68,6 +70,7 @@ impl ServiceConfig {
             identity_url: "http://127.0.0.1:50051".into(),
             audit_url: "http://127.0.0.1:50053".into(),
             credentials_file: None,
+            metrics_listen: None,
         }
     }
 }

@@ -153,8 +153,11 @@ where
             }
             match shared.admit(req.headers()).await {
                 Ok(verified) => {
+                    let caller = crate::metrics::CallerId(verified.0.id.as_str().into());
                     req.extensions_mut().insert(Verified(verified));
-                    inner.call(req).await
+                    let mut response = inner.call(req).await?;
+                    response.extensions_mut().insert(caller);
+                    Ok(response)
                 }
                 Err(e) => {
                     tracing::debug!(path = %req.uri().path(), error = %e, "call refused at the gate");

@@ -228,7 +228,9 @@ where
             Poll::Ready(None) => Some(Code::Unknown),
             Poll::Pending => None,
         };
-        if let (Some(code), Some(p)) = (code, this.pending.take()) {
+        if let Some(code) = code
+            && let Some(p) = this.pending.take()
+        {
             p.finish(code);
         }
         polled
@@ -310,6 +312,100 @@ where
                 },
             ))
         })
+    }
+}
+
+/// How a [`SqlGauge`]'s query is read.
+#[derive(Debug, Clone, Copy)]
+pub enum Reading {
+    /// The query's one value as it is (a count).
+    Value,
+    /// The query's one value is an instant in units of `1/per_second` s
+    /// since the epoch (or NULL): the gauge shows its age in seconds, 0
+    /// when there is none.
+    AgeOf {
+        /// Units per second of the column (1, 1 000 or 1 000 000).
+        per_second: i64,
+    },
+}
+
+/// A gauge read from the service's own database by one query returning one
+/// integer (or NULL).
+#[derive(Debug, Clone)]
+pub struct SqlGauge {
+    /// The gauge.
+    pub gauge: FloatGauge,
+    /// `SELECT …` of one value, valid on SQLite and PostgreSQL.
+    pub sql: &'static str,
+    /// How to read it.
+    pub reading: Reading,
+}
+
+impl Metrics {
+    /// Registers a gauge read by `sql`.
+    pub fn sql_gauge(
+        &self,
+        name: &str,
+        help: &str,
+        sql: &'static str,
+        reading: Reading,
+    ) -> SqlGauge {
+        SqlGauge {
+            gauge: self.gauge(name, help),
+            sql,
+            reading,
+        }
+    }
+}
+
+/// How often [`refresh_sql_gauges`] reads the database.
+pub const SQL_GAUGE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Reads every gauge's query now.
+pub async fn read_sql_gauges(db: &sea_orm::DatabaseConnection, gauges: &[SqlGauge]) {
+    use sea_orm::{ConnectionTrait, Statement};
+    let backend = db.get_database_backend();
+    let now = chrono::Utc::now();
+    for g in gauges {
+        let row = db
+            .query_one_raw(Statement::from_string(backend, g.sql))
+            .await;
+        let value = match row {
+            Ok(Some(r)) => r.try_get_by_index::<Option<i64>>(0).ok().flatten(),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::debug!(error = %e, sql = g.sql, "metrics query failed");
+                continue;
+            }
+        };
+        let shown = match (g.reading, value) {
+            (Reading::Value, v) => v.unwrap_or(0) as f64,
+            (Reading::AgeOf { .. }, None) => 0.0,
+            (Reading::AgeOf { per_second }, Some(at)) => {
+                let now_units = match per_second {
+                    1 => now.timestamp(),
+                    1_000 => now.timestamp_millis(),
+                    _ => now.timestamp_micros(),
+                };
+                (now_units.saturating_sub(at)).max(0) as f64 / per_second.max(1) as f64
+            }
+        };
+        g.gauge.set(shown);
+    }
+}
+
+/// Keeps `gauges` current every [`SQL_GAUGE_EVERY`] until `shutdown`.
+pub async fn refresh_sql_gauges(
+    db: sea_orm::DatabaseConnection,
+    gauges: Vec<SqlGauge>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        read_sql_gauges(&db, &gauges).await;
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(SQL_GAUGE_EVERY) => {}
+        }
     }
 }
 

@@ -16,6 +16,9 @@ pub enum ServeError {
     /// Reflection could not be built from the descriptor sets.
     #[error("cannot build reflection: {0}")]
     Reflection(String),
+    /// The metrics port could not be bound.
+    #[error("cannot serve metrics on {0}: {1}")]
+    Metrics(std::net::SocketAddr, std::io::Error),
     /// The transport failed.
     #[error("server failed: {0}")]
     Transport(#[from] tonic::transport::Error),
@@ -71,7 +74,6 @@ async fn first_failure(checks: &[std::sync::Arc<dyn Readiness>]) -> Option<Strin
 const READINESS_EVERY: Duration = Duration::from_millis(500);
 
 /// What to announce, who may pass, and how long to wait when stopping.
-#[derive(Clone)]
 pub struct ServeOptions {
     /// Fully qualified gRPC service names reported SERVING by health.
     pub health_names: Vec<&'static str>,
@@ -82,6 +84,10 @@ pub struct ServeOptions {
     /// What must hold for the service to be SERVING beyond "the listener is
     /// up". Until every check has passed once, health says NOT_SERVING.
     pub readiness: Vec<std::sync::Arc<dyn Readiness>>,
+    /// The service's metrics: every call is counted and timed here.
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+    /// Where to serve them; not served when unset.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl std::fmt::Debug for ServeOptions {
@@ -208,6 +214,17 @@ pub async fn serve(
         ));
     }
     let (reflection_v1, reflection_v1alpha) = reflection(&options.health_names)?;
+    if let Some(addr) = options.metrics_listen {
+        let l = TcpListener::bind(addr)
+            .await
+            .map_err(|e| ServeError::Metrics(addr, e))?;
+        let (metrics, stop) = (options.metrics.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            if let Err(e) = crate::metrics::serve_metrics(l, metrics, stop).await {
+                tracing::error!(error = %e, "metrics listener failed");
+            }
+        });
+    }
     let addr = listener.local_addr().ok();
     tracing::info!(addr = ?addr, services = ?options.health_names, "serving");
 
@@ -227,8 +244,10 @@ pub async fn serve(
     };
     let server = Server::builder()
         .trace_fn(crate::telemetry::grpc_span)
-        // Outermost first: a panic anywhere inside becomes an answer; tonic's
+        // Outermost first: every call is counted and logged with its final
+        // status; a panic anywhere inside becomes an answer; tonic's
         // own refusals (undecodable, too large) are reworded; then the gate.
+        .layer(crate::metrics::MetricsLayer(options.metrics.clone()))
         .layer(crate::catch_panic::CatchPanicLayer)
         .layer(crate::transport_status::TransportStatusLayer)
         .layer(options.gate.clone())

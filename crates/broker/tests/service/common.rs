@@ -157,7 +157,14 @@ pub struct Ctx {
 
 impl Ctx {
     pub async fn new() -> Self {
+        Self::new_with(|_| {}).await
+    }
+
+    /// [`Ctx::new`], with `configure` applied to the suite's configuration
+    /// before the broker starts.
+    pub async fn new_with(configure: impl FnOnce(&mut keyholder_kit::config::Config)) -> Self {
         let mut suite = Suite::new().await;
+        configure(&mut suite.config);
         suite.start_identity().await;
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let receiver_addr: SocketAddr = listener.local_addr().unwrap();

@@ -16,6 +16,7 @@ mod feed_loss;
 mod inputs;
 mod integrators;
 mod lifecycle;
+mod metrics;
 mod outbox;
 mod refusals;
 mod standing;

@@ -1,0 +1,46 @@
+//! The broker's own gauges, read from its database while metrics are served.
+
+use keyholder_kit::metrics::{Metrics, Reading, SqlGauge};
+
+/// Outbox, and the state of support access: active grants and sessions,
+/// pending requests.
+pub fn gauges(m: &Metrics) -> Vec<SqlGauge> {
+    vec![
+        m.sql_gauge(
+            "keyholder_outbox_pending",
+            "Events waiting for delivery to audit",
+            "SELECT COUNT(*) FROM broker_outbox WHERE delivered_at IS NULL AND rejected_at IS NULL",
+            Reading::Value,
+        ),
+        m.sql_gauge(
+            "keyholder_outbox_oldest_age_seconds",
+            "Age of the oldest event waiting for delivery to audit",
+            "SELECT MIN(created_at) FROM broker_outbox WHERE delivered_at IS NULL AND rejected_at IS NULL",
+            Reading::AgeOf { per_second: 1_000 },
+        ),
+        m.sql_gauge(
+            "keyholder_outbox_rejected",
+            "Events audit refused for good, set aside for an operator",
+            "SELECT COUNT(*) FROM broker_outbox WHERE rejected_at IS NOT NULL",
+            Reading::Value,
+        ),
+        m.sql_gauge(
+            "keyholder_grants_active",
+            "Grants in force",
+            "SELECT COUNT(*) FROM broker_grants WHERE state = 'active'",
+            Reading::Value,
+        ),
+        m.sql_gauge(
+            "keyholder_sessions_active",
+            "Support sessions not ended",
+            "SELECT COUNT(*) FROM broker_sessions WHERE ended_at IS NULL",
+            Reading::Value,
+        ),
+        m.sql_gauge(
+            "keyholder_requests_pending",
+            "Access requests waiting for a decision",
+            "SELECT COUNT(*) FROM broker_requests WHERE state = 'pending'",
+            Reading::Value,
+        ),
+    ]
+}
