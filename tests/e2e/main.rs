@@ -11,4 +11,5 @@ mod inputs;
 mod invitations;
 mod lifecycle;
 mod lowering;
+mod secrets_at_rest;
 mod standing;

@@ -78,8 +78,9 @@ impl Audit {
             &config.database_url(ServiceName::Audit),
         )
         .await?;
+        let kek = keyholder_kit::kek::KekRing::from_config(config)?;
         let store = Store::new(db, clock);
-        let ledger = Ledger::load(store.clone()).await?;
+        let ledger = Ledger::load(store.clone(), &kek).await?;
         let identity_url = &config.audit.identity_url;
         let identity_channel = channel(identity_url)?;
         let auth = Authenticator::new(
