@@ -12,4 +12,5 @@ mod invitations;
 mod lifecycle;
 mod lowering;
 mod mails;
+mod secrets_at_rest;
 mod standing;

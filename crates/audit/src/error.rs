@@ -71,6 +71,9 @@ pub enum StartError {
     /// Reading or creating the checkpoint signing key.
     #[error("audit signing key: {0}")]
     SigningKey(String),
+    /// The key-encryption key is missing or does not load.
+    #[error(transparent)]
+    Kek(#[from] keyholder_kit::kek::KekError),
     /// Identity's address is wrong.
     #[error("identity client: {0}")]
     Client(#[from] keyholder_kit::client::ClientError),

@@ -1,11 +1,13 @@
 //! Verifying a tenant's chain and signing checkpoints of it with audit's own
-//! Ed25519 key (kept in audit's database).
+//! Ed25519 key (kept in audit's database, sealed with the key-encryption key).
 
 use crate::domain::chain::{Broken, Verifier, checkpoint_message};
 use crate::error::{Error, StartError};
 use crate::store::Store;
+use crate::store::chain::{CHECKPOINT_KEY, reseal};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
+use keyholder_kit::kek::KekRing;
 use ring::rand::SystemRandom;
 use ring::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
 use std::collections::HashMap;
@@ -35,9 +37,15 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// Loads audit's signing key, creating one on first start.
-    pub async fn load(store: Store) -> Result<Self, StartError> {
+    /// Loads audit's signing keys (sealing any a previous version left in
+    /// plaintext), creating one on first start. Public keys are derived from
+    /// the sealed private keys, not read from their column, so a database
+    /// writer cannot slip in a key of their own to sign forged checkpoints.
+    pub async fn load(store: Store, kek: &KekRing) -> Result<Self, StartError> {
         let bad = |e: String| StartError::SigningKey(e);
+        reseal(&store.db, kek)
+            .await
+            .map_err(|e| bad(e.to_string()))?;
         let mut keys = store.signing_keys().await.map_err(|e| bad(e.to_string()))?;
         if keys.is_empty() {
             let doc = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
@@ -45,32 +53,38 @@ impl Ledger {
             let pair = Ed25519KeyPair::from_pkcs8(doc.as_ref())
                 .map_err(|_| bad("cannot read the generated key".into()))?;
             let key_id = uuid::Uuid::new_v4().to_string();
+            let sealed = kek
+                .seal_str(CHECKPOINT_KEY, &key_id, &B64.encode(doc.as_ref()))
+                .map_err(|e| bad(e.to_string()))?;
             store
-                .insert_signing_key(
-                    &key_id,
-                    &B64.encode(doc.as_ref()),
-                    &B64.encode(pair.public_key().as_ref()),
-                )
+                .insert_signing_key(&key_id, &sealed, &B64.encode(pair.public_key().as_ref()))
                 .await
                 .map_err(|e| bad(e.to_string()))?;
             keys = store.signing_keys().await.map_err(|e| bad(e.to_string()))?;
         }
-        let current = keys
-            .last()
-            .ok_or_else(|| bad("no signing key stored".into()))?;
-        let pkcs8 = B64
-            .decode(&current.private_key)
-            .map_err(|_| bad("stored key is not base64".into()))?;
-        let key = Ed25519KeyPair::from_pkcs8(&pkcs8)
-            .map_err(|_| bad("stored key is not an Ed25519 PKCS#8 key".into()))?;
-        let public_keys = keys
+        let mut pairs = Vec::with_capacity(keys.len());
+        for k in &keys {
+            let pkcs8 = kek
+                .open_str(CHECKPOINT_KEY, &k.key_id, &k.private_key)
+                .map_err(|e| bad(e.to_string()))?;
+            let pkcs8 = B64
+                .decode(pkcs8)
+                .map_err(|_| bad("stored key is not base64".into()))?;
+            let pair = Ed25519KeyPair::from_pkcs8(&pkcs8)
+                .map_err(|_| bad("stored key is not an Ed25519 PKCS#8 key".into()))?;
+            pairs.push((k.key_id.clone(), pair));
+        }
+        let public_keys = pairs
             .iter()
-            .filter_map(|k| Some((k.key_id.clone(), B64.decode(&k.public_key).ok()?)))
+            .map(|(id, pair)| (id.clone(), pair.public_key().as_ref().to_vec()))
             .collect();
+        let (key_id, key) = pairs
+            .pop()
+            .ok_or_else(|| bad("no signing key stored".into()))?;
         Ok(Self {
             store,
             key: Arc::new(key),
-            key_id: current.key_id.clone(),
+            key_id,
             public_keys: Arc::new(public_keys),
         })
     }

@@ -82,8 +82,9 @@ impl Audit {
             &config.database_url(ServiceName::Audit),
         )
         .await?;
+        let kek = keyholder_kit::kek::KekRing::from_config(config)?;
         let store = Store::new(db, clock);
-        let ledger = Ledger::load(store.clone()).await?;
+        let ledger = Ledger::load(store.clone(), &kek).await?;
         let identity_url = &config.audit.identity_url;
         let identity_channel = channel(identity_url)?;
         let auth = Authenticator::new(
@@ -105,7 +106,15 @@ impl Audit {
         };
         let mailer = match &options.mailer {
             Some(m) => m.clone(),
-            None => mail::from_config(config).map_err(StartError::Mail)?,
+            None => {
+                if config.smtp_url.is_none() {
+                    // The mail folder holds sign-in notices and invitation
+                    // links: owner-only, made here before the mailer opens it.
+                    keyholder_kit::files::create_private_dir(&config.data_dir.join("mail"))
+                        .map_err(|e| StartError::Mail(format!("mail folder: {e}")))?;
+                }
+                mail::from_config(config).map_err(StartError::Mail)?
+            }
         };
         let worker = MailWorker::new(store.clone(), contacts, mailer, config.mail_from.clone());
         Ok(Self {

@@ -104,6 +104,9 @@ pub enum StartError {
     /// The identity URL is invalid.
     #[error(transparent)]
     Client(#[from] keyholder_kit::client::ClientError),
+    /// The key-encryption key is missing or does not load.
+    #[error(transparent)]
+    Kek(#[from] keyholder_kit::kek::KekError),
     /// The session signing key could not be made.
     #[error("cannot prepare the session signing key: {0}")]
     Key(String),

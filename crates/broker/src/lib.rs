@@ -125,7 +125,8 @@ impl Broker {
         .await?;
         let cache = Arc::new(AccessCache::new(options.cache_max_age));
         let store = Store::new(db.clone(), cache, Arc::new(Notify::new()));
-        let keys = SessionKeys::load_or_create(&db, clock.now()).await?;
+        let kek = keyholder_kit::kek::KekRing::from_config(config)?;
+        let keys = SessionKeys::load_or_create(&db, &kek, clock.now()).await?;
         let identity_channel = channel(&config.broker.identity_url)?;
         let auth = Authenticator::new(
             Arc::new(RemoteKeySet::new(identity_channel.clone())),

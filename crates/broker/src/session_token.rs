@@ -5,10 +5,11 @@
 
 use crate::domain::scope::Scope;
 use crate::error::{Error, StartError};
-use crate::store::keys;
+use crate::store::keys::{self, SESSION_KEY};
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{DecodingKey, Validation};
 use keyholder_kit::jwt::{self, JwtError};
+use keyholder_kit::kek::KekRing;
 use sea_orm::DatabaseConnection;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -84,33 +85,42 @@ const MIN_RELOAD: std::time::Duration = std::time::Duration::from_secs(1);
 /// The broker's signing key and every replica's verification keys.
 pub struct SessionKeys {
     db: DatabaseConnection,
+    kek: KekRing,
     signing: (String, Vec<u8>),
     verify: RwLock<HashMap<String, DecodingKey>>,
     last_reload: std::sync::Mutex<Option<Instant>>,
 }
 
 impl SessionKeys {
-    /// Loads the keys from the database, making the first one if there is
-    /// none. Replicas racing here each keep every key, and all sign with the
-    /// oldest.
+    /// Loads the keys from the database (sealing any a previous version left
+    /// in plaintext), making the first one if there is none. Replicas racing
+    /// here each keep every key, and all sign with the oldest.
     pub async fn load_or_create(
         db: &DatabaseConnection,
+        kek: &KekRing,
         now: DateTime<Utc>,
     ) -> Result<Self, StartError> {
+        let key_err = |e: String| StartError::Key(e);
+        keys::reseal(db, kek)
+            .await
+            .map_err(|e| key_err(e.to_string()))?;
         let mut rows = keys::all(db).await?;
         if rows.is_empty() {
-            let (private, _) =
-                jwt::generate_ed25519().map_err(|e| StartError::Key(e.to_string()))?;
+            let (private, _) = jwt::generate_ed25519().map_err(|e| key_err(e.to_string()))?;
             let kid = uuid::Uuid::now_v7().to_string();
-            keys::insert(db, &kid, private, now.timestamp_millis()).await?;
+            let sealed = kek
+                .seal(SESSION_KEY, &kid, &private)
+                .map_err(|e| key_err(e.to_string()))?;
+            keys::insert(db, &kid, sealed.into_bytes(), now.timestamp_millis()).await?;
             rows = keys::all(db).await?;
         }
         let first = rows
             .first()
             .ok_or_else(|| StartError::Key("no key stored".into()))?;
-        let signing = (first.kid.clone(), first.private_key.clone());
-        let verify = Self::decode_all(&rows).map_err(|e| StartError::Key(e.to_string()))?;
+        let signing = (first.kid.clone(), open(kek, first).map_err(key_err)?);
+        let verify = Self::decode_all(kek, &rows).map_err(key_err)?;
         Ok(Self {
+            kek: kek.clone(),
             db: db.clone(),
             signing,
             verify: RwLock::new(verify),
@@ -119,11 +129,12 @@ impl SessionKeys {
     }
 
     fn decode_all(
+        kek: &KekRing,
         rows: &[crate::store::entities::keys::Model],
-    ) -> Result<HashMap<String, DecodingKey>, JwtError> {
+    ) -> Result<HashMap<String, DecodingKey>, String> {
         let mut map = HashMap::new();
         for r in rows {
-            let public = jwt::public_key_of(&r.private_key)?;
+            let public = jwt::public_key_of(&open(kek, r)?).map_err(|e| e.to_string())?;
             map.insert(r.kid.clone(), jwt::decoding_key(&public));
         }
         Ok(map)
@@ -147,7 +158,13 @@ impl SessionKeys {
             *last = Some(Instant::now());
         }
         let rows = keys::all(&self.db).await.ok()?;
-        let map = Self::decode_all(&rows).ok()?;
+        let map = match Self::decode_all(&self.kek, &rows) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot open the stored session keys");
+                return None;
+            }
+        };
         let found = map.get(kid).cloned();
         if let Ok(mut w) = self.verify.write() {
             *w = map;
@@ -178,6 +195,14 @@ impl SessionKeys {
         check_time(&claims, now)?;
         Ok(claims)
     }
+}
+
+/// The PKCS#8 private key of a stored row, opened with the KEK.
+fn open(kek: &KekRing, row: &crate::store::entities::keys::Model) -> Result<Vec<u8>, String> {
+    let stored = std::str::from_utf8(&row.private_key)
+        .map_err(|_| format!("the stored session key {} is not sealed", row.kid))?;
+    kek.open(SESSION_KEY, &row.kid, stored)
+        .map_err(|e| e.to_string())
 }
 
 /// Checks `exp`/`nbf` against `now`.

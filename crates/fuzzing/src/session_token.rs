@@ -44,7 +44,10 @@ fn fixture() -> &'static Fixture {
             .await
             .expect("broker database");
             let now = chrono::Utc::now();
-            let keys = SessionKeys::load_or_create(&db, now)
+            let kek = keyholder_kit::kek::generate()
+                .and_then(|k| keyholder_kit::kek::KekRing::parse(k.expose()))
+                .expect("a key-encryption key");
+            let keys = SessionKeys::load_or_create(&db, &kek, now)
                 .await
                 .expect("session keys");
             let valid = keys.sign(&claims(now.timestamp())).expect("sign");

@@ -140,14 +140,18 @@ impl Deliverer {
         let mut events = Vec::with_capacity(rows.len());
         let mut sendable = Vec::with_capacity(rows.len());
         for r in rows {
-            match outbox::decode(r) {
+            match outbox::decode(self.store.kek(), r) {
                 Some(e) => {
                     events.push(e);
                     sendable.push(r);
                 }
                 None => {
-                    self.set_aside(conn, r, "the stored event does not decode")
-                        .await?
+                    self.set_aside(
+                        conn,
+                        r,
+                        "the stored event does not decode, or its secret does not open",
+                    )
+                    .await?
                 }
             }
         }

@@ -110,6 +110,12 @@ impl From<keyholder_kit::jwt::JwtError> for Error {
     }
 }
 
+impl From<keyholder_kit::kek::KekError> for Error {
+    fn from(e: keyholder_kit::kek::KekError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
 /// Result of identity operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -128,6 +134,12 @@ pub enum StartError {
     /// The audit service's URL is not valid.
     #[error(transparent)]
     AuditUrl(#[from] keyholder_kit::client::ClientError),
+    /// The key-encryption key is missing or does not load.
+    #[error(transparent)]
+    Kek(#[from] keyholder_kit::kek::KekError),
+    /// Stored secrets could not be sealed with the key-encryption key.
+    #[error(transparent)]
+    Reseal(#[from] keyholder_kit::sealed::ResealError),
     /// Serving failed.
     #[error(transparent)]
     Serve(#[from] keyholder_kit::serve::ServeError),

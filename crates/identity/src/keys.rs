@@ -4,6 +4,7 @@
 
 use crate::domain::tokens::{KEY_PUBLISH_GRACE_SECS, RefreshClaims};
 use crate::error::{Error, Result};
+use crate::store::sealed::SIGNING_KEY;
 use crate::store::{Store, signing_key};
 use async_trait::async_trait;
 use base64::Engine;
@@ -14,6 +15,7 @@ use keyholder_kit::auth::{
 };
 use keyholder_kit::clock::SharedClock;
 use keyholder_kit::jwt;
+use keyholder_kit::kek::KekRing;
 
 /// Signs and verifies with the stored keys.
 #[derive(Debug, Clone)]
@@ -22,11 +24,13 @@ pub struct KeyRing {
     clock: SharedClock,
 }
 
-fn new_key(now: i64) -> Result<signing_key::Model> {
+/// A fresh key, its private half sealed with the key-encryption key.
+fn new_key(kek: &KekRing, now: i64) -> Result<signing_key::Model> {
     let (private, public) = jwt::generate_ed25519()?;
+    let kid = crate::domain::random::id();
     Ok(signing_key::Model {
-        kid: crate::domain::random::id(),
-        private_key: STANDARD.encode(private),
+        private_key: kek.seal_str(SIGNING_KEY, &kid, &STANDARD.encode(private))?,
+        kid,
         public_key: URL_SAFE_NO_PAD.encode(public),
         created_at: now,
         retired_at: None,
@@ -50,7 +54,7 @@ impl KeyRing {
         if self.store.current_signing_key().await?.is_none() {
             let now = self.clock.now().timestamp();
             self.store
-                .rotate_signing_key(new_key(now)?, now, KEY_PUBLISH_GRACE_SECS)
+                .rotate_signing_key(new_key(self.store.kek(), now)?, now, KEY_PUBLISH_GRACE_SECS)
                 .await?;
             tracing::info!("created the first signing key");
         }
@@ -60,7 +64,7 @@ impl KeyRing {
     /// Retires the current key and starts a new one.
     pub async fn rotate(&self) -> Result<signing_key::Model> {
         let now = self.clock.now().timestamp();
-        let key = new_key(now)?;
+        let key = new_key(self.store.kek(), now)?;
         self.store
             .rotate_signing_key(key.clone(), now, KEY_PUBLISH_GRACE_SECS)
             .await?;
@@ -82,8 +86,12 @@ impl KeyRing {
             .current_signing_key()
             .await?
             .ok_or_else(|| Error::internal("no signing key"))?;
+        let private = self
+            .store
+            .kek()
+            .open_str(SIGNING_KEY, &key.kid, &key.private_key)?;
         let private = STANDARD
-            .decode(&key.private_key)
+            .decode(private)
             .map_err(|_| Error::internal("stored signing key is not base64"))?;
         Ok((key.kid, private))
     }

@@ -78,8 +78,12 @@ impl Identity {
     /// Connects, migrates and bootstraps; returns once ready to serve.
     pub async fn prepare(config: &Config, clock: SharedClock) -> Result<Self, StartError> {
         let url = config.database_url(ServiceName::Identity);
+        let kek = keyholder_kit::kek::KekRing::from_config(config)?;
         let db = keyholder_kit::db::open::<migrations::Migrator>(&url).await?;
-        let store = store::Store::new(db);
+        let store = store::Store::new(db, kek);
+        // Databases of an earlier version hold plaintext; a rotated ring
+        // leaves values under an older KEK: both are sealed anew here.
+        store.reseal_secrets().await?;
         let keys = Arc::new(keys::KeyRing::new(store.clone(), clock.clone()));
         keys.ensure_key().await?;
         bootstrap::run(&store, config, clock.now().timestamp()).await?;

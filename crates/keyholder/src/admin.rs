@@ -1,14 +1,18 @@
 //! `keyholder admin …`: the operator's first steps after `keyholder up`,
 //! through identity's gRPC API with the bootstrap operator credentials —
-//! create a tenant, a support agent, a service account.
+//! create a tenant, a support agent, a service account — and the
+//! key-encryption key's upkeep, straight on the services' databases.
 
 use anyhow::Context;
 use clap::Subcommand;
 use keyholder_kit::client::authorized;
-use keyholder_kit::config::Config;
+use keyholder_kit::config::{Config, ServiceName};
 use keyholder_kit::credentials::{self, OperatorCredentials};
+use keyholder_kit::kek::{self, KekRing};
+use keyholder_kit::sealed::ResealReport;
 use keyholder_proto::identity::v1 as pb;
 use keyholder_proto::identity::v1::identity_service_client::IdentityServiceClient;
+use std::path::{Path, PathBuf};
 use tonic::transport::Channel;
 
 /// What the operator can do from the command line.
@@ -58,6 +62,23 @@ pub enum AdminCommand {
         #[arg(long = "scope", required = true)]
         scopes: Vec<String>,
     },
+    /// Write a fresh key-encryption key to a new file (mode 0600).
+    GenerateKek {
+        /// The file to create; an existing file is never overwritten.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Re-seal every stored secret of the three services with the new
+    /// key-encryption key. Safe while the services run, once they all hold
+    /// the new key in their ring (see the README's rotation steps).
+    RotateKek {
+        /// File holding the new key (its first key seals).
+        #[arg(long)]
+        new: PathBuf,
+        /// Files holding the keys being retired (repeatable).
+        #[arg(long = "old", required = true)]
+        old: Vec<PathBuf>,
+    },
 }
 
 async fn operator_client(
@@ -87,8 +108,74 @@ fn request_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// The ring `rotate-kek` works with: the new key first (it seals), then
+/// every old one (they only open).
+fn rotation_ring(new: &Path, old: &[PathBuf]) -> anyhow::Result<KekRing> {
+    let mut text = std::fs::read_to_string(new)
+        .with_context(|| format!("cannot read the new key file {}", new.display()))?;
+    for path in old {
+        text.push('\n');
+        text.push_str(
+            &std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the old key file {}", path.display()))?,
+        );
+    }
+    Ok(KekRing::parse(&text)?)
+}
+
+/// Re-seals every stored secret of identity, broker and audit under
+/// `ring`'s first key; what each service's tables held.
+pub async fn rotate_kek(
+    config: &Config,
+    ring: &KekRing,
+) -> anyhow::Result<Vec<(&'static str, ResealReport)>> {
+    let mut reports = Vec::new();
+    for service in [
+        ServiceName::Identity,
+        ServiceName::Broker,
+        ServiceName::Audit,
+    ] {
+        let db = keyholder_kit::db::connect(&config.database_url(service))
+            .await
+            .with_context(|| format!("{} database", service.as_str()))?;
+        let report = match service {
+            ServiceName::Identity => keyholder_identity::store::sealed::reseal(&db, ring).await,
+            ServiceName::Broker => keyholder_broker::store::keys::reseal(&db, ring).await,
+            ServiceName::Audit => keyholder_audit::store::chain::reseal(&db, ring).await,
+        }
+        .with_context(|| format!("re-sealing {}'s secrets", service.as_str()))?;
+        let _ = db.close().await;
+        reports.push((service.as_str(), report));
+    }
+    Ok(reports)
+}
+
 /// Runs one admin command and prints its result.
 pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
+    // Key upkeep works on the databases, not through identity's API.
+    let command = match command {
+        AdminCommand::GenerateKek { out } => {
+            if !kek::create_file_if_missing(&out)? {
+                anyhow::bail!("{} exists; not overwriting a key", out.display());
+            }
+            let id = KekRing::from_file(&out)?.current_id().to_string();
+            println!("kek_id={id}");
+            println!("file={}", out.display());
+            return Ok(());
+        }
+        AdminCommand::RotateKek { new, old } => {
+            let ring = rotation_ring(&new, &old)?;
+            for (service, r) in rotate_kek(config, &ring).await? {
+                println!(
+                    "{service}: rewrapped={} sealed_plaintext={} already_current={} changed_meanwhile={}",
+                    r.rewrapped, r.sealed_plaintext, r.current, r.changed_meanwhile
+                );
+            }
+            println!("kek_id={}", ring.current_id());
+            return Ok(());
+        }
+        other => other,
+    };
     let (mut client, token) = operator_client(config).await?;
     let fail = |s: tonic::Status| anyhow::anyhow!("{:?}: {}", s.code(), s.message());
     match command {
@@ -167,6 +254,7 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
             println!("client_id={}", account.client_id);
             println!("client_secret={}", resp.client_secret);
         }
+        AdminCommand::GenerateKek { .. } | AdminCommand::RotateKek { .. } => {}
     }
     Ok(())
 }

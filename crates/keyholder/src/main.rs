@@ -30,7 +30,8 @@ enum Command {
     /// Start only the audit service.
     Audit,
     /// Operator tasks through identity's API (uses the bootstrap operator
-    /// credentials in KEYHOLDER_DATA_DIR).
+    /// credentials in KEYHOLDER_DATA_DIR), and key-encryption key upkeep
+    /// (`generate-kek`, `rotate-kek`) on the services' databases.
     Admin {
         #[command(subcommand)]
         command: admin::AdminCommand,

@@ -9,6 +9,7 @@ use keyholder_identity::Identity;
 use keyholder_kit::CancellationToken;
 use keyholder_kit::clock;
 use keyholder_kit::config::Config;
+use keyholder_kit::kek;
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -46,9 +47,27 @@ pub async fn audit(config: &Config, shutdown: CancellationToken) -> anyhow::Resu
     svc.serve(listener, shutdown).await.context("audit")
 }
 
+/// The configuration `up` runs with: when no key-encryption key is
+/// configured, the one in the data dir, generated (mode 0600) on first start,
+/// so the embedded default needs no set-up.
+pub fn with_local_kek(config: &Config) -> anyhow::Result<Config> {
+    let mut config = config.clone();
+    if config.kek.is_none() && config.kek_file.is_none() {
+        keyholder_kit::files::create_private_dir(&config.data_dir)
+            .with_context(|| format!("cannot create the data dir {}", config.data_dir.display()))?;
+        let path = config.default_kek_file();
+        if kek::create_file_if_missing(&path)? {
+            tracing::info!(path = %path.display(), "generated a key-encryption key; keep it with the databases' backups, but not in them");
+        }
+        config.kek_file = Some(path);
+    }
+    Ok(config)
+}
+
 /// Runs all three; if one fails, the others are stopped too.
 pub async fn up(config: &Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     tracing::info!(data_dir = %config.data_dir.display(), "starting the keyholder suite");
+    let config = &with_local_kek(config)?;
     // Bind every port first, so a taken port fails before anything starts.
     let identity_listener = bind(config.identity.listen, "identity").await?;
     let broker_listener = bind(config.broker.listen, "broker").await?;

@@ -96,6 +96,13 @@ pub struct Config {
     /// Seconds before a grant's end that broker sends its "ending soon"
     /// notice (to the agent and the admin who granted it).
     pub grant_ending_notice_secs: u64,
+    /// A file holding the key-encryption key(s) that seal stored secrets
+    /// (a mounted Kubernetes Secret): base64 keys, one per line, the first
+    /// sealing and every one opening. `keyholder up` writes one into the data
+    /// dir when neither this nor `kek` is set.
+    pub kek_file: Option<PathBuf>,
+    /// The key-encryption key(s) themselves, comma-separated (wins over `kek_file`).
+    pub kek: Option<Secret>,
     /// SMTP URL for lettre; mail goes to `.eml` files when unset.
     pub smtp_url: Option<Secret>,
     /// The From address of notifications.
@@ -118,6 +125,8 @@ impl Default for Config {
             shutdown_grace_secs: 10,
             standing_max_staleness_secs: 30,
             grant_ending_notice_secs: 3600,
+            kek_file: None,
+            kek: None,
             smtp_url: None,
             mail_from: "Keyholder <keyholder@localhost>".into(),
             identity: ServiceConfig::with_port(50051),
@@ -198,6 +207,11 @@ impl Config {
             .unwrap_or_else(|| self.data_dir.join(format!("{}.credentials", name.as_str())))
     }
 
+    /// Where `keyholder up` keeps the key-encryption key it generates.
+    pub fn default_kek_file(&self) -> PathBuf {
+        self.data_dir.join("keyholder.kek")
+    }
+
     /// The grace period after a shutdown signal.
     pub fn shutdown_grace(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.shutdown_grace_secs)
@@ -258,9 +272,11 @@ mod tests {
     fn secrets_do_not_print() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("KEYHOLDER_SMTP_URL", "smtp://u:pa55word@mail:587");
+            jail.set_env("KEYHOLDER_KEK", "a2VrLWtleS1ub3QtdG8tYmUtcHJpbnRlZA==");
             let cfg =
                 Config::load_from(None, Env::prefixed("KEYHOLDER_")).map_err(|e| e.to_string())?;
             assert!(!format!("{cfg:?}").contains("pa55word"));
+            assert!(!format!("{cfg:?}").contains("a2VrLWtleS1ub3Q"));
             Ok(())
         });
     }

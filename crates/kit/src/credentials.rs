@@ -54,19 +54,12 @@ pub fn write<T: Serialize>(path: &Path, value: &T) -> Result<(), CredentialsErro
         path: path.display().to_string(),
         source,
     };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        crate::files::create_private_dir(dir).map_err(io)?;
     }
     let body = serde_json::to_vec_pretty(value)
         .map_err(|_| CredentialsError::Format(path.display().to_string()))?;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(path).map_err(io)?;
+    let mut f = crate::files::create_private_file(path, false).map_err(io)?;
     f.write_all(&body).map_err(io)?;
     f.sync_all().map_err(io)
 }

@@ -20,7 +20,7 @@ pub enum DbSetupError {
     #[error("database url must start with sqlite:// or postgres://")]
     UnsupportedUrl,
     /// Making the SQLite file's folder failed.
-    #[error("cannot create the database folder: {0}")]
+    #[error("cannot create the database folder or file: {0}")]
     Folder(std::io::Error),
     /// A migration failed.
     #[error("database migration failed: {0}")]
@@ -48,7 +48,13 @@ pub async fn connect(url: &Secret) -> Result<DatabaseConnection, DbSetupError> {
                 .parent()
                 .filter(|d| !d.as_os_str().is_empty())
         {
-            std::fs::create_dir_all(dir).map_err(DbSetupError::Folder)?;
+            crate::files::create_private_dir(dir).map_err(DbSetupError::Folder)?;
+        }
+        // SQLite gives its -wal and -shm files the database file's mode, so
+        // creating the file 0600 first keeps all three owner-only.
+        if !path.is_empty() && path != ":memory:" && !path.starts_with("file:") {
+            crate::files::touch_private_file(std::path::Path::new(path))
+                .map_err(DbSetupError::Folder)?;
         }
         if !url.contains("mode=") {
             url.push_str(if url.contains('?') {

@@ -159,8 +159,9 @@ impl Suite {
             .await
             .expect("read identity's outbox");
         let _ = db.close().await;
+        let kek = keyholder_kit::kek::KekRing::from_config(&self.config).expect("the suite's kek");
         rows.iter()
-            .filter_map(keyholder_identity::store::outbox::decode)
+            .filter_map(|r| keyholder_identity::store::outbox::decode(&kek, r))
             .find(|e| {
                 e.kind == EventKind::IntegratorInvited as i32
                     && e.attributes.get("email").map(String::as_str) == Some(email)

@@ -82,6 +82,9 @@ impl Suite {
         let mut config = Config {
             data_dir: dir.path().to_path_buf(),
             shutdown_grace_secs: 1,
+            // Each suite its own key-encryption key, as an operator would
+            // pass it in the environment.
+            kek: Some(keyholder_kit::kek::generate().expect("a fresh kek")),
             ..Config::default()
         };
         let urls = db::fresh_urls(dir.path()).await;

@@ -1,9 +1,13 @@
-//! Reading the chain for verification; checkpoints and the signing key.
+//! Reading the chain for verification; checkpoints and the signing key
+//! (its private half sealed with the key-encryption key).
 
 use super::Store;
 use super::entities::{checkpoint, event, head, signing_key};
 use crate::domain::chain::ChainRow;
 use crate::error::Error;
+use keyholder_kit::kek::KekRing;
+use keyholder_kit::sealed::{ResealError, ResealReport, SealedColumn, reseal_all};
+use sea_orm::ConnectionTrait;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 impl From<event::Model> for ChainRow {
@@ -22,6 +26,27 @@ impl From<event::Model> for ChainRow {
             hash: m.hash,
         }
     }
+}
+
+/// Purpose bound into a checkpoint key's envelope (row: the key id).
+pub const CHECKPOINT_KEY: &str = "audit.checkpoint_key";
+
+/// Every sealed column of audit's tables.
+pub const SEALED_COLUMNS: &[SealedColumn] = &[SealedColumn {
+    table: "audit_signing_keys",
+    key: "key_id",
+    column: "private_key",
+    purpose: CHECKPOINT_KEY,
+    binary: false,
+}];
+
+/// Brings every audit secret in `conn` under `ring`'s current KEK
+/// (start-up and `keyholder admin rotate-kek`).
+pub async fn reseal<C: ConnectionTrait>(
+    conn: &C,
+    ring: &KekRing,
+) -> Result<ResealReport, ResealError> {
+    reseal_all(conn, ring, SEALED_COLUMNS).await
 }
 
 impl Store {
@@ -97,7 +122,7 @@ impl Store {
             .await?)
     }
 
-    /// Stores a new signing key.
+    /// Stores a new signing key (its private half already sealed).
     pub async fn insert_signing_key(
         &self,
         key_id: &str,

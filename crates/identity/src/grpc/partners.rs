@@ -138,7 +138,7 @@ impl Api {
                     self.now().timestamp(),
                 );
                 // TOTP is mandatory for agents: on from the start.
-                u.totp_secret = Some(secret.clone());
+                u.totp_secret = Some(self.store.seal_totp(&u.user_id, &secret)?);
                 u.totp_enabled = true;
                 self.store.insert_user(u.clone(), &[], &[]).await?;
                 Ok(pb::CreateSupportAgentResponse {

@@ -235,7 +235,8 @@ impl Api {
         }
         let secret = totp::new_secret()?;
         let uri = totp::otpauth_uri(&secret, &u.email);
-        if !self.store.begin_totp(&u.user_id, &secret).await? {
+        let sealed = self.store.seal_totp(&u.user_id, &secret)?;
+        if !self.store.begin_totp(&u.user_id, &sealed).await? {
             return Err(already_on());
         }
         Ok(pb::BeginTotpEnrollmentResponse {
@@ -260,10 +261,12 @@ impl Api {
         if u.totp_enabled {
             return Err(already_on());
         }
+        // The stored (sealed) value: confirming compares it and copies it.
         let pending = u.totp_pending.clone().ok_or_else(|| {
             Error::precondition("no TOTP enrolment in progress: call BeginTotpEnrollment first")
         })?;
-        let step = totp::check(&pending, &code, self.now())
+        let secret = self.store.open_totp(&u.user_id, &pending)?;
+        let step = totp::check(&secret, &code, self.now())
             .ok_or_else(|| Error::invalid("the TOTP code is not valid for the enrolled secret"))?;
         let events = self.change(&p, &u.tenant_id, "totp_enabled", &[("user_id", &u.user_id)]);
         if !self

@@ -10,7 +10,7 @@ use crate::domain::throttle::{self, ACCOUNT, Counter, SOURCE, Verdict};
 use crate::domain::{password, random, tokens, totp, validate};
 use crate::error::{Error, Result};
 use crate::events;
-use crate::store::{Claim, user};
+use crate::store::{Claim, Store, user};
 use chrono::{DateTime, Utc};
 use keyholder_kit::auth::PrincipalKind;
 use keyholder_proto::identity::v1 as pb;
@@ -39,9 +39,15 @@ enum Admitted {
 }
 
 /// The time step of a valid code of `u`'s TOTP, if it has one on.
-fn code_step(u: &user::Model, code: &str, now: DateTime<Utc>) -> Option<i64> {
+fn code_step(store: &Store, u: &user::Model, code: &str, now: DateTime<Utc>) -> Option<i64> {
     match (&u.totp_secret, u.totp_enabled) {
-        (Some(secret), true) => totp::check(secret, code, now),
+        (Some(sealed), true) => match store.open_totp(&u.user_id, sealed) {
+            Ok(secret) => totp::check(&secret, code, now),
+            Err(e) => {
+                tracing::error!(user_id = %u.user_id, error = %e, "cannot open the stored totp secret");
+                None
+            }
+        },
         _ => None,
     }
 }
@@ -78,7 +84,7 @@ impl Api {
         let needs_code = u.totp_enabled || kind == PrincipalKind::SupportAgent;
         let step = match admitted {
             Admitted::Owner { step } => Some(step),
-            Admitted::Counted { .. } => code_step(&u, &r.totp_code, now),
+            Admitted::Counted { .. } => code_step(&self.store, &u, &r.totp_code, now),
         };
         if !password_ok || (needs_code && step.is_none()) {
             // Already counted. (A wrong password behind the owner's code is
@@ -143,7 +149,7 @@ impl Api {
                 // the password is checked, so one code buys one password
                 // check, and nobody without it makes us hash anything.
                 if let Some(u) = u
-                    && let Some(step) = code_step(u, code, now)
+                    && let Some(step) = code_step(&self.store, u, code, now)
                     && self.store.spend_totp_step(&u.user_id, step).await?
                 {
                     return Ok(Admitted::Owner { step });

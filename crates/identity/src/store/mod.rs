@@ -7,6 +7,7 @@ mod keys;
 mod org;
 pub mod outbox;
 mod partners;
+pub mod sealed;
 pub mod standing;
 mod tenants;
 mod throttle;
@@ -19,6 +20,7 @@ pub use org::{OrgSnapshot, subject_from as org_subject, subject_parts};
 pub use throttle::Claim;
 pub use users::{Limit, Write};
 
+use keyholder_kit::kek::KekRing;
 use keyholder_proto::audit::v1::Event;
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, DatabaseConnection,
@@ -36,13 +38,16 @@ pub struct Store {
     /// Bumped after every commit, so standing followers look for changes
     /// (a watch never misses a bump, unlike a notification).
     committed: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Seals and opens the secrets kept in the tables.
+    kek: KekRing,
 }
 
 impl Store {
     /// Wraps a migrated connection.
-    pub fn new(db: DatabaseConnection) -> Self {
+    pub fn new(db: DatabaseConnection, kek: KekRing) -> Self {
         let postgres = keyholder_kit::db::is_postgres(&db);
         Self {
+            kek,
             db,
             postgres,
             outbox_wake: Arc::new(Notify::new()),
@@ -91,7 +96,7 @@ impl Store {
         txn: DatabaseTransaction,
         events: &[Event],
     ) -> Result<(), DbErr> {
-        outbox::push(&txn, events).await?;
+        outbox::push(&txn, &self.kek, events).await?;
         txn.commit().await?;
         self.committed.send_modify(|n| *n = n.wrapping_add(1));
         if !events.is_empty() {

@@ -6,6 +6,8 @@
 //! payload in its own column and wiped once the event is delivered or set aside.
 
 use super::entities::outbox;
+use super::sealed::OUTBOX_SECRET;
+use keyholder_kit::kek::KekRing;
 use keyholder_proto::audit::v1::Event;
 use prost::Message;
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
@@ -16,17 +18,29 @@ use sea_orm::{
 };
 
 /// Writes events (in the caller's transaction), stamped with their own time.
-pub async fn push<C: ConnectionTrait>(conn: &C, events: &[Event]) -> Result<(), DbErr> {
+pub async fn push<C: ConnectionTrait>(
+    conn: &C,
+    kek: &KekRing,
+    events: &[Event],
+) -> Result<(), DbErr> {
     for event in events {
         let now = event.occur_time.map_or(0, |t| t.seconds);
         let mut payload = event.clone();
         let secret = std::mem::take(&mut payload.invitation_token);
+        let secret = if secret.is_empty() {
+            None
+        } else {
+            Some(
+                kek.seal_str(OUTBOX_SECRET, &event.event_id, &secret)
+                    .map_err(|e| DbErr::Custom(e.to_string()))?,
+            )
+        };
         outbox::Entity::insert(outbox::ActiveModel {
             seq: NotSet,
             event_id: Set(event.event_id.clone()),
             tenant_id: Set(event.tenant_id.clone()),
             payload: Set(payload.encode_to_vec()),
-            secret: Set((!secret.is_empty()).then_some(secret)),
+            secret: Set(secret),
             created_at: Set(now),
             delivered_at: Set(None),
             attempts: Set(0),
@@ -132,11 +146,12 @@ pub async fn rejected<C: ConnectionTrait>(conn: &C) -> Result<Vec<(String, Strin
         .collect())
 }
 
-/// Decodes a stored event, its secret put back for the journey to audit.
-pub fn decode(row: &outbox::Model) -> Option<Event> {
+/// Decodes a stored event, its secret opened and put back for the journey
+/// to audit.
+pub fn decode(kek: &KekRing, row: &outbox::Model) -> Option<Event> {
     let mut e = Event::decode(row.payload.as_slice()).ok()?;
     if let Some(secret) = &row.secret {
-        e.invitation_token = secret.clone();
+        e.invitation_token = kek.open_str(OUTBOX_SECRET, &row.event_id, secret).ok()?;
     }
     Some(e)
 }

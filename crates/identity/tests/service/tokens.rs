@@ -12,12 +12,19 @@ async fn real_private_key(s: &Suite) -> (String, Vec<u8>) {
     let db = keyholder_kit::db::connect(&s.config.database_url(ServiceName::Identity))
         .await
         .unwrap();
-    let key = keyholder_identity::store::Store::new(db)
-        .current_signing_key()
-        .await
-        .unwrap()
+    let kek = keyholder_kit::kek::KekRing::from_config(&s.config).unwrap();
+    let store = keyholder_identity::store::Store::new(db, kek);
+    let key = store.current_signing_key().await.unwrap().unwrap();
+    // The test holds the KEK, so it can open the key an attacker could not.
+    let private = store
+        .kek()
+        .open_str(
+            keyholder_identity::store::sealed::SIGNING_KEY,
+            &key.kid,
+            &key.private_key,
+        )
         .unwrap();
-    (key.kid, STANDARD.decode(key.private_key).unwrap())
+    (key.kid, STANDARD.decode(private).unwrap())
 }
 
 fn claims_of(token: &str) -> AccessClaims {
