@@ -6,7 +6,7 @@
 //! by `kill -9`, and no two live processes can hold it, so a worker never
 //! takes a live peer's claims. A worker that cannot get the lock gets a fresh
 //! id and reclaims nothing; its predecessor's claims then wait for their
-//! short lease to expire (see ADR 0010).
+//! short lease to expire (see ADR 0011).
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};

@@ -189,3 +189,49 @@ async fn a_peer_takes_a_dead_senders_mail_only_once_its_renewed_lease_ran_out() 
     assert_eq!((row.state.as_str(), row.attempts), ("sent", 1));
     assert_eq!(row.lease_owner, peer.owner());
 }
+
+#[tokio::test]
+async fn a_sender_that_lost_its_claim_drops_the_send() {
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, QueryFilter};
+
+    let smtp = SmtpServer::start().await;
+    smtp.hold(Hold::Greeting);
+    let w = world_with_smtp(smtp.url()).await;
+    ingest(&w, vec![sign_in(&w.tenant.tenant_id, now(), "sess-1")]).await;
+    let sender = w
+        .audit
+        .worker
+        .clone()
+        .with_renewal(Duration::from_millis(20));
+    let sending = tokio::spawn(async move { sender.deliver_once().await });
+    smtp.wait_stalled(1).await;
+
+    // As if the sender had stalled past its lease and a peer had taken it.
+    let row = the_only_row(&w).await;
+    notification::Entity::update_many()
+        .col_expr(notification::Column::LeaseOwner, Expr::value("a-peer"))
+        .filter(notification::Column::NotificationId.eq(row.notification_id.as_str()))
+        .exec(w.audit.store.connection())
+        .await
+        .unwrap();
+    let report = tokio::time::timeout(Duration::from_secs(5), sending)
+        .await
+        .expect("the send is dropped at the next renewal")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        report,
+        DeliveryReport {
+            resolved: 1,
+            ..DeliveryReport::default()
+        }
+    );
+    smtp.release();
+    assert!(smtp.messages().is_empty());
+    let row = the_only_row(&w).await;
+    assert_eq!(
+        (row.state.as_str(), row.attempts, row.lease_owner.as_str()),
+        ("pending", 0, "a-peer")
+    );
+}
