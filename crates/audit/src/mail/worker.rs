@@ -2,10 +2,9 @@
 //! who the admins are), then delivers due e-mails with retries and backoff.
 //! Each e-mail is claimed with a short lease first, so replicas never send it
 //! twice, renewed while the server is talking, and marked SENT only after the
-//! server accepted it. Transient failures
-//! (server or identity unreachable, 4xx) retry forever with backoff capped at
-//! an hour; only permanent ones (5xx rejection, bad address, unknown tenant)
-//! end as FAILED.
+//! server accepted it. Transient failures (server or identity unreachable,
+//! 4xx) retry forever with backoff capped at an hour; only permanent ones (5xx
+//! rejection, bad address, unknown tenant) end as FAILED.
 
 use super::{MailError, Mailer, OutgoingMail};
 use crate::contacts::{ContactSource, ContactsError, TenantContacts};
@@ -179,6 +178,8 @@ impl MailWorker {
         let send = self.mailer.send(mail);
         tokio::pin!(send);
         let mut renew = tokio::time::interval(self.renew_every);
+        // A slow renewal must not be followed by a burst of catch-up ones.
+        renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // The first tick is immediate, and the claim is fresh.
         renew.tick().await;
         loop {
