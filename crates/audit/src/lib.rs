@@ -19,6 +19,7 @@ pub use error::{Error, StartError};
 use crate::contacts::{ContactSource, IdentityContacts};
 use crate::grpc::AuditApi;
 use crate::ledger::Ledger;
+use crate::mail::owner::MailOwner;
 use crate::mail::worker::MailWorker;
 use crate::store::Store;
 use keyholder_kit::CancellationToken;
@@ -56,6 +57,7 @@ pub struct AuditOptions {
 pub struct Audit {
     api: AuditApi,
     worker: MailWorker,
+    mail_owner: MailOwner,
     options: AuditOptions,
     grace: Duration,
     gate: Gate,
@@ -116,7 +118,9 @@ impl Audit {
                 mail::from_config(config).map_err(StartError::Mail)?
             }
         };
-        let worker = MailWorker::new(store.clone(), contacts, mailer, config.mail_from.clone());
+        let mail_owner = MailOwner::acquire(&config.data_dir);
+        let worker = MailWorker::new(store.clone(), contacts, mailer, config.mail_from.clone())
+            .with_owner(mail_owner.id());
         Ok(Self {
             api: AuditApi {
                 store,
@@ -128,6 +132,7 @@ impl Audit {
             identity_channel,
             standing_token,
             worker,
+            mail_owner,
             options,
             grace: config.shutdown_grace(),
             metrics: keyholder_kit::metrics::Metrics::new("audit"),
@@ -156,13 +161,21 @@ impl Audit {
         listener: tokio::net::TcpListener,
         shutdown: CancellationToken,
     ) -> Result<(), StartError> {
-        if !self.options.manual_mail {
-            tokio::spawn(mail_loop(
+        // Held until this returns: while it is, no restart on the same data
+        // dir may take this worker's claims.
+        let mail_owner = self.mail_owner;
+        if mail_owner.reclaims()
+            && let Err(e) = self.worker.reclaim().await
+        {
+            tracing::warn!(error = %e, "reclaiming claims left by a crash failed; they wait for their lease");
+        }
+        let mut mail_task = (!self.options.manual_mail).then(|| {
+            AbortOnDrop(tokio::spawn(mail_loop(
                 self.worker.clone(),
                 self.api.mail_wakeup.clone(),
                 shutdown.clone(),
-            ));
-        }
+            )))
+        });
         tokio::spawn(checkpoint_loop(self.api.ledger.clone(), shutdown.clone()));
         tokio::spawn(keyholder_kit::standing::follow(
             self.standing.clone(),
@@ -196,19 +209,37 @@ impl Audit {
             shutdown,
         )
         .await?;
+        // Let an e-mail being sent finish, so a clean stop leaves no claim
+        // behind; past the grace the task is aborted (the claim then waits
+        // for a restart to reclaim it, or for its lease).
+        if let Some(task) = mail_task.as_mut() {
+            let _ = tokio::time::timeout(self.grace, &mut task.0).await;
+        }
+        drop(mail_owner);
         Ok(())
     }
 }
 
+/// Aborts a background task when dropped, so tasks end with the `serve` that
+/// started them, even when that future is dropped rather than finished.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 async fn mail_loop(worker: MailWorker, wakeup: Arc<Notify>, shutdown: CancellationToken) {
+    // A pass at once: mail reclaimed at start should not wait for a tick.
     loop {
+        if let Err(e) = worker.deliver_once().await {
+            tracing::warn!(error = %e, "mailer pass failed");
+        }
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = wakeup.notified() => {}
             _ = tokio::time::sleep(MAIL_POLL) => {}
-        }
-        if let Err(e) = worker.deliver_once().await {
-            tracing::warn!(error = %e, "mailer pass failed");
         }
     }
 }

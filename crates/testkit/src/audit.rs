@@ -21,6 +21,20 @@ pub struct AuditHandle {
     pub ledger: Ledger,
 }
 
+/// Crashes an audit started by [`Suite::start_audit_crashable`].
+pub struct AuditCrash(tokio::task::JoinHandle<()>);
+
+impl AuditCrash {
+    /// Ends audit as `kill -9` would, as far as the database and the data
+    /// dir can tell: its tasks are dropped wherever they are (an e-mail half
+    /// sent stays claimed), nothing drains, and the lock on its mailer id is
+    /// let go. Returns once all of that happened.
+    pub async fn crash(self) {
+        self.0.abort();
+        let _ = self.0.await;
+    }
+}
+
 impl Suite {
     /// Starts audit (after identity) with its background mailer. Set
     /// `self.config.smtp_url` first to send to a test SMTP server.
@@ -60,6 +74,29 @@ impl Suite {
         self.point_at_audit(addr);
         self.serve_audit(listener, addr, AuditOptions::default())
             .await
+    }
+
+    /// Starts audit with its background mailer, returning a switch that
+    /// crashes it (see [`AuditCrash::crash`]).
+    pub async fn start_audit_crashable(&mut self) -> (AuditHandle, AuditCrash) {
+        let (listener, addr) = ephemeral_listener().await;
+        self.point_at_audit(addr);
+        let svc = Audit::prepare_with(&self.config, self.clock.clone(), AuditOptions::default())
+            .await
+            .expect("audit prepares");
+        let handle = AuditHandle {
+            addr,
+            worker: svc.mail_worker(),
+            store: svc.store(),
+            ledger: svc.ledger(),
+        };
+        let stop = self.shutdown.child_token();
+        let task = tokio::spawn(async move {
+            if let Err(e) = svc.serve(listener, stop).await {
+                eprintln!("audit stopped with error: {e}");
+            }
+        });
+        (handle, AuditCrash(task))
     }
 
     fn point_at_audit(&mut self, addr: SocketAddr) {

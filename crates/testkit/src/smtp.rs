@@ -2,8 +2,9 @@
 //! machine (HELO/EHLO, MAIL, RCPT, DATA with dot-unstuffing, RSET, QUIT) on a
 //! tokio listener, keeping every accepted message in memory. It can be
 //! stopped and started again on the same port, to test delivery while the
-//! mail server is down, and told to refuse a recipient for good (550) or for
-//! now (451).
+//! mail server is down, told to refuse a recipient for good (550) or for
+//! now (451), and told to stall sessions at a chosen point so a send stays
+//! in flight (to crash the sender meanwhile).
 
 use keyholder_kit::CancellationToken;
 use mailparse::MailHeaderMap;
@@ -64,7 +65,51 @@ pub struct SmtpServer {
     mailbox: Arc<Mutex<Vec<ReceivedMail>>>,
     arrived: Arc<Notify>,
     refusals: Refusals,
+    hold: Arc<HoldState>,
     stop: CancellationToken,
+}
+
+/// Where [`SmtpServer::hold`] stalls new sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// Before the greeting: the message never reaches the server.
+    Greeting,
+    /// After the message is stored, before it is acknowledged: the server
+    /// has it, the sender does not know.
+    Acknowledgement,
+}
+
+#[derive(Default)]
+struct HoldState {
+    at: Mutex<Option<Hold>>,
+    stalled: Mutex<usize>,
+    /// Woken when a session stalls.
+    changed: Notify,
+    /// Woken when the hold is lifted.
+    released: Notify,
+}
+
+impl HoldState {
+    fn holds_at(&self, point: Hold) -> bool {
+        *self.at.lock().expect("hold") == Some(point)
+    }
+
+    /// Waits while the server holds at `point`.
+    async fn stall(&self, point: Hold) {
+        let mut counted = false;
+        loop {
+            let released = self.released.notified();
+            if !self.holds_at(point) {
+                return;
+            }
+            if !counted {
+                counted = true;
+                *self.stalled.lock().expect("stalled") += 1;
+                self.changed.notify_waiters();
+            }
+            released.await;
+        }
+    }
 }
 
 /// Recipient (lower-case) → the code and text RCPT TO is answered with.
@@ -103,12 +148,14 @@ impl SmtpServer {
             mailbox: Arc::new(Mutex::new(Vec::new())),
             arrived: Arc::new(Notify::new()),
             refusals: Arc::new(Mutex::new(HashMap::new())),
+            hold: Arc::new(HoldState::default()),
             stop: CancellationToken::new(),
         };
-        let (mailbox, arrived, refusals, stop) = (
+        let (mailbox, arrived, refusals, hold, stop) = (
             server.mailbox.clone(),
             server.arrived.clone(),
             server.refusals.clone(),
+            server.hold.clone(),
             server.stop.clone(),
         );
         tokio::spawn(async move {
@@ -117,17 +164,20 @@ impl SmtpServer {
                     _ = stop.cancelled() => break,
                     r = listener.accept() => match r { Ok(x) => x, Err(_) => continue },
                 };
+                let stored = Arc::new(std::sync::atomic::AtomicBool::new(false));
                 let handler = Collector {
                     mailbox: mailbox.clone(),
                     arrived: arrived.clone(),
                     refusals: refusals.clone(),
+                    stored: stored.clone(),
                     current: None,
                 };
                 let stop = stop.clone();
+                let hold = hold.clone();
                 tokio::spawn(async move {
                     tokio::select! {
                         _ = stop.cancelled() => {}
-                        _ = session(stream, peer.ip(), handler) => {}
+                        _ = session(stream, peer.ip(), handler, stored, hold) => {}
                     }
                 });
             }
@@ -179,6 +229,35 @@ impl SmtpServer {
             .insert(recipient.to_lowercase(), (code, text.to_string()));
     }
 
+    /// From now on stalls every session at `point` (those already past it
+    /// go on), until [`SmtpServer::release`].
+    pub fn hold(&self, point: Hold) {
+        *self.hold.at.lock().expect("hold") = Some(point);
+    }
+
+    /// Lifts the hold: stalled sessions go on, new ones are not stalled.
+    pub fn release(&self) {
+        *self.hold.at.lock().expect("hold") = None;
+        self.hold.released.notify_waiters();
+    }
+
+    /// Waits until `n` sessions in all have stalled at the hold (panics
+    /// after 20 s).
+    pub async fn wait_stalled(&self, n: usize) {
+        let wait = async {
+            loop {
+                let changed = self.hold.changed.notified();
+                if *self.hold.stalled.lock().expect("stalled") >= n {
+                    return;
+                }
+                changed.await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(20), wait)
+            .await
+            .unwrap_or_else(|_| panic!("expected {n} stalled SMTP sessions"));
+    }
+
     /// Every message accepted so far.
     pub fn messages(&self) -> Vec<ReceivedMail> {
         self.mailbox.lock().expect("mailbox").clone()
@@ -213,9 +292,16 @@ impl SmtpServer {
     }
 }
 
-async fn session(stream: TcpStream, ip: IpAddr, handler: Collector) {
+async fn session(
+    stream: TcpStream,
+    ip: IpAddr,
+    handler: Collector,
+    stored: Arc<std::sync::atomic::AtomicBool>,
+    hold: Arc<HoldState>,
+) {
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
+    hold.stall(Hold::Greeting).await;
     let mut smtp = mailin::SessionBuilder::new("keyholder-test-smtp").build(ip, handler);
     if write_response(&mut write, &smtp.greeting()).await.is_err() {
         return;
@@ -228,6 +314,9 @@ async fn session(stream: TcpStream, ip: IpAddr, handler: Collector) {
             Ok(_) => {}
         }
         let res = smtp.process(&line);
+        if stored.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            hold.stall(Hold::Acknowledgement).await;
+        }
         match res.action {
             mailin::Action::Reply => {
                 if write_response(&mut write, &res).await.is_err() {
@@ -258,6 +347,8 @@ struct Collector {
     mailbox: Arc<Mutex<Vec<ReceivedMail>>>,
     arrived: Arc<Notify>,
     refusals: Refusals,
+    /// Set when a message was just stored, for the session to hold its answer.
+    stored: Arc<std::sync::atomic::AtomicBool>,
     current: Option<ReceivedMail>,
 }
 
@@ -300,6 +391,7 @@ impl mailin::Handler for Collector {
     fn data_end(&mut self) -> mailin::Response {
         if let Some(m) = self.current.take() {
             self.mailbox.lock().expect("mailbox").push(m);
+            self.stored.store(true, std::sync::atomic::Ordering::SeqCst);
             self.arrived.notify_waiters();
         }
         mailin::response::OK

@@ -1,6 +1,7 @@
 //! Sending e-mail: a small [`Mailer`] trait (so the outbox logic is testable)
 //! and its lettre transports: SMTP by URL, or `.eml` files in a folder.
 
+pub mod owner;
 pub mod worker;
 
 use crate::domain::notify::FailureKind;

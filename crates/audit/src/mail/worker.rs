@@ -1,12 +1,12 @@
 //! The mailer worker: resolves notification jobs into e-mails (asking identity
 //! who the admins are), then delivers due e-mails with retries and backoff.
-//! Each e-mail is claimed with a lease first, so replicas never send it twice,
-//! and marked SENT only after the server accepted it. Transient failures
-//! (server or identity unreachable, 4xx) retry forever with backoff capped at
-//! an hour; only permanent ones (5xx rejection, bad address, unknown tenant)
-//! end as FAILED.
+//! Each e-mail is claimed with a short lease first, so replicas never send it
+//! twice, renewed while the server is talking, and marked SENT only after the
+//! server accepted it. Transient failures (server or identity unreachable,
+//! 4xx) retry forever with backoff capped at an hour; only permanent ones (5xx
+//! rejection, bad address, unknown tenant) end as FAILED.
 
-use super::{Mailer, OutgoingMail};
+use super::{MailError, Mailer, OutgoingMail};
 use crate::contacts::{ContactSource, ContactsError, TenantContacts};
 use crate::domain::event::NewEvent;
 use crate::domain::facts::render_event;
@@ -20,8 +20,13 @@ use crate::store::entities::job;
 use crate::store::outbox::{Failure, NewNotification};
 use std::sync::Arc;
 
-/// How long a claimed e-mail stays reserved for one worker.
-const LEASE: chrono::Duration = chrono::Duration::minutes(5);
+/// How long a claimed e-mail stays reserved for one worker without a
+/// renewal: what a crash costs when no restart on the same data dir
+/// reclaims the mail at once.
+pub const LEASE: chrono::Duration = chrono::Duration::seconds(30);
+/// How often a claim is renewed while its e-mail is being sent: a third of
+/// the lease, so two missed renewals still leave it held.
+pub const RENEW_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 /// Rows handled per pass.
 const BATCH: u64 = 50;
 
@@ -46,6 +51,7 @@ pub struct MailWorker {
     mailer: Arc<dyn Mailer>,
     from: String,
     owner: String,
+    renew_every: std::time::Duration,
 }
 
 impl MailWorker {
@@ -62,7 +68,37 @@ impl MailWorker {
             mailer,
             from,
             owner: uuid::Uuid::new_v4().to_string(),
+            renew_every: RENEW_EVERY,
         }
+    }
+
+    /// Claims as `owner` (see [`super::owner::MailOwner`]) instead of a
+    /// fresh id.
+    pub fn with_owner(mut self, owner: &str) -> Self {
+        self.owner = owner.to_string();
+        self
+    }
+
+    /// Renews claims this often instead of [`RENEW_EVERY`] (tests).
+    pub fn with_renewal(mut self, every: std::time::Duration) -> Self {
+        self.renew_every = every;
+        self
+    }
+
+    /// The id this worker claims under.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// Frees the claims a crashed predecessor left under this worker's id,
+    /// so they go out on the next pass. Only for an inherited id, which
+    /// nobody alive holds (see [`super::owner::MailOwner::reclaims`]).
+    pub async fn reclaim(&self) -> Result<u64, Error> {
+        let n = self.store.release_claims(&self.owner).await?;
+        if n > 0 {
+            tracing::info!(notifications = n, owner = %self.owner, "reclaimed e-mails a crashed mailer left claimed");
+        }
+        Ok(n)
     }
 
     /// One pass: resolve due jobs, then send due e-mails.
@@ -82,10 +118,9 @@ impl MailWorker {
             }
         }
         for n in self.store.due_notifications(BATCH).await? {
-            let lease = (self.store.clock.now() + LEASE).timestamp_micros();
             if !self
                 .store
-                .claim(&n.notification_id, &self.owner, lease)
+                .claim(&n.notification_id, &self.owner, self.lease_until())
                 .await?
             {
                 continue;
@@ -99,7 +134,10 @@ impl MailWorker {
                 message_id: message_id(&n.notification_id),
             };
             let attempts = n.attempts + 1;
-            match self.mailer.send(&mail).await {
+            let Some(sent) = self.send_holding(&n.notification_id, &mail).await else {
+                continue;
+            };
+            match sent {
                 Ok(()) => {
                     report.sent += 1;
                     tracing::info!(notification_id = %n.notification_id, attempts, "notification sent");
@@ -125,6 +163,41 @@ impl MailWorker {
             }
         }
         Ok(report)
+    }
+
+    /// End of a lease taken or renewed now (µs).
+    fn lease_until(&self) -> i64 {
+        (self.store.clock.now() + LEASE).timestamp_micros()
+    }
+
+    /// Sends `mail`, renewing the claim on `id` while the server talks.
+    /// `None` when the claim was lost meanwhile (another worker took it after
+    /// the lease ran out): the send is dropped unfinished, since finishing it
+    /// would race that worker's copy.
+    async fn send_holding(&self, id: &str, mail: &OutgoingMail) -> Option<Result<(), MailError>> {
+        let send = self.mailer.send(mail);
+        tokio::pin!(send);
+        let mut renew = tokio::time::interval(self.renew_every);
+        // A slow renewal must not be followed by a burst of catch-up ones.
+        renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The first tick is immediate, and the claim is fresh.
+        renew.tick().await;
+        loop {
+            tokio::select! {
+                sent = &mut send => return Some(sent),
+                _ = renew.tick() => {
+                    match self.store.renew_lease(id, &self.owner, self.lease_until()).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            tracing::warn!(notification_id = %id, "claim lost while sending; another worker has the e-mail");
+                            return None;
+                        }
+                        // The lease still runs; the next tick tries again.
+                        Err(e) => tracing::warn!(notification_id = %id, error = %e, "renewing the claim failed"),
+                    }
+                }
+            }
+        }
     }
 
     /// The record of a failed attempt: retry later, or give up.

@@ -145,6 +145,37 @@ impl Store {
         Ok(r.rows_affected == 1)
     }
 
+    /// Extends `owner`'s claim on an e-mail being sent; false when the claim
+    /// is no longer `owner`'s (its lease ran out and another worker took it).
+    pub async fn renew_lease(
+        &self,
+        id: &str,
+        owner: &str,
+        lease_until: i64,
+    ) -> Result<bool, Error> {
+        let r = notification::Entity::update_many()
+            .col_expr(notification::Column::LeaseUntil, Expr::value(lease_until))
+            .filter(notification::Column::NotificationId.eq(id))
+            .filter(notification::Column::State.eq("pending"))
+            .filter(notification::Column::LeaseOwner.eq(owner))
+            .exec(&self.db)
+            .await?;
+        Ok(r.rows_affected == 1)
+    }
+
+    /// Frees every claim recorded under `owner`, so they are due at once;
+    /// only for an owner whose previous holder is known dead. Returns how many.
+    pub async fn release_claims(&self, owner: &str) -> Result<u64, Error> {
+        let r = notification::Entity::update_many()
+            .col_expr(notification::Column::LeaseUntil, Expr::value(0_i64))
+            .filter(notification::Column::State.eq("pending"))
+            .filter(notification::Column::LeaseOwner.eq(owner))
+            .filter(notification::Column::LeaseUntil.gt(0_i64))
+            .exec(&self.db)
+            .await?;
+        Ok(r.rows_affected)
+    }
+
     /// Marks an e-mail accepted by the server.
     pub async fn mark_sent(&self, id: &str, owner: &str, attempts: i32) -> Result<(), Error> {
         let now = self.now_micros();
