@@ -69,13 +69,12 @@ impl MailOwner {
     }
 
     fn locked(data_dir: &Path) -> std::io::Result<Option<Self>> {
-        std::fs::create_dir_all(data_dir)?;
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(data_dir.join(OWNER_FILE))?;
+        keyholder_kit::files::create_private_dir(data_dir)?;
+        let path = data_dir.join(OWNER_FILE);
+        // Owner-only like every file Keyholder makes (created empty at 0600
+        // first, then opened without truncating what a predecessor kept).
+        keyholder_kit::files::touch_private_file(&path)?;
+        let mut file = OpenOptions::new().read(true).write(true).open(&path)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => return Ok(None),
