@@ -28,7 +28,7 @@ pub enum Error {
     Conflict,
     /// The database failed.
     #[error("database error: {0}")]
-    Db(#[from] sea_orm::DbErr),
+    Db(sea_orm::DbErr),
     /// A bug or broken invariant.
     #[error("internal error: {0}")]
     Internal(String),
@@ -53,6 +53,15 @@ impl ServiceError for Error {
             Error::Input(e) => Some(e.field().to_string()),
             _ => None,
         }
+    }
+}
+
+impl From<sea_orm::DbErr> for Error {
+    fn from(e: sea_orm::DbErr) -> Self {
+        if keyholder_kit::db::is_nul_in_text(&e) {
+            return Self::InvalidArgument(keyholder_kit::db::NUL_IN_TEXT.into());
+        }
+        Self::Db(e)
     }
 }
 

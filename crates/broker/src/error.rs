@@ -41,7 +41,7 @@ pub enum Error {
     Audit(String),
     /// The database failed.
     #[error("database error: {0}")]
-    Db(#[from] sea_orm::DbErr),
+    Db(sea_orm::DbErr),
     /// A bug or an infrastructure failure.
     #[error("internal error: {0}")]
     Internal(String),
@@ -83,6 +83,15 @@ impl ServiceError for Error {
             Self::Page(e) => Some(e.field().to_string()),
             _ => None,
         }
+    }
+}
+
+impl From<sea_orm::DbErr> for Error {
+    fn from(e: sea_orm::DbErr) -> Self {
+        if keyholder_kit::db::is_nul_in_text(&e) {
+            return Self::InvalidArgument(keyholder_kit::db::NUL_IN_TEXT.into());
+        }
+        Self::Db(e)
     }
 }
 

@@ -77,14 +77,18 @@ fn seeds(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
 fn replay(target: &str) {
     let kept = seeds(target);
     assert!(!kept.is_empty(), "fuzz/corpus/{target} is empty");
-    for (path, bytes) in &kept {
-        let outcome = std::panic::catch_unwind(|| run(target, bytes));
-        assert!(
-            matches!(outcome, Ok(true)),
-            "{target}: corpus input {} fails",
-            path.display()
-        );
-    }
+    // Every failing input is listed, not only the first.
+    let failing: Vec<String> = kept
+        .iter()
+        .filter(|(_, bytes)| !matches!(std::panic::catch_unwind(|| run(target, bytes)), Ok(true)))
+        .map(|(path, _)| path.display().to_string())
+        .collect();
+    assert!(
+        failing.is_empty(),
+        "{target}: {} corpus inputs fail:\n{}",
+        failing.len(),
+        failing.join("\n")
+    );
     let per_target: u64 = std::env::var("FUZZ_GENERATED")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -38,7 +38,7 @@ pub enum Error {
     Auth(#[from] AuthError),
     /// The database failed.
     #[error("database error: {0}")]
-    Db(#[from] sea_orm::DbErr),
+    Db(sea_orm::DbErr),
     /// Audit could not be reached or refused a delivery of events.
     #[error("audit is unavailable: {0}")]
     Audit(String),
@@ -92,6 +92,15 @@ impl ServiceError for Error {
             Self::Page(e) => Some(e.field().to_string()),
             _ => None,
         }
+    }
+}
+
+impl From<sea_orm::DbErr> for Error {
+    fn from(e: sea_orm::DbErr) -> Self {
+        if keyholder_kit::db::is_nul_in_text(&e) {
+            return Self::InvalidArgument(keyholder_kit::db::NUL_IN_TEXT.into());
+        }
+        Self::Db(e)
     }
 }
 

@@ -105,3 +105,50 @@ pub async fn open<M: MigratorTrait>(url: &Secret) -> Result<DatabaseConnection, 
 pub fn is_postgres(db: &DatabaseConnection) -> bool {
     db.get_database_backend() == DbBackend::Postgres
 }
+
+/// Whether `e` is PostgreSQL refusing a NUL character in text. SQLite stores
+/// it; PostgreSQL cannot, so a value no input rule caught would otherwise end
+/// as an internal error. The services answer it as the caller's mistake.
+pub fn is_nul_in_text(e: &sea_orm::DbErr) -> bool {
+    let text = e.to_string();
+    text.contains("invalid byte sequence for encoding") && text.contains("0x00")
+}
+
+/// What a caller is told when [`is_nul_in_text`].
+pub const NUL_IN_TEXT: &str = "text fields must not contain NUL characters";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::{ConnectionTrait, Statement};
+
+    /// On PostgreSQL (when the suite runs there), a NUL in a text parameter
+    /// is recognised as the caller's mistake; other errors are not.
+    #[tokio::test]
+    async fn a_nul_in_text_is_recognised_on_postgresql() {
+        let Ok(url) = std::env::var("KEYHOLDER_TEST_DATABASE_URL") else {
+            return;
+        };
+        let db = connect(&Secret::new(url))
+            .await
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        let nul = db
+            .query_one_raw(Statement::from_sql_and_values(
+                db.get_database_backend(),
+                "SELECT $1::text",
+                ["a\0b".into()],
+            ))
+            .await;
+        assert!(nul.as_ref().is_err_and(is_nul_in_text), "{nul:?}");
+        let other = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT * FROM no_such_table",
+            ))
+            .await;
+        assert!(
+            other.as_ref().is_err_and(|e| !is_nul_in_text(e)),
+            "{other:?}"
+        );
+    }
+}

@@ -184,9 +184,13 @@ impl Api {
         let r = req.into_inner();
         let refused =
             || Error::Unauthenticated("service sign-in refused: wrong client id or secret".into());
+        // A client id that no account could have (control bytes, wrong
+        // characters) is refused like an unknown one, before any query.
+        let client_id =
+            keyholder_rights::input::id("client_id", &r.client_id).map_err(|_| refused())?;
         let account = self
             .store
-            .service_account(r.client_id.trim())
+            .service_account(&client_id)
             .await?
             .ok_or_else(refused)?;
         let presented = secret_hash(&r.client_secret);

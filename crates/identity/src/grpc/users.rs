@@ -153,7 +153,7 @@ impl Api {
     ) -> Result<pb::ListUsersResponse> {
         let p = self.caller(&req).await?;
         let r = req.into_inner();
-        let tenant_id = r.tenant_id.trim().to_string();
+        let tenant_id = keyholder_rights::input::optional_uuid("tenant_id", &r.tenant_id)?;
         if tenant_id.is_empty() || !p.is_operator() {
             if tenant_id.is_empty() {
                 p.require_operator()?;
