@@ -11,7 +11,8 @@ use keyholder_kit::kek::KekRing;
 use ring::rand::SystemRandom;
 use ring::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// Rows fetched per round trip while verifying.
 const VERIFY_BATCH: u64 = 1000;
@@ -27,6 +28,34 @@ pub struct Verification {
     pub checkpoint_sequence: i64,
 }
 
+/// When checkpoints are signed: whichever of the two comes first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckpointPolicy {
+    /// Every tenant whose chain grew, this often.
+    pub every: Duration,
+    /// One tenant, once this many events arrived since its last checkpoint.
+    pub events: u64,
+}
+
+impl Default for CheckpointPolicy {
+    fn default() -> Self {
+        Self {
+            every: Duration::from_secs(10),
+            events: 1000,
+        }
+    }
+}
+
+impl CheckpointPolicy {
+    /// The policy configured for audit.
+    pub fn from_config(config: &keyholder_kit::config::Config) -> Self {
+        Self {
+            every: config.audit_checkpoint_every(),
+            events: config.audit_checkpoint_events.max(1),
+        }
+    }
+}
+
 /// Verifies chains and signs checkpoints.
 #[derive(Clone)]
 pub struct Ledger {
@@ -34,6 +63,12 @@ pub struct Ledger {
     key: Arc<Ed25519KeyPair>,
     key_id: String,
     public_keys: Arc<HashMap<String, Vec<u8>>>,
+    policy: CheckpointPolicy,
+    /// Events ingested per tenant since its last checkpoint (in this process;
+    /// after a restart the timer covers what was counted before).
+    pending: Arc<Mutex<HashMap<String, u64>>>,
+    /// One signer at a time, so two triggers never sign the same span twice.
+    signing: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Ledger {
@@ -41,7 +76,11 @@ impl Ledger {
     /// plaintext), creating one on first start. Public keys are derived from
     /// the sealed private keys, not read from their column, so a database
     /// writer cannot slip in a key of their own to sign forged checkpoints.
-    pub async fn load(store: Store, kek: &KekRing) -> Result<Self, StartError> {
+    pub async fn load(
+        store: Store,
+        kek: &KekRing,
+        policy: CheckpointPolicy,
+    ) -> Result<Self, StartError> {
         let bad = |e: String| StartError::SigningKey(e);
         reseal(&store.db, kek)
             .await
@@ -86,7 +125,39 @@ impl Ledger {
             key: Arc::new(key),
             key_id,
             public_keys: Arc::new(public_keys),
+            policy,
+            pending: Arc::new(Mutex::new(HashMap::new())),
+            signing: Arc::new(tokio::sync::Mutex::new(())),
         })
+    }
+
+    /// When checkpoints are signed.
+    pub fn policy(&self) -> CheckpointPolicy {
+        self.policy
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
+        // A panic elsewhere while holding the lock leaves only a counter.
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Counts `events` newly ingested for `tenant_id`; once the tenant has
+    /// the policy's number of events past its last checkpoint, signs one at
+    /// once. Returns whether a checkpoint was signed.
+    pub async fn note_ingested(&self, tenant_id: &str, events: u64) -> Result<bool, Error> {
+        let due = {
+            let mut pending = self.pending();
+            let n = pending.entry(tenant_id.to_string()).or_insert(0);
+            *n += events;
+            *n >= self.policy.events
+        };
+        if !due {
+            return Ok(false);
+        }
+        let Some(head) = self.store.head(tenant_id).await? else {
+            return Ok(false);
+        };
+        self.checkpoint_head(tenant_id, head.sequence).await
     }
 
     fn signature_ok(&self, tenant: &str, seq: i64, hash: &str, key_id: &str, sig: &str) -> bool {
@@ -206,40 +277,74 @@ impl Ledger {
     pub async fn checkpoint_all(&self) -> Result<u32, Error> {
         let mut made = 0;
         for head in self.store.heads().await? {
-            let cps = self.store.checkpoints(&head.tenant_id).await?;
-            let (from_seq, from_hash) = cps
-                .last()
-                .map(|c| (c.sequence, c.hash.clone()))
-                .unwrap_or((0, crate::domain::chain::GENESIS.to_string()));
-            if head.sequence <= from_seq {
-                continue;
-            }
-            let mut v = Verifier::after(from_seq, from_hash);
-            let mut ok = true;
-            'scan: loop {
-                let (after, _) = v.head();
-                let rows = self
-                    .store
-                    .chain_rows(&head.tenant_id, after, VERIFY_BATCH)
-                    .await?;
-                if rows.is_empty() {
-                    break;
-                }
-                for row in &rows {
-                    if let Err(b) = v.check(row) {
-                        tracing::error!(tenant_id = %head.tenant_id, sequence = b.sequence, problem = %b.problem, "audit chain broken; not signing a checkpoint");
-                        ok = false;
-                        break 'scan;
-                    }
-                }
-            }
-            let (last, hash) = v.head();
-            if ok && last > from_seq {
-                let hash = hash.to_string();
-                self.sign(&head.tenant_id, last, &hash).await?;
+            if self.checkpoint_head(&head.tenant_id, head.sequence).await? {
                 made += 1;
             }
         }
         Ok(made)
+    }
+
+    /// Signs a checkpoint of `tenant_id`'s chain up to `head_sequence` (or
+    /// as far as it links up) unless its latest checkpoint already covers it.
+    async fn checkpoint_head(&self, tenant_id: &str, head_sequence: i64) -> Result<bool, Error> {
+        let _one_signer = self.signing.lock().await;
+        self.pending().remove(tenant_id);
+        let (from_seq, from_hash) = self
+            .store
+            .latest_checkpoint(tenant_id)
+            .await?
+            .map(|c| (c.sequence, c.hash))
+            .unwrap_or((0, crate::domain::chain::GENESIS.to_string()));
+        if head_sequence <= from_seq {
+            return Ok(false);
+        }
+        let mut v = Verifier::after(from_seq, from_hash);
+        'scan: loop {
+            let (after, _) = v.head();
+            let rows = self
+                .store
+                .chain_rows(tenant_id, after, VERIFY_BATCH)
+                .await?;
+            if rows.is_empty() {
+                break;
+            }
+            for row in &rows {
+                if let Err(b) = v.check(row) {
+                    tracing::error!(tenant_id = %tenant_id, sequence = b.sequence, problem = %b.problem, "audit chain broken; not signing a checkpoint");
+                    return Ok(false);
+                }
+                if row.sequence >= head_sequence {
+                    break 'scan;
+                }
+            }
+        }
+        let (last, hash) = v.head();
+        if last <= from_seq {
+            return Ok(false);
+        }
+        let hash = hash.to_string();
+        self.sign(tenant_id, last, &hash).await?;
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checkpoints_default_to_every_ten_seconds_or_thousand_events() {
+        let config = keyholder_kit::config::Config::default();
+        assert_eq!(
+            CheckpointPolicy::from_config(&config),
+            CheckpointPolicy {
+                every: Duration::from_secs(10),
+                events: 1000
+            }
+        );
+        assert_eq!(
+            CheckpointPolicy::default(),
+            CheckpointPolicy::from_config(&config)
+        );
     }
 }

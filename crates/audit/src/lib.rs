@@ -18,7 +18,7 @@ pub use error::{Error, StartError};
 
 use crate::contacts::{ContactSource, IdentityContacts};
 use crate::grpc::AuditApi;
-use crate::ledger::Ledger;
+use crate::ledger::{CheckpointPolicy, Ledger};
 use crate::mail::owner::MailOwner;
 use crate::mail::worker::MailWorker;
 use crate::store::Store;
@@ -38,8 +38,6 @@ use tokio::sync::Notify;
 
 /// How often the mailer looks for due e-mails when nothing woke it.
 const MAIL_POLL: Duration = Duration::from_secs(1);
-/// How often checkpoints are signed for chains that grew.
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(300);
 
 /// Knobs for embedding (tests); `Default` is what `keyholder` runs.
 #[derive(Clone, Default)]
@@ -86,7 +84,8 @@ impl Audit {
         .await?;
         let kek = keyholder_kit::kek::KekRing::from_config(config)?;
         let store = Store::new(db, clock);
-        let ledger = Ledger::load(store.clone(), &kek).await?;
+        let ledger =
+            Ledger::load(store.clone(), &kek, CheckpointPolicy::from_config(config)).await?;
         let identity_url = &config.audit.identity_url;
         let identity_channel = channel(identity_url)?;
         let auth = Authenticator::new(
@@ -245,10 +244,11 @@ async fn mail_loop(worker: MailWorker, wakeup: Arc<Notify>, shutdown: Cancellati
 }
 
 async fn checkpoint_loop(ledger: Ledger, shutdown: CancellationToken) {
+    let every = ledger.policy().every;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep(CHECKPOINT_EVERY) => {}
+            _ = tokio::time::sleep(every) => {}
         }
         match ledger.checkpoint_all().await {
             Ok(n) if n > 0 => tracing::info!(checkpoints = n, "signed audit checkpoints"),

@@ -184,3 +184,53 @@ async fn periodic_checkpoints_sign_only_an_intact_chain() {
         (false, 5, 3)
     );
 }
+
+fn actions(tenant: &str, n: i64) -> Vec<pb::Event> {
+    (0..n)
+        .map(|i| {
+            let mut e = event(
+                tenant,
+                pb::EventKind::Action,
+                now() + chrono::Duration::seconds(i),
+            );
+            e.reason = format!("reason-{i}");
+            e
+        })
+        .collect()
+}
+
+async fn latest_checkpoint(w: &World, tenant: &str) -> i64 {
+    w.audit
+        .store
+        .latest_checkpoint(tenant)
+        .await
+        .unwrap()
+        .map(|c| c.sequence)
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_checkpoint_is_signed_once_a_tenant_has_enough_new_events() {
+    let w = world_with(
+        |s| s.config.audit_checkpoint_events = 5,
+        keyholder_audit::AuditOptions {
+            manual_mail: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    let t = w.tenant.tenant_id.clone();
+    ingest(&w, actions(&t, 4)).await;
+    assert_eq!(latest_checkpoint(&w, &t).await, 0);
+    ingest(&w, actions(&t, 1)).await;
+    assert_eq!(latest_checkpoint(&w, &t).await, 5);
+    ingest(&w, actions(&t, 3)).await;
+    assert_eq!(latest_checkpoint(&w, &t).await, 5);
+    // The timer's pass covers the rest; the count starts again after it.
+    assert_eq!(w.audit.ledger.checkpoint_all().await.unwrap(), 1);
+    assert_eq!(latest_checkpoint(&w, &t).await, 8);
+    ingest(&w, actions(&t, 4)).await;
+    assert_eq!(latest_checkpoint(&w, &t).await, 8);
+    ingest(&w, actions(&t, 1)).await;
+    assert_eq!(latest_checkpoint(&w, &t).await, 13);
+}
