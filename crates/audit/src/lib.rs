@@ -13,6 +13,7 @@ pub mod mail;
 pub mod metrics;
 pub mod migrations;
 pub mod store;
+pub mod witness;
 
 pub use error::{Error, StartError};
 
@@ -49,6 +50,9 @@ pub struct AuditOptions {
     pub mailer: Option<Arc<dyn mail::Mailer>>,
     /// Use this contact source instead of identity.
     pub contacts: Option<Arc<dyn ContactSource>>,
+    /// Sign checkpoints into the database only, without the witness (for
+    /// measuring what the witness costs; never what `keyholder` runs).
+    pub witness_off: bool,
 }
 
 /// The audit service, prepared and ready to serve.
@@ -84,8 +88,20 @@ impl Audit {
         .await?;
         let kek = keyholder_kit::kek::KekRing::from_config(config)?;
         let store = Store::new(db, clock);
-        let ledger =
-            Ledger::load(store.clone(), &kek, CheckpointPolicy::from_config(config)).await?;
+        let witness: Option<Arc<dyn witness::Witness>> = if options.witness_off {
+            None
+        } else {
+            Some(Arc::new(witness::FileWitness::open(
+                &config.audit_witness_dir(),
+            )?))
+        };
+        let ledger = Ledger::load(
+            store.clone(),
+            &kek,
+            CheckpointPolicy::from_config(config),
+            witness,
+        )
+        .await?;
         let identity_url = &config.audit.identity_url;
         let identity_channel = channel(identity_url)?;
         let auth = Authenticator::new(

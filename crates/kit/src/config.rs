@@ -109,6 +109,11 @@ pub struct Config {
     pub audit_checkpoint_secs: u64,
     /// ... and as soon as one tenant has this many events past its last one.
     pub audit_checkpoint_events: u64,
+    /// Audit's witness: a folder, outside the database, where every signed
+    /// checkpoint is appended (one JSON-lines file per tenant);
+    /// `<data_dir>/witness` when unset. Put it on storage the database's
+    /// users cannot write.
+    pub audit_witness_dir: Option<PathBuf>,
     /// SMTP URL for lettre; mail goes to `.eml` files when unset.
     pub smtp_url: Option<Secret>,
     /// The From address of notifications.
@@ -135,6 +140,7 @@ impl Default for Config {
             kek: None,
             audit_checkpoint_secs: 10,
             audit_checkpoint_events: 1000,
+            audit_witness_dir: None,
             smtp_url: None,
             mail_from: "Keyholder <keyholder@localhost>".into(),
             identity: ServiceConfig::with_port(50051),
@@ -223,6 +229,13 @@ impl Config {
     /// How often audit signs checkpoints (at least 1 s).
     pub fn audit_checkpoint_every(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.audit_checkpoint_secs.max(1))
+    }
+
+    /// Audit's witness folder.
+    pub fn audit_witness_dir(&self) -> PathBuf {
+        self.audit_witness_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("witness"))
     }
 
     /// The grace period after a shutdown signal.
