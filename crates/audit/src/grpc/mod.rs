@@ -208,6 +208,8 @@ impl AuditService for AuditApi {
             first_broken_sequence: v.broken.as_ref().map(|b| b.sequence).unwrap_or(0),
             problem: v.broken.map(|b| b.problem).unwrap_or_default(),
             checkpoint_sequence: v.checkpoint_sequence,
+            witness_sequence: v.witness_sequence,
+            mismatch_sequence: v.mismatch_sequence,
         }))
     }
 

@@ -13,3 +13,4 @@ mod notify;
 mod queries;
 mod retries;
 mod tamper;
+mod witness;
