@@ -357,6 +357,64 @@ impl Ledger {
         Ok(out)
     }
 
+    /// Checks a receipt: the log's chain links from the start up to
+    /// `sequence` and its hash there is `hash`. The hash covers every event
+    /// before it, so a match proves that whole prefix unchanged; what came
+    /// later does not matter to this receipt. `None` when it holds.
+    pub async fn check_receipt(
+        &self,
+        tenant_id: &str,
+        sequence: i64,
+        hash: &str,
+    ) -> Result<Option<Broken>, Error> {
+        if sequence < 1 {
+            return Err(Error::InvalidArgument("sequence must be at least 1".into()));
+        }
+        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::InvalidArgument(
+                "hash must be 64 hexadecimal characters".into(),
+            ));
+        }
+        let mut v = Verifier::new();
+        'scan: loop {
+            let (after, _) = v.head();
+            let limit = VERIFY_BATCH.min(u64::try_from(sequence - after).unwrap_or(0));
+            if limit == 0 {
+                break;
+            }
+            let rows = self.store.chain_rows(tenant_id, after, limit).await?;
+            if rows.is_empty() {
+                break;
+            }
+            for row in &rows {
+                if let Err(b) = v.check(row) {
+                    return Ok(Some(b));
+                }
+                if row.sequence == sequence {
+                    break 'scan;
+                }
+            }
+        }
+        let (last, at) = v.head();
+        if last < sequence {
+            return Ok(Some(Broken {
+                sequence: last + 1,
+                problem: format!(
+                    "the log ends at event {last}: the receipt's event {sequence} is no longer in it"
+                ),
+            }));
+        }
+        if !at.eq_ignore_ascii_case(hash) {
+            return Ok(Some(Broken {
+                sequence,
+                problem: format!(
+                    "the log's hash at event {sequence} is not the receipt's: that event or one before it was changed and the log rehashed"
+                ),
+            }));
+        }
+        Ok(None)
+    }
+
     /// Signs a checkpoint and publishes it: to the witness first, so a
     /// checkpoint the database holds is always one the witness holds too.
     async fn sign(&self, tenant_id: &str, sequence: i64, hash: &str) -> Result<(), Error> {

@@ -213,6 +213,31 @@ impl AuditService for AuditApi {
         }))
     }
 
+    async fn verify_receipt(
+        &self,
+        request: Request<pb::VerifyReceiptRequest>,
+    ) -> Result<Response<pb::VerifyReceiptResponse>, Status> {
+        let tenant = request.get_ref().tenant_id.clone();
+        let p = keyholder_kit::gate::principal(&request).map_err(Error::from)?;
+        tenant_arg(&tenant)?;
+        if !p.is_operator() {
+            p.require_admin_of(&tenant).map_err(Error::from)?;
+        }
+        let r = request.into_inner();
+        let broken = self
+            .ledger
+            .check_receipt(&tenant, r.sequence, &r.hash)
+            .await?;
+        if let Some(b) = &broken {
+            tracing::warn!(tenant_id = %tenant, sequence = r.sequence, broken = b.sequence, problem = %b.problem, "audit receipt does not hold");
+        }
+        Ok(Response::new(pb::VerifyReceiptResponse {
+            valid: broken.is_none(),
+            first_broken_sequence: broken.as_ref().map(|b| b.sequence).unwrap_or(0),
+            problem: broken.map(|b| b.problem).unwrap_or_default(),
+        }))
+    }
+
     async fn list_notifications(
         &self,
         request: Request<pb::ListNotificationsRequest>,

@@ -57,7 +57,7 @@ async fn tenant_with_checkpoints(w: &World, name: &str, chunks: &[i64]) -> Tenan
 /// tenant's events (`edit` gets them in sequence order), recompute every
 /// sequence, content and hash from the start, move the head and delete the
 /// tenant's checkpoints, so the database alone looks intact.
-async fn rewrite_and_rehash(w: &World, tenant: &str, edit: impl FnOnce(&mut Vec<NewEvent>)) {
+pub async fn rewrite_and_rehash(w: &World, tenant: &str, edit: impl FnOnce(&mut Vec<NewEvent>)) {
     let rows = w.audit.store.chain_rows(tenant, 0, 10_000).await.unwrap();
     let mut events: Vec<NewEvent> = rows
         .iter()
