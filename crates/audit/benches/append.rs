@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 const BATCH_EVENTS: usize = 20_000;
 const BATCH: usize = 100;
 const SINGLE_TASKS: usize = 8;
-const SINGLES_PER_TASK: usize = 500;
+const SINGLES_PER_TASK: usize = 1_250;
 
 fn action(tenant: &str, i: usize) -> pb::Event {
     let now = chrono::Utc::now();
