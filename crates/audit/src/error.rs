@@ -29,6 +29,9 @@ pub enum Error {
     /// The database failed.
     #[error("database error: {0}")]
     Db(sea_orm::DbErr),
+    /// The witness could not be written or read.
+    #[error(transparent)]
+    Witness(#[from] crate::witness::WitnessError),
     /// A bug or broken invariant.
     #[error("internal error: {0}")]
     Internal(String),
@@ -42,7 +45,7 @@ impl ServiceError for Error {
                 ErrorCode::InvalidArgument
             }
             Error::Conflict => ErrorCode::Aborted,
-            Error::Db(_) | Error::Internal(_) => ErrorCode::Internal,
+            Error::Db(_) | Error::Witness(_) | Error::Internal(_) => ErrorCode::Internal,
         }
     }
 
@@ -86,6 +89,9 @@ pub enum StartError {
     /// Identity's address is wrong.
     #[error("identity client: {0}")]
     Client(#[from] keyholder_kit::client::ClientError),
+    /// The witness folder cannot be made.
+    #[error("audit witness: {0}")]
+    Witness(#[from] crate::witness::WitnessError),
     /// Mail transport setup.
     #[error("mail transport: {0}")]
     Mail(String),

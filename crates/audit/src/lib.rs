@@ -13,12 +13,13 @@ pub mod mail;
 pub mod metrics;
 pub mod migrations;
 pub mod store;
+pub mod witness;
 
 pub use error::{Error, StartError};
 
 use crate::contacts::{ContactSource, IdentityContacts};
 use crate::grpc::AuditApi;
-use crate::ledger::Ledger;
+use crate::ledger::{CheckpointPolicy, Ledger};
 use crate::mail::owner::MailOwner;
 use crate::mail::worker::MailWorker;
 use crate::store::Store;
@@ -38,8 +39,6 @@ use tokio::sync::Notify;
 
 /// How often the mailer looks for due e-mails when nothing woke it.
 const MAIL_POLL: Duration = Duration::from_secs(1);
-/// How often checkpoints are signed for chains that grew.
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(300);
 
 /// Knobs for embedding (tests); `Default` is what `keyholder` runs.
 #[derive(Clone, Default)]
@@ -51,6 +50,9 @@ pub struct AuditOptions {
     pub mailer: Option<Arc<dyn mail::Mailer>>,
     /// Use this contact source instead of identity.
     pub contacts: Option<Arc<dyn ContactSource>>,
+    /// Sign checkpoints into the database only, without the witness (for
+    /// measuring what the witness costs; never what `keyholder` runs).
+    pub witness_off: bool,
 }
 
 /// The audit service, prepared and ready to serve.
@@ -86,7 +88,20 @@ impl Audit {
         .await?;
         let kek = keyholder_kit::kek::KekRing::from_config(config)?;
         let store = Store::new(db, clock);
-        let ledger = Ledger::load(store.clone(), &kek).await?;
+        let witness: Option<Arc<dyn witness::Witness>> = if options.witness_off {
+            None
+        } else {
+            Some(Arc::new(witness::FileWitness::open(
+                &config.audit_witness_dir(),
+            )?))
+        };
+        let ledger = Ledger::load(
+            store.clone(),
+            &kek,
+            CheckpointPolicy::from_config(config),
+            witness,
+        )
+        .await?;
         let identity_url = &config.audit.identity_url;
         let identity_channel = channel(identity_url)?;
         let auth = Authenticator::new(
@@ -245,10 +260,11 @@ async fn mail_loop(worker: MailWorker, wakeup: Arc<Notify>, shutdown: Cancellati
 }
 
 async fn checkpoint_loop(ledger: Ledger, shutdown: CancellationToken) {
+    let every = ledger.policy().every;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep(CHECKPOINT_EVERY) => {}
+            _ = tokio::time::sleep(every) => {}
         }
         match ledger.checkpoint_all().await {
             Ok(n) if n > 0 => tracing::info!(checkpoints = n, "signed audit checkpoints"),

@@ -103,6 +103,17 @@ pub struct Config {
     pub kek_file: Option<PathBuf>,
     /// The key-encryption key(s) themselves, comma-separated (wins over `kek_file`).
     pub kek: Option<Secret>,
+    /// Audit signs a checkpoint of every tenant's chain that grew at least
+    /// this often (seconds): events newer than the last checkpoint are the
+    /// ones a database writer could still rewrite unseen.
+    pub audit_checkpoint_secs: u64,
+    /// ... and as soon as one tenant has this many events past its last one.
+    pub audit_checkpoint_events: u64,
+    /// Audit's witness: a folder, outside the database, where every signed
+    /// checkpoint is appended (one JSON-lines file per tenant);
+    /// `<data_dir>/witness` when unset. Put it on storage the database's
+    /// users cannot write.
+    pub audit_witness_dir: Option<PathBuf>,
     /// SMTP URL for lettre; mail goes to `.eml` files when unset.
     pub smtp_url: Option<Secret>,
     /// The From address of notifications.
@@ -127,6 +138,9 @@ impl Default for Config {
             grant_ending_notice_secs: 3600,
             kek_file: None,
             kek: None,
+            audit_checkpoint_secs: 10,
+            audit_checkpoint_events: 1000,
+            audit_witness_dir: None,
             smtp_url: None,
             mail_from: "Keyholder <keyholder@localhost>".into(),
             identity: ServiceConfig::with_port(50051),
@@ -210,6 +224,18 @@ impl Config {
     /// Where `keyholder up` keeps the key-encryption key it generates.
     pub fn default_kek_file(&self) -> PathBuf {
         self.data_dir.join("keyholder.kek")
+    }
+
+    /// How often audit signs checkpoints (at least 1 s).
+    pub fn audit_checkpoint_every(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.audit_checkpoint_secs.max(1))
+    }
+
+    /// Audit's witness folder.
+    pub fn audit_witness_dir(&self) -> PathBuf {
+        self.audit_witness_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("witness"))
     }
 
     /// The grace period after a shutdown signal.

@@ -46,3 +46,16 @@ pub fn touch_private_file(path: &Path) -> io::Result<()> {
         Err(e) => Err(e),
     }
 }
+
+/// Opens `path` for appending, creating it with mode 0600 if missing (an
+/// existing file keeps its mode and content).
+pub fn open_private_append(path: &Path) -> io::Result<File> {
+    let mut opts = OpenOptions::new();
+    opts.append(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)
+}

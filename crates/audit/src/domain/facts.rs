@@ -59,6 +59,22 @@ pub struct Facts {
     pub end_cause: String,
     /// Revocations: the reason the revoking admin gave.
     pub end_reason: String,
+    /// Sign-ins to the chief admin: the receipt, the event's place in the
+    /// tenant's chain and the chain's hash there (see [`Receipt`]).
+    pub receipt_sequence: String,
+    /// The receipt's hash.
+    pub receipt_hash: String,
+}
+
+/// Where an event stands in its tenant's chain: given to the customer in
+/// the sign-in mail, it lets them check later (`VerifyReceipt`) that the
+/// event and everything before it are still in the log unchanged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    /// The event's sequence.
+    pub sequence: i64,
+    /// The chain's hash at it.
+    pub hash: String,
 }
 
 /// The template of an event kind, for kinds that are mailed through a job.
@@ -210,6 +226,8 @@ pub fn facts(event: &NewEvent, audience: Audience, locale: Locale, tenant_name: 
             Kind::GrantRevoked => attr("end_reason"),
             _ => String::new(),
         },
+        receipt_sequence: String::new(),
+        receipt_hash: String::new(),
     }
 }
 
@@ -221,12 +239,28 @@ pub fn render_event(
     locale: Locale,
     tenant_name: &str,
 ) -> Option<Result<Rendered, TemplateError>> {
+    render_with_receipt(event, audience, locale, tenant_name, None)
+}
+
+/// [`render_event`], carrying `receipt` when the event is a sign-in mailed
+/// to the chief admin (the one mail the customer is sure to get).
+pub fn render_with_receipt(
+    event: &NewEvent,
+    audience: Audience,
+    locale: Locale,
+    tenant_name: &str,
+    receipt: Option<&Receipt>,
+) -> Option<Result<Rendered, TemplateError>> {
     let template = template_of(event.kind)?;
-    Some(render(
-        template,
-        locale,
-        &facts(event, audience, locale, tenant_name),
-    ))
+    let mut f = facts(event, audience, locale, tenant_name);
+    if let Some(r) = receipt
+        && event.kind == Kind::SignIn
+        && audience == Audience::ChiefAdmin
+    {
+        f.receipt_sequence = r.sequence.to_string();
+        f.receipt_hash = r.hash.clone();
+    }
+    Some(render(template, locale, &f))
 }
 
 #[cfg(test)]

@@ -345,3 +345,52 @@ fn subjects_lose_hidden_characters_from_names() {
         "Anngnp.exe  Bcc: x asks for support access to Acme (ticket T-42)"
     );
 }
+
+#[test]
+fn the_chief_admins_sign_in_mail_carries_the_receipt_in_both_languages() {
+    let receipt = Receipt {
+        sequence: 7,
+        hash: "ab".repeat(32),
+    };
+    let hash = "ab".repeat(32);
+    let e = event(Kind::SignIn);
+    for (locale, line, note) in [
+        (
+            Locale::En,
+            format!("Audit receipt: event 7, hash {hash}"),
+            "Keep this receipt",
+        ),
+        (
+            Locale::Ru,
+            format!("Квитанция журнала аудита: событие 7, хеш {hash}"),
+            "Сохраните эту квитанцию",
+        ),
+    ] {
+        let r = render_with_receipt(&e, Audience::ChiefAdmin, locale, "Acme", Some(&receipt))
+            .unwrap()
+            .unwrap();
+        states(&r, &[line.as_str()]);
+        assert!(r.text.contains(note), "{}", r.text);
+        assert!(r.html.contains(&format!(
+            "<code>{}</code>",
+            line.split_once(": ").unwrap().1
+        )));
+        // Nobody else's mail, and no other kind, carries one.
+        for (kind, audience) in [
+            (Kind::SignIn, Audience::Admins),
+            (Kind::RequestApproved, Audience::ChiefAdmin),
+        ] {
+            if let Some(r) =
+                render_with_receipt(&event(kind), audience, locale, "Acme", Some(&receipt))
+            {
+                let r = r.unwrap();
+                assert!(!r.text.contains(&hash), "{kind:?} {audience:?}");
+            }
+        }
+        // Without a receipt the sign-in mail reads as before.
+        let plain = render_event(&e, Audience::ChiefAdmin, locale, "Acme")
+            .unwrap()
+            .unwrap();
+        assert!(!plain.text.contains(note));
+    }
+}

@@ -9,7 +9,7 @@
 use super::{MailError, Mailer, OutgoingMail};
 use crate::contacts::{ContactSource, ContactsError, TenantContacts};
 use crate::domain::event::NewEvent;
-use crate::domain::facts::render_event;
+use crate::domain::facts::{Receipt, render_with_receipt};
 use crate::domain::notify::{
     Audience, FailureKind, NextStep, STALE_AFTER, after_failure, message_id,
 };
@@ -257,7 +257,11 @@ impl MailWorker {
             };
             (e.to_string(), kind)
         })?;
-        let mails = compose(&event, audience, &contacts)
+        let receipt = Receipt {
+            sequence: row.sequence,
+            hash: row.hash.clone(),
+        };
+        let mails = compose(&event, audience, &contacts, Some(&receipt))
             .map_err(|e| (e.to_string(), FailureKind::Transient))?;
         self.store.complete_job(job, mails).await.map_err(transient)
     }
@@ -310,6 +314,7 @@ pub fn compose(
     event: &NewEvent,
     audience: Audience,
     c: &TenantContacts,
+    receipt: Option<&Receipt>,
 ) -> Result<Vec<NewNotification>, TemplateError> {
     let mut recipients: Vec<String> = match audience {
         Audience::ChiefAdmin => c.chief_admin.iter().map(|a| a.email.clone()).collect(),
@@ -340,7 +345,7 @@ pub fn compose(
     if recipients.is_empty() {
         return Ok(Vec::new());
     }
-    let Some(r) = render_event(event, audience, c.locale, &c.tenant_name) else {
+    let Some(r) = render_with_receipt(event, audience, c.locale, &c.tenant_name, receipt) else {
         return Ok(Vec::new());
     };
     let r = r?;

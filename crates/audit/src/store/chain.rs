@@ -90,6 +90,18 @@ impl Store {
             .await?)
     }
 
+    /// A tenant's latest checkpoint.
+    pub async fn latest_checkpoint(
+        &self,
+        tenant_id: &str,
+    ) -> Result<Option<checkpoint::Model>, Error> {
+        Ok(checkpoint::Entity::find()
+            .filter(checkpoint::Column::TenantId.eq(tenant_id))
+            .order_by_desc(checkpoint::Column::Sequence)
+            .one(&self.db)
+            .await?)
+    }
+
     /// Stores a checkpoint (a second one for the same place is ignored).
     pub async fn insert_checkpoint(
         &self,

@@ -11,5 +11,7 @@ mod ingest;
 mod invitations;
 mod notify;
 mod queries;
+mod receipts;
 mod retries;
 mod tamper;
+mod witness;

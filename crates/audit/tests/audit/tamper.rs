@@ -184,3 +184,90 @@ async fn periodic_checkpoints_sign_only_an_intact_chain() {
         (false, 5, 3)
     );
 }
+
+fn actions(tenant: &str, n: i64) -> Vec<pb::Event> {
+    (0..n)
+        .map(|i| {
+            let mut e = event(
+                tenant,
+                pb::EventKind::Action,
+                now() + chrono::Duration::seconds(i),
+            );
+            e.reason = format!("reason-{i}");
+            e
+        })
+        .collect()
+}
+
+async fn latest_checkpoint(w: &World, tenant: &str) -> i64 {
+    w.audit
+        .store
+        .latest_checkpoint(tenant)
+        .await
+        .unwrap()
+        .map(|c| c.sequence)
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_checkpoint_is_signed_once_a_tenant_has_enough_new_events() {
+    let w = world_with(
+        |s| s.config.audit_checkpoint_events = 5,
+        keyholder_audit::AuditOptions {
+            manual_mail: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    let t = w.tenant.tenant_id.clone();
+    ingest(&w, actions(&t, 4)).await;
+    assert_eq!(latest_checkpoint(&w, &t).await, 0);
+    ingest(&w, actions(&t, 1)).await;
+    assert_eq!(latest_checkpoint(&w, &t).await, 5);
+    ingest(&w, actions(&t, 3)).await;
+    assert_eq!(latest_checkpoint(&w, &t).await, 5);
+    // The timer's pass covers the rest; the count starts again after it.
+    assert_eq!(w.audit.ledger.checkpoint_all().await.unwrap(), 1);
+    assert_eq!(latest_checkpoint(&w, &t).await, 8);
+    ingest(&w, actions(&t, 4)).await;
+    assert_eq!(latest_checkpoint(&w, &t).await, 8);
+    ingest(&w, actions(&t, 1)).await;
+    assert_eq!(latest_checkpoint(&w, &t).await, 13);
+}
+
+#[tokio::test]
+async fn every_signed_checkpoint_is_also_appended_to_the_witness_file() {
+    let w = world().await;
+    let t = w.tenant.tenant_id.clone();
+    ingest(&w, actions(&t, 3)).await;
+    assert_eq!(w.audit.ledger.checkpoint_all().await.unwrap(), 1);
+    ingest(&w, actions(&t, 2)).await;
+    let v = verify(&w, &t, &w.tenant.admin_token).await;
+    assert_eq!((v.intact, v.checkpoint_sequence), (true, 5));
+
+    let dir = w.suite.dir.path().join("witness");
+    let text = std::fs::read_to_string(dir.join(format!("{t}.jsonl"))).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let stored = w.audit.store.checkpoints(&t).await.unwrap();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(stored.len(), 2);
+    for (line, cp) in lines.iter().zip(&stored) {
+        assert_eq!(line["tenant_id"], t.as_str());
+        assert_eq!(line["sequence"], cp.sequence);
+        assert_eq!(line["hash"], cp.hash.as_str());
+        assert_eq!(line["key_id"], cp.key_id.as_str());
+        assert_eq!(line["signature"], cp.signature.as_str());
+        assert!(line["sign_time"].as_str().unwrap().ends_with('Z'));
+    }
+    assert_eq!((stored[0].sequence, stored[1].sequence), (3, 5));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join(format!("{t}.jsonl"))), 0o600);
+    }
+}

@@ -113,6 +113,12 @@ impl AuditService for Receiver {
     ) -> Result<Response<ListNotificationsResponse>, Status> {
         Err(Status::unimplemented("test receiver"))
     }
+    async fn verify_receipt(
+        &self,
+        _: Request<keyholder_proto::audit::v1::VerifyReceiptRequest>,
+    ) -> Result<Response<keyholder_proto::audit::v1::VerifyReceiptResponse>, Status> {
+        Err(Status::unimplemented("test receiver"))
+    }
 }
 
 /// Serves a receiver on `listener` until `stop` is cancelled.
