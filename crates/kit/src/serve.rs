@@ -242,8 +242,14 @@ pub async fn serve(
                 .await;
         }
     };
+    // Spans say which service served them, so `up` can export each
+    // service's spans under its own `service.name`.
+    let owner: &'static str = options
+        .health_names
+        .first()
+        .map_or("", |n| crate::telemetry::owner_of(n));
     let server = Server::builder()
-        .trace_fn(crate::telemetry::grpc_span)
+        .trace_fn(move |req| crate::telemetry::grpc_span(owner, req))
         // Outermost first: every call is counted and logged with its final
         // status; a panic anywhere inside becomes an answer; tonic's
         // own refusals (undecodable, too large) are reworded; then the gate.

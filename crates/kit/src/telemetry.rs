@@ -121,10 +121,41 @@ impl Injector for MetadataInjector<'_> {
     }
 }
 
-/// The span of one incoming gRPC call, a child of the caller's trace when the
-/// request carries `traceparent`.
-pub fn grpc_span(req: &http::Request<()>) -> tracing::Span {
-    let span = tracing::info_span!("grpc", path = %req.uri().path());
+/// `/pkg.Service/Method` split into `("pkg.Service", "Method")`; anything
+/// else (a probe of a bad path) is all service and no method.
+pub fn rpc_parts(path: &str) -> (&str, &str) {
+    let trimmed = path.strip_prefix('/').unwrap_or(path);
+    trimmed.split_once('/').unwrap_or((trimmed, ""))
+}
+
+/// The Keyholder service a gRPC service name belongs to:
+/// `keyholder.broker.v1.BrokerService` → `broker`; empty for any other.
+pub fn owner_of(grpc_service: &str) -> &str {
+    let mut parts = grpc_service.split('.');
+    match (parts.next(), parts.next()) {
+        (Some("keyholder"), Some(owner)) => owner,
+        _ => "",
+    }
+}
+
+/// The span of one incoming gRPC call served by `service` (`identity`,
+/// `broker`, `audit`), named and attributed by the OpenTelemetry RPC
+/// conventions, a child of the caller's trace when the request carries
+/// `traceparent`. Its status is filled in by [`record_status`].
+pub fn grpc_span(service: &'static str, req: &http::Request<()>) -> tracing::Span {
+    let path = req.uri().path();
+    let (rpc_service, rpc_method) = rpc_parts(path);
+    let span = tracing::info_span!(
+        "grpc",
+        otel.name = path.strip_prefix('/').unwrap_or(path),
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        rpc.system = "grpc",
+        rpc.service = rpc_service,
+        rpc.method = rpc_method,
+        rpc.grpc.status_code = tracing::field::Empty,
+        keyholder.service = service,
+    );
     let parent = opentelemetry::global::get_text_map_propagator(|p| {
         p.extract(&HeaderExtractor(req.headers()))
     });
@@ -134,10 +165,45 @@ pub fn grpc_span(req: &http::Request<()>) -> tracing::Span {
     span
 }
 
+/// Records a call's final gRPC status on its span. A server marks the span
+/// as an error only for the codes that mean it failed (the conventions'
+/// list); a client marks every code but OK.
+pub fn record_status(span: &tracing::Span, code: tonic::Code, server: bool) {
+    span.record("rpc.grpc.status_code", code as i64);
+    use tonic::Code::*;
+    let failed = match code {
+        Ok => false,
+        Unknown | DeadlineExceeded | Unimplemented | Internal | Unavailable | DataLoss => true,
+        _ => !server,
+    };
+    if failed {
+        span.record("otel.status_code", "ERROR");
+    }
+}
+
 /// Writes the current span's trace context into outgoing metadata.
 pub fn inject_context(metadata: &mut tonic::metadata::MetadataMap) {
     let cx = tracing::Span::current().context();
     opentelemetry::global::get_text_map_propagator(|p| {
         p.inject_context(&cx, &mut MetadataInjector(metadata))
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_splits_into_service_and_method() {
+        assert_eq!(
+            rpc_parts("/keyholder.broker.v1.BrokerService/SignInToTenant"),
+            ("keyholder.broker.v1.BrokerService", "SignInToTenant")
+        );
+        assert_eq!(rpc_parts("/nonsense"), ("nonsense", ""));
+        assert_eq!(
+            owner_of("keyholder.identity.v1.StandingService"),
+            "identity"
+        );
+        assert_eq!(owner_of("grpc.health.v1.Health"), "");
+    }
 }
