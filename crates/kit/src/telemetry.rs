@@ -181,6 +181,96 @@ pub fn record_status(span: &tracing::Span, code: tonic::Code, server: bool) {
     }
 }
 
+/// The span of one outgoing gRPC call to `path`, a child of the current span.
+pub fn client_span(path: &str) -> tracing::Span {
+    let (rpc_service, rpc_method) = rpc_parts(path);
+    tracing::info_span!(
+        "grpc client",
+        otel.name = path.strip_prefix('/').unwrap_or(path),
+        otel.kind = "client",
+        otel.status_code = tracing::field::Empty,
+        rpc.system = "grpc",
+        rpc.service = rpc_service,
+        rpc.method = rpc_method,
+        rpc.grpc.status_code = tracing::field::Empty,
+    )
+}
+
+struct HeaderInjector<'a>(&'a mut http::HeaderMap);
+
+impl Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(k), Ok(v)) = (
+            http::HeaderName::from_bytes(key.as_bytes()),
+            http::HeaderValue::from_str(&value),
+        ) {
+            self.0.insert(k, v);
+        }
+    }
+}
+
+/// Writes `span`'s trace context (`traceparent`, `tracestate`) into
+/// outgoing headers.
+pub fn inject_span(span: &tracing::Span, headers: &mut http::HeaderMap) {
+    let cx = span.context();
+    opentelemetry::global::get_text_map_propagator(|p| {
+        p.inject_context(&cx, &mut HeaderInjector(headers))
+    });
+}
+
+/// The current span's `traceparent`, to store beside work done later (an
+/// outbox row); `None` outside a sampled trace.
+pub fn current_traceparent() -> Option<String> {
+    let cx = tracing::Span::current().context();
+    let mut carrier = std::collections::HashMap::new();
+    opentelemetry::global::get_text_map_propagator(|p| p.inject_context(&cx, &mut carrier));
+    carrier.remove("traceparent")
+}
+
+/// Makes `span` a child of the stored `traceparent` (see
+/// [`current_traceparent`]); a missing or unreadable one leaves it a root.
+pub fn continue_trace(span: &tracing::Span, traceparent: Option<&str>) {
+    let Some(tp) = traceparent else { return };
+    let carrier = std::collections::HashMap::from([("traceparent".to_string(), tp.to_string())]);
+    let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&carrier));
+    if let Err(e) = span.set_parent(parent) {
+        tracing::debug!(error = %e, "no trace parent set");
+    }
+}
+
+/// Links `span` to the stored `traceparent` of other work it carries (the
+/// other events of one outbox batch).
+pub fn link_trace(span: &tracing::Span, traceparent: &str) {
+    let carrier =
+        std::collections::HashMap::from([("traceparent".to_string(), traceparent.to_string())]);
+    let cx = opentelemetry::global::get_text_map_propagator(|p| p.extract(&carrier));
+    use opentelemetry::trace::TraceContextExt;
+    let sc = cx.span().span_context().clone();
+    if sc.is_valid() {
+        span.add_link(sc);
+    }
+}
+
+/// The span of one outbox batch that `service` sends to audit: a child of
+/// the call that wrote the batch's first traced event (so audit's ingest
+/// joins that trace), linked to the calls behind the others.
+pub fn delivery_span<'a>(
+    service: &'static str,
+    traceparents: impl IntoIterator<Item = Option<&'a str>>,
+) -> tracing::Span {
+    let span = tracing::info_span!(
+        "deliver events",
+        otel.name = "deliver events",
+        keyholder.service = service,
+    );
+    let mut traced = traceparents.into_iter().flatten();
+    continue_trace(&span, traced.next());
+    for tp in traced {
+        link_trace(&span, tp);
+    }
+    span
+}
+
 /// Writes the current span's trace context into outgoing metadata.
 pub fn inject_context(metadata: &mut tonic::metadata::MetadataMap) {
     let cx = tracing::Span::current().context();
