@@ -187,6 +187,11 @@ fn reflection(
     Ok((v1, v1alpha))
 }
 
+/// An address for the log: `127.0.0.1:50052`, not `Some(127.0.0.1:50052)`.
+fn shown(addr: Option<std::net::SocketAddr>) -> String {
+    addr.map(|a| a.to_string()).unwrap_or_default()
+}
+
 /// Serves `routes` on `listener` until `shutdown` is cancelled.
 pub async fn serve(
     listener: TcpListener,
@@ -226,7 +231,7 @@ pub async fn serve(
         });
     }
     let addr = listener.local_addr().ok();
-    tracing::info!(addr = ?addr, services = ?options.health_names, "serving");
+    tracing::info!(addr = %shown(addr), services = ?options.health_names, "serving");
 
     let stop = shutdown.clone();
     let names = options.health_names.clone();
@@ -270,7 +275,7 @@ pub async fn serve(
             tracing::warn!(grace_secs = grace.as_secs(), "grace period over; dropping open connections");
         }
     }
-    tracing::info!(addr = ?addr, "stopped");
+    tracing::info!(addr = %shown(addr), "stopped");
     Ok(())
 }
 
