@@ -3,6 +3,7 @@
 
 use crate::domain::templates::Locale;
 use async_trait::async_trait;
+use keyholder_kit::client::Channel;
 use keyholder_kit::client::{ServiceToken, channel};
 use keyholder_kit::credentials::{self, ServiceCredentials};
 use keyholder_proto::identity::v1::identity_service_client::IdentityServiceClient;
@@ -11,7 +12,6 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, OnceCell};
-use tonic::transport::Channel;
 
 /// A person to e-mail.
 #[derive(Debug, Clone, PartialEq, Eq)]

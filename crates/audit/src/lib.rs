@@ -64,7 +64,7 @@ pub struct Audit {
     grace: Duration,
     gate: Gate,
     standing: Arc<StandingTable>,
-    identity_channel: tonic::transport::Channel,
+    identity_channel: keyholder_kit::client::Channel,
     standing_token: Arc<CredentialsFileToken>,
     metrics: Arc<keyholder_kit::metrics::Metrics>,
     metrics_listen: Option<std::net::SocketAddr>,

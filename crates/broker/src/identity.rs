@@ -6,6 +6,7 @@
 
 use crate::domain::scope::Right;
 use crate::error::Error;
+use keyholder_kit::client::Channel;
 use keyholder_kit::client::ServiceToken;
 use keyholder_kit::credentials::{self, ServiceCredentials};
 use keyholder_proto::identity::v1::identity_service_client::IdentityServiceClient;
@@ -16,7 +17,6 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::RwLock;
 use tokio::sync::OnceCell;
-use tonic::transport::Channel;
 
 /// Identity, called with the broker's service account.
 pub struct IdentityClient {

@@ -59,7 +59,7 @@ pub struct Broker {
     core: Arc<Core>,
     config: Config,
     gate: Gate,
-    identity_channel: tonic::transport::Channel,
+    identity_channel: keyholder_kit::client::Channel,
     metrics: Arc<keyholder_kit::metrics::Metrics>,
 }
 

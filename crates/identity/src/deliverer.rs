@@ -16,6 +16,7 @@ use crate::store::entities::outbox as row;
 use crate::store::{Store, outbox};
 use keyholder_kit::CancellationToken;
 use keyholder_kit::auth::PrincipalKind;
+use keyholder_kit::client::Channel;
 use keyholder_kit::client::authorized;
 use keyholder_kit::clock::SharedClock;
 use keyholder_proto::audit::v1::audit_service_client::AuditServiceClient;
@@ -23,7 +24,7 @@ use keyholder_proto::audit::v1::{Event, IngestEventsRequest};
 use sea_orm::{ConnectionTrait, TransactionTrait};
 use std::sync::Arc;
 use std::time::Duration;
-use tonic::transport::Channel;
+use tracing::Instrument;
 
 /// Events per IngestEvents call (audit accepts at most 500).
 pub const BATCH: u64 = 200;
@@ -99,7 +100,10 @@ impl Deliverer {
                 txn.commit().await?;
                 return Ok(0);
             }
-            let outcome = self.deliver_rows(&txn, &rows).await;
+            let outcome = self
+                .deliver_rows(&txn, &rows)
+                .instrument(traced(&rows))
+                .await;
             // Keep what was settled before a failure part-way through.
             txn.commit().await?;
             if outcome.is_err() {
@@ -111,7 +115,10 @@ impl Deliverer {
             if rows.is_empty() {
                 return Ok(0);
             }
-            let outcome = self.deliver_rows(self.store.db(), &rows).await;
+            let outcome = self
+                .deliver_rows(self.store.db(), &rows)
+                .instrument(traced(&rows))
+                .await;
             if outcome.is_err() {
                 let _ = outbox::mark_failed(self.store.db(), &unsettled(&rows)).await;
             }
@@ -245,6 +252,14 @@ enum Sent {
     Refused(String),
     /// Anything else (audit down, auth, …): retry later.
     Other(Error),
+}
+
+/// The span of a batch's delivery, in the trace of the calls that wrote it.
+fn traced(rows: &[row::Model]) -> tracing::Span {
+    keyholder_kit::telemetry::delivery_span(
+        "identity",
+        rows.iter().map(|r| r.traceparent.as_deref()),
+    )
 }
 
 /// The sequence numbers of a batch, to count a failed attempt on each.

@@ -5,6 +5,7 @@
 
 use anyhow::Context;
 use clap::Subcommand;
+use keyholder_kit::client::Channel;
 use keyholder_kit::client::authorized;
 use keyholder_kit::config::{Config, ServiceName};
 use keyholder_kit::credentials::{self, OperatorCredentials};
@@ -13,7 +14,6 @@ use keyholder_kit::sealed::ResealReport;
 use keyholder_proto::identity::v1 as pb;
 use keyholder_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use std::path::{Path, PathBuf};
-use tonic::transport::Channel;
 
 /// What the operator can do from the command line.
 // The variants are CLI verbs (`create-tenant`, …); the shared prefix is the point.

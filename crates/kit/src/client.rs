@@ -12,9 +12,13 @@ use jsonwebtoken::DecodingKey;
 use keyholder_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use keyholder_proto::identity::v1::{GetKeySetRequest, IssueServiceTokenRequest};
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, RwLock};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
+use tracing::Instrument;
 
 /// Why a call to another service could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -40,7 +44,116 @@ pub fn channel(url: &str) -> Result<Channel, ClientError> {
         .connect_timeout(Duration::from_secs(3))
         .timeout(Duration::from_secs(10))
         .tcp_nodelay(true)
-        .connect_lazy())
+        .connect_lazy()
+        .into())
+}
+
+/// A channel to another Keyholder service on which every call is a client
+/// span (the OpenTelemetry RPC conventions, with its final status) and
+/// carries that span's W3C `traceparent`, so the callee's server span joins
+/// the caller's trace. Every inter-service client goes through one.
+#[derive(Debug, Clone)]
+pub struct Channel(tonic::transport::Channel);
+
+impl From<tonic::transport::Channel> for Channel {
+    fn from(inner: tonic::transport::Channel) -> Self {
+        Self(inner)
+    }
+}
+
+type CallFuture = Pin<
+    Box<
+        dyn Future<Output = Result<http::Response<tonic::body::Body>, tonic::transport::Error>>
+            + Send,
+    >,
+>;
+
+impl tower::Service<http::Request<tonic::body::Body>> for Channel {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = tonic::transport::Error;
+    type Future = CallFuture;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        tower::Service::poll_ready(&mut self.0, cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<tonic::body::Body>) -> Self::Future {
+        let span = crate::telemetry::client_span(req.uri().path());
+        crate::telemetry::inject_span(&span, req.headers_mut());
+        let fut = tower::Service::call(&mut self.0, req);
+        Box::pin(
+            async move {
+                let span = tracing::Span::current();
+                let response = match fut.await {
+                    Ok(r) => r,
+                    Err(e) => {
+                        crate::telemetry::record_status(&span, tonic::Code::Unavailable, false);
+                        return Err(e);
+                    }
+                };
+                // A refusal carries its status in the headers (trailers-only).
+                if let Some(code) = status_in(response.headers()) {
+                    crate::telemetry::record_status(&span, code, false);
+                    return Ok(response);
+                }
+                Ok(response.map(|body| {
+                    tonic::body::Body::new(StatusWatch {
+                        inner: body,
+                        span: Some(span),
+                    })
+                }))
+            }
+            .instrument(span),
+        )
+    }
+}
+
+fn status_in(headers: &http::HeaderMap) -> Option<tonic::Code> {
+    headers
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i32>().ok())
+        .map(tonic::Code::from_i32)
+}
+
+/// A response body that records the call's status on its client span when
+/// the trailers go by; the span ends with the body.
+struct StatusWatch {
+    inner: tonic::body::Body,
+    span: Option<tracing::Span>,
+}
+
+impl http_body::Body for StatusWatch {
+    type Data = tonic::codegen::Bytes;
+    type Error = tonic::Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        let code = match &polled {
+            Poll::Ready(Some(Ok(frame))) => frame
+                .trailers_ref()
+                .map(|t| status_in(t).unwrap_or(tonic::Code::Unknown)),
+            Poll::Ready(Some(Err(_))) | Poll::Ready(None) => Some(tonic::Code::Unknown),
+            Poll::Pending => None,
+        };
+        if let Some(code) = code
+            && let Some(span) = self.span.take()
+        {
+            crate::telemetry::record_status(&span, code, false);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// Identity's published keys, fetched over gRPC; refreshed when a token names
@@ -63,9 +176,9 @@ impl RemoteKeySet {
     pub const STALE_RETRY: Duration = Duration::from_secs(30);
 
     /// Fetches from the identity service on `channel`.
-    pub fn new(channel: Channel) -> Self {
+    pub fn new(channel: impl Into<Channel>) -> Self {
         Self {
-            client: IdentityServiceClient::new(channel),
+            client: IdentityServiceClient::new(channel.into()),
             keys: RwLock::new(HashMap::new()),
             fetched_at: RwLock::new(None),
             last_refresh: Mutex::new(None),
@@ -226,7 +339,7 @@ mod tests {
     async fn a_stale_key_set_keeps_answering_while_identity_is_down() {
         // Nothing listens on port 1: every refresh fails at once.
         let set = RemoteKeySet::new(
-            channel("http://127.0.0.1:1").unwrap_or_else(|_| unreachable_channel()),
+            channel("http://127.0.0.1:1").unwrap_or_else(|_| unreachable_channel().into()),
         );
         let (_, public) = jwt::generate_ed25519().unwrap_or_default();
         set.keys
@@ -254,7 +367,7 @@ mod tests {
         assert!(set.resolve("unknown").await.is_none());
     }
 
-    fn unreachable_channel() -> Channel {
+    fn unreachable_channel() -> tonic::transport::Channel {
         Endpoint::from_static("http://127.0.0.1:1").connect_lazy()
     }
 }

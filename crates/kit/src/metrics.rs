@@ -164,11 +164,13 @@ struct Pending {
     method: String,
     caller: Option<CallerId>,
     start: Instant,
+    span: tracing::Span,
 }
 
 impl Pending {
     fn finish(self, code: Code) {
         let elapsed = self.start.elapsed();
+        crate::telemetry::record_status(&self.span, code, true);
         self.metrics
             .record(&self.method, code, elapsed.as_secs_f64());
         let caller = self.caller.as_ref().map_or("", |c| &c.0);
@@ -289,6 +291,7 @@ where
             method: req.uri().path().to_string(),
             caller: None,
             start: Instant::now(),
+            span: tracing::Span::none(),
         };
         let fut = self.inner.call(req);
         Box::pin(async move {
@@ -296,6 +299,7 @@ where
             let (parts, body) = response.into_parts();
             let mut pending = pending;
             pending.caller = parts.extensions.get::<CallerId>().cloned();
+            pending.span = tracing::Span::current();
             // A trailers-only answer (a refusal) carries its status here.
             let pending = match code_in(&parts.headers) {
                 Some(code) => {

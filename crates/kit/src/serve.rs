@@ -187,6 +187,11 @@ fn reflection(
     Ok((v1, v1alpha))
 }
 
+/// An address for the log: `127.0.0.1:50052`, not `Some(127.0.0.1:50052)`.
+fn shown(addr: Option<std::net::SocketAddr>) -> String {
+    addr.map(|a| a.to_string()).unwrap_or_default()
+}
+
 /// Serves `routes` on `listener` until `shutdown` is cancelled.
 pub async fn serve(
     listener: TcpListener,
@@ -226,7 +231,7 @@ pub async fn serve(
         });
     }
     let addr = listener.local_addr().ok();
-    tracing::info!(addr = ?addr, services = ?options.health_names, "serving");
+    tracing::info!(addr = %shown(addr), services = ?options.health_names, "serving");
 
     let stop = shutdown.clone();
     let names = options.health_names.clone();
@@ -242,8 +247,14 @@ pub async fn serve(
                 .await;
         }
     };
+    // Spans say which service served them, so `up` can export each
+    // service's spans under its own `service.name`.
+    let owner: &'static str = options
+        .health_names
+        .first()
+        .map_or("", |n| crate::telemetry::owner_of(n));
     let server = Server::builder()
-        .trace_fn(crate::telemetry::grpc_span)
+        .trace_fn(move |req| crate::telemetry::grpc_span(owner, req))
         // Outermost first: every call is counted and logged with its final
         // status; a panic anywhere inside becomes an answer; tonic's
         // own refusals (undecodable, too large) are reworded; then the gate.
@@ -264,7 +275,7 @@ pub async fn serve(
             tracing::warn!(grace_secs = grace.as_secs(), "grace period over; dropping open connections");
         }
     }
-    tracing::info!(addr = ?addr, "stopped");
+    tracing::info!(addr = %shown(addr), "stopped");
     Ok(())
 }
 

@@ -201,14 +201,14 @@ pub trait TokenSource: Send + Sync {
 /// The service's own account, signed in with the credentials file identity
 /// wrote (read at first use, so a service may start before identity).
 pub struct CredentialsFileToken {
-    channel: tonic::transport::Channel,
+    channel: crate::client::Channel,
     file: std::path::PathBuf,
     token: tokio::sync::OnceCell<crate::client::ServiceToken>,
 }
 
 impl CredentialsFileToken {
     /// Signs in at identity on `channel` with the credentials in `file`.
-    pub fn new(channel: tonic::transport::Channel, file: std::path::PathBuf) -> Self {
+    pub fn new(channel: crate::client::Channel, file: std::path::PathBuf) -> Self {
         Self {
             channel,
             file,
@@ -240,7 +240,7 @@ impl TokenSource for CredentialsFileToken {
 /// a short backoff and resuming from the last applied sequence.
 pub async fn follow(
     table: Arc<StandingTable>,
-    channel: tonic::transport::Channel,
+    channel: crate::client::Channel,
     tokens: Arc<dyn TokenSource>,
     shutdown: crate::CancellationToken,
 ) {

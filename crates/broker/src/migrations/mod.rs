@@ -6,6 +6,7 @@ use sea_orm_migration::prelude::*;
 mod m0001_initial;
 mod m0002_outbox_rejects_and_one_standing_grant;
 mod m0003_grant_ending_notice;
+mod m0004_outbox_traceparent;
 
 /// Runs broker's migrations.
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_initial::Migration),
             Box::new(m0002_outbox_rejects_and_one_standing_grant::Migration),
             Box::new(m0003_grant_ending_notice::Migration),
+            Box::new(m0004_outbox_traceparent::Migration),
         ]
     }
 

@@ -144,6 +144,8 @@ pub mod outbox {
         pub rejected_at: Option<i64>,
         /// Audit's reason for refusing it.
         pub last_error: String,
+        /// The W3C trace context of the call that wrote it, if traced.
+        pub traceparent: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -49,6 +49,7 @@ fn row(event: &Event, now_ms: i64) -> outbox::ActiveModel {
         attempts: Set(0),
         rejected_at: Set(None),
         last_error: Set(String::new()),
+        traceparent: Set(keyholder_kit::telemetry::current_traceparent()),
     }
 }
 

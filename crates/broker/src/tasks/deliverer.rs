@@ -11,13 +11,14 @@ use crate::identity::IdentityClient;
 use crate::store::entities::outbox::Model as Row;
 use crate::store::{Store, outbox};
 use keyholder_kit::CancellationToken;
+use keyholder_kit::client::Channel;
 use keyholder_kit::clock::SharedClock;
 use keyholder_proto::audit::v1::audit_service_client::AuditServiceClient;
 use keyholder_proto::audit::v1::{Event, IngestEventsRequest};
 use sea_orm::{ConnectionTrait, TransactionTrait};
 use std::sync::Arc;
 use std::time::Duration;
-use tonic::transport::Channel;
+use tracing::Instrument;
 
 /// Events per IngestEvents call (audit accepts at most 500).
 pub const BATCH: u64 = 200;
@@ -78,7 +79,9 @@ pub async fn deliver_once(
             txn.commit().await?;
             return Ok(0);
         }
-        let outcome = deliver_rows(&txn, identity, client, clock, &rows).await;
+        let outcome = deliver_rows(&txn, identity, client, clock, &rows)
+            .instrument(traced(&rows))
+            .await;
         // Keep what was settled before a failure part-way through.
         txn.commit().await?;
         outcome
@@ -87,13 +90,20 @@ pub async fn deliver_once(
         if rows.is_empty() {
             return Ok(0);
         }
-        let outcome = deliver_rows(store.db(), identity, client, clock, &rows).await;
+        let outcome = deliver_rows(store.db(), identity, client, clock, &rows)
+            .instrument(traced(&rows))
+            .await;
         if outcome.is_err() {
             let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
             let _ = outbox::mark_failed(store.db(), &seqs).await;
         }
         outcome
     }
+}
+
+/// The span of a batch's delivery, in the trace of the calls that wrote it.
+fn traced(rows: &[Row]) -> tracing::Span {
+    keyholder_kit::telemetry::delivery_span("broker", rows.iter().map(|r| r.traceparent.as_deref()))
 }
 
 /// Sends `rows` as one batch. When audit refuses the batch as invalid, sends

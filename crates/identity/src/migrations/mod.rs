@@ -10,6 +10,7 @@ mod m0004_outbox_rejects;
 mod m0005_standing;
 mod m0006_sign_in_throttle;
 mod m0007_invitations;
+mod m0008_outbox_traceparent;
 
 /// Runs identity's migrations, tracked in `identity_migrations`.
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_standing::Migration),
             Box::new(m0006_sign_in_throttle::Migration),
             Box::new(m0007_invitations::Migration),
+            Box::new(m0008_outbox_traceparent::Migration),
         ]
     }
 

@@ -272,6 +272,8 @@ pub mod outbox {
         /// keep (an invitation's acceptance token); cleared once the event is
         /// delivered or set aside.
         pub secret: Option<String>,
+        /// The W3C trace context of the call that wrote it, if traced.
+        pub traceparent: Option<String>,
     }
     no_relations!();
 }

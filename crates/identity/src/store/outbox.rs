@@ -46,6 +46,7 @@ pub async fn push<C: ConnectionTrait>(
             attempts: Set(0),
             rejected_at: Set(None),
             last_error: Set(String::new()),
+            traceparent: Set(keyholder_kit::telemetry::current_traceparent()),
         })
         .exec_without_returning(conn)
         .await?;
