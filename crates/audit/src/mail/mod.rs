@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use keyholder_kit::config::Config;
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
-use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::path::PathBuf;
 
 /// One e-mail to send.
@@ -192,30 +192,37 @@ fn smtp_reply_kind(code: Option<u16>, permanent: bool, reply: &str) -> FailureKi
 }
 
 /// Writes each message as an `.eml` file into a folder (the embedded default).
+/// The files are owner-only (0600) in an owner-only folder (0700): a mail can
+/// hold an invitation link. (lettre's file transport would leave them to the
+/// umask, so the formatted message is written here.)
 pub struct FolderMailer {
-    transport: AsyncFileTransport<Tokio1Executor>,
+    dir: PathBuf,
 }
 
 impl FolderMailer {
-    /// Into `dir`, created when missing.
+    /// Into `dir`, created (0700) when missing.
     pub fn new(dir: PathBuf) -> Result<Self, String> {
-        std::fs::create_dir_all(&dir)
+        keyholder_kit::files::create_private_dir(&dir)
             .map_err(|e| format!("cannot create mail folder {}: {e}", dir.display()))?;
-        Ok(Self {
-            transport: AsyncFileTransport::new(dir),
-        })
+        Ok(Self { dir })
     }
 }
 
 #[async_trait]
 impl Mailer for FolderMailer {
     async fn send(&self, mail: &OutgoingMail) -> Result<(), MailError> {
-        let message = build(mail)?;
-        self.transport
-            .send(message)
-            .await
-            .map(|_| ())
-            .map_err(|e| MailError::Transient(e.to_string()))
+        let bytes = build(mail)?.formatted();
+        // Named like lettre's file transport: a fresh id per written file.
+        let path = self.dir.join(format!("{}.eml", uuid::Uuid::new_v4()));
+        tokio::task::spawn_blocking(move || {
+            use std::io::Write;
+            let mut f = keyholder_kit::files::create_private_file(&path, true)?;
+            f.write_all(&bytes)?;
+            f.sync_all()
+        })
+        .await
+        .map_err(|e| MailError::Transient(e.to_string()))?
+        .map_err(|e| MailError::Transient(format!("cannot write the mail file: {e}")))
     }
 }
 
@@ -230,6 +237,42 @@ pub fn from_config(config: &Config) -> Result<std::sync::Arc<dyn Mailer>, String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn mail_files_are_owner_only() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+        let folder = dir.path().join("mail");
+        let mailer = FolderMailer::new(folder.clone()).unwrap_or_else(|e| unreachable!("{e}"));
+        let mail = OutgoingMail {
+            from: "keyholder@v.example".into(),
+            to: "ann@v.example".into(),
+            subject: "Support signed in".into(),
+            text: "Ivan signed in.".into(),
+            html: "<p>Ivan signed in.</p>".into(),
+            message_id: "<m1@v.example>".into(),
+        };
+        assert!(mailer.send(&mail).await.is_ok());
+        let files: Vec<_> = std::fs::read_dir(&folder)
+            .unwrap_or_else(|e| unreachable!("{e}"))
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .collect();
+        assert_eq!(files.len(), 1);
+        let text = std::fs::read_to_string(&files[0]).unwrap_or_default();
+        assert!(text.contains("Subject: Support signed in"), "{text}");
+        assert!(text.contains("Message-ID: <m1@v.example>"), "{text}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &std::path::Path| {
+                std::fs::metadata(p)
+                    .map(|m| m.permissions().mode() & 0o777)
+                    .unwrap_or(0)
+            };
+            assert_eq!(mode(&files[0]), 0o600);
+            assert_eq!(mode(&folder), 0o700);
+        }
+    }
 
     #[test]
     fn subjects_lose_bidi_and_line_breaks() {
