@@ -200,6 +200,11 @@ impl Audit {
         ));
         let db = self.api.store.db.clone();
         if self.metrics_listen.is_some() {
+            tokio::spawn(keyholder_kit::metrics::follow_standing_age(
+                self.metrics.clone(),
+                self.standing.clone(),
+                shutdown.clone(),
+            ));
             tokio::spawn(keyholder_kit::metrics::refresh_sql_gauges(
                 db.clone(),
                 metrics::gauges(&self.metrics),

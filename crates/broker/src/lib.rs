@@ -189,6 +189,11 @@ impl Broker {
             shutdown.clone(),
         )));
         if self.config.broker.metrics_listen.is_some() {
+            tokio::spawn(keyholder_kit::metrics::follow_standing_age(
+                self.metrics.clone(),
+                core.standing.clone(),
+                shutdown.clone(),
+            ));
             tokio::spawn(keyholder_kit::metrics::refresh_sql_gauges(
                 core.store.db().clone(),
                 metrics::gauges(&self.metrics),

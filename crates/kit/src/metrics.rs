@@ -413,6 +413,28 @@ pub async fn refresh_sql_gauges(
     }
 }
 
+/// Keeps `keyholder_standing_age_seconds` (seconds since identity's standing
+/// feed last confirmed this follower's picture; -1 before the first sync)
+/// current every second until `shutdown`. Past the staleness bound the
+/// service refuses every call, so this is the gauge to alert on.
+pub async fn follow_standing_age(
+    metrics: Arc<Metrics>,
+    standing: Arc<crate::standing::StandingTable>,
+    shutdown: CancellationToken,
+) {
+    let gauge = metrics.gauge(
+        "keyholder_standing_age_seconds",
+        "Seconds since identity's standing feed last confirmed this service's picture (-1: never)",
+    );
+    loop {
+        gauge.set(standing.confirmed_age().map_or(-1.0, |d| d.as_secs_f64()));
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+        }
+    }
+}
+
 /// Serves `GET /metrics` (text exposition) on `listener` until `shutdown`.
 pub async fn serve_metrics(
     listener: TcpListener,

@@ -158,6 +158,16 @@ impl StandingTable {
             .is_some_and(|at| at.elapsed() <= self.max_staleness)
     }
 
+    /// How long ago identity's feed last confirmed the picture (None before
+    /// the first sync): what an operator watches to see revocations arrive.
+    pub fn confirmed_age(&self) -> Option<Duration> {
+        self.confirmed
+            .lock()
+            .ok()
+            .and_then(|at| *at)
+            .map(|at| at.elapsed())
+    }
+
     fn ever_synced(&self) -> bool {
         self.confirmed.lock().ok().is_some_and(|at| at.is_some())
     }

@@ -66,6 +66,15 @@ async fn calls_and_grants_show_on_the_metrics_port() {
         format!("keyholder_rpc_duration_seconds_count{{service=\"broker\",method=\"{SETTINGS}\"}}");
     assert_eq!(value(&after, &latency), Some(4.0), "{after}");
 
+    // The standing feed was confirmed within the heartbeat (2 s), and the
+    // gauge says so (it is -1 only before the first sync).
+    let age = "keyholder_standing_age_seconds{service=\"broker\"}";
+    let fresh = eventually(|| async {
+        value(&scrape(addr).await, age).is_some_and(|a| (0.0..3.0).contains(&a))
+    })
+    .await;
+    assert!(fresh, "{}", scrape(addr).await);
+
     // The gauges follow the database: one grant in force after an approval.
     let active = "keyholder_grants_active{service=\"broker\"}";
     assert_eq!(value(&after, active), Some(0.0), "{after}");
