@@ -92,67 +92,22 @@ impl tower::Service<http::Request<tonic::body::Body>> for Channel {
                     }
                 };
                 // A refusal carries its status in the headers (trailers-only).
-                if let Some(code) = status_in(response.headers()) {
+                if let Some(code) = crate::grpc_status::code_in(response.headers()) {
                     crate::telemetry::record_status(&span, code, false);
                     return Ok(response);
                 }
+                // Otherwise it comes with the trailers; the span ends with
+                // the body.
                 Ok(response.map(|body| {
-                    tonic::body::Body::new(StatusWatch {
-                        inner: body,
-                        span: Some(span),
-                    })
+                    tonic::body::Body::new(crate::grpc_status::OnStatus::new(
+                        body,
+                        move |code| crate::telemetry::record_status(&span, code, false),
+                        None,
+                    ))
                 }))
             }
             .instrument(span),
         )
-    }
-}
-
-fn status_in(headers: &http::HeaderMap) -> Option<tonic::Code> {
-    headers
-        .get("grpc-status")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<i32>().ok())
-        .map(tonic::Code::from_i32)
-}
-
-/// A response body that records the call's status on its client span when
-/// the trailers go by; the span ends with the body.
-struct StatusWatch {
-    inner: tonic::body::Body,
-    span: Option<tracing::Span>,
-}
-
-impl http_body::Body for StatusWatch {
-    type Data = tonic::codegen::Bytes;
-    type Error = tonic::Status;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        let code = match &polled {
-            Poll::Ready(Some(Ok(frame))) => frame
-                .trailers_ref()
-                .map(|t| status_in(t).unwrap_or(tonic::Code::Unknown)),
-            Poll::Ready(Some(Err(_))) | Poll::Ready(None) => Some(tonic::Code::Unknown),
-            Poll::Pending => None,
-        };
-        if let Some(code) = code
-            && let Some(span) = self.span.take()
-        {
-            crate::telemetry::record_status(&span, code, false);
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
     }
 }
 

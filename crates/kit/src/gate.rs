@@ -153,7 +153,7 @@ where
             }
             match shared.admit(req.headers()).await {
                 Ok(verified) => {
-                    let caller = crate::metrics::CallerId(verified.0.id.as_str().into());
+                    let caller = crate::metrics::CallerId(verified.clone());
                     req.extensions_mut().insert(Verified(verified));
                     let mut response = inner.call(req).await?;
                     response.extensions_mut().insert(caller);

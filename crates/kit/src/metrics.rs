@@ -10,7 +10,8 @@
 //! exposition is served on the service's own metrics port by
 //! [`serve_metrics`].
 
-use http_body::{Body, Frame, SizeHint};
+use crate::grpc_status::{OnStatus, code_in};
+use http_body::Body;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -155,8 +156,9 @@ pub fn code_name(code: Code) -> &'static str {
 
 /// The caller the gate admitted, put in the response's extensions so the
 /// access log can name who called without seeing the token.
+/// (The gate's own verified entry, shared: no copy of the id per call.)
 #[derive(Debug, Clone)]
-pub struct CallerId(pub Arc<str>);
+pub struct CallerId(pub Arc<(crate::auth::Principal, i64)>);
 
 /// A call whose status is not known yet.
 struct Pending {
@@ -173,7 +175,7 @@ impl Pending {
         crate::telemetry::record_status(&self.span, code, true);
         self.metrics
             .record(&self.method, code, elapsed.as_secs_f64());
-        let caller = self.caller.as_ref().map_or("", |c| &c.0);
+        let caller = self.caller.as_ref().map_or("", |c| c.0.0.id.as_str());
         tracing::info!(
             target: "keyholder::access",
             method = %self.method,
@@ -186,66 +188,9 @@ impl Pending {
     }
 }
 
-fn code_in(headers: &http::HeaderMap) -> Option<Code> {
-    headers
-        .get("grpc-status")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<i32>().ok())
-        .map(Code::from_i32)
-}
-
-/// A response body that records the call when its trailers go by (or when
-/// it ends or is dropped without them: the call did not finish).
-pub struct Metered<B> {
-    inner: B,
-    pending: Option<Pending>,
-}
-
-impl<B> Drop for Metered<B> {
-    fn drop(&mut self) {
-        if let Some(p) = self.pending.take() {
-            p.finish(Code::Cancelled);
-        }
-    }
-}
-
-impl<B> Body for Metered<B>
-where
-    B: Body + Unpin,
-{
-    type Data = B::Data;
-    type Error = B::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        let this = &mut *self;
-        let polled = Pin::new(&mut this.inner).poll_frame(cx);
-        let code = match &polled {
-            Poll::Ready(Some(Ok(frame))) => frame
-                .trailers_ref()
-                .map(|t| code_in(t).unwrap_or(Code::Unknown)),
-            Poll::Ready(Some(Err(_))) => Some(Code::Unknown),
-            Poll::Ready(None) => Some(Code::Unknown),
-            Poll::Pending => None,
-        };
-        if let Some(code) = code
-            && let Some(p) = this.pending.take()
-        {
-            p.finish(code);
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
+/// A response body that records the call when its status is known (or
+/// CANCELLED when it is dropped first: the call did not finish).
+pub type Metered<B> = OnStatus<B, Box<dyn FnOnce(Code) + Send>>;
 
 /// The layer, mounted outermost in `serve`.
 #[derive(Debug, Clone)]
@@ -300,21 +245,20 @@ where
             let mut pending = pending;
             pending.caller = parts.extensions.get::<CallerId>().cloned();
             pending.span = tracing::Span::current();
-            // A trailers-only answer (a refusal) carries its status here.
-            let pending = match code_in(&parts.headers) {
+            // A trailers-only answer (a refusal) carries its status here;
+            // otherwise it comes with the trailers.
+            let body = match code_in(&parts.headers) {
                 Some(code) => {
                     pending.finish(code);
-                    None
+                    OnStatus::new(body, Box::new(|_| {}) as Box<dyn FnOnce(Code) + Send>, None)
                 }
-                None => Some(pending),
+                None => OnStatus::new(
+                    body,
+                    Box::new(move |code| pending.finish(code)) as Box<dyn FnOnce(Code) + Send>,
+                    Some(Code::Cancelled),
+                ),
             };
-            Ok(http::Response::from_parts(
-                parts,
-                Metered {
-                    inner: body,
-                    pending,
-                },
-            ))
+            Ok(http::Response::from_parts(parts, body))
         })
     }
 }
