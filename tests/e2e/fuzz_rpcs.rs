@@ -7,25 +7,16 @@
 
 use keyholder_testkit::Suite;
 use keyholder_testkit::raw_rpc::{Ports, Rpc, all_rpcs, call_raw, is_crash};
+use keyholder_testkit::xorshift::Xorshift;
 
-/// A small deterministic generator (xorshift64*), so a failure replays from
-/// its seed.
-struct Gen(u64);
+/// Protobuf-shaped test input drawn from the shared generator.
+trait Messages {
+    fn varint(&mut self, out: &mut Vec<u8>, v: u64);
+    fn text(&mut self) -> Vec<u8>;
+    fn message(&mut self, depth: u32) -> Vec<u8>;
+}
 
-impl Gen {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-
+impl Messages for Xorshift {
     fn varint(&mut self, out: &mut Vec<u8>, mut v: u64) {
         loop {
             let byte = (v & 0x7f) as u8;
@@ -83,7 +74,7 @@ impl Gen {
                         0 => u64::MAX,
                         1 => self.below(50),
                         2 => i64::MIN as u64,
-                        _ => self.next(),
+                        _ => self.next_u64(),
                     };
                     self.varint(&mut out, v);
                 }
@@ -99,12 +90,12 @@ impl Gen {
                 }
                 3 => {
                     self.varint(&mut out, (field << 3) | 1);
-                    out.extend(self.next().to_le_bytes());
+                    out.extend(self.next_u64().to_le_bytes());
                 }
                 _ => {
                     // Raw garbage: a truncated or impossible encoding.
                     for _ in 0..self.below(16) {
-                        out.push(self.next() as u8);
+                        out.push(self.next_u64() as u8);
                     }
                 }
             }
@@ -149,7 +140,7 @@ async fn no_generated_message_crashes_any_rpc_for_any_caller() {
     ];
     let ports = Ports::of_suite(&s);
     let rpcs: Vec<Rpc> = all_rpcs();
-    let mut g = Gen(seed);
+    let mut g = Xorshift(seed);
     let mut crashes = Vec::new();
     let mut calls = 0u64;
     for rpc in &rpcs {

@@ -8,6 +8,7 @@
 #![allow(clippy::expect_used, clippy::panic)]
 
 use keyholder_fuzzing::{TARGETS, run};
+use keyholder_testkit::xorshift::Xorshift;
 use std::path::PathBuf;
 
 fn corpus_dir(target: &str) -> PathBuf {
@@ -16,47 +17,33 @@ fn corpus_dir(target: &str) -> PathBuf {
         .join(target)
 }
 
-/// A small deterministic generator (xorshift64*) so a failure replays.
-struct Gen(u64);
-
-impl Gen {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// A corpus entry with a few bytes changed, cut or repeated — or, with
-    /// no corpus, random bytes.
-    fn mutate(&mut self, seeds: &[Vec<u8>]) -> Vec<u8> {
-        let mut out = if seeds.is_empty() {
-            Vec::new()
+/// A corpus entry with a few bytes changed, cut or repeated — or, with
+/// no corpus, random bytes.
+fn mutate(g: &mut Xorshift, seeds: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = if seeds.is_empty() {
+        Vec::new()
+    } else {
+        seeds[(g.next_u64() % seeds.len() as u64) as usize].clone()
+    };
+    for _ in 0..1 + g.next_u64() % 8 {
+        let at = if out.is_empty() {
+            0
         } else {
-            seeds[(self.next() % seeds.len() as u64) as usize].clone()
+            (g.next_u64() % out.len() as u64) as usize
         };
-        for _ in 0..1 + self.next() % 8 {
-            let at = if out.is_empty() {
-                0
-            } else {
-                (self.next() % out.len() as u64) as usize
-            };
-            match self.next() % 4 {
-                0 if at < out.len() => out[at] = self.next() as u8,
-                1 if at < out.len() => {
-                    out.remove(at);
-                }
-                2 => out.insert(at, self.next() as u8),
-                _ => {
-                    let tail: Vec<u8> = out[at..].to_vec();
-                    out.extend(tail.iter().take(64));
-                }
+        match g.next_u64() % 4 {
+            0 if at < out.len() => out[at] = g.next_u64() as u8,
+            1 if at < out.len() => {
+                out.remove(at);
+            }
+            2 => out.insert(at, g.next_u64() as u8),
+            _ => {
+                let tail: Vec<u8> = out[at..].to_vec();
+                out.extend(tail.iter().take(64));
             }
         }
-        out
     }
+    out
 }
 
 fn seeds(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
@@ -99,10 +86,10 @@ fn replay(target: &str) {
         per_target
     };
     let seed = 0x00C0_FFEE_u64 ^ target.len() as u64;
-    let mut g = Gen(seed);
+    let mut g = Xorshift(seed);
     let bytes: Vec<Vec<u8>> = kept.into_iter().map(|(_, b)| b).collect();
     for i in 0..n {
-        let input = g.mutate(&bytes);
+        let input = mutate(&mut g, &bytes);
         let outcome = std::panic::catch_unwind(|| run(target, &input));
         assert!(
             matches!(outcome, Ok(true)),

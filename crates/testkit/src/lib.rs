@@ -14,6 +14,7 @@ mod fixtures;
 pub mod identity_helpers;
 pub mod raw_rpc;
 pub mod smtp;
+pub mod xorshift;
 
 pub use fixtures::{AgentFixture, TenantFixture, UserFixture};
 pub use identity_helpers::totp_at;
