@@ -97,13 +97,6 @@ pub fn correlation_id() -> String {
         .collect()
 }
 
-/// Characters never sent: controls, and the bidirectional overrides, isolates
-/// and marks that make a message read differently from what it says (the
-/// same rule mail subjects follow).
-fn hidden(c: char) -> bool {
-    keyholder_rights::input::is_hidden(c)
-}
-
 /// `raw` made fit for a caller: hidden characters removed (line breaks and
 /// tabs become spaces), and cut on a character boundary to at most
 /// [`MAX_MESSAGE_BYTES`], ending in "…" when cut.
@@ -115,7 +108,7 @@ pub fn public_text(raw: &str) -> String {
     for c in raw.chars() {
         let c = match c {
             '\n' | '\r' | '\t' => ' ',
-            c if hidden(c) => continue,
+            c if keyholder_rights::input::is_hidden(c) => continue,
             c => c,
         };
         if cut_at.is_none() && out.len() + c.len_utf8() > budget {
