@@ -63,7 +63,7 @@ impl World {
         self.suite
             .config
             .audit
-            .audit_url
+            .url
             .trim_start_matches("http://")
             .parse()
             .expect("audit address")

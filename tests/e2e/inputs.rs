@@ -102,7 +102,7 @@ async fn undecodable_and_oversized_messages_get_plain_answers() {
     let cfg = &w.suite.config;
     let calls = [
         (
-            addr_of(&cfg.broker.identity_url),
+            addr_of(&cfg.identity.url),
             "/keyholder.identity.v1.IdentityService/ListTenants",
             &operator,
         ),
@@ -112,7 +112,7 @@ async fn undecodable_and_oversized_messages_get_plain_answers() {
             &w.tenant.admin_token,
         ),
         (
-            addr_of(&cfg.broker.audit_url),
+            addr_of(&cfg.audit.url),
             "/keyholder.audit.v1.AuditService/ListEvents",
             &w.tenant.admin_token,
         ),

@@ -84,6 +84,7 @@ impl Audit {
     ) -> Result<Self, StartError> {
         let db = keyholder_kit::db::open::<migrations::Migrator>(
             &config.database_url(ServiceName::Audit),
+            config.migrate_on_start,
         )
         .await?;
         let kek = keyholder_kit::kek::KekRing::from_config(config)?;
@@ -102,7 +103,7 @@ impl Audit {
             witness,
         )
         .await?;
-        let identity_url = &config.audit.identity_url;
+        let identity_url = &config.identity.url;
         let identity_channel = channel(identity_url)?;
         let auth = Authenticator::new(
             Arc::new(RemoteKeySet::new(identity_channel.clone())),

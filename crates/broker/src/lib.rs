@@ -121,13 +121,14 @@ impl Broker {
     ) -> Result<Self, StartError> {
         let db = keyholder_kit::db::open::<migrations::Migrator>(
             &config.database_url(ServiceName::Broker),
+            config.migrate_on_start,
         )
         .await?;
         let cache = Arc::new(AccessCache::new(options.cache_max_age));
         let store = Store::new(db.clone(), cache, Arc::new(Notify::new()));
         let kek = keyholder_kit::kek::KekRing::from_config(config)?;
         let keys = SessionKeys::load_or_create(&db, &kek, clock.now()).await?;
-        let identity_channel = channel(&config.broker.identity_url)?;
+        let identity_channel = channel(&config.identity.url)?;
         let auth = Authenticator::new(
             Arc::new(RemoteKeySet::new(identity_channel.clone())),
             AUDIENCE_BROKER,
@@ -234,7 +235,7 @@ fn tokio_util_tasks(
     config: &Config,
     shutdown: &CancellationToken,
 ) -> Result<Vec<tokio::task::JoinHandle<()>>, StartError> {
-    let audit = channel(&config.broker.audit_url)?;
+    let audit = channel(&config.audit.url)?;
     Ok(vec![
         tokio::spawn(tasks::sweeper::run(
             core.store.clone(),

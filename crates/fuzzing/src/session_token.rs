@@ -40,6 +40,7 @@ fn fixture() -> &'static Fixture {
             let url = format!("sqlite://{}/broker.db", dir.path().display());
             let db = keyholder_kit::db::open::<keyholder_broker::migrations::Migrator>(
                 &Secret::new(url),
+                true,
             )
             .await
             .expect("broker database");

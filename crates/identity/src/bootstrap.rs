@@ -51,7 +51,7 @@ pub async fn run(store: &Store, config: &Config, now: i64) -> Result<(), StartEr
     {
         return Ok(());
     }
-    let path = config.data_dir.join("operator.credentials");
+    let path = config.operator_credentials_file();
     let creds = match existing::<OperatorCredentials>(&path)? {
         Some(c) => c,
         None => {

@@ -79,7 +79,8 @@ impl Identity {
     pub async fn prepare(config: &Config, clock: SharedClock) -> Result<Self, StartError> {
         let url = config.database_url(ServiceName::Identity);
         let kek = keyholder_kit::kek::KekRing::from_config(config)?;
-        let db = keyholder_kit::db::open::<migrations::Migrator>(&url).await?;
+        let db =
+            keyholder_kit::db::open::<migrations::Migrator>(&url, config.migrate_on_start).await?;
         let store = store::Store::new(db, kek);
         // Databases of an earlier version hold plaintext; a rotated ring
         // leaves values under an older KEK: both are sealed anew here.
@@ -92,7 +93,7 @@ impl Identity {
             Arc::new(grpc::standing::DatabaseStanding::new(store.clone())),
             PUBLIC_METHODS,
         );
-        let audit = keyholder_kit::client::channel(&config.identity.audit_url)?;
+        let audit = keyholder_kit::client::channel(&config.audit.url)?;
         let deliverer =
             deliverer::Deliverer::new(store.clone(), keys.clone(), clock.clone(), audit);
         Ok(Self {

@@ -1,18 +1,19 @@
 //! `keyholder admin …`: the operator's first steps after `keyholder up`,
 //! through identity's gRPC API with the bootstrap operator credentials —
-//! create a tenant, a support agent, a service account — and the
-//! key-encryption key's upkeep, straight on the services' databases.
+//! create a tenant, a support agent, a service account — and upkeep done
+//! straight on the services' databases and files: the key-encryption key,
+//! the service credentials a Kubernetes install starts from, and a lost
+//! operator password.
 
+use crate::connect::{Session, SignInArgs, refused, request_id};
 use anyhow::Context;
 use clap::Subcommand;
-use keyholder_kit::client::Channel;
-use keyholder_kit::client::authorized;
+use keyholder_identity::domain::{password, random};
 use keyholder_kit::config::{Config, ServiceName};
-use keyholder_kit::credentials::{self, OperatorCredentials};
+use keyholder_kit::credentials::{self, OperatorCredentials, ServiceCredentials};
 use keyholder_kit::kek::{self, KekRing};
 use keyholder_kit::sealed::ResealReport;
 use keyholder_proto::identity::v1 as pb;
-use keyholder_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use std::path::{Path, PathBuf};
 
 /// What the operator can do from the command line.
@@ -68,6 +69,27 @@ pub enum AdminCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Write fresh credentials for the operator, the broker and audit into a
+    /// new folder (0600 files), to put in a Kubernetes Secret before the
+    /// first start: identity registers them, broker and audit sign in with
+    /// theirs.
+    GenerateCredentials {
+        /// The folder to create them in; existing files are never overwritten.
+        #[arg(long)]
+        out_dir: PathBuf,
+    },
+    /// Give the operator a new random password and end its sessions, straight
+    /// in identity's database (for a lost password; nobody can sign in to
+    /// change it). Writes the new credentials file, or prints it.
+    ResetOperator {
+        /// Where to write the credentials (the operator credentials file
+        /// when omitted).
+        #[arg(long, conflicts_with = "print")]
+        out: Option<PathBuf>,
+        /// Print the credentials as JSON instead (for a Kubernetes Secret).
+        #[arg(long)]
+        print: bool,
+    },
     /// Re-seal every stored secret of the three services with the new
     /// key-encryption key. Safe while the services run, once they all hold
     /// the new key in their ring (see the README's rotation steps).
@@ -79,33 +101,6 @@ pub enum AdminCommand {
         #[arg(long = "old", required = true)]
         old: Vec<PathBuf>,
     },
-}
-
-async fn operator_client(
-    config: &Config,
-) -> anyhow::Result<(IdentityServiceClient<Channel>, String)> {
-    let path = config.data_dir.join("operator.credentials");
-    let creds: OperatorCredentials = credentials::read(&path)
-        .with_context(|| "run `keyholder up` once first: it writes the operator's credentials")?;
-    let channel = keyholder_kit::client::channel(&config.identity.identity_url)?;
-    let mut client = IdentityServiceClient::new(channel);
-    let tokens = client
-        .sign_in(pb::SignInRequest {
-            tenant_id: String::new(),
-            email: creds.email,
-            password: creds.password,
-            totp_code: String::new(),
-        })
-        .await
-        .map_err(|s| anyhow::anyhow!("operator sign-in failed: {}", s.message()))?
-        .into_inner()
-        .tokens
-        .context("identity returned no tokens")?;
-    Ok((client, tokens.access_token))
-}
-
-fn request_id() -> String {
-    uuid::Uuid::new_v4().to_string()
 }
 
 /// The ring `rotate-kek` works with: the new key first (it seals), then
@@ -174,10 +169,14 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
             println!("kek_id={}", ring.current_id());
             return Ok(());
         }
+        AdminCommand::GenerateCredentials { out_dir } => return generate_credentials(&out_dir),
+        AdminCommand::ResetOperator { out, print } => {
+            return reset_operator(config, out, print).await;
+        }
         other => other,
     };
-    let (mut client, token) = operator_client(config).await?;
-    let fail = |s: tonic::Status| anyhow::anyhow!("{:?}: {}", s.code(), s.message());
+    let mut session = Session::open(config, &SignInArgs::default()).await?;
+    let fail = |what: &'static str| move |s: tonic::Status| refused(what, &s);
     match command {
         AdminCommand::CreateTenant {
             name,
@@ -192,23 +191,21 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
                 "ru" => pb::Locale::Ru,
                 other => anyhow::bail!("locale must be en or ru, not {other}"),
             };
-            let resp = client
-                .create_tenant(authorized(
-                    pb::CreateTenantRequest {
-                        request_id: request_id(),
-                        name,
-                        seat_limit: seats,
-                        locale: locale as i32,
-                        chief_admin: Some(pb::ChiefAdminSpec {
-                            email: chief_email,
-                            display_name: chief_name,
-                            password: chief_password,
-                        }),
-                    },
-                    &token,
-                ))
+            let resp = session
+                .identity
+                .create_tenant(session.call(pb::CreateTenantRequest {
+                    request_id: request_id(),
+                    name,
+                    seat_limit: seats,
+                    locale: locale as i32,
+                    chief_admin: Some(pb::ChiefAdminSpec {
+                        email: chief_email,
+                        display_name: chief_name,
+                        password: chief_password,
+                    }),
+                }))
                 .await
-                .map_err(fail)?
+                .map_err(fail("creating the tenant"))?
                 .into_inner();
             let tenant = resp.tenant.context("no tenant in the answer")?;
             println!("tenant_id={}", tenant.tenant_id);
@@ -219,18 +216,16 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
             name,
             password,
         } => {
-            let resp = client
-                .create_support_agent(authorized(
-                    pb::CreateSupportAgentRequest {
-                        request_id: request_id(),
-                        email,
-                        display_name: name,
-                        password,
-                    },
-                    &token,
-                ))
+            let resp = session
+                .identity
+                .create_support_agent(session.call(pb::CreateSupportAgentRequest {
+                    request_id: request_id(),
+                    email,
+                    display_name: name,
+                    password,
+                }))
                 .await
-                .map_err(fail)?
+                .map_err(fail("creating the agent"))?
                 .into_inner();
             let user = resp.user.context("no agent in the answer")?;
             println!("agent_id={}", user.user_id);
@@ -238,23 +233,89 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
             println!("totp_uri={}", resp.otpauth_uri);
         }
         AdminCommand::CreateServiceAccount { name, scopes } => {
-            let resp = client
-                .create_service_account(authorized(
-                    pb::CreateServiceAccountRequest {
-                        request_id: request_id(),
-                        name,
-                        scopes,
-                    },
-                    &token,
-                ))
+            let resp = session
+                .identity
+                .create_service_account(session.call(pb::CreateServiceAccountRequest {
+                    request_id: request_id(),
+                    name,
+                    scopes,
+                }))
                 .await
-                .map_err(fail)?
+                .map_err(fail("creating the service account"))?
                 .into_inner();
             let account = resp.account.context("no account in the answer")?;
             println!("client_id={}", account.client_id);
             println!("client_secret={}", resp.client_secret);
         }
-        AdminCommand::GenerateKek { .. } | AdminCommand::RotateKek { .. } => {}
+        AdminCommand::GenerateKek { .. }
+        | AdminCommand::RotateKek { .. }
+        | AdminCommand::GenerateCredentials { .. }
+        | AdminCommand::ResetOperator { .. } => {}
     }
+    Ok(())
+}
+
+/// Writes operator, broker and audit credentials into a new `dir`.
+fn generate_credentials(dir: &Path) -> anyhow::Result<()> {
+    let operator = dir.join("operator.credentials");
+    let broker = dir.join("broker.credentials");
+    let audit = dir.join("audit.credentials");
+    for path in [&operator, &broker, &audit] {
+        if path.exists() {
+            anyhow::bail!("{} exists; not overwriting credentials", path.display());
+        }
+    }
+    credentials::write(
+        &operator,
+        &OperatorCredentials {
+            email: keyholder_identity::bootstrap::OPERATOR_EMAIL.into(),
+            password: random::secret(18)?,
+        },
+    )?;
+    for (path, service) in [(&broker, "broker"), (&audit, "audit")] {
+        credentials::write(
+            path,
+            &ServiceCredentials {
+                client_id: format!("{service}-{}", random::id()),
+                client_secret: random::secret(32)?,
+            },
+        )?;
+    }
+    for path in [&operator, &broker, &audit] {
+        println!("{}", path.display());
+    }
+    Ok(())
+}
+
+/// Replaces the operator's password in identity's database.
+async fn reset_operator(config: &Config, out: Option<PathBuf>, print: bool) -> anyhow::Result<()> {
+    let new_password = random::secret(18)?;
+    let hash = password::hash(&new_password)?;
+    let db = keyholder_kit::db::connect(&config.database_url(ServiceName::Identity))
+        .await
+        .context("identity database")?;
+    let now = chrono::Utc::now().timestamp();
+    let reset = keyholder_identity::store::operator::reset_operator(&db, hash, now)
+        .await
+        .context("resetting the operator")?;
+    let _ = db.close().await;
+    let Some((_, email)) = reset else {
+        anyhow::bail!(
+            "identity's database has no operator yet: start identity once and it makes one"
+        );
+    };
+    let creds = OperatorCredentials {
+        email,
+        password: new_password,
+    };
+    if print {
+        println!("{}", serde_json::to_string_pretty(&creds)?);
+        return Ok(());
+    }
+    let path = out.unwrap_or_else(|| config.operator_credentials_file());
+    credentials::write(&path, &creds)?;
+    println!("operator={}", creds.email);
+    println!("file={}", path.display());
+    println!("sessions_ended=true");
     Ok(())
 }

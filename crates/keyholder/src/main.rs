@@ -1,9 +1,16 @@
 //! `keyholder`: run the whole suite on the embedded defaults (`up`), or one
-//! service alone (as on Kubernetes).
+//! service alone (as on Kubernetes); bring databases up to date
+//! (`migrate`); and the operator's commands over gRPC, with `demo` walking
+//! the whole support-access lifecycle against a running suite.
 
 #![forbid(unsafe_code)]
 
 mod admin;
+mod connect;
+mod demo;
+mod migrate;
+mod ops;
+mod output;
 mod run;
 
 use clap::{Parser, Subcommand};
@@ -16,6 +23,11 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Print JSON instead of tables (for scripts).
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(flatten)]
+    who: connect::SignInArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -29,6 +41,21 @@ enum Command {
     Broker,
     /// Start only the audit service.
     Audit,
+    /// Bring the services' database schemas up to date and exit (under a
+    /// lock, so replicas and Jobs never race); all three when none is named.
+    Migrate {
+        /// identity, broker or audit (repeatable).
+        #[arg(value_enum)]
+        services: Vec<migrate::Service>,
+    },
+    /// Walk the whole support-access lifecycle against a running suite
+    /// (`keyholder up`), printing each step: a demo tenant and agent, a
+    /// request, its approval, the agent's sign-in and the chief admin's
+    /// e-mail, CheckAccess, an action, the login history, the revocation,
+    /// and the chain's verification.
+    Demo,
+    #[command(flatten)]
+    Ops(ops::OpsCommand),
     /// Operator tasks through identity's API (uses the bootstrap operator
     /// credentials in KEYHOLDER_DATA_DIR), and key-encryption key upkeep
     /// (`generate-kek`, `rotate-kek`) on the services' databases.
@@ -48,19 +75,20 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let name = match cli.command {
-        Command::Up => "suite",
-        Command::Identity => "identity",
-        Command::Broker => "broker",
-        Command::Audit => "audit",
-        Command::Admin { .. } => "admin",
+    let service = match cli.command {
+        Command::Up => Some("suite"),
+        Command::Identity => Some("identity"),
+        Command::Broker => Some("broker"),
+        Command::Audit => Some("audit"),
+        // Commands print their results on stdout; no log lines among them.
+        _ => None,
     };
-    let _telemetry = match keyholder_kit::telemetry::init(&config, name) {
-        Ok(g) => g,
-        Err(e) => {
+    let _telemetry = match service.map(|s| keyholder_kit::telemetry::init(&config, s)) {
+        Some(Err(e)) => {
             eprintln!("keyholder: {e}");
             return ExitCode::from(2);
         }
+        other => other.and_then(Result::ok),
     };
     let shutdown = keyholder_kit::shutdown::on_signal();
     let result = match cli.command {
@@ -68,12 +96,15 @@ async fn main() -> ExitCode {
         Command::Identity => run::identity(&config, shutdown).await,
         Command::Broker => run::broker(&config, shutdown).await,
         Command::Audit => run::audit(&config, shutdown).await,
+        Command::Migrate { services } => migrate::run(&config, &services).await,
+        Command::Demo => demo::run(&config).await,
         Command::Admin { command } => admin::run(&config, command).await,
+        Command::Ops(command) => ops::run(&config, &cli.who, cli.json, command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            if name != "admin" {
+            if service.is_some() {
                 tracing::error!(error = %format!("{e:#}"), "keyholder stopped with an error");
             }
             eprintln!("keyholder: {e:#}");

@@ -64,23 +64,8 @@ fn keyholder(dir: &Path, p: &Ports, kek_file: Option<&Path>) -> Command {
         .env("KEYHOLDER_IDENTITY__LISTEN", p.identity.to_string())
         .env("KEYHOLDER_BROKER__LISTEN", p.broker.to_string())
         .env("KEYHOLDER_AUDIT__LISTEN", p.audit.to_string())
-        .env(
-            "KEYHOLDER_IDENTITY__IDENTITY_URL",
-            format!("http://{}", p.identity),
-        )
-        .env(
-            "KEYHOLDER_BROKER__IDENTITY_URL",
-            format!("http://{}", p.identity),
-        )
-        .env(
-            "KEYHOLDER_AUDIT__IDENTITY_URL",
-            format!("http://{}", p.identity),
-        )
-        .env(
-            "KEYHOLDER_IDENTITY__AUDIT_URL",
-            format!("http://{}", p.audit),
-        )
-        .env("KEYHOLDER_BROKER__AUDIT_URL", format!("http://{}", p.audit))
+        .env("KEYHOLDER_IDENTITY__URL", format!("http://{}", p.identity))
+        .env("KEYHOLDER_AUDIT__URL", format!("http://{}", p.audit))
         .env("KEYHOLDER_LOG", "warn")
         .env_remove("KEYHOLDER_TEST_DATABASE_URL")
         .env_remove("KEYHOLDER_KEK")

@@ -113,15 +113,8 @@ async fn up_serves_all_three_and_stops_on_sigterm() {
         .env("KEYHOLDER_IDENTITY__LISTEN", identity.to_string())
         .env("KEYHOLDER_BROKER__LISTEN", broker.to_string())
         .env("KEYHOLDER_AUDIT__LISTEN", audit.to_string())
-        .env(
-            "KEYHOLDER_BROKER__IDENTITY_URL",
-            format!("http://{identity}"),
-        )
-        .env(
-            "KEYHOLDER_AUDIT__IDENTITY_URL",
-            format!("http://{identity}"),
-        )
-        .env("KEYHOLDER_BROKER__AUDIT_URL", format!("http://{audit}"))
+        .env("KEYHOLDER_IDENTITY__URL", format!("http://{identity}"))
+        .env("KEYHOLDER_AUDIT__URL", format!("http://{audit}"))
         .env("KEYHOLDER_LOG", "warn")
         .env_remove("KEYHOLDER_TEST_DATABASE_URL")
         .stdout(Stdio::null())

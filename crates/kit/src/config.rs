@@ -51,10 +51,9 @@ pub struct ServiceConfig {
     pub listen: SocketAddr,
     /// Database URL; an SQLite file under the data dir when unset.
     pub database_url: Option<Secret>,
-    /// Where identity is (for key sets, roles, contacts).
-    pub identity_url: String,
-    /// Where audit is (for event delivery).
-    pub audit_url: String,
+    /// Where this service is reached: the other services and the
+    /// `keyholder` CLI call it here (`KEYHOLDER_BROKER__URL`, …).
+    pub url: String,
     /// Service-account credentials file for calling the other services; defaults
     /// to `<data_dir>/<service>.credentials` (written by identity's bootstrap).
     pub credentials_file: Option<PathBuf>,
@@ -67,8 +66,7 @@ impl ServiceConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], port)),
             database_url: None,
-            identity_url: "http://127.0.0.1:50051".into(),
-            audit_url: "http://127.0.0.1:50053".into(),
+            url: format!("http://127.0.0.1:{port}"),
             credentials_file: None,
             metrics_listen: None,
         }
@@ -89,6 +87,15 @@ pub struct Config {
     pub otlp_endpoint: Option<String>,
     /// Seconds to let in-flight calls finish after SIGTERM/SIGINT.
     pub shutdown_grace_secs: u64,
+    /// Whether each service brings its database schema up to date when it
+    /// starts (under a lock, so replicas never race). Off where a
+    /// `keyholder migrate` init container or Job does it; a service then
+    /// refuses to start on a schema behind its release.
+    pub migrate_on_start: bool,
+    /// The operator's credentials file (e-mail and password), written on
+    /// identity's first start unless it exists; on Kubernetes a Secret.
+    /// `<data_dir>/operator.credentials` when unset.
+    pub operator_credentials_file: Option<PathBuf>,
     /// Seconds broker and audit keep serving on their last confirmed copy
     /// of identity's standing feed after losing it; beyond that they refuse
     /// every call (fail closed) and report NOT_SERVING until it is back.
@@ -134,6 +141,8 @@ impl Default for Config {
             log: "info,sqlx=warn,sea_orm=warn".into(),
             otlp_endpoint: None,
             shutdown_grace_secs: 10,
+            migrate_on_start: true,
+            operator_credentials_file: None,
             standing_max_staleness_secs: 30,
             grant_ending_notice_secs: 3600,
             kek_file: None,
@@ -162,12 +171,18 @@ pub enum ConfigError {
 }
 
 /// Environment variables with the prefix that are not configuration keys
-/// (the test database, and passwords `keyholder admin` reads from the environment).
+/// (the test database, and who the `keyholder` CLI acts as, with the
+/// passwords it reads from the environment).
 const NOT_CONFIG: &[&str] = &[
     "config",
     "test_database_url",
     "chief_password",
     "agent_password",
+    "as",
+    "as_tenant",
+    "as_password",
+    "as_totp",
+    "token",
 ];
 
 impl Config {
@@ -221,6 +236,13 @@ impl Config {
             .unwrap_or_else(|| self.data_dir.join(format!("{}.credentials", name.as_str())))
     }
 
+    /// The operator's credentials file.
+    pub fn operator_credentials_file(&self) -> PathBuf {
+        self.operator_credentials_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("operator.credentials"))
+    }
+
     /// Where `keyholder up` keeps the key-encryption key it generates.
     pub fn default_kek_file(&self) -> PathBuf {
         self.data_dir.join("keyholder.kek")
@@ -268,13 +290,13 @@ mod tests {
                 "k.toml",
                 "data_dir = \"/srv/kh\"\n[broker]\nlisten = \"0.0.0.0:6000\"\n",
             )?;
-            jail.set_env("KEYHOLDER_BROKER__IDENTITY_URL", "http://identity:50051");
+            jail.set_env("KEYHOLDER_IDENTITY__URL", "http://identity:50051");
             jail.set_env("KEYHOLDER_CONFIG", "ignored-by-extract");
             let cfg = Config::load_from(Some(Path::new("k.toml")), Env::prefixed("KEYHOLDER_"))
                 .map_err(|e| e.to_string())?;
             assert_eq!(cfg.data_dir, PathBuf::from("/srv/kh"));
             assert_eq!(cfg.broker.listen.port(), 6000);
-            assert_eq!(cfg.broker.identity_url, "http://identity:50051");
+            assert_eq!(cfg.identity.url, "http://identity:50051");
             assert_eq!(cfg.identity.listen.port(), 50051);
             assert_eq!(
                 cfg.database_url(ServiceName::Audit).expose(),

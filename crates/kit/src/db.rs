@@ -1,7 +1,10 @@
 //! Database connect and migrate: an SQLite file by default, PostgreSQL by URL.
 
 use crate::secret::Secret;
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement,
+    TransactionTrait,
+};
 use sea_orm_migration::MigratorTrait;
 use std::time::Duration;
 
@@ -25,6 +28,11 @@ pub enum DbSetupError {
     /// A migration failed.
     #[error("database migration failed: {0}")]
     Migrate(DbErr),
+    /// Migrating at start is off and the schema is behind this release.
+    #[error(
+        "the database schema is {0} migration(s) behind this release; run `keyholder migrate` first"
+    )]
+    NotMigrated(usize),
 }
 
 /// Connects, creating an SQLite file (and its folder) when needed.
@@ -88,16 +96,84 @@ pub async fn connect(url: &Secret) -> Result<DatabaseConnection, DbSetupError> {
         .map_err(|source| DbSetupError::Connect { backend, source })
 }
 
-/// Brings the schema up to date. Each service's migrator keeps its own
-/// migrations table, so services may share one PostgreSQL database.
-pub async fn migrate<M: MigratorTrait>(db: &DatabaseConnection) -> Result<(), DbSetupError> {
-    M::up(db, None).await.map_err(DbSetupError::Migrate)
+/// Brings the schema up to date; how many migrations that ran. Each
+/// service's migrator keeps its own migrations table, so services may share
+/// one PostgreSQL database.
+pub async fn migrate<M: MigratorTrait>(db: &DatabaseConnection) -> Result<usize, DbSetupError> {
+    under_migration_lock::<M, _, _>(db, async {
+        let pending = M::get_pending_migrations(db).await?.len();
+        M::up(db, None).await?;
+        Ok(pending)
+    })
+    .await
 }
 
-/// Connects and migrates.
-pub async fn open<M: MigratorTrait>(url: &Secret) -> Result<DatabaseConnection, DbSetupError> {
+/// How many migrations of `M` the database has not run yet.
+pub async fn pending<M: MigratorTrait>(db: &DatabaseConnection) -> Result<usize, DbSetupError> {
+    // Reading creates the migrations table when missing, so it takes the lock too.
+    under_migration_lock::<M, _, _>(db, async { Ok(M::get_pending_migrations(db).await?.len()) })
+        .await
+}
+
+/// Runs `work` on PostgreSQL under a transaction-scoped advisory lock named
+/// after `M`'s migrations table: replicas (or `keyholder migrate` Jobs)
+/// starting together on a fresh database take turns instead of racing to
+/// create the same tables and types. An SQLite file belongs to one process.
+async fn under_migration_lock<M, F, T>(db: &DatabaseConnection, work: F) -> Result<T, DbSetupError>
+where
+    M: MigratorTrait,
+    F: std::future::Future<Output = Result<T, DbErr>>,
+{
+    if !is_postgres(db) {
+        return work.await.map_err(DbSetupError::Migrate);
+    }
+    let key = lock_key(&M::migration_table_name().to_string());
+    // The lock lives as long as this transaction holds its connection; the
+    // migrations themselves run on other connections of the pool.
+    let lock = db.begin().await.map_err(DbSetupError::Migrate)?;
+    lock.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_advisory_xact_lock($1)",
+        [key.into()],
+    ))
+    .await
+    .map_err(DbSetupError::Migrate)?;
+    let outcome = work.await.map_err(DbSetupError::Migrate);
+    // Ending the transaction releases the lock either way.
+    lock.commit().await.map_err(DbSetupError::Migrate)?;
+    outcome
+}
+
+/// A stable 64-bit advisory-lock key for a name (FNV-1a: the same in every
+/// process and release, unlike `std`'s randomly seeded hasher).
+fn lock_key(name: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    i64::from_ne_bytes(h.to_ne_bytes())
+}
+
+/// Connects, then migrates when `migrate` is set; otherwise refuses a
+/// database whose schema is behind this release (`keyholder migrate` brings
+/// it up to date, e.g. from a Kubernetes init container).
+pub async fn open<M: MigratorTrait>(
+    url: &Secret,
+    migrate_now: bool,
+) -> Result<DatabaseConnection, DbSetupError> {
     let db = connect(url).await?;
-    migrate::<M>(&db).await?;
+    if migrate_now {
+        let ran = migrate::<M>(&db).await?;
+        if ran > 0 {
+            tracing::info!(migrations = ran, "database schema brought up to date");
+        }
+    } else {
+        let behind = pending::<M>(&db).await?;
+        if behind > 0 {
+            return Err(DbSetupError::NotMigrated(behind));
+        }
+    }
     Ok(db)
 }
 

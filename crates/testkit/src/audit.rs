@@ -101,9 +101,7 @@ impl Suite {
 
     fn point_at_audit(&mut self, addr: SocketAddr) {
         let url = format!("http://{addr}");
-        self.config.audit.audit_url = url.clone();
-        self.config.broker.audit_url = url.clone();
-        self.config.identity.audit_url = url;
+        self.config.audit.url = url;
     }
 
     async fn serve_audit(
@@ -137,7 +135,7 @@ impl Suite {
         let addr: SocketAddr = self
             .config
             .audit
-            .audit_url
+            .url
             .trim_start_matches("http://")
             .parse()
             .expect("start_audit first");

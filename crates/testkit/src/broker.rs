@@ -24,7 +24,7 @@ impl StartedBroker {
 
 impl Suite {
     /// Starts a broker (after identity) on the suite's manual clock; the
-    /// suite's `broker()` client talks to it. Set `self.config.broker.audit_url`
+    /// suite's `broker()` client talks to it. Set `self.config.audit.url`
     /// first to deliver events to a test receiver.
     pub async fn start_broker(&mut self) -> StartedBroker {
         let started = self.start_another_broker().await;

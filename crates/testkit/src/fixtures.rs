@@ -58,8 +58,7 @@ fn short_id() -> String {
 impl Suite {
     /// The operator's bootstrap credentials.
     pub fn operator_credentials(&self) -> OperatorCredentials {
-        credentials::read(&self.config.data_dir.join("operator.credentials"))
-            .expect("operator.credentials")
+        credentials::read(&self.config.operator_credentials_file()).expect("operator.credentials")
     }
 
     /// Signs in and returns the access token.

@@ -15,7 +15,7 @@ impl Suite {
 
     /// Starts identity with a chosen clock and returns a handle on its
     /// background work (`deliver_once`, `undelivered_events`). Set
-    /// `self.config.identity.audit_url` first to receive its events.
+    /// `self.config.audit.url` first to receive its events.
     pub async fn start_identity_with_handle(
         &mut self,
         clock: SharedClock,
@@ -26,9 +26,7 @@ impl Suite {
         let handle = svc.handle();
         let (listener, addr) = ephemeral_listener().await;
         let url = format!("http://{addr}");
-        self.config.identity.identity_url = url.clone();
-        self.config.broker.identity_url = url.clone();
-        self.config.audit.identity_url = url;
+        self.config.identity.url = url;
         let stop = self.shutdown.clone();
         tokio::spawn(async move {
             if let Err(e) = svc.serve(listener, stop).await {

@@ -122,9 +122,7 @@ impl Suite {
             Some(a) => (rebind(a).await, a),
         };
         let url = format!("http://{addr}");
-        self.config.identity.identity_url = url.clone();
-        self.config.broker.identity_url = url.clone();
-        self.config.audit.identity_url = url;
+        self.config.identity.url = url;
         let stop = self.shutdown.child_token();
         let serving = stop.clone();
         tokio::spawn(async move {

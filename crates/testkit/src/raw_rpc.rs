@@ -56,9 +56,9 @@ impl Ports {
     pub fn of_suite(suite: &Suite) -> Self {
         let addr = |url: &str| url.trim_start_matches("http://").parse().expect("address");
         Self {
-            identity: local_channel(addr(&suite.config.broker.identity_url)),
+            identity: local_channel(addr(&suite.config.identity.url)),
             broker: local_channel(suite.config.broker.listen),
-            audit: local_channel(addr(&suite.config.broker.audit_url)),
+            audit: local_channel(addr(&suite.config.audit.url)),
         }
     }
 

@@ -305,7 +305,7 @@ async fn two_replicas_never_send_one_mail_twice() {
         w.audit.store.clone(),
         Arc::new(
             IdentityContacts::new(
-                &w.suite.config.audit.identity_url,
+                &w.suite.config.identity.url,
                 w.suite.config.credentials_file(ServiceName::Audit),
             )
             .unwrap(),

@@ -176,7 +176,7 @@ impl Ctx {
         let receiver_addr: SocketAddr = listener.local_addr().unwrap();
         let received = Arc::new(Received::default());
         serve_receiver(listener, received.clone(), suite.shutdown.clone());
-        suite.config.broker.audit_url = format!("http://{receiver_addr}");
+        suite.config.audit.url = format!("http://{receiver_addr}");
         let broker = suite.start_broker().await;
         let tenant = suite.create_tenant("Acme Trading", 10).await;
         let agent = suite.create_agent("Sam Support").await;

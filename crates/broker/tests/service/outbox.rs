@@ -18,7 +18,7 @@ async fn events_wait_while_audit_is_down_and_arrive_once_when_it_returns() {
         .unwrap()
         .local_addr()
         .unwrap();
-    suite.config.broker.audit_url = format!("http://{port}");
+    suite.config.audit.url = format!("http://{port}");
     let started = suite.start_broker().await;
     let tenant = suite.create_tenant("Down Time Ltd", 3).await;
     let agent = suite.create_agent("Patient Agent").await;

@@ -166,7 +166,7 @@ impl Ctx {
     pub async fn down() -> Self {
         let mut s = Suite::new().await;
         let audit_addr = keyholder_testkit::smtp::reserve_addr();
-        s.config.identity.audit_url = format!("http://{audit_addr}");
+        s.config.audit.url = format!("http://{audit_addr}");
         let (identity_addr, handle) = s
             .start_identity_with_handle(keyholder_kit::clock::system())
             .await;
