@@ -300,6 +300,7 @@ async fn the_manifests_run_as_three_processes_and_carry_the_lifecycle() {
     let cluster = Cluster::new(&smtp).await;
     let mut running = Running(Vec::new());
     let mut probes = Vec::new();
+    let mut metrics = Vec::new();
     for svc in SERVICES {
         let docs = documents(&format!("{svc}.yaml"));
         let deployment = find(&docs, "Deployment", svc);
@@ -317,6 +318,10 @@ async fn the_manifests_run_as_three_processes_and_carry_the_lifecycle() {
         }
         let container = &pod["containers"][0];
         let env = cluster.environment(svc, pod, container);
+        let metrics_key = format!("KEYHOLDER_{}__METRICS_LISTEN", svc.to_uppercase());
+        if let Some((_, addr)) = env.iter().find(|(k, _)| *k == metrics_key) {
+            metrics.push(addr.clone());
+        }
         let child = keyholder(&strings(&container["args"]), &env)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -384,4 +389,40 @@ async fn the_manifests_run_as_three_processes_and_carry_the_lifecycle() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(found, "no sign-in mail to {chief}");
+
+    // Every series the Grafana dashboard plots is one the services export.
+    assert_eq!(metrics.len(), 3, "each Deployment serves metrics");
+    let mut exported = String::new();
+    for addr in &metrics {
+        exported.push_str(&scrape(addr));
+    }
+    let dashboard = std::fs::read_to_string(k8s_dir().join("../grafana/keyholder.json")).unwrap();
+    let mut plotted: Vec<&str> = dashboard
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("keyholder_"))
+        .collect();
+    plotted.sort_unstable();
+    plotted.dedup();
+    assert!(plotted.len() >= 10, "{plotted:?}");
+    for name in plotted {
+        assert!(
+            exported.lines().any(|l| l.starts_with(name)),
+            "the dashboard plots {name}, which no service exports"
+        );
+    }
+}
+
+/// `GET /metrics` over a plain HTTP/1.0 exchange.
+fn scrape(addr: &str) -> String {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(addr).unwrap();
+    conn.write_all(b"GET /metrics HTTP/1.0\r\nHost: keyholder\r\n\r\n")
+        .unwrap();
+    let mut body = String::new();
+    conn.read_to_string(&mut body).unwrap();
+    assert!(
+        body.starts_with("HTTP/1.0 200") || body.starts_with("HTTP/1.1 200"),
+        "{body}"
+    );
+    body
 }
