@@ -73,7 +73,7 @@ pub async fn run(store: &Store, config: &Config, now: i64) -> Result<(), StartEr
                 kind: "operator".into(),
                 admin: false,
                 active: true,
-                password_hash: password::hash(&creds.password)?,
+                password_hash: password::hash(&creds.password).await?,
                 totp_secret: None,
                 totp_enabled: false,
                 totp_pending: None,

@@ -290,7 +290,7 @@ fn generate_credentials(dir: &Path) -> anyhow::Result<()> {
 /// Replaces the operator's password in identity's database.
 async fn reset_operator(config: &Config, out: Option<PathBuf>, print: bool) -> anyhow::Result<()> {
     let new_password = random::secret(18)?;
-    let hash = password::hash(&new_password)?;
+    let hash = password::hash(&new_password).await?;
     let db = keyholder_kit::db::connect(&config.database_url(ServiceName::Identity))
         .await
         .context("identity database")?;

@@ -26,7 +26,7 @@ fn detail(text: impl std::fmt::Display) {
 }
 
 /// Runs the demo; an error names the step that failed.
-pub async fn run(config: &Config) -> anyhow::Result<()> {
+pub async fn run(config: &Config, keep_access: bool) -> anyhow::Result<()> {
     let mut op = Session::open(config, &SignInArgs::default())
         .await
         .context("is the suite running? start it with `keyholder up`")?;
@@ -283,6 +283,18 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
             .map(|a| a.display_name.clone())
             .unwrap_or_default(),
     ));
+
+    if keep_access {
+        println!(
+            "{}",
+            serde_json::json!({
+                "tenant_id": tenant_id,
+                "session_token": session_token,
+                "backend_token": backend,
+            })
+        );
+        return Ok(());
+    }
 
     step(11, "The chief admin revokes the grant.");
     op.broker

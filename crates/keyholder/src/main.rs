@@ -53,7 +53,13 @@ enum Command {
     /// request, its approval, the agent's sign-in and the chief admin's
     /// e-mail, CheckAccess, an action, the login history, the revocation,
     /// and the chain's verification.
-    Demo,
+    Demo {
+        /// Stop before the revocation and print the session as JSON
+        /// (`tenant_id`, `session_token`, `backend_token`): the fixture the
+        /// CheckAccess benchmark calls with.
+        #[arg(long)]
+        keep_access: bool,
+    },
     #[command(flatten)]
     Ops(ops::OpsCommand),
     /// Operator tasks through identity's API (uses the bootstrap operator
@@ -65,8 +71,7 @@ enum Command {
     },
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = match keyholder_kit::config::Config::load() {
         Ok(c) => c,
@@ -75,6 +80,21 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    runtime.enable_all();
+    if let Some(n) = config.worker_threads {
+        runtime.worker_threads(n.max(1));
+    }
+    match runtime.build() {
+        Ok(rt) => rt.block_on(run_command(cli, config)),
+        Err(e) => {
+            eprintln!("keyholder: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_command(cli: Cli, config: keyholder_kit::config::Config) -> ExitCode {
     let service = match cli.command {
         Command::Up => Some("suite"),
         Command::Identity => Some("identity"),
@@ -97,7 +117,7 @@ async fn main() -> ExitCode {
         Command::Broker => run::broker(&config, shutdown).await,
         Command::Audit => run::audit(&config, shutdown).await,
         Command::Migrate { services } => migrate::run(&config, &services).await,
-        Command::Demo => demo::run(&config).await,
+        Command::Demo { keep_access } => demo::run(&config, keep_access).await,
         Command::Admin { command } => admin::run(&config, command).await,
         Command::Ops(command) => ops::run(&config, &cli.who, cli.json, command).await,
     };

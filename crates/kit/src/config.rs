@@ -87,6 +87,9 @@ pub struct Config {
     pub otlp_endpoint: Option<String>,
     /// Seconds to let in-flight calls finish after SIGTERM/SIGINT.
     pub shutdown_grace_secs: u64,
+    /// Tokio worker threads of a `keyholder` server process; one per core
+    /// when unset. Benchmarks pin a service to one core with one worker.
+    pub worker_threads: Option<usize>,
     /// Whether each service brings its database schema up to date when it
     /// starts (under a lock, so replicas never race). Off where a
     /// `keyholder migrate` init container or Job does it; a service then
@@ -141,6 +144,7 @@ impl Default for Config {
             log: "info,sqlx=warn,sea_orm=warn".into(),
             otlp_endpoint: None,
             shutdown_grace_secs: 10,
+            worker_threads: None,
             migrate_on_start: true,
             operator_credentials_file: None,
             standing_max_staleness_secs: 30,

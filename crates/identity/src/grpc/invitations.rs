@@ -134,7 +134,7 @@ impl Api {
                 inv.email.clone(),
                 inv.display_name.clone(),
                 "integrator",
-                password::hash(&r.password)?,
+                password::hash(&r.password).await?,
                 now.timestamp(),
             );
             u.user_id = user_id;

@@ -134,7 +134,7 @@ impl Api {
                     email,
                     display,
                     "support_agent",
-                    password::hash(&r.password)?,
+                    password::hash(&r.password).await?,
                     self.now().timestamp(),
                 );
                 // TOTP is mandatory for agents: on from the start.

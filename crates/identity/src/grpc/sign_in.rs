@@ -74,12 +74,12 @@ impl Api {
         let admitted = self.admit(&keys, found.as_ref(), &r.totp_code, now).await?;
         let Some(u) = found else {
             // Same work and answer as a wrong password, so e-mails cannot be probed.
-            password::verify_dummy(&r.password);
+            password::verify_dummy(&r.password).await;
             return Err(refused());
         };
         // `u` is stale once the slow password check is done: from here on
         // only targeted writes.
-        let password_ok = password::verify(&r.password, &u.password_hash);
+        let password_ok = password::verify(&r.password, &u.password_hash).await;
         let kind = user_kind(&u)?;
         let needs_code = u.totp_enabled || kind == PrincipalKind::SupportAgent;
         let step = match admitted {

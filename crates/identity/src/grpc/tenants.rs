@@ -63,7 +63,7 @@ impl Api {
                 kind: "employee".into(),
                 admin: true,
                 active: true,
-                password_hash: password::hash(&chief.password)?,
+                password_hash: password::hash(&chief.password).await?,
                 totp_secret: None,
                 totp_enabled: false,
                 totp_pending: None,

@@ -96,7 +96,7 @@ impl Api {
                 kind: "employee".into(),
                 admin: false,
                 active: true,
-                password_hash: password::hash(&r.password)?,
+                password_hash: password::hash(&r.password).await?,
                 totp_secret: None,
                 totp_enabled: false,
                 totp_pending: None,
