@@ -9,7 +9,7 @@ use crate::store::Ended;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 /// A session's state as CheckAccess needs it.
@@ -51,6 +51,31 @@ pub struct AccessCache {
     map: RwLock<HashMap<String, Entry>>,
     generation: AtomicU64,
     max_age: Duration,
+    /// One loader per session at a time: concurrent misses for the same
+    /// session wait for the first one's read instead of each reading.
+    loading: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// The right to load one session's state; see [`AccessCache::load_turn`].
+pub struct LoadTurn<'a> {
+    cache: &'a AccessCache,
+    session_id: String,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for LoadTurn<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut loading) = self.cache.loading.lock() {
+            // Release first, then forget the lock if nobody else waits on it.
+            self.guard.take();
+            if loading
+                .get(&self.session_id)
+                .is_some_and(|l| Arc::strong_count(l) == 1)
+            {
+                loading.remove(&self.session_id);
+            }
+        }
+    }
 }
 
 impl Default for AccessCache {
@@ -71,6 +96,27 @@ impl AccessCache {
             map: RwLock::new(HashMap::new()),
             generation: AtomicU64::new(0),
             max_age,
+            loading: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Waits for this session's turn to load its state from the database.
+    /// Check [`AccessCache::get`] again after it: the turn before may have
+    /// loaded it already.
+    pub async fn load_turn(&self, session_id: &str) -> LoadTurn<'_> {
+        let lock = self
+            .loading
+            .lock()
+            .ok()
+            .map(|mut loading| loading.entry(session_id.to_string()).or_default().clone());
+        let guard = match lock {
+            Some(l) => Some(l.lock_owned().await),
+            None => None,
+        };
+        LoadTurn {
+            cache: self,
+            session_id: session_id.to_string(),
+            guard,
         }
     }
 
@@ -166,6 +212,26 @@ mod tests {
         // A read that began before the invalidation must not be cached.
         c.put(st("s1", "g1"), g0);
         assert!(c.get("s1").is_none());
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_take_turns_and_the_lock_is_forgotten_after() {
+        let c = Arc::new(AccessCache::default());
+        let first = c.load_turn("s1").await;
+        let waiter = {
+            let c = c.clone();
+            tokio::spawn(async move {
+                let _turn = c.load_turn("s1").await;
+                // The first turn filled the cache before letting us in.
+                c.get("s1").map(|s| s.session_id.clone())
+            })
+        };
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        c.put(st("s1", "g1"), c.generation());
+        drop(first);
+        assert_eq!(waiter.await.ok().flatten().as_deref(), Some("s1"));
+        assert!(c.loading.lock().map(|l| l.is_empty()).unwrap_or(false));
     }
 
     #[test]

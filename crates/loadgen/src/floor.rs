@@ -97,6 +97,9 @@ async fn wait_for(what: &str, mut ready: impl FnMut() -> bool) -> anyhow::Result
     anyhow::bail!("{what} did not come up within 60 s")
 }
 
+/// Pairs per CheckAccessBatch call in the batch measurement.
+const BATCH: usize = 50;
+
 /// The tenant, session and backend token `keyholder demo --keep-access` leaves.
 struct Fixture {
     tenant_id: String,
@@ -304,6 +307,43 @@ pub async fn run(args: &FloorArgs) -> anyhow::Result<()> {
     if let [echo, check] = sustained[..] {
         println!("  CheckAccess / echo = {:.2}×", check / echo.max(1.0));
     }
+
+    // A page's worth of decisions in one call.
+    let batch_body = Bytes::from(
+        keyholder_proto::broker::v1::CheckAccessBatchRequest {
+            session_token: f.session_token.clone(),
+            tenant_id: f.tenant_id.clone(),
+            checks: (0..BATCH)
+                .map(|i| keyholder_proto::broker::v1::AccessCheck {
+                    entity: format!("crm.item{i}"),
+                    action: "read".into(),
+                })
+                .collect(),
+            record: false,
+        }
+        .encode_to_vec(),
+    );
+    let mut p = plan(
+        broker_at.clone(),
+        "/keyholder.broker.v1.BrokerService/CheckAccessBatch",
+        args.saturate,
+    );
+    p.body = batch_body;
+    p.duration = Duration::from_secs(5);
+    p.warmup = Duration::from_secs(1);
+    let b = open_loop::run(&p).await?;
+    anyhow::ensure!(
+        b.errors.is_empty(),
+        "CheckAccessBatch answered errors: {:?}",
+        b.errors
+    );
+    println!(
+        "  CheckAccessBatch of {BATCH}: {:.0} calls/s = {:.0} decisions/s ({:.2} µs per decision at saturation; latency µs {})",
+        b.ok_per_sec,
+        b.ok_per_sec * BATCH as f64,
+        1e6 / (b.ok_per_sec * BATCH as f64).max(1.0),
+        Report::percentiles(&b.latency)
+    );
 
     // A burst of sign-ins: Argon2 working sets are pooled, so identity's
     // memory stays bounded however many arrive together.

@@ -35,6 +35,11 @@ async fn state(core: &Core, session_id: &str) -> Result<Option<Arc<SessionState>
     if let Some(s) = cache.get(session_id) {
         return Ok(Some(s));
     }
+    // Concurrent misses for one session read the database once.
+    let _turn = cache.load_turn(session_id).await;
+    if let Some(s) = cache.get(session_id) {
+        return Ok(Some(s));
+    }
     let generation = cache.generation();
     let Some((s, g)) = core.store.session_with_grant(session_id).await? else {
         return Ok(None);
@@ -109,6 +114,49 @@ fn entity_action(entity: &str, action: &str) -> Result<(String, String), Error> 
     ))
 }
 
+/// The session behind a token, for a tenant: its claims and cached state,
+/// or why it gives no access at all (with its state when it is this
+/// tenant's session, ended: a refusal recorded in its log).
+enum Session {
+    Live(Arc<SessionClaims>, Arc<SessionState>),
+    Refused(
+        Option<Arc<SessionClaims>>,
+        Option<Arc<SessionState>>,
+        String,
+    ),
+}
+
+async fn session(core: &Core, token: &str, tenant_id: &str) -> Result<Session, Error> {
+    let c = match claims(core, token).await {
+        Ok(c) => c,
+        Err(e) => return Ok(Session::Refused(None, None, e.to_string())),
+    };
+    if c.tid != tenant_id {
+        return Ok(Session::Refused(
+            Some(c),
+            None,
+            "the support session is for another tenant".into(),
+        ));
+    }
+    let Some(st) = state(core, &c.sid).await? else {
+        return Ok(Session::Refused(
+            Some(c),
+            None,
+            "the support session does not exist".into(),
+        ));
+    };
+    match not_live(core, &st, core.clock.now()) {
+        Some(why) => Ok(Session::Refused(Some(c), Some(st), why)),
+        None => Ok(Session::Live(c, st)),
+    }
+}
+
+/// The ids a decision names: session, grant, agent.
+fn ids(c: Option<&SessionClaims>) -> (String, String, String) {
+    c.map(|c| (c.sid.clone(), c.gid.clone(), c.sub.clone()))
+        .unwrap_or_default()
+}
+
 pub(super) async fn check_access(
     core: &Core,
     req: Request<CheckAccessRequest>,
@@ -118,44 +166,99 @@ pub(super) async fn check_access(
     let r = req.into_inner();
     let tenant_id = input::tenant_id(&r.tenant_id)?;
     let (entity, action) = entity_action(&r.entity, &r.action)?;
-    let deny = |reason: String| CheckAccessResponse {
-        allowed: false,
-        reason,
-        ..CheckAccessResponse::default()
+    let (allowed, reason, claims, st) = match session(core, &r.session_token, &tenant_id).await? {
+        Session::Refused(c, st, why) => (false, why, c, st),
+        Session::Live(c, st) => {
+            let d = st.scope.allows(&entity, &action);
+            (d.allowed, d.reason, Some(c), Some(st))
+        }
     };
-    let c = match claims(core, &r.session_token).await {
-        Ok(c) => c,
-        Err(e) => return Ok(deny(e.to_string())),
-    };
-    let mut out = CheckAccessResponse {
-        allowed: false,
-        reason: String::new(),
-        session_id: c.sid.clone(),
-        grant_id: c.gid.clone(),
-        agent_id: c.sub.clone(),
-    };
-    if c.tid != tenant_id {
-        out.reason = "the support session is for another tenant".into();
-        return Ok(out);
-    }
-    let Some(st) = state(core, &c.sid).await? else {
-        out.reason = "the support session does not exist".into();
-        return Ok(out);
-    };
-    let now = core.clock.now();
-    if let Some(why) = not_live(core, &st, now) {
-        out.reason = why;
-    } else {
-        let d = st.scope.allows(&entity, &action);
-        out.allowed = d.allowed;
-        out.reason = d.reason;
-    }
-    if r.record {
+    if r.record
+        && let Some(st) = st
+    {
+        let now = core.clock.now();
         core.store
-            .record_event(&action_event(&st, &entity, &action, out.allowed, now), now)
+            .record_event(&action_event(&st, &entity, &action, allowed, now), now)
             .await?;
     }
-    Ok(out)
+    let (session_id, grant_id, agent_id) = ids(claims.as_deref());
+    Ok(CheckAccessResponse {
+        allowed,
+        reason,
+        session_id,
+        grant_id,
+        agent_id,
+    })
+}
+
+/// The most pairs one CheckAccessBatch may ask about.
+pub(crate) const MAX_BATCH: usize = 100;
+
+pub(super) async fn check_access_batch(
+    core: &Core,
+    req: Request<CheckAccessBatchRequest>,
+) -> Result<CheckAccessBatchResponse, Error> {
+    let who = caller(&req)?;
+    who.0.require_scope(CHECK_ACCESS)?;
+    let r = req.into_inner();
+    let tenant_id = input::tenant_id(&r.tenant_id)?;
+    if r.checks.is_empty() || r.checks.len() > MAX_BATCH {
+        return Err(Error::InvalidArgument(format!(
+            "checks must hold 1 to {MAX_BATCH} entity/action pairs, not {}",
+            r.checks.len()
+        )));
+    }
+    let pairs = r
+        .checks
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            Ok((
+                input::required_name(&format!("checks[{i}].entity"), &c.entity)?,
+                input::required_name(&format!("checks[{i}].action"), &c.action)?,
+            ))
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    let (decisions, claims, st) = match session(core, &r.session_token, &tenant_id).await? {
+        Session::Refused(c, st, why) => {
+            let deny = AccessDecision {
+                allowed: false,
+                reason: why,
+            };
+            (vec![deny; pairs.len()], c, st)
+        }
+        Session::Live(c, st) => {
+            let decisions = pairs
+                .iter()
+                .map(|(entity, action)| {
+                    let d = st.scope.allows(entity, action);
+                    AccessDecision {
+                        allowed: d.allowed,
+                        reason: d.reason,
+                    }
+                })
+                .collect();
+            (decisions, Some(c), Some(st))
+        }
+    };
+    if r.record
+        && let Some(st) = st
+    {
+        let now = core.clock.now();
+        let events: Vec<Event> = pairs
+            .iter()
+            .zip(&decisions)
+            .map(|((entity, action), d)| action_event(&st, entity, action, d.allowed, now))
+            .collect();
+        core.store.record_events(&events, now).await?;
+    }
+    let (session_id, grant_id, agent_id) = ids(claims.as_deref());
+    Ok(CheckAccessBatchResponse {
+        decisions,
+        session_id,
+        grant_id,
+        agent_id,
+    })
 }
 
 /// Why the session no longer gives access, if it does not. The agent's

@@ -126,5 +126,6 @@ rpcs! {
     sign_out_of_tenant => sessions::sign_out(SignOutOfTenantRequest) -> SignOutOfTenantResponse;
     list_support_sessions => sessions::list(ListSupportSessionsRequest) -> ListSupportSessionsResponse;
     check_access => check::check_access(CheckAccessRequest) -> CheckAccessResponse;
+    check_access_batch => check::check_access_batch(CheckAccessBatchRequest) -> CheckAccessBatchResponse;
     report_action => check::report_action(ReportActionRequest) -> ReportActionResponse;
 }

@@ -181,8 +181,15 @@ impl Store {
 
     /// Records an event on its own (a refused sign-in, a reported action).
     pub async fn record_event(&self, e: &Event, now: DateTime<Utc>) -> Result<(), Error> {
+        self.record_events(std::slice::from_ref(e), now).await
+    }
+
+    /// Records events in one transaction (a batch of decisions).
+    pub async fn record_events(&self, events: &[Event], now: DateTime<Utc>) -> Result<(), Error> {
         let txn = self.begin().await?;
-        outbox::push(&txn, e, to_ms(now)).await?;
+        for e in events {
+            outbox::push(&txn, e, to_ms(now)).await?;
+        }
         self.commit(txn, &Ended::default()).await
     }
 

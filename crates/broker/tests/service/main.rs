@@ -5,6 +5,7 @@
 
 mod actions;
 mod bad_input;
+mod batch;
 mod closing;
 mod common;
 mod credentials;
