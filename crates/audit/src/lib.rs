@@ -88,7 +88,7 @@ impl Audit {
         )
         .await?;
         let kek = keyholder_kit::kek::KekRing::from_config(config)?;
-        let store = Store::new(db, clock);
+        let store = Store::new(db, clock.clone());
         let witness: Option<Arc<dyn witness::Witness>> = if options.witness_off {
             None
         } else {
@@ -108,6 +108,7 @@ impl Audit {
         let auth = Authenticator::new(
             Arc::new(RemoteKeySet::new(identity_channel.clone())),
             AUDIENCE_AUDIT,
+            clock.clone(),
         );
         let standing = Arc::new(StandingTable::new(config.standing_max_staleness()));
         let gate = Gate::new(auth, standing.clone(), &[]);

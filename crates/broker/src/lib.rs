@@ -132,6 +132,7 @@ impl Broker {
         let auth = Authenticator::new(
             Arc::new(RemoteKeySet::new(identity_channel.clone())),
             AUDIENCE_BROKER,
+            clock.clone(),
         );
         let identity = Arc::new(IdentityClient::new(
             identity_channel.clone(),

@@ -51,6 +51,7 @@ fn authenticator() -> Authenticator {
     Authenticator::new(
         Arc::new(OneKey(jwt::decoding_key(&public))),
         AUDIENCE_BROKER,
+        keyholder_kit::clock::system(),
     )
 }
 

@@ -123,6 +123,7 @@ impl KeyRing {
             &jwt::decoding_key(&key),
             ISSUER,
             AUDIENCE_IDENTITY,
+            self.clock.now().timestamp(),
         )?)
     }
 }

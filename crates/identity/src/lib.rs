@@ -89,7 +89,7 @@ impl Identity {
         keys.ensure_key().await?;
         bootstrap::run(&store, config, clock.now().timestamp()).await?;
         let gate = Gate::new(
-            Authenticator::new(keys.clone(), AUDIENCE_IDENTITY),
+            Authenticator::new(keys.clone(), AUDIENCE_IDENTITY, clock.clone()),
             Arc::new(grpc::standing::DatabaseStanding::new(store.clone())),
             PUBLIC_METHODS,
         );

@@ -104,6 +104,15 @@ pub struct AccessClaims {
     pub ver: u64,
 }
 
+impl jwt::Window for AccessClaims {
+    fn exp(&self) -> i64 {
+        self.exp
+    }
+    fn nbf(&self) -> i64 {
+        self.nbf
+    }
+}
+
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Principal {
@@ -304,6 +313,7 @@ pub struct Authenticator {
     keys: Arc<dyn KeyResolver>,
     audience: &'static str,
     verified: Arc<VerifiedTokens<(Principal, i64)>>,
+    clock: crate::clock::SharedClock,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -314,21 +324,19 @@ impl std::fmt::Debug for Authenticator {
     }
 }
 
-fn wall_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
 impl Authenticator {
     /// Uses `keys` to find verification keys; accepts only tokens whose
-    /// `aud` names `audience`.
-    pub fn new(keys: Arc<dyn KeyResolver>, audience: &'static str) -> Self {
+    /// `aud` names `audience` and whose window holds `clock`'s now.
+    pub fn new(
+        keys: Arc<dyn KeyResolver>,
+        audience: &'static str,
+        clock: crate::clock::SharedClock,
+    ) -> Self {
         Self {
             keys,
             audience,
             verified: Arc::new(VerifiedTokens::new(20_000)),
+            clock,
         }
     }
 
@@ -346,7 +354,7 @@ impl Authenticator {
     /// memory until its `exp` (key rotation keeps old keys published until
     /// their tokens expire, so a cached answer cannot outlive its key).
     pub async fn verify_cached(&self, token: &str) -> Result<Arc<(Principal, i64)>, AuthError> {
-        let now = wall_secs();
+        let now = self.clock.now().timestamp();
         if let Some(hit) = self.verified.get(token).filter(|hit| hit.1 > now) {
             return Ok(hit);
         }
@@ -356,7 +364,7 @@ impl Authenticator {
             .resolve(&kid)
             .await
             .ok_or(JwtError::UnknownKey(kid))?;
-        let claims: AccessClaims = jwt::verify(token, &key, ISSUER, self.audience)?;
+        let claims: AccessClaims = jwt::verify(token, &key, ISSUER, self.audience, now)?;
         let exp = claims.exp;
         let entry = Arc::new((Principal::from(claims), exp));
         self.verified.put(token, entry.clone());
@@ -391,6 +399,50 @@ pub fn bearer_in(value: Option<&str>) -> Result<&str, AuthError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct OneKey(DecodingKey);
+
+    #[async_trait]
+    impl KeyResolver for OneKey {
+        async fn resolve(&self, _: &str) -> Option<DecodingKey> {
+            Some(self.0.clone())
+        }
+    }
+
+    #[tokio::test]
+    async fn token_windows_are_judged_by_the_injected_clock() {
+        let (private, public) = jwt::generate_ed25519().unwrap_or_default();
+        let start = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        let clock = crate::clock::ManualClock::new(start);
+        let t = start.timestamp();
+        let claims = serde_json::json!({
+            "iss": ISSUER, "aud": [AUDIENCE_BROKER], "sub": "svc", "exp": t + 300,
+            "nbf": t, "iat": t, "jti": "j1", "kind": "service_account",
+            "scp": ["broker.check_access"], "ver": 0,
+        });
+        let token = jwt::sign(&claims, ACCESS_TOKEN_TYPE, "k1", &private).unwrap_or_default();
+        let make = || {
+            Authenticator::new(
+                Arc::new(OneKey(jwt::decoding_key(&public))),
+                AUDIENCE_BROKER,
+                clock.clone(),
+            )
+        };
+        // Years after the wall clock says it expired, the manual clock says now.
+        assert!(make().verify(&token).await.is_ok());
+        clock.advance(chrono::Duration::seconds(300 + 6));
+        assert!(matches!(
+            make().verify(&token).await,
+            Err(AuthError::InvalidToken(JwtError::Expired))
+        ));
+        // A cached answer also ends at `exp` by the same clock.
+        let cached = make();
+        clock.advance(chrono::Duration::seconds(-306));
+        assert!(cached.verify(&token).await.is_ok());
+        // Past `exp` and the 5 s leeway.
+        clock.advance(chrono::Duration::seconds(306));
+        assert!(cached.verify(&token).await.is_err());
+    }
 
     fn p(kind: PrincipalKind, tenant: Option<&str>, admin: bool) -> Principal {
         Principal {

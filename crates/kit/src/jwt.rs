@@ -129,23 +129,43 @@ fn has_crit(token: &str) -> Result<bool, JwtError> {
     Ok(value.get("crit").is_some())
 }
 
+/// Claims with a validity window (`nbf` to `exp`, Unix seconds).
+pub trait Window {
+    /// Expiry.
+    fn exp(&self) -> i64;
+    /// Not before.
+    fn nbf(&self) -> i64;
+}
+
 /// Second step: verifies signature and registered claims with the key that
-/// `kid` named, and decodes the claims.
-pub fn verify<C: DeserializeOwned>(
+/// `kid` named, and decodes the claims. `now` (Unix seconds) comes from the
+/// caller's clock, so services on a manual clock in tests check expiry by it.
+pub fn verify<C: DeserializeOwned + Window>(
     token: &str,
     key: &DecodingKey,
     issuer: &str,
     audience: &str,
+    now: i64,
 ) -> Result<C, JwtError> {
     let mut v = Validation::new(ALGORITHM);
-    v.leeway = LEEWAY_SECS;
-    v.validate_exp = true;
-    v.validate_nbf = true;
+    // The window is checked below against `now`, not the crate's wall clock;
+    // the claims must still be present.
+    v.validate_exp = false;
+    v.validate_nbf = false;
     v.set_issuer(&[issuer]);
     v.set_audience(&[audience]);
     v.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
     match jsonwebtoken::decode::<C>(token, key, &v) {
-        Ok(data) => Ok(data.claims),
+        Ok(data) => {
+            let leeway = i64::try_from(LEEWAY_SECS).unwrap_or(0);
+            if data.claims.exp().saturating_add(leeway) < now {
+                Err(JwtError::Expired)
+            } else if data.claims.nbf().saturating_sub(leeway) > now {
+                Err(JwtError::NotYetValid)
+            } else {
+                Ok(data.claims)
+            }
+        }
         Err(e) => {
             use jsonwebtoken::errors::ErrorKind as K;
             Err(match e.kind() {
@@ -176,6 +196,15 @@ mod tests {
         nbf: i64,
     }
 
+    impl Window for C {
+        fn exp(&self) -> i64 {
+            self.exp
+        }
+        fn nbf(&self) -> i64 {
+            self.nbf
+        }
+    }
+
     fn claims(exp_in: i64, nbf_in: i64) -> C {
         let now = chrono::Utc::now().timestamp();
         C {
@@ -189,7 +218,13 @@ mod tests {
 
     fn check(token: &str, public: &[u8]) -> Result<C, JwtError> {
         key_id(token, "at+jwt")?;
-        verify(token, &decoding_key(public), "iss", "aud")
+        verify(
+            token,
+            &decoding_key(public),
+            "iss",
+            "aud",
+            chrono::Utc::now().timestamp(),
+        )
     }
 
     #[test]

@@ -82,6 +82,15 @@ pub struct RefreshClaims {
     pub fam: String,
 }
 
+impl keyholder_kit::jwt::Window for RefreshClaims {
+    fn exp(&self) -> i64 {
+        self.exp
+    }
+    fn nbf(&self) -> i64 {
+        self.nbf
+    }
+}
+
 /// Access-token claims for `subject` issued at `now`.
 pub fn access_claims(subject: &Subject, now: DateTime<Utc>, jti: String) -> AccessClaims {
     AccessClaims {

@@ -194,6 +194,7 @@ impl Ctx {
         let auth = Authenticator::new(
             Arc::new(RemoteKeySet::new(local_channel(self.identity_addr))),
             keyholder_kit::auth::AUDIENCE_AUDIT,
+            keyholder_kit::clock::system(),
         );
         let svc = Receiver {
             received: self.received.clone(),
