@@ -60,6 +60,10 @@ pub struct ServiceConfig {
     pub credentials_file: Option<PathBuf>,
     /// Where to serve Prometheus metrics (`GET /metrics`); off when unset.
     pub metrics_listen: Option<SocketAddr>,
+    /// Where broker takes helpdesk webhooks (`POST /webhooks/<connector>`);
+    /// off when unset. Broker only.
+    #[serde(default)]
+    pub webhook_listen: Option<SocketAddr>,
 }
 
 impl ServiceConfig {
@@ -71,6 +75,7 @@ impl ServiceConfig {
             audit_url: "http://127.0.0.1:50053".into(),
             credentials_file: None,
             metrics_listen: None,
+            webhook_listen: None,
         }
     }
 }
