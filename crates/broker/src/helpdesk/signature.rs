@@ -170,6 +170,7 @@ pub fn sign_standard(key: &[u8], id: &str, ts: i64, body: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
     use std::collections::HashMap;
 
