@@ -129,8 +129,10 @@ pub(crate) fn connector_out(m: &helpdesk_connectors::Model) -> HelpdeskConnector
             status_field: m.status_field.clone(),
             agent_email_field: m.agent_email_field.clone(),
             subject_field: m.subject_field.clone(),
+            tags_field: m.tags_field.clone(),
         }),
         create_time: ts(m.created_at_ms),
+        request_tag: m.request_tag.clone(),
     }
 }
 
@@ -157,7 +159,7 @@ pub(super) async fn create_connector(
                 .into(),
         ));
     }
-    let [d_ticket, d_status, d_email, d_subject] = kind.defaults();
+    let [d_ticket, d_status, d_email, d_subject, d_tags] = kind.defaults();
     let or = |v: String, d: &str| if v.is_empty() { d.to_string() } else { v };
     let ticket_field = or(
         input::optional_path("mapping.ticket_field", &m.ticket_field)?,
@@ -175,6 +177,11 @@ pub(super) async fn create_connector(
         input::optional_path("mapping.subject_field", &m.subject_field)?,
         d_subject,
     );
+    let tags_field = or(
+        input::optional_path("mapping.tags_field", &m.tags_field)?,
+        d_tags,
+    );
+    let request_tag = input::optional_path("request_tag", &r.request_tag)?;
     let (secret, generated) = secret_in(kind, &r.signing_secret)?;
     let strip: fn(&mut CreateHelpdeskConnectorResponse) = |r| r.generated_signing_secret.clear();
     idempotent_secret(
@@ -199,6 +206,8 @@ pub(super) async fn create_connector(
                 status_field,
                 agent_email_field,
                 subject_field,
+                tags_field,
+                request_tag,
                 created_by: p.id.clone(),
                 created_at_ms: core.clock.now().timestamp_millis(),
             };

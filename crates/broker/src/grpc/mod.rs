@@ -5,7 +5,7 @@ mod check;
 mod convert;
 mod grants;
 mod helpdesk;
-mod requests;
+pub(crate) mod requests;
 mod sessions;
 
 pub(crate) use sessions::AGENT_DEACTIVATED;

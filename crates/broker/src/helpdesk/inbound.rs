@@ -1,14 +1,23 @@
 //! Acting on a helpdesk webhook: find the connector, check the signature and
 //! the replay window, claim the delivery id once, and close the ticket
-//! through the same store path as CloseTicket. A refusal changes nothing
-//! and is recorded (through the outbox, to audit).
+//! through the same store path as CloseTicket (or, for a ticket carrying the
+//! connector's request tag, file an access request for its assignee through
+//! the same path as CreateAccessRequest). A refusal changes nothing and is
+//! recorded (through the outbox, to audit).
 
 use super::payload::{self, Kind, Mapping, Meaning};
 use super::signature::{self, Refusal};
 use crate::Core;
+use crate::domain::Person;
 use crate::domain::input;
+use crate::domain::scope::Scope;
+use crate::domain::state::RequestState;
+use crate::error::Error;
 use crate::events;
+use crate::grpc::requests::{NewRequest, open_request};
 use crate::store::helpdesk as connectors;
+use crate::store::requests::RequestFilter;
+use keyholder_kit::paging::Page;
 use keyholder_proto::audit::v1::{Actor, EventKind};
 use std::sync::Mutex;
 
@@ -30,6 +39,16 @@ pub enum Outcome {
         /// Requests cancelled.
         cancelled: usize,
     },
+    /// 200: an access request was filed for the ticket's assignee.
+    Requested {
+        /// The new request's id.
+        access_request_id: String,
+    },
+    /// 200: the assignee already has a pending request for this ticket.
+    AlreadyRequested,
+    /// 422: signed and understood, but Keyholder refuses it (support access
+    /// closed, no such agent); the helpdesk should not retry.
+    Refused422(String),
     /// 200: this delivery was already acted on; nothing done again.
     AlreadyProcessed,
     /// 200: not an event Keyholder acts on.
@@ -178,10 +197,18 @@ pub(crate) async fn handle(core: &Core, budget: &RefusalBudget, d: Delivery<'_>)
         status: c.status_field.clone(),
         agent_email: c.agent_email_field.clone(),
         subject: c.subject_field.clone(),
+        tags: c.tags_field.clone(),
+        request_tag: c.request_tag.clone(),
     };
-    let (tenant, ticket) = match payload::interpret(kind, &mapping, &json) {
+    let (tenant, ticket, tagged) = match payload::interpret(kind, &mapping, &json) {
         Meaning::Ignored(why) => return Outcome::Ignored(why),
-        Meaning::Closed { tenant, ticket } => (tenant, ticket),
+        Meaning::Closed { tenant, ticket } => (tenant, ticket, None),
+        Meaning::Tagged {
+            tenant,
+            ticket,
+            agent_email,
+            subject,
+        } => (tenant, ticket, Some((agent_email, subject))),
     };
     let tenant = match input::tenant_id(&tenant) {
         Ok(t) => t,
@@ -191,6 +218,13 @@ pub(crate) async fn handle(core: &Core, budget: &RefusalBudget, d: Delivery<'_>)
         Ok(t) => t,
         Err(e) => return Outcome::BadPayload(e.to_string()),
     };
+    let agent = match &tagged {
+        None => None,
+        Some((email, subject)) => match tagged_request(core, email, subject, &ticket).await {
+            Ok(a) => Some(a),
+            Err(outcome) => return outcome,
+        },
+    };
     match connectors::claim(core.store.db(), &c.id, &delivery_id, now.timestamp_millis()).await {
         Ok(true) => {}
         Ok(false) => return Outcome::AlreadyProcessed,
@@ -198,6 +232,13 @@ pub(crate) async fn handle(core: &Core, budget: &RefusalBudget, d: Delivery<'_>)
             tracing::error!(error = %e, "claiming a helpdesk delivery failed");
             return Outcome::Unavailable;
         }
+    }
+    if let Some((agent, reason)) = agent {
+        let outcome = request_access(core, &c, agent, &tenant, &ticket, reason).await;
+        if outcome == Outcome::Unavailable {
+            let _ = connectors::release(core.store.db(), &c.id, &delivery_id).await;
+        }
+        return outcome;
     }
     match core
         .store
@@ -215,6 +256,106 @@ pub(crate) async fn handle(core: &Core, budget: &RefusalBudget, d: Delivery<'_>)
             tracing::error!(error = %e, "closing a ticket from a helpdesk webhook failed");
             // Let the helpdesk's retry act.
             let _ = connectors::release(core.store.db(), &c.id, &delivery_id).await;
+            Outcome::Unavailable
+        }
+    }
+}
+
+/// The support agent a tagged ticket names, and the request's reason.
+async fn tagged_request(
+    core: &Core,
+    email: &str,
+    subject: &str,
+    ticket: &str,
+) -> Result<(Person, String), Outcome> {
+    let email = keyholder_rights::input::email("assignee e-mail", email)
+        .map_err(|e| Outcome::BadPayload(e.to_string()))?;
+    let agent = match core.identity.support_agent_by_email(&email).await {
+        Ok(Some(u)) => Person {
+            id: u.user_id,
+            name: u.display_name,
+            email: u.email,
+        },
+        Ok(None) => {
+            return Err(Outcome::Refused422(
+                "the ticket's assignee is not an active support agent".into(),
+            ));
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "looking up a ticket's assignee failed");
+            return Err(Outcome::Unavailable);
+        }
+    };
+    // The subject becomes the reason; the ticket keeps it meaningful and
+    // long enough when the subject is short or empty.
+    let subject: String = subject.chars().filter(|c| !c.is_control()).collect();
+    let reason = format!("Helpdesk ticket {ticket}: {}", subject.trim());
+    let reason = input::reason(
+        &reason
+            .chars()
+            .take(input::MAX_REASON_LEN)
+            .collect::<String>(),
+    )
+    .map_err(|e| Outcome::BadPayload(e.to_string()))?;
+    Ok((agent, reason))
+}
+
+/// Files the tagged ticket's access request, unless one is pending.
+async fn request_access(
+    core: &Core,
+    c: &crate::store::entities::helpdesk_connectors::Model,
+    agent: Person,
+    tenant: &str,
+    ticket: &str,
+    reason: String,
+) -> Outcome {
+    let now = core.clock.now();
+    let pending = RequestFilter {
+        tenant_id: Some(tenant.to_string()),
+        agent_id: Some(agent.id.clone()),
+        state: Some(RequestState::Pending),
+        ticket_ref: Some(ticket.to_string()),
+    };
+    match core
+        .store
+        .list_requests(
+            &pending,
+            Page {
+                limit: 1,
+                offset: 0,
+            },
+            now,
+        )
+        .await
+    {
+        Ok((rows, _)) if !rows.is_empty() => return Outcome::AlreadyRequested,
+        Ok(_) => {}
+        Err(e) => {
+            tracing::error!(error = %e, "reading pending requests failed");
+            return Outcome::Unavailable;
+        }
+    }
+    match core.identity.tenant_exists(tenant).await {
+        Ok(true) => {}
+        Ok(false) => return Outcome::Refused422("no such tenant".into()),
+        Err(_) => return Outcome::Unavailable,
+    }
+    let asked = NewRequest {
+        tenant_id: tenant.to_string(),
+        ticket_ref: ticket.to_string(),
+        reason,
+        scope: Scope::read_only(),
+        duration: None,
+    };
+    match open_request(core, helpdesk_actor(c), agent, asked).await {
+        Ok(m) => Outcome::Requested {
+            access_request_id: m.id,
+        },
+        Err(Error::FailedPrecondition(why)) | Err(Error::InvalidArgument(why)) => {
+            Outcome::Refused422(why)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "filing a helpdesk access request failed");
             Outcome::Unavailable
         }
     }

@@ -1,6 +1,7 @@
 //! Reading a helpdesk's JSON payload through a connector's field mapping:
-//! which event it is, and for a ticket event its tenant, reference and
-//! whether it is now solved or closed. Pure.
+//! which event it is, and for a ticket event its tenant, reference, whether
+//! it is now solved or closed, or whether it carries the connector's request
+//! tag. Pure.
 
 use serde_json::Value;
 
@@ -33,26 +34,29 @@ impl Kind {
     }
 
     /// The default paths of this kind's payload: ticket, status, agent
-    /// e-mail, subject.
-    pub fn defaults(self) -> [&'static str; 4] {
+    /// e-mail, subject, tags.
+    pub fn defaults(self) -> [&'static str; 5] {
         match self {
             Kind::Zendesk => [
                 "detail.id",
                 "detail.status",
                 "detail.assignee_email",
                 "detail.subject",
+                "detail.tags",
             ],
             Kind::Jira => [
                 "issue.key",
                 "issue.fields.status.statusCategory.key",
                 "issue.fields.assignee.emailAddress",
                 "issue.fields.summary",
+                "issue.fields.labels",
             ],
             Kind::Standard => [
                 "data.ticket_id",
                 "data.status",
                 "data.assignee_email",
                 "data.subject",
+                "data.tags",
             ],
         }
     }
@@ -71,6 +75,10 @@ pub struct Mapping {
     pub agent_email: String,
     /// The subject.
     pub subject: String,
+    /// The tags.
+    pub tags: String,
+    /// The tag that opens an access request (empty: none).
+    pub request_tag: String,
 }
 
 /// Statuses (any case) that close a ticket.
@@ -93,12 +101,22 @@ pub enum Meaning {
         /// Ticket reference.
         ticket: String,
     },
+    /// The ticket carries the request tag: ask for access for its assignee.
+    Tagged {
+        /// Tenant id as the payload gives it (not yet checked).
+        tenant: String,
+        /// Ticket reference.
+        ticket: String,
+        /// The assignee's e-mail.
+        agent_email: String,
+        /// The subject (may be empty).
+        subject: String,
+    },
     /// Anything else: acknowledged and ignored.
     Ignored(&'static str),
 }
 
-/// The value at a dotted path; numbers are read as their decimal text.
-pub fn at(v: &Value, path: &str) -> Option<String> {
+fn value_at<'v>(v: &'v Value, path: &str) -> Option<&'v Value> {
     let mut cur = v;
     for part in path.split('.').filter(|p| !p.is_empty()) {
         cur = match cur {
@@ -107,7 +125,30 @@ pub fn at(v: &Value, path: &str) -> Option<String> {
             _ => return None,
         };
     }
-    match cur {
+    Some(cur)
+}
+
+/// The tags at `path`: an array of strings, or one string of tags
+/// separated by spaces or commas.
+pub fn tags_at(v: &Value, path: &str) -> Vec<String> {
+    match value_at(v, path) {
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(|s| s.trim().to_string())
+            .collect(),
+        Some(Value::String(s)) => s
+            .split([' ', ','])
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The value at a dotted path; numbers are read as their decimal text.
+pub fn at(v: &Value, path: &str) -> Option<String> {
+    match value_at(v, path)? {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),
@@ -140,13 +181,29 @@ pub fn interpret(kind: Kind, m: &Mapping, v: &Value) -> Meaning {
         _ => at(v, &m.status)
             .is_some_and(|s| CLOSING.iter().any(|c| s.trim().eq_ignore_ascii_case(c))),
     };
-    if !closed {
+    let tagged = !closed
+        && !m.request_tag.is_empty()
+        && tags_at(v, &m.tags)
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(&m.request_tag));
+    if !closed && !tagged {
         return Meaning::Ignored("the ticket is not solved or closed");
     }
     let (Some(tenant), Some(ticket)) = (at(v, &m.tenant), at(v, &m.ticket)) else {
         return Meaning::Ignored("the payload lacks the tenant or ticket field");
     };
-    Meaning::Closed { tenant, ticket }
+    if closed {
+        return Meaning::Closed { tenant, ticket };
+    }
+    let Some(agent_email) = at(v, &m.agent_email).filter(|e| !e.trim().is_empty()) else {
+        return Meaning::Ignored("the tagged ticket has no assignee e-mail");
+    };
+    Meaning::Tagged {
+        tenant,
+        ticket,
+        agent_email,
+        subject: at(v, &m.subject).unwrap_or_default(),
+    }
 }
 
 /// Jira's payload timestamp (milliseconds since the epoch).
@@ -165,13 +222,15 @@ mod tests {
     use serde_json::json;
 
     fn mapping(kind: Kind, tenant: &str) -> Mapping {
-        let [ticket, status, agent_email, subject] = kind.defaults();
+        let [ticket, status, agent_email, subject, tags] = kind.defaults();
         Mapping {
             tenant: tenant.into(),
             ticket: ticket.into(),
             status: status.into(),
             agent_email: agent_email.into(),
             subject: subject.into(),
+            tags: tags.into(),
+            request_tag: "keyholder-access".into(),
         }
     }
 
@@ -223,5 +282,40 @@ mod tests {
         );
         let c = json!({"webhookEvent": "comment_created", "issue": {"key": "SUP-7"}});
         assert!(matches!(interpret(Kind::Jira, &m, &c), Meaning::Ignored(_)));
+    }
+
+    #[test]
+    fn a_tagged_open_ticket_asks_for_its_assignee() {
+        let m = mapping(Kind::Zendesk, "detail.org");
+        let v = json!({"detail": {
+            "id": "9", "status": "Open", "org": "t-1", "subject": "Export fails",
+            "tags": "vip keyholder-access", "assignee_email": "sam@vendor.example"
+        }});
+        assert_eq!(
+            interpret(Kind::Zendesk, &m, &v),
+            Meaning::Tagged {
+                tenant: "t-1".into(),
+                ticket: "9".into(),
+                agent_email: "sam@vendor.example".into(),
+                subject: "Export fails".into(),
+            }
+        );
+        let untagged =
+            json!({"detail": {"id": "9", "status": "Open", "org": "t-1", "tags": ["vip"]}});
+        assert!(matches!(
+            interpret(Kind::Zendesk, &m, &untagged),
+            Meaning::Ignored(_)
+        ));
+        let no_assignee = json!({"detail": {"id": "9", "status": "Open", "org": "t-1", "tags": ["keyholder-access"]}});
+        assert!(matches!(
+            interpret(Kind::Zendesk, &m, &no_assignee),
+            Meaning::Ignored(_)
+        ));
+        // Closing wins over the tag.
+        let solved = json!({"detail": {"id": "9", "status": "solved", "org": "t-1", "tags": ["keyholder-access"]}});
+        assert!(matches!(
+            interpret(Kind::Zendesk, &m, &solved),
+            Meaning::Closed { .. }
+        ));
     }
 }

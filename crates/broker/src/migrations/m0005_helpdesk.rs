@@ -24,6 +24,8 @@ CREATE TABLE broker_helpdesk_connectors (
     status_field TEXT NOT NULL,
     agent_email_field TEXT NOT NULL,
     subject_field TEXT NOT NULL,
+    tags_field TEXT NOT NULL,
+    request_tag TEXT NOT NULL,
     created_by TEXT NOT NULL,
     created_at_ms BIGINT NOT NULL
 );

@@ -234,6 +234,9 @@ pub mod helpdesk_connectors {
         pub status_field: String,
         pub agent_email_field: String,
         pub subject_field: String,
+        pub tags_field: String,
+        /// The tag that opens an access request; empty: none.
+        pub request_tag: String,
         pub created_by: String,
         pub created_at_ms: i64,
     }

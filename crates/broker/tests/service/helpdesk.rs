@@ -61,6 +61,16 @@ async fn connector(
     secret: &str,
     tenant_field: &str,
 ) -> pb::CreateHelpdeskConnectorResponse {
+    connector_tagged(ctx, kind, secret, tenant_field, "").await
+}
+
+async fn connector_tagged(
+    ctx: &Ctx,
+    kind: pb::HelpdeskKind,
+    secret: &str,
+    tenant_field: &str,
+    request_tag: &str,
+) -> pb::CreateHelpdeskConnectorResponse {
     let op = ctx.suite.operator_token().await;
     ctx.broker()
         .create_helpdesk_connector(bearer(
@@ -73,6 +83,7 @@ async fn connector(
                     tenant_field: tenant_field.into(),
                     ..Default::default()
                 }),
+                request_tag: request_tag.into(),
             },
             &op,
         ))
@@ -583,4 +594,91 @@ async fn subscribers_receive_events_in_order_signed_and_after_being_down() {
             .unwrap_err();
         assert_status(&err, Code::InvalidArgument, &[field]);
     }
+}
+
+#[tokio::test]
+async fn a_tagged_ticket_asks_for_access_for_its_assignee_once() {
+    let ctx = Ctx::new().await;
+    ctx.set_mode(pb::SupportAccessMode::OnRequest).await;
+    let c = connector_tagged(
+        &ctx,
+        pb::HelpdeskKind::Standard,
+        "",
+        "data.tenant_id",
+        "keyholder-access",
+    )
+    .await;
+    let key = B64
+        .decode(c.generated_signing_secret.strip_prefix("whsec_").unwrap())
+        .unwrap();
+    let conn = c.connector.unwrap();
+    assert_eq!(conn.request_tag, "keyholder-access");
+    assert_eq!(conn.mapping.as_ref().unwrap().tags_field, "data.tags");
+    let path = format!("/webhooks/{}", conn.connector_id);
+    let addr = ctx.broker.webhook_addr;
+    let body = |status: &str, assignee: &str| {
+        json!({
+            "type": "ticket.updated",
+            "timestamp": "2026-11-27T10:00:00Z",
+            "data": {
+                "tenant_id": ctx.tenant.tenant_id,
+                "ticket_id": "T-200",
+                "status": status,
+                "subject": "Export to CSV fails for the sales team",
+                "tags": ["vip", "keyholder-access"],
+                "assignee_email": assignee,
+            }
+        })
+        .to_string()
+    };
+    let send = |id: &'static str, body: String| {
+        let h = standard_headers(&key, id, now_s(&ctx), &body);
+        let path = path.clone();
+        async move { post(addr, &path, &h, &body).await }
+    };
+    let pending = || async {
+        ctx.broker()
+            .list_access_requests(bearer(
+                pb::ListAccessRequestsRequest {
+                    tenant_id: ctx.tenant.tenant_id.clone(),
+                    ticket_ref: "T-200".into(),
+                    state: pb::AccessRequestState::Pending as i32,
+                    ..Default::default()
+                },
+                &ctx.tenant.admin_token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .access_requests
+    };
+    // An assignee who is no support agent: refused, nothing filed.
+    let (code, _) = send("m-0", body("open", "nobody@vendor.example")).await;
+    assert_eq!(code, 422);
+    assert!(pending().await.is_empty());
+
+    let (code, text) = send("m-1", body("open", &ctx.agent.email)).await;
+    assert_eq!(code, 200, "{text}");
+    let filed = pending().await;
+    assert_eq!(filed.len(), 1);
+    assert_eq!(
+        text,
+        format!("access requested: {}", filed[0].access_request_id)
+    );
+    assert_eq!(filed[0].agent_id, ctx.agent.agent_id);
+    assert_eq!(
+        filed[0].reason,
+        "Helpdesk ticket T-200: Export to CSV fails for the sales team"
+    );
+    // The next update still carries the tag: no second request.
+    let (code, text) = send("m-2", body("pending", &ctx.agent.email)).await;
+    assert_eq!((code, text.as_str()), (200, "access already requested"));
+    assert_eq!(pending().await.len(), 1);
+    // Solving the ticket cancels it.
+    let (code, text) = send("m-3", body("solved", &ctx.agent.email)).await;
+    assert_eq!(
+        (code, text.as_str()),
+        (200, "ticket closed: 0 grants revoked, 1 requests cancelled")
+    );
+    assert!(pending().await.is_empty());
 }
