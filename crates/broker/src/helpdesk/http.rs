@@ -56,7 +56,7 @@ async fn webhook(
             format!("access requested: {access_request_id}"),
         ),
         Outcome::AlreadyRequested => (StatusCode::OK, "access already requested".into()),
-        Outcome::Refused422(why) => (StatusCode::UNPROCESSABLE_ENTITY, why),
+        Outcome::Unprocessable(why) => (StatusCode::UNPROCESSABLE_ENTITY, why),
         Outcome::AlreadyProcessed => (StatusCode::OK, "already processed".into()),
         Outcome::Ignored(why) => (StatusCode::OK, format!("ignored: {why}")),
         // The cause is told, never which part of the signature was wrong.

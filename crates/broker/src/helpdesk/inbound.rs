@@ -48,7 +48,7 @@ pub enum Outcome {
     AlreadyRequested,
     /// 422: signed and understood, but Keyholder refuses it (support access
     /// closed, no such agent); the helpdesk should not retry.
-    Refused422(String),
+    Unprocessable(String),
     /// 200: this delivery was already acted on; nothing done again.
     AlreadyProcessed,
     /// 200: not an event Keyholder acts on.
@@ -277,7 +277,7 @@ async fn tagged_request(
             email: u.email,
         },
         Ok(None) => {
-            return Err(Outcome::Refused422(
+            return Err(Outcome::Unprocessable(
                 "the ticket's assignee is not an active support agent".into(),
             ));
         }
@@ -337,7 +337,7 @@ async fn request_access(
     }
     match core.identity.tenant_exists(tenant).await {
         Ok(true) => {}
-        Ok(false) => return Outcome::Refused422("no such tenant".into()),
+        Ok(false) => return Outcome::Unprocessable("no such tenant".into()),
         Err(_) => return Outcome::Unavailable,
     }
     let asked = NewRequest {
@@ -352,7 +352,7 @@ async fn request_access(
             access_request_id: m.id,
         },
         Err(Error::FailedPrecondition(why)) | Err(Error::InvalidArgument(why)) => {
-            Outcome::Refused422(why)
+            Outcome::Unprocessable(why)
         }
         Err(e) => {
             tracing::error!(error = %e, "filing a helpdesk access request failed");

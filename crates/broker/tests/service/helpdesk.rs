@@ -92,6 +92,23 @@ async fn connector_tagged(
         .into_inner()
 }
 
+/// The table's one secret is stored sealed: no trace of `secret` in the database.
+async fn assert_sealed(ctx: &Ctx, table: &str, secret: &str) {
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = ctx.broker_db().await;
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT secret FROM {table}"),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let stored: String = row.try_get("", "secret").unwrap();
+    assert!(keyholder_kit::kek::is_envelope(&stored), "{table}: sealed");
+    assert!(!stored.contains(secret) && !stored.contains(&secret[6..16]));
+}
+
 async fn allowed(ctx: &Ctx, backend: &str, session_token: &str) -> bool {
     let mut b = ctx.broker();
     ctx.check(&mut b, backend, session_token, "crm.deal", "read")
@@ -145,6 +162,7 @@ async fn a_solved_zendesk_ticket_ends_access_within_a_second_and_refusals_change
     .await;
     assert!(c.generated_signing_secret.is_empty());
     let id = c.connector.unwrap().connector_id;
+    assert_sealed(&ctx, "broker_helpdesk_connectors", secret).await;
     let path = format!("/webhooks/{id}");
     let addr = ctx.broker.webhook_addr;
     let body = zendesk_body(&ctx, "T-100", "Solved");
@@ -478,6 +496,12 @@ async fn subscribers_receive_events_in_order_signed_and_after_being_down() {
         .decode(created.signing_secret.strip_prefix("whsec_").unwrap())
         .unwrap();
     let sub_id = created.subscription.unwrap().subscription_id;
+    assert_sealed(
+        &ctx,
+        "broker_webhook_subscriptions",
+        &created.signing_secret,
+    )
+    .await;
     let (g, _) = ctx.live_session(read_only()).await;
     let first = [
         "access_request.created",
