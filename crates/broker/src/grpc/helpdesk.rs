@@ -379,7 +379,7 @@ pub(super) async fn list_deliveries(
         WebhookDeliveryState::Failed => Some(webhooks::DeliveryState::Failed),
     };
     let page = Page::parse(r.page_size, &r.page_token)?;
-    if webhooks::get(core.store.db(), &id, false).await?.is_none() {
+    if webhooks::get(core.store.db(), &id).await?.is_none() {
         return Err(Error::NotFound(format!("subscription {id} not found")));
     }
     let (rows, next) = webhooks::list(core.store.db(), &id, state, page).await?;

@@ -5,9 +5,9 @@
 //! in order; a failure is retried with exponential backoff (1 s doubling up
 //! to 5 minutes, by the broker's clock) and holds back the events behind it,
 //! and after a day of failures the event is given up (listed as FAILED) so
-//! the rest flow. On PostgreSQL the subscription row is locked while its
-//! event is sent, so two brokers never send one subscription's events at
-//! once.
+//! the rest flow. A broker leases the row it sends (a conditional update),
+//! so two brokers never send one subscription's events at once, and no
+//! database transaction stays open across the HTTP call.
 
 use super::signature;
 use crate::error::Error;
@@ -19,7 +19,6 @@ use hyper_util::rt::TokioIo;
 use keyholder_kit::CancellationToken;
 use keyholder_kit::clock::SharedClock;
 use keyholder_kit::kek::KekRing;
-use sea_orm::{ConnectionTrait, TransactionTrait};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -30,6 +29,9 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const POLL: Duration = Duration::from_millis(500);
 /// Longest wait between attempts.
 pub const MAX_BACKOFF_MS: i64 = 5 * 60 * 1000;
+/// How long a broker holds a row it is sending: longer than an attempt, so
+/// only a broker that died mid-send lets it lapse (and then it is resent).
+pub const LEASE_MS: i64 = 60 * 1000;
 /// An event still undelivered this long after it happened is given up.
 pub const GIVE_UP_AFTER_MS: i64 = 24 * 60 * 60 * 1000;
 
@@ -110,32 +112,19 @@ async fn attempt(
     client: &Client,
     subscription_id: &str,
 ) -> Result<bool, Error> {
-    if store.is_postgres() {
-        let txn = store.db().begin().await?;
-        let settled = attempt_in(&txn, true, kek, clock, client, subscription_id).await;
-        txn.commit().await?;
-        settled
-    } else {
-        attempt_in(store.db(), false, kek, clock, client, subscription_id).await
-    }
-}
-
-async fn attempt_in<C: ConnectionTrait>(
-    conn: &C,
-    lock: bool,
-    kek: &KekRing,
-    clock: &SharedClock,
-    client: &Client,
-    subscription_id: &str,
-) -> Result<bool, Error> {
-    let Some(sub) = webhooks::get(conn, subscription_id, lock).await? else {
-        // Deleted, or another broker is sending its events.
+    let db = store.db();
+    let Some(sub) = webhooks::get(db, subscription_id).await? else {
+        // Deleted meanwhile.
         return Ok(false);
     };
-    let Some(d) = webhooks::head_of(conn, subscription_id).await? else {
+    let Some(d) = webhooks::head_of(db, subscription_id).await? else {
         return Ok(false);
     };
-    if d.next_attempt_at_ms > clock.now().timestamp_millis() {
+    let now_ms = clock.now().timestamp_millis();
+    if d.next_attempt_at_ms > now_ms
+        || !webhooks::lease(db, d.seq, now_ms, now_ms + LEASE_MS).await?
+    {
+        // Not due, or another broker is sending it.
         return Ok(false);
     }
     let secret = kek
@@ -143,19 +132,20 @@ async fn attempt_in<C: ConnectionTrait>(
         .map_err(|e| Error::Internal(e.to_string()))?;
     let key = signature::standard_key(&secret)
         .ok_or_else(|| Error::Internal("a subscription secret is malformed".into()))?;
-    let now = clock.now();
-    let result = client.post(&sub.url, &key, &d, now.timestamp()).await;
+    let result = client
+        .post(&sub.url, &key, &d, clock.now().timestamp())
+        .await;
     let now_ms = clock.now().timestamp_millis();
     match result {
         Ok(()) => {
-            webhooks::mark_delivered(conn, d.seq, now_ms).await?;
+            webhooks::mark_delivered(db, d.seq, now_ms).await?;
             Ok(true)
         }
         Err(why) => {
             let give_up = now_ms - d.created_at_ms >= GIVE_UP_AFTER_MS;
             let retry = (!give_up).then(|| now_ms + backoff_ms(d.attempts));
             tracing::warn!(subscription_id = %sub.id, event_id = %d.event_id, attempts = d.attempts + 1, error = %why, given_up = give_up, "webhook not delivered");
-            webhooks::mark_failed(conn, d.seq, &why, retry, now_ms).await?;
+            webhooks::mark_failed(db, d.seq, &why, retry, now_ms).await?;
             Ok(give_up)
         }
     }

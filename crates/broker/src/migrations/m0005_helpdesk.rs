@@ -53,6 +53,7 @@ CREATE TABLE broker_webhook_deliveries (
     created_at_ms BIGINT NOT NULL,
     next_attempt_at_ms BIGINT NOT NULL,
     attempts INTEGER NOT NULL,
+    leased_until_ms BIGINT,
     delivered_at_ms BIGINT,
     failed_at_ms BIGINT,
     last_error TEXT NOT NULL

@@ -308,6 +308,8 @@ pub mod webhook_deliveries {
         pub created_at_ms: i64,
         pub next_attempt_at_ms: i64,
         pub attempts: i32,
+        /// While set and in the future, one broker is sending this row.
+        pub leased_until_ms: Option<i64>,
         pub delivered_at_ms: Option<i64>,
         pub failed_at_ms: Option<i64>,
         pub last_error: String,

@@ -6,7 +6,7 @@
 use super::entities::{webhook_deliveries as deliveries, webhook_subscriptions as subs};
 use keyholder_kit::paging::Page;
 use keyholder_proto::audit::v1::{Actor, Event, EventKind};
-use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -56,18 +56,34 @@ pub async fn all<C: ConnectionTrait>(conn: &C) -> Result<Vec<subs::Model>, DbErr
         .await
 }
 
-/// One subscription; with `lock` (PostgreSQL, in a transaction) it is
-/// locked, or `None` when another broker holds it.
-pub async fn get<C: ConnectionTrait>(
+/// One subscription.
+pub async fn get<C: ConnectionTrait>(conn: &C, id: &str) -> Result<Option<subs::Model>, DbErr> {
+    subs::Entity::find_by_id(id.to_string()).one(conn).await
+}
+
+/// Leases a subscription's head row until `until_ms`: true when this caller
+/// got it (it was not leased, or its lease lapsed, e.g. its broker died).
+/// A conditional update, so of two brokers exactly one sends it.
+pub async fn lease<C: ConnectionTrait>(
     conn: &C,
-    id: &str,
-    lock: bool,
-) -> Result<Option<subs::Model>, DbErr> {
-    let mut q = subs::Entity::find_by_id(id.to_string());
-    if lock {
-        q = q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
-    }
-    q.one(conn).await
+    seq: i64,
+    now_ms: i64,
+    until_ms: i64,
+) -> Result<bool, DbErr> {
+    let n = deliveries::Entity::update_many()
+        .col_expr(deliveries::Column::LeasedUntilMs, Expr::value(until_ms))
+        .filter(deliveries::Column::Seq.eq(seq))
+        .filter(deliveries::Column::DeliveredAtMs.is_null())
+        .filter(deliveries::Column::FailedAtMs.is_null())
+        .filter(
+            sea_orm::Condition::any()
+                .add(deliveries::Column::LeasedUntilMs.is_null())
+                .add(deliveries::Column::LeasedUntilMs.lte(now_ms)),
+        )
+        .exec(conn)
+        .await?
+        .rows_affected;
+    Ok(n == 1)
 }
 
 /// Removes a subscription and its queue; false when there was none.
@@ -169,6 +185,7 @@ pub async fn fan_out<C: ConnectionTrait>(conn: &C, e: &Event, now_ms: i64) -> Re
             created_at_ms: Set(now_ms),
             next_attempt_at_ms: Set(now_ms),
             attempts: Set(0),
+            leased_until_ms: Set(None),
             delivered_at_ms: Set(None),
             failed_at_ms: Set(None),
             last_error: Set(String::new()),
@@ -203,7 +220,7 @@ pub async fn heads<C: ConnectionTrait>(conn: &C) -> Result<Vec<deliveries::Model
         .collect())
 }
 
-/// The subscription's oldest undelivered event (re-read under its lock).
+/// The subscription's oldest undelivered event.
 pub async fn head_of<C: ConnectionTrait>(
     conn: &C,
     subscription_id: &str,
@@ -226,6 +243,10 @@ pub async fn mark_delivered<C: ConnectionTrait>(
     deliveries::Entity::update_many()
         .col_expr(deliveries::Column::DeliveredAtMs, Expr::value(now_ms))
         .col_expr(
+            deliveries::Column::LeasedUntilMs,
+            Expr::value(Option::<i64>::None),
+        )
+        .col_expr(
             deliveries::Column::Attempts,
             Expr::col(deliveries::Column::Attempts).add(1),
         )
@@ -246,6 +267,10 @@ pub async fn mark_failed<C: ConnectionTrait>(
     let error: String = error.chars().take(500).collect();
     let mut q = deliveries::Entity::update_many()
         .col_expr(deliveries::Column::LastError, Expr::value(error))
+        .col_expr(
+            deliveries::Column::LeasedUntilMs,
+            Expr::value(Option::<i64>::None),
+        )
         .col_expr(
             deliveries::Column::Attempts,
             Expr::col(deliveries::Column::Attempts).add(1),

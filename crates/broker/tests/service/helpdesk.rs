@@ -706,3 +706,45 @@ async fn a_tagged_ticket_asks_for_access_for_its_assignee_once() {
     );
     assert!(pending().await.is_empty());
 }
+
+#[tokio::test]
+async fn two_brokers_send_each_event_once_in_order() {
+    let ctx = Ctx::new().await;
+    let _second = ctx.suite.start_another_broker().await;
+    let (sub, addr) = subscriber().await;
+    let op = ctx.suite.operator_token().await;
+    let created = ctx
+        .broker()
+        .create_webhook_subscription(bearer(
+            pb::CreateWebhookSubscriptionRequest {
+                request_id: String::new(),
+                url: format!("http://{addr}/hook"),
+                event_types: vec!["access_request.created".into()],
+            },
+            &op,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let key = B64
+        .decode(created.signing_secret.strip_prefix("whsec_").unwrap())
+        .unwrap();
+    ctx.set_mode(pb::SupportAccessMode::OnRequest).await;
+    for i in 0..6 {
+        ctx.request(&format!("T-{i}"), read_only()).await;
+    }
+    assert!(eventually(|| async { sub.got.lock().unwrap().len() >= 6 }).await);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(sub.types(&key), vec!["access_request.created"; 6]);
+    let tickets: Vec<String> = sub
+        .got
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, b)| {
+            let v: serde_json::Value = serde_json::from_str(b).unwrap();
+            v["data"]["ticket_ref"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(tickets, ["T-0", "T-1", "T-2", "T-3", "T-4", "T-5"]);
+}
