@@ -81,6 +81,12 @@ impl BrokerHandle {
         tasks::sweeper::sweep_once(&self.store, &self.clock, self.ending_notice).await
     }
 
+    /// Forgets webhook deliveries settled more than 30 days ago (the
+    /// deliverer does it every 10 minutes); returns how many.
+    pub async fn prune_webhook_deliveries(&self) -> Result<u64, Error> {
+        helpdesk::outbound::prune(&self.store, &self.clock).await
+    }
+
     /// Events waiting in the outbox.
     pub async fn undelivered_events(&self) -> Result<u64, Error> {
         Ok(store::outbox::undelivered_count(self.store.db()).await?)

@@ -41,6 +41,15 @@ pub fn backoff_ms(attempts: i32) -> i64 {
     (1000i64 << exp).min(MAX_BACKOFF_MS)
 }
 
+/// How often settled rows older than [`webhooks::KEEP_SETTLED_MS`] are forgotten.
+pub const PRUNE_EVERY: Duration = Duration::from_secs(600);
+
+/// Forgets settled deliveries older than [`webhooks::KEEP_SETTLED_MS`].
+pub async fn prune(store: &Store, clock: &SharedClock) -> Result<u64, Error> {
+    let before = clock.now().timestamp_millis() - webhooks::KEEP_SETTLED_MS;
+    Ok(webhooks::prune(store.db(), before).await?)
+}
+
 /// Delivers until shutdown.
 pub async fn run(store: Store, kek: KekRing, clock: SharedClock, shutdown: CancellationToken) {
     let client = match Client::new() {
@@ -51,7 +60,14 @@ pub async fn run(store: Store, kek: KekRing, clock: SharedClock, shutdown: Cance
         }
     };
     let wake = store.webhook_wake().clone();
+    let mut last_prune: Option<std::time::Instant> = None;
     loop {
+        if last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
+            last_prune = Some(std::time::Instant::now());
+            if let Err(e) = prune(&store, &clock).await {
+                tracing::warn!(error = %e, "pruning settled webhook deliveries failed");
+            }
+        }
         let sent = match deliver_once(&store, &kek, &clock, &client).await {
             Ok(n) => n,
             Err(e) => {

@@ -332,3 +332,19 @@ pub async fn list<C: ConnectionTrait>(
     rows.truncate(keep);
     Ok((rows, next))
 }
+
+/// How long delivered and failed rows stay listable.
+pub const KEEP_SETTLED_MS: i64 = 30 * 24 * 60 * 60 * 1000;
+
+/// Forgets delivered and failed rows settled before `before_ms`; returns how many.
+pub async fn prune<C: ConnectionTrait>(conn: &C, before_ms: i64) -> Result<u64, DbErr> {
+    Ok(deliveries::Entity::delete_many()
+        .filter(
+            sea_orm::Condition::any()
+                .add(deliveries::Column::DeliveredAtMs.lt(before_ms))
+                .add(deliveries::Column::FailedAtMs.lt(before_ms)),
+        )
+        .exec(conn)
+        .await?
+        .rows_affected)
+}

@@ -579,6 +579,19 @@ async fn subscribers_receive_events_in_order_signed_and_after_being_down() {
     assert_eq!(v["data"]["grant_id"], g.grant_id.as_str());
     assert_eq!(v["data"]["end_reason"], "done");
 
+    // Settled deliveries are listable for 30 days, then forgotten.
+    ctx.suite.clock.advance(chrono::Duration::days(29));
+    assert_eq!(
+        ctx.broker.handle.prune_webhook_deliveries().await.unwrap(),
+        0
+    );
+    ctx.suite.clock.advance(chrono::Duration::days(2));
+    assert_eq!(
+        ctx.broker.handle.prune_webhook_deliveries().await.unwrap(),
+        5
+    );
+    assert!(list(pb::WebhookDeliveryState::Unspecified).await.is_empty());
+
     // The secret is shown once: a retry of the same create gets no secret.
     let again = ctx
         .broker()
