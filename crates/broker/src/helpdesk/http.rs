@@ -1,6 +1,9 @@
 //! The webhook port: `POST /webhooks/<connector_id>` with the helpdesk's raw
-//! body and headers. [`serve`] takes a bound listener, so a TLS acceptor can
-//! wrap it the way the gRPC listeners are wrapped.
+//! body and headers, over HTTP/1.1 (what helpdesks send). [`serve`] takes a
+//! bound listener and hands each accepted stream to [`connection`], so a TLS
+//! acceptor can wrap the streams the way the gRPC listeners are wrapped.
+//! Slow or stuck clients are cut off (headers within 10 s, a request within
+//! 30 s) and at most 512 connections are served at once.
 
 use super::inbound::{self, Delivery, Outcome, RefusalBudget};
 use crate::Core;
@@ -11,7 +14,9 @@ use axum::response::{IntoResponse, Response};
 use keyholder_kit::CancellationToken;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Largest webhook body accepted (Jira's issue payloads are the largest, well below).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -70,7 +75,7 @@ async fn webhook(
     (code, text).into_response()
 }
 
-/// The router (for tests that drive it without a socket).
+/// The one route, its body limit and its state.
 fn router(core: Arc<Core>) -> axum::Router {
     axum::Router::new()
         .route("/webhooks/{connector_id}", axum::routing::post(webhook))
@@ -81,14 +86,93 @@ fn router(core: Arc<Core>) -> axum::Router {
         })
 }
 
-/// Serves helpdesk webhooks on `listener` until `shutdown`.
+/// Longest wait for a request's headers: a client that trickles them is cut off.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest a whole request may take, body and handling included.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Connections served at once; more wait in the listener's backlog.
+pub const MAX_CONNECTIONS: usize = 512;
+
+/// Serves helpdesk webhooks on `listener` until `shutdown`, over HTTP/1.1.
+/// Each accepted connection goes to [`connection`], which takes any
+/// stream: a TLS acceptor slots in between `accept` and it.
 pub(crate) async fn serve(
     listener: TcpListener,
     core: Arc<Core>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let app = router(core).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
+    let app = router(core);
+    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let mut conns = tokio::task::JoinSet::new();
+    loop {
+        let permit = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            p = permits.clone().acquire_owned() => p.map_err(std::io::Error::other)?,
+        };
+        let (stream, peer) = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            r = listener.accept() => match r {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: pause, not spin.
+                    tracing::warn!(error = %e, "accepting a webhook connection failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        conns.spawn(connection(
+            stream,
+            peer,
+            app.clone(),
+            shutdown.clone(),
+            permit,
+        ));
+        while conns.try_join_next().is_some() {}
+    }
+    // In-flight requests finish (each bounded by REQUEST_TIMEOUT).
+    while conns.join_next().await.is_some() {}
+    Ok(())
+}
+
+/// Serves one connection (plain TCP today, or a TLS stream).
+async fn connection<I>(
+    io: I,
+    peer: SocketAddr,
+    app: axum::Router,
+    shutdown: CancellationToken,
+    _permit: OwnedSemaphorePermit,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(ConnectInfo(peer));
+        let mut app = app.clone();
+        async move {
+            let call = tower::Service::call(&mut app, req.map(axum::body::Body::new));
+            match tokio::time::timeout(REQUEST_TIMEOUT, call).await {
+                Ok(answer) => answer,
+                Err(_) => {
+                    Ok((StatusCode::REQUEST_TIMEOUT, "request took too long").into_response())
+                }
+            }
+        }
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT);
+    let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(io), svc);
+    tokio::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => {
+            if let Err(e) = r {
+                tracing::debug!(error = %e, "webhook connection ended with an error");
+            }
+        }
+        _ = shutdown.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
 }

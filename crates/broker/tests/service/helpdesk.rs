@@ -761,3 +761,27 @@ async fn two_brokers_send_each_event_once_in_order() {
         .collect();
     assert_eq!(tickets, ["T-0", "T-1", "T-2", "T-3", "T-4", "T-5"]);
 }
+
+#[tokio::test]
+async fn a_client_trickling_its_headers_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let ctx = Ctx::new().await;
+    let mut slow = tokio::net::TcpStream::connect(ctx.broker.webhook_addr)
+        .await
+        .unwrap();
+    slow.write_all(b"POST /webhooks/x HTTP/1.1\r\nHost: keyholder\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut buf = [0u8; 256];
+    let read = tokio::time::timeout(Duration::from_secs(20), slow.read(&mut buf)).await;
+    let elapsed = started.elapsed();
+    // hyper answers 408 or just closes; either way the connection ends.
+    let n = read.expect("the server cut the connection").unwrap_or(0);
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(n == 0 || answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(elapsed >= Duration::from_secs(9), "{elapsed:?}");
+    // Meanwhile others are served.
+    let (code, _) = post(ctx.broker.webhook_addr, "/webhooks/x", &[], "{}").await;
+    assert_eq!(code, 401);
+}
