@@ -18,8 +18,6 @@ use keyholder_kit::paging::Page;
 use keyholder_proto::broker::v1::*;
 use tonic::Request;
 
-/// Longest connector label.
-const MAX_LABEL_LEN: usize = 200;
 /// Longest signing secret accepted.
 const MAX_SECRET_LEN: usize = 1000;
 /// Shortest signing secret accepted (Zendesk's and Jira's are far longer).
@@ -146,11 +144,6 @@ pub(super) async fn create_connector(
     let r = req.into_inner();
     let kind = kind_in(r.kind)?;
     let display_name = input::required_name("display_name", &r.display_name)?;
-    if display_name.chars().count() > MAX_LABEL_LEN {
-        return Err(Error::InvalidArgument(format!(
-            "display_name must be at most {MAX_LABEL_LEN} characters"
-        )));
-    }
     let m = r.mapping.unwrap_or_default();
     let tenant_field = input::optional_path("mapping.tenant_field", &m.tenant_field)?;
     if tenant_field.is_empty() {
