@@ -122,4 +122,12 @@ pub enum StartError {
     /// Serving failed.
     #[error(transparent)]
     Serve(#[from] keyholder_kit::serve::ServeError),
+    /// The helpdesk webhook port could not be opened.
+    #[error("cannot listen for helpdesk webhooks on {addr}: {source}")]
+    WebhookListen {
+        /// The configured address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
 }

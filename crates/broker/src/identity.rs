@@ -11,7 +11,7 @@ use keyholder_kit::client::ServiceToken;
 use keyholder_kit::credentials::{self, ServiceCredentials};
 use keyholder_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use keyholder_proto::identity::v1::{
-    GetTenantContactsRequest, GetUserRequest, ListRolesRequest, User,
+    GetTenantContactsRequest, GetUserRequest, ListRolesRequest, ListUsersRequest, User,
 };
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -139,6 +139,29 @@ impl IdentityClient {
             .into_inner()
             .user
             .ok_or_else(|| Error::NotFound(format!("user {user_id} not found")))
+    }
+
+    /// The active support agent with this e-mail, if any (a helpdesk
+    /// ticket's assignee).
+    pub async fn support_agent_by_email(&self, email: &str) -> Result<Option<User>, Error> {
+        let req = self
+            .request(ListUsersRequest {
+                email: email.to_string(),
+                ..Default::default()
+            })
+            .await?;
+        Ok(self
+            .client()
+            .list_users(req)
+            .await
+            .map_err(unavailable)?
+            .into_inner()
+            .users
+            .into_iter()
+            .find(|u| {
+                u.active
+                    && u.kind == keyholder_proto::identity::v1::PrincipalKind::SupportAgent as i32
+            }))
     }
 
     /// Whether the tenant exists. Identity's NOT_FOUND (and INVALID_ARGUMENT,

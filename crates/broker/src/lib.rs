@@ -9,6 +9,7 @@ pub mod domain;
 pub mod error;
 pub mod events;
 mod grpc;
+pub mod helpdesk;
 pub mod identity;
 pub mod metrics;
 pub mod migrations;
@@ -48,6 +49,8 @@ pub(crate) struct Core {
     pub clock: SharedClock,
     pub identity: Arc<IdentityClient>,
     pub keys: SessionKeys,
+    /// Seals and opens stored secrets (helpdesk and webhook secrets).
+    pub kek: keyholder_kit::kek::KekRing,
     /// People's and service accounts' live standing, followed from identity.
     pub standing: Arc<StandingTable>,
     /// Session tokens already verified.
@@ -76,6 +79,12 @@ impl BrokerHandle {
     /// Runs one expiry sweep now.
     pub async fn sweep_once(&self) -> Result<SweepReport, Error> {
         tasks::sweeper::sweep_once(&self.store, &self.clock, self.ending_notice).await
+    }
+
+    /// Forgets webhook deliveries settled more than 30 days ago (the
+    /// deliverer does it every 10 minutes); returns how many.
+    pub async fn prune_webhook_deliveries(&self) -> Result<u64, Error> {
+        helpdesk::outbound::prune(&self.store, &self.clock).await
     }
 
     /// Events waiting in the outbox.
@@ -145,6 +154,7 @@ impl Broker {
             clock,
             identity,
             keys,
+            kek,
             standing,
             session_tokens: VerifiedTokens::new(100_000),
         };
@@ -167,10 +177,30 @@ impl Broker {
     }
 
     /// Starts the background tasks (sweeper, outbox deliverer, invalidation
-    /// listener) and serves until `shutdown` is cancelled.
+    /// listener) and serves until `shutdown` is cancelled; helpdesk webhooks
+    /// too when `broker.webhook_listen` is set.
     pub async fn serve(
         self,
         listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> Result<(), StartError> {
+        let webhooks = match self.config.broker.webhook_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartError::WebhookListen { addr, source })?,
+            ),
+            None => None,
+        };
+        self.serve_with_webhooks(listener, webhooks, shutdown).await
+    }
+
+    /// [`Broker::serve`] with the webhook listener given (tests bind port 0).
+    /// The webhook port serves plain HTTP on whatever listener it is handed.
+    pub async fn serve_with_webhooks(
+        self,
+        listener: TcpListener,
+        webhooks: Option<TcpListener>,
         shutdown: CancellationToken,
     ) -> Result<(), StartError> {
         let core = self.core.clone();
@@ -184,6 +214,20 @@ impl Broker {
             )),
             shutdown.clone(),
         )));
+        tasks.push(tokio::spawn(helpdesk::outbound::run(
+            core.store.clone(),
+            core.kek.clone(),
+            core.clock.clone(),
+            shutdown.clone(),
+        )));
+        if let Some(l) = webhooks {
+            let (core, stop) = (core.clone(), shutdown.clone());
+            tasks.push(tokio::spawn(async move {
+                if let Err(e) = helpdesk::http::serve(l, core, stop).await {
+                    tracing::error!(error = %e, "the helpdesk webhook listener stopped");
+                }
+            }));
+        }
         tasks.push(tokio::spawn(tasks::dismissals::run(
             core.store.clone(),
             core.standing.subscribe(),

@@ -239,6 +239,13 @@ impl Cluster {
                         "{k}"
                     );
                     v = format!("127.0.0.1:{metrics}");
+                } else if k.ends_with("__WEBHOOK_LISTEN") {
+                    assert_eq!(
+                        v,
+                        format!("0.0.0.0:{}", declared(container, "webhooks")),
+                        "{k}"
+                    );
+                    v = format!("127.0.0.1:{}", free_port());
                 } else if k.ends_with("__LISTEN") {
                     assert_eq!(v, format!("0.0.0.0:{}", declared(container, "grpc")), "{k}");
                     v = format!("127.0.0.1:{}", self.ports[svc]);

@@ -59,6 +59,10 @@ pub struct ServiceConfig {
     pub credentials_file: Option<PathBuf>,
     /// Where to serve Prometheus metrics (`GET /metrics`); off when unset.
     pub metrics_listen: Option<SocketAddr>,
+    /// Where broker takes helpdesk webhooks (`POST /webhooks/<connector>`);
+    /// off when unset. Broker only.
+    #[serde(default)]
+    pub webhook_listen: Option<SocketAddr>,
 }
 
 impl ServiceConfig {
@@ -69,6 +73,7 @@ impl ServiceConfig {
             url: format!("http://127.0.0.1:{port}"),
             credentials_file: None,
             metrics_listen: None,
+            webhook_listen: None,
         }
     }
 }

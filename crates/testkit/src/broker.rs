@@ -13,6 +13,8 @@ pub struct StartedBroker {
     pub addr: SocketAddr,
     /// Drives its sweeper directly.
     pub handle: BrokerHandle,
+    /// Where it takes helpdesk webhooks (`POST /webhooks/<connector_id>`).
+    pub webhook_addr: SocketAddr,
 }
 
 impl StartedBroker {
@@ -40,13 +42,21 @@ impl Suite {
             .expect("broker prepares");
         let handle = svc.handle();
         let (listener, addr) = ephemeral_listener().await;
+        let (webhooks, webhook_addr) = ephemeral_listener().await;
         let stop = self.shutdown.clone();
         tokio::spawn(async move {
-            if let Err(e) = svc.serve(listener, stop).await {
+            if let Err(e) = svc
+                .serve_with_webhooks(listener, Some(webhooks), stop)
+                .await
+            {
                 eprintln!("broker stopped with error: {e}");
             }
         });
-        StartedBroker { addr, handle }
+        StartedBroker {
+            addr,
+            handle,
+            webhook_addr,
+        }
     }
 
     /// A client of the broker started by `start_broker`.

@@ -51,11 +51,13 @@ pub enum Kind {
     IntegratorInvited,
     /// A grant ends soon (sent once per grant end, a configured time before it).
     GrantEnding,
+    /// Broker refused a helpdesk webhook (recorded in the operator's log).
+    WebhookRefused,
 }
 
 impl Kind {
     /// Every kind, in contract order.
-    pub const ALL: [Kind; 17] = [
+    pub const ALL: [Kind; 18] = [
         Kind::ModeChanged,
         Kind::RequestCreated,
         Kind::RequestExpiring,
@@ -73,6 +75,7 @@ impl Kind {
         Kind::IdentityChanged,
         Kind::IntegratorInvited,
         Kind::GrantEnding,
+        Kind::WebhookRefused,
     ];
 
     /// The stored name, e.g. `SIGN_IN`.
@@ -95,6 +98,7 @@ impl Kind {
             Kind::IdentityChanged => "IDENTITY_CHANGED",
             Kind::IntegratorInvited => "INTEGRATOR_INVITED",
             Kind::GrantEnding => "GRANT_ENDING",
+            Kind::WebhookRefused => "WEBHOOK_REFUSED",
         }
     }
 

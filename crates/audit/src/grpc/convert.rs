@@ -47,6 +47,7 @@ pub(crate) fn kind_from_proto(k: i32) -> Option<Kind> {
         K::IdentityChanged => Kind::IdentityChanged,
         K::IntegratorInvited => Kind::IntegratorInvited,
         K::GrantEnding => Kind::GrantEnding,
+        K::WebhookRefused => Kind::WebhookRefused,
     })
 }
 
@@ -70,6 +71,7 @@ fn kind_to_proto(k: Kind) -> pb::EventKind {
         Kind::IdentityChanged => K::IdentityChanged,
         Kind::IntegratorInvited => K::IntegratorInvited,
         Kind::GrantEnding => K::GrantEnding,
+        Kind::WebhookRefused => K::WebhookRefused,
     }
 }
 

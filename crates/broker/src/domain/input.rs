@@ -72,6 +72,41 @@ pub fn enum_value<E: TryFrom<i32>>(field: &str, raw: i32) -> Result<E, DomainErr
     Ok(input::enum_value(field, raw)?)
 }
 
+/// Longest webhook URL.
+pub const MAX_URL_LEN: usize = 2000;
+
+/// A webhook URL: http or https, with a host, on one line, no spaces.
+pub fn url(field: &str, raw: &str) -> Result<String, DomainError> {
+    let v = input::name(field, raw).or_else(|e| match e {
+        // A URL may be longer than a name.
+        keyholder_rights::InputError::TooLong { .. }
+            if raw.trim().chars().count() <= MAX_URL_LEN =>
+        {
+            input::text(field, raw, MAX_URL_LEN)
+        }
+        e => Err(e),
+    })?;
+    let rest = v
+        .strip_prefix("https://")
+        .or_else(|| v.strip_prefix("http://"))
+        .ok_or_else(|| {
+            DomainError::Invalid(format!("{field} must start with http:// or https://"))
+        })?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if host.is_empty() || host.contains('@') || v.chars().any(char::is_whitespace) {
+        return Err(DomainError::Invalid(format!(
+            "{field} must be an http(s) URL with a host and no spaces or credentials"
+        )));
+    }
+    Ok(v)
+}
+
+/// A dotted path into a JSON payload (`issue.fields.customfield_10050.0.value`):
+/// id characters only. Empty is fine (the kind's default applies).
+pub fn optional_path(field: &str, raw: &str) -> Result<String, DomainError> {
+    Ok(input::optional_id(field, raw)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,5 +147,26 @@ mod tests {
             reason(" ticket 42\r\nneeds a look ").ok().as_deref(),
             Some("ticket 42\nneeds a look")
         );
+    }
+
+    #[test]
+    fn urls_are_http_or_https_with_a_host() {
+        assert_eq!(
+            url("url", " https://hooks.example.com/kh ").ok().as_deref(),
+            Some("https://hooks.example.com/kh")
+        );
+        assert!(url("url", "http://127.0.0.1:9000/x").is_ok());
+        for bad in [
+            "ftp://x",
+            "https://",
+            "https://a b",
+            "https://u:p@h/",
+            "javascript:alert(1)",
+            "",
+        ] {
+            assert!(url("url", bad).is_err(), "{bad}");
+        }
+        assert!(url("url", &format!("https://h/{}", "a".repeat(1990))).is_ok());
+        assert!(url("url", &format!("https://h/{}", "a".repeat(2000))).is_err());
     }
 }

@@ -4,7 +4,8 @@
 mod check;
 mod convert;
 mod grants;
-mod requests;
+mod helpdesk;
+pub(crate) mod requests;
 mod sessions;
 
 pub(crate) use sessions::AGENT_DEACTIVATED;
@@ -121,6 +122,13 @@ rpcs! {
     revoke_grant => grants::revoke(RevokeGrantRequest) -> RevokeGrantResponse;
     issue_grant_credential => grants::issue_credential(IssueGrantCredentialRequest) -> IssueGrantCredentialResponse;
     close_ticket => grants::close_ticket(CloseTicketRequest) -> CloseTicketResponse;
+    create_helpdesk_connector => helpdesk::create_connector(CreateHelpdeskConnectorRequest) -> CreateHelpdeskConnectorResponse;
+    list_helpdesk_connectors => helpdesk::list_connectors(ListHelpdeskConnectorsRequest) -> ListHelpdeskConnectorsResponse;
+    delete_helpdesk_connector => helpdesk::delete_connector(DeleteHelpdeskConnectorRequest) -> DeleteHelpdeskConnectorResponse;
+    create_webhook_subscription => helpdesk::create_subscription(CreateWebhookSubscriptionRequest) -> CreateWebhookSubscriptionResponse;
+    list_webhook_subscriptions => helpdesk::list_subscriptions(ListWebhookSubscriptionsRequest) -> ListWebhookSubscriptionsResponse;
+    delete_webhook_subscription => helpdesk::delete_subscription(DeleteWebhookSubscriptionRequest) -> DeleteWebhookSubscriptionResponse;
+    list_webhook_deliveries => helpdesk::list_deliveries(ListWebhookDeliveriesRequest) -> ListWebhookDeliveriesResponse;
     sign_in_to_tenant => sessions::sign_in(SignInToTenantRequest) -> SignInToTenantResponse;
     refresh_support_session => sessions::refresh(RefreshSupportSessionRequest) -> RefreshSupportSessionResponse;
     sign_out_of_tenant => sessions::sign_out(SignOutOfTenantRequest) -> SignOutOfTenantResponse;

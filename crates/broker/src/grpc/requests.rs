@@ -102,43 +102,81 @@ pub(super) async fn create(
         let ticket_ref = input::required_name("ticket_ref", &r.ticket_ref)?;
         let reason = input::reason(&r.reason)?;
         let scope = scope_in(r.scope)?;
-        let s = stored::get(core.store.db(), &r.tenant_id).await?;
-        if s.mode == Mode::Closed {
-            let label = core.identity.tenant_label(&r.tenant_id).await;
-            return Err(Error::FailedPrecondition(format!(
-                "support access to {label} is closed; ask the customer's administrator to open support access"
-            )));
-        }
-        let d = request_duration(duration("duration", r.duration)?, &s)?;
-        let now = core.clock.now();
-        let m = requests::Model {
-            id: uuid::Uuid::now_v7().to_string(),
+        let kind = if p.kind == PrincipalKind::SupportAgent {
+            "support_agent"
+        } else {
+            "service_account"
+        };
+        let asked = NewRequest {
             tenant_id: r.tenant_id.clone(),
-            agent_id: agent.id.clone(),
-            agent_name: agent.name.clone(),
-            agent_email: agent.email.clone(),
-            requested_by: p.id.clone(),
             ticket_ref,
             reason,
-            scope: scope_json(&scope),
-            duration_secs: d.num_seconds(),
-            state: RequestState::Pending.as_str().into(),
-            created_at: to_ms(now),
-            expire_at: to_ms(now + s.request_ttl),
-            remind_at: to_ms(reminder_time(now, s.request_ttl)),
-            reminded: false,
-            decided_by: String::new(),
-            decided_at: None,
-            decision_note: String::new(),
-            grant_id: String::new(),
+            scope,
+            duration: duration("duration", r.duration)?,
         };
-        let kind = if p.kind == PrincipalKind::SupportAgent { "support_agent" } else { "service_account" };
-        core.store.create_request(&m, events::actor(&person(p), kind)).await?;
+        let m = open_request(core, events::actor(&person(p), kind), agent, asked).await?;
         Ok(CreateAccessRequestResponse {
-            access_request: Some(request_out(&m, now)),
+            access_request: Some(request_out(&m, core.clock.now())),
         })
     })
     .await
+}
+
+/// An access request as asked, its fields already checked.
+pub(crate) struct NewRequest {
+    /// The tenant (known to exist).
+    pub tenant_id: String,
+    /// The ticket.
+    pub ticket_ref: String,
+    /// Why.
+    pub reason: String,
+    /// What.
+    pub scope: crate::domain::scope::Scope,
+    /// How long; the tenant's default when unset.
+    pub duration: Option<chrono::Duration>,
+}
+
+/// Files a request for `agent` under the tenant's settings: shared by
+/// CreateAccessRequest and a helpdesk's tagged ticket. Refused while the
+/// tenant's support access is closed.
+pub(crate) async fn open_request(
+    core: &Core,
+    requester: keyholder_proto::audit::v1::Actor,
+    agent: Person,
+    asked: NewRequest,
+) -> Result<requests::Model, Error> {
+    let s = stored::get(core.store.db(), &asked.tenant_id).await?;
+    if s.mode == Mode::Closed {
+        let label = core.identity.tenant_label(&asked.tenant_id).await;
+        return Err(Error::FailedPrecondition(format!(
+            "support access to {label} is closed; ask the customer's administrator to open support access"
+        )));
+    }
+    let d = request_duration(asked.duration, &s)?;
+    let now = core.clock.now();
+    let m = requests::Model {
+        id: uuid::Uuid::now_v7().to_string(),
+        tenant_id: asked.tenant_id,
+        agent_id: agent.id.clone(),
+        agent_name: agent.name.clone(),
+        agent_email: agent.email.clone(),
+        requested_by: requester.actor_id.clone(),
+        ticket_ref: asked.ticket_ref,
+        reason: asked.reason,
+        scope: scope_json(&asked.scope),
+        duration_secs: d.num_seconds(),
+        state: RequestState::Pending.as_str().into(),
+        created_at: to_ms(now),
+        expire_at: to_ms(now + s.request_ttl),
+        remind_at: to_ms(reminder_time(now, s.request_ttl)),
+        reminded: false,
+        decided_by: String::new(),
+        decided_at: None,
+        decision_note: String::new(),
+        grant_id: String::new(),
+    };
+    core.store.create_request(&m, requester).await?;
+    Ok(m)
 }
 
 /// The request, if `p` may see it; one that exists but is not theirs to see

@@ -215,3 +215,108 @@ pub mod idempotency {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// `broker_helpdesk_connectors` (see `migrations/m0005_helpdesk.rs`).
+pub mod helpdesk_connectors {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "broker_helpdesk_connectors")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub kind: String,
+        pub display_name: String,
+        /// Sealed with the KEK (purpose `broker.helpdesk_secret`, row: the id).
+        pub secret: String,
+        pub tenant_field: String,
+        pub ticket_field: String,
+        pub status_field: String,
+        pub agent_email_field: String,
+        pub subject_field: String,
+        pub tags_field: String,
+        /// The tag that opens an access request; empty: none.
+        pub request_tag: String,
+        pub created_by: String,
+        pub created_at_ms: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `broker_helpdesk_receipts`: delivery ids acted on, kept for the replay window.
+pub mod helpdesk_receipts {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "broker_helpdesk_receipts")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub connector_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub delivery_id: String,
+        pub received_at_ms: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `broker_webhook_subscriptions`
+pub mod webhook_subscriptions {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "broker_webhook_subscriptions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub url: String,
+        /// Space-separated event types; empty means all.
+        pub event_types: String,
+        /// Sealed with the KEK (purpose `broker.webhook_secret`, row: the id).
+        pub secret: String,
+        pub created_by: String,
+        pub created_at_ms: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `broker_webhook_deliveries`: one event queued for one subscription.
+pub mod webhook_deliveries {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "broker_webhook_deliveries")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub seq: i64,
+        pub subscription_id: String,
+        pub event_id: String,
+        pub event_type: String,
+        /// The JSON body sent.
+        pub payload: String,
+        pub created_at_ms: i64,
+        pub next_attempt_at_ms: i64,
+        pub attempts: i32,
+        /// While set and in the future, one broker is sending this row.
+        pub leased_until_ms: Option<i64>,
+        pub delivered_at_ms: Option<i64>,
+        pub failed_at_ms: Option<i64>,
+        pub last_error: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -11,13 +11,29 @@ use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, QueryOrder}
 pub const SESSION_KEY: &str = "broker.session_key";
 
 /// Every sealed column of the broker's tables.
-pub const COLUMNS: &[SealedColumn] = &[SealedColumn {
-    table: "broker_keys",
-    key: "kid",
-    column: "private_key",
-    purpose: SESSION_KEY,
-    binary: true,
-}];
+pub const COLUMNS: &[SealedColumn] = &[
+    SealedColumn {
+        table: "broker_keys",
+        key: "kid",
+        column: "private_key",
+        purpose: SESSION_KEY,
+        binary: true,
+    },
+    SealedColumn {
+        table: "broker_helpdesk_connectors",
+        key: "id",
+        column: "secret",
+        purpose: super::helpdesk::CONNECTOR_SECRET,
+        binary: false,
+    },
+    SealedColumn {
+        table: "broker_webhook_subscriptions",
+        key: "id",
+        column: "secret",
+        purpose: super::webhooks::SUBSCRIPTION_SECRET,
+        binary: false,
+    },
+];
 
 /// Brings every broker secret in `conn` under `ring`'s current KEK
 /// (start-up and `keyholder admin rotate-kek`).

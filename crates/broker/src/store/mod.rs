@@ -6,6 +6,7 @@
 pub mod ending;
 pub mod entities;
 pub mod grants;
+pub mod helpdesk;
 pub mod idempotency;
 pub mod keys;
 pub mod outbox;
@@ -13,6 +14,7 @@ pub mod requests;
 pub mod revocations;
 pub mod sessions;
 pub mod settings;
+pub mod webhooks;
 
 use crate::cache::AccessCache;
 use crate::error::Error;
@@ -44,6 +46,7 @@ pub struct Store {
     postgres: bool,
     cache: Arc<AccessCache>,
     outbox_wake: Arc<Notify>,
+    webhook_wake: Arc<Notify>,
 }
 
 impl Store {
@@ -55,6 +58,7 @@ impl Store {
             postgres,
             cache,
             outbox_wake,
+            webhook_wake: Arc::new(Notify::new()),
         }
     }
 
@@ -76,6 +80,11 @@ impl Store {
     /// Wakes the outbox deliverer.
     pub fn outbox_wake(&self) -> &Arc<Notify> {
         &self.outbox_wake
+    }
+
+    /// Wakes the webhook deliverer.
+    pub fn webhook_wake(&self) -> &Arc<Notify> {
+        &self.webhook_wake
     }
 
     pub(crate) async fn begin(&self) -> Result<DatabaseTransaction, Error> {
@@ -103,6 +112,7 @@ impl Store {
             self.cache.invalidate(ended);
         }
         self.outbox_wake.notify_one();
+        self.webhook_wake.notify_one();
         Ok(())
     }
 }

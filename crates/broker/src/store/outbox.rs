@@ -11,12 +11,13 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-/// Writes an event (in the caller's transaction).
+/// Writes an event (in the caller's transaction), and queues it for the
+/// webhook subscriptions that want it.
 pub async fn push<C: ConnectionTrait>(conn: &C, event: &Event, now_ms: i64) -> Result<(), DbErr> {
     outbox::Entity::insert(row(event, now_ms))
         .exec_without_returning(conn)
         .await?;
-    Ok(())
+    super::webhooks::fan_out(conn, event, now_ms).await
 }
 
 /// Writes an event unless one with its id is already there (a retried

@@ -14,6 +14,7 @@ mod deactivation;
 mod dead_letters;
 mod end_of_access;
 mod feed_loss;
+mod helpdesk;
 mod inputs;
 mod integrators;
 mod lifecycle;

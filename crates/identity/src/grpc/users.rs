@@ -154,9 +154,17 @@ impl Api {
         let p = self.caller(&req).await?;
         let r = req.into_inner();
         let tenant_id = keyholder_rights::input::optional_uuid("tenant_id", &r.tenant_id)?;
+        let email = if r.email.trim().is_empty() {
+            String::new()
+        } else {
+            keyholder_rights::input::email("email", &r.email)?
+        };
+        let service_lookup = !email.is_empty() && p.has_scope("identity.users.read");
         if tenant_id.is_empty() || !p.is_operator() {
             if tenant_id.is_empty() {
-                p.require_operator()?;
+                if !service_lookup {
+                    p.require_operator()?;
+                }
             } else {
                 p.require_member_of(&tenant_id)?;
             }
@@ -164,7 +172,7 @@ impl Api {
         let page = Page::parse(r.page_size, &r.page_token)?;
         let mut rows = self
             .store
-            .list_users(&tenant_id, r.include_inactive, page)
+            .list_users(&tenant_id, &email, r.include_inactive, page)
             .await?;
         let (next, keep) = page.finish(rows.len());
         rows.truncate(keep);

@@ -233,12 +233,16 @@ impl Store {
     pub async fn list_users(
         &self,
         tenant_id: &str,
+        email: &str,
         include_inactive: bool,
         page: Page,
     ) -> Result<Vec<user::Model>, DbErr> {
         let mut q = user::Entity::find().filter(user::Column::TenantId.eq(tenant_id));
         if tenant_id.is_empty() {
             q = q.filter(user::Column::Kind.eq("support_agent"));
+        }
+        if !email.is_empty() {
+            q = q.filter(user::Column::Email.eq(email));
         }
         if !include_inactive {
             q = q.filter(user::Column::Active.eq(true));

@@ -139,6 +139,22 @@ async fn get_and_list_users_stay_in_the_tenant() {
         .await;
     get(&emp.user_id, &svc).await.unwrap();
 
+    let list_by = |tenant: &str, email: &str, tok: &str, inactive: bool| {
+        call!(
+            s,
+            list_users,
+            bearer(
+                pb::ListUsersRequest {
+                    tenant_id: tenant.into(),
+                    page_size: 0,
+                    page_token: String::new(),
+                    include_inactive: inactive,
+                    email: email.into(),
+                },
+                tok,
+            )
+        )
+    };
     let list = |tenant: &str, tok: &str, inactive: bool| {
         call!(
             s,
@@ -148,7 +164,8 @@ async fn get_and_list_users_stay_in_the_tenant() {
                     tenant_id: tenant.into(),
                     page_size: 0,
                     page_token: String::new(),
-                    include_inactive: inactive
+                    include_inactive: inactive,
+                    email: String::new(),
                 },
                 tok,
             )
@@ -176,6 +193,33 @@ async fn get_and_list_users_stay_in_the_tenant() {
     let agents = list("", &op, false).await.unwrap().into_inner().users;
     assert_eq!(agents.len(), 1);
     assert_eq!(agents[0].user_id, agent.agent_id);
+    // A service reading users (the broker, matching a ticket's assignee) may
+    // look one agent up by e-mail, never list them all.
+    let by_mail = list_by("", &agent.email.to_uppercase(), &svc, false)
+        .await
+        .unwrap()
+        .into_inner()
+        .users;
+    assert_eq!(by_mail.len(), 1);
+    assert_eq!(by_mail[0].user_id, agent.agent_id);
+    assert!(
+        list_by("", "nobody@vendor.example", &svc, false)
+            .await
+            .unwrap()
+            .into_inner()
+            .users
+            .is_empty()
+    );
+    refused(
+        list("", &svc, false).await,
+        Code::PermissionDenied,
+        "operator",
+    );
+    refused(
+        list_by("", &agent.email, &a.admin_token, false).await,
+        Code::PermissionDenied,
+        "operator",
+    );
     s.identity()
         .deactivate_user(bearer(
             pb::DeactivateUserRequest {

@@ -1,0 +1,103 @@
+//! Helpdesk connectors (secrets sealed by the caller), the delivery ids
+//! acted on within the replay window, and the record of refused webhooks.
+
+use super::entities::{helpdesk_connectors as connectors, helpdesk_receipts as receipts};
+use super::outbox;
+use keyholder_proto::audit::v1::Event;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+};
+
+/// Purpose bound into a connector secret's envelope (row: the connector id).
+pub const CONNECTOR_SECRET: &str = "broker.helpdesk_secret";
+
+/// How long a delivery id is remembered: twice the replay window, so a
+/// replay is refused by its id until its timestamp alone refuses it.
+pub const RECEIPT_TTL_MS: i64 = 2 * 5 * 60 * 1000;
+
+/// Registers a connector.
+pub async fn insert<C: ConnectionTrait>(conn: &C, m: connectors::Model) -> Result<(), DbErr> {
+    connectors::Entity::insert(connectors::ActiveModel::from(m))
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}
+
+/// One connector.
+pub async fn get<C: ConnectionTrait>(
+    conn: &C,
+    id: &str,
+) -> Result<Option<connectors::Model>, DbErr> {
+    connectors::Entity::find_by_id(id.to_string())
+        .one(conn)
+        .await
+}
+
+/// Every connector, oldest first.
+pub async fn all<C: ConnectionTrait>(conn: &C) -> Result<Vec<connectors::Model>, DbErr> {
+    connectors::Entity::find()
+        .order_by_asc(connectors::Column::CreatedAtMs)
+        .order_by_asc(connectors::Column::Id)
+        .all(conn)
+        .await
+}
+
+/// Removes a connector; false when there was none.
+pub async fn delete<C: ConnectionTrait>(conn: &C, id: &str) -> Result<bool, DbErr> {
+    Ok(connectors::Entity::delete_by_id(id.to_string())
+        .exec(conn)
+        .await?
+        .rows_affected
+        == 1)
+}
+
+/// Claims a delivery id: true when this call is the first to see it (within
+/// the remembered window). Forgets ids older than [`RECEIPT_TTL_MS`] first.
+pub async fn claim<C: ConnectionTrait>(
+    conn: &C,
+    connector_id: &str,
+    delivery_id: &str,
+    now_ms: i64,
+) -> Result<bool, DbErr> {
+    receipts::Entity::delete_many()
+        .filter(receipts::Column::ReceivedAtMs.lt(now_ms - RECEIPT_TTL_MS))
+        .exec(conn)
+        .await?;
+    let n = receipts::Entity::insert(receipts::ActiveModel {
+        connector_id: Set(connector_id.to_string()),
+        delivery_id: Set(delivery_id.to_string()),
+        received_at_ms: Set(now_ms),
+    })
+    .on_conflict(
+        OnConflict::columns([receipts::Column::ConnectorId, receipts::Column::DeliveryId])
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await?;
+    Ok(n == 1)
+}
+
+/// Gives a claim back when acting failed, so the helpdesk's retry acts.
+pub async fn release<C: ConnectionTrait>(
+    conn: &C,
+    connector_id: &str,
+    delivery_id: &str,
+) -> Result<(), DbErr> {
+    receipts::Entity::delete_many()
+        .filter(receipts::Column::ConnectorId.eq(connector_id))
+        .filter(receipts::Column::DeliveryId.eq(delivery_id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Records a refused webhook through the outbox (to audit).
+pub async fn record_refusal<C: ConnectionTrait>(
+    conn: &C,
+    event: &Event,
+    now_ms: i64,
+) -> Result<(), DbErr> {
+    outbox::push(conn, event, now_ms).await
+}
