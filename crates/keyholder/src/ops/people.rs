@@ -117,6 +117,7 @@ pub async fn users(s: &mut Session, command: UsersCommand, json: bool) -> anyhow
                 page_size: 100,
                 page_token,
                 include_inactive,
+                email: String::new(),
             }))
             .await
             .map_err(|e| refused("listing users", &e))?
