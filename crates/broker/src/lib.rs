@@ -127,7 +127,7 @@ impl Broker {
         let store = Store::new(db.clone(), cache, Arc::new(Notify::new()));
         let kek = keyholder_kit::kek::KekRing::from_config(config)?;
         let keys = SessionKeys::load_or_create(&db, &kek, clock.now()).await?;
-        let identity_channel = channel(&config.broker.identity_url)?;
+        let identity_channel = channel(&config.broker.identity_url, &config.tls)?;
         let auth = Authenticator::new(
             Arc::new(RemoteKeySet::new(identity_channel.clone())),
             AUDIENCE_BROKER,
@@ -217,6 +217,7 @@ impl Broker {
                 ],
                 metrics: self.metrics.clone(),
                 metrics_listen: self.config.broker.metrics_listen,
+                tls: self.config.tls.clone(),
             },
             shutdown.clone(),
         )
@@ -234,7 +235,7 @@ fn tokio_util_tasks(
     config: &Config,
     shutdown: &CancellationToken,
 ) -> Result<Vec<tokio::task::JoinHandle<()>>, StartError> {
-    let audit = channel(&config.broker.audit_url)?;
+    let audit = channel(&config.broker.audit_url, &config.tls)?;
     Ok(vec![
         tokio::spawn(tasks::sweeper::run(
             core.store.clone(),

@@ -87,7 +87,7 @@ async fn operator_client(
     let path = config.data_dir.join("operator.credentials");
     let creds: OperatorCredentials = credentials::read(&path)
         .with_context(|| "run `keyholder up` once first: it writes the operator's credentials")?;
-    let channel = keyholder_kit::client::channel(&config.identity.identity_url)?;
+    let channel = keyholder_kit::client::channel(&config.identity.identity_url, &config.tls)?;
     let mut client = IdentityServiceClient::new(channel);
     let tokens = client
         .sign_in(pb::SignInRequest {

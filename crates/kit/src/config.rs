@@ -85,8 +85,12 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Tracing filter directives.
     pub log: String,
-    /// OTLP/gRPC endpoint; traces are exported only when set.
+    /// OTLP/gRPC endpoint; traces are exported only when set. `https://`
+    /// verifies the collector with `tls.ca_file` (the public web roots
+    /// without one).
     pub otlp_endpoint: Option<String>,
+    /// TLS on every hop: listeners, calls between services, OTLP export.
+    pub tls: crate::tls::TlsConfig,
     /// Seconds to let in-flight calls finish after SIGTERM/SIGINT.
     pub shutdown_grace_secs: u64,
     /// Seconds broker and audit keep serving on their last confirmed copy
@@ -133,6 +137,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             log: "info,sqlx=warn,sea_orm=warn".into(),
             otlp_endpoint: None,
+            tls: crate::tls::TlsConfig::default(),
             shutdown_grace_secs: 10,
             standing_max_staleness_secs: 30,
             grant_ending_notice_secs: 3600,

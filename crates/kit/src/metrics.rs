@@ -382,6 +382,7 @@ pub async fn follow_standing_age(
 /// Serves `GET /metrics` (text exposition) on `listener` until `shutdown`.
 pub async fn serve_metrics(
     listener: TcpListener,
+    tls: Option<Arc<crate::tls::ServerTls>>,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
@@ -400,10 +401,20 @@ pub async fn serve_metrics(
             }
         }),
     );
-    tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "serving metrics");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+    tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), tls = tls.is_some(), "serving metrics");
+    match tls {
+        Some(tls) => {
+            let listener = crate::tls::TlsListener::new(listener, tls, shutdown.clone())?;
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { shutdown.cancelled().await })
+                .await
+        }
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { shutdown.cancelled().await })
+                .await
+        }
+    }
 }
 
 #[cfg(test)]
