@@ -165,3 +165,73 @@ async fn a_certificate_replaced_on_disk_is_served_without_a_restart() {
     std::fs::copy(&old.key_file, &key).unwrap();
     assert!(key_set(addr, &verifying_only(&new)).await.is_ok());
 }
+
+/// `GET path` over HTTPS on `addr`, trusting `pki`'s CA, presenting no
+/// certificate; the whole HTTP/1.1 answer.
+async fn https_get(addr: SocketAddr, pki: &TestPki, path: &str) -> std::io::Result<String> {
+    use rustls::pki_types::pem::PemObject;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_file_iter(&pki.ca_file).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    let mut tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect("localhost".try_into().unwrap(), tcp)
+        .await?;
+    tls.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    )
+    .await?;
+    let mut raw = String::new();
+    // A TLS peer may close without close_notify after the answer.
+    let _ = tls.read_to_string(&mut raw).await;
+    Ok(raw)
+}
+
+#[tokio::test]
+async fn the_metrics_port_speaks_tls_without_asking_for_a_client_certificate() {
+    let pki = TestPki::new("metrics");
+    let mut suite = Suite::new().await;
+    let metrics = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    suite.config.identity.metrics_listen = Some(metrics);
+    // Mutual TLS on the gRPC port; Prometheus and probes hold no certificate.
+    suite.config.tls = pki.config(true);
+    suite.start_identity().await;
+
+    let mut ready = String::new();
+    for _ in 0..100 {
+        ready = https_get(metrics, &pki, "/ready").await.unwrap_or_default();
+        if ready.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
+    assert!(ready.ends_with("ready\n"), "{ready}");
+    let scraped = https_get(metrics, &pki, "/metrics").await.unwrap();
+    assert!(scraped.contains("keyholder_rpc_requests_total"), "{scraped}");
+
+    // Plaintext to the same port gets no answer.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut plain = tokio::net::TcpStream::connect(metrics).await.unwrap();
+    plain
+        .write_all(b"GET /ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    let _ = plain.read_to_end(&mut raw).await;
+    assert!(!raw.starts_with(b"HTTP/1.1"), "{}", String::from_utf8_lossy(&raw));
+}

@@ -63,7 +63,7 @@ impl Readiness for DatabaseReady {
 }
 
 /// The first failing check, if any.
-async fn first_failure(checks: &[std::sync::Arc<dyn Readiness>]) -> Option<String> {
+pub(crate) async fn first_failure(checks: &[std::sync::Arc<dyn Readiness>]) -> Option<String> {
     for c in checks {
         if let Err(why) = c.check().await {
             return Some(why);
@@ -224,8 +224,11 @@ pub async fn serve(
             .await
             .map_err(|e| ServeError::Metrics(addr, e))?;
         let (metrics, stop) = (options.metrics.clone(), shutdown.clone());
+        let checks = options.readiness.clone();
         tokio::spawn(async move {
-            if let Err(e) = crate::metrics::serve_metrics(l, metrics_tls, metrics, stop).await {
+            if let Err(e) =
+                crate::metrics::serve_metrics(l, metrics_tls, metrics, checks, stop).await
+            {
                 tracing::error!(error = %e, "metrics listener failed");
             }
         });

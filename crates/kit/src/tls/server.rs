@@ -36,7 +36,16 @@ impl std::fmt::Debug for ServerTls {
     }
 }
 
-fn build(contents: &[Vec<u8>], paths: &[std::path::PathBuf]) -> Result<ServerConfig, TlsError> {
+/// gRPC is HTTP/2 only: clients that negotiate ALPN must be offered h2.
+const ALPN_GRPC: &[&[u8]] = &[b"h2"];
+/// The metrics port also speaks HTTP/1.1 (curl, probes).
+const ALPN_HTTP: &[&[u8]] = &[b"h2", b"http/1.1"];
+
+fn build(
+    contents: &[Vec<u8>],
+    paths: &[std::path::PathBuf],
+    alpn: &[&[u8]],
+) -> Result<ServerConfig, TlsError> {
     let (Some(cert_pem), Some(key_pem), Some(cert_path), Some(key_path)) = (
         contents.first(),
         contents.get(1),
@@ -67,8 +76,7 @@ fn build(contents: &[Vec<u8>], paths: &[std::path::PathBuf]) -> Result<ServerCon
     let mut config = builder
         .with_single_cert(chain, key)
         .map_err(|e| TlsError::Rustls(e.to_string()))?;
-    // gRPC is HTTP/2 only; clients that negotiate ALPN must be offered h2.
-    config.alpn_protocols = vec![b"h2".to_vec()];
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(config)
 }
 
@@ -76,17 +84,21 @@ impl ServerTls {
     /// The gRPC listener's TLS, or `None` when `[tls]` has no certificate.
     /// Requires client certificates when `client_auth` is on.
     pub fn for_grpc(tls: &TlsConfig) -> Result<Option<Arc<Self>>, TlsError> {
-        Self::new(tls, tls.client_auth)
+        Self::new(tls, tls.client_auth, ALPN_GRPC)
     }
 
     /// The metrics listener's TLS: the same certificate, but no client
     /// certificate asked for (Prometheus and the kubelet's probes hold none;
     /// the port tells counts, not data).
     pub fn for_metrics(tls: &TlsConfig) -> Result<Option<Arc<Self>>, TlsError> {
-        Self::new(tls, false)
+        Self::new(tls, false, ALPN_HTTP)
     }
 
-    fn new(tls: &TlsConfig, client_auth: bool) -> Result<Option<Arc<Self>>, TlsError> {
+    fn new(
+        tls: &TlsConfig,
+        client_auth: bool,
+        alpn: &'static [&'static [u8]],
+    ) -> Result<Option<Arc<Self>>, TlsError> {
         tls.validate()?;
         let (Some(cert), Some(key)) = (&tls.cert_file, &tls.key_file) else {
             return Ok(None);
@@ -97,7 +109,7 @@ impl ServerTls {
         }
         let shown = paths.clone();
         let config = Reloading::new(paths, tls.reload_every(), move |contents| {
-            build(contents, &shown)
+            build(contents, &shown, alpn)
         })?;
         Ok(Some(Arc::new(Self { config })))
     }
