@@ -188,8 +188,7 @@ async fn https_get(addr: SocketAddr, pki: &TestPki, path: &str) -> std::io::Resu
         .connect("localhost".try_into().unwrap(), tcp)
         .await?;
     tls.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-            .as_bytes(),
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
     )
     .await?;
     let mut raw = String::new();
@@ -222,7 +221,11 @@ async fn the_metrics_port_speaks_tls_without_asking_for_a_client_certificate() {
     assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
     assert!(ready.ends_with("ready\n"), "{ready}");
     let scraped = https_get(metrics, &pki, "/metrics").await.unwrap();
-    assert!(scraped.contains("keyholder_rpc_requests_total"), "{scraped}");
+    assert!(scraped.starts_with("HTTP/1.1 200"), "{scraped}");
+    assert!(
+        scraped.contains("keyholder_outbox_pending{service=\"identity\"}"),
+        "{scraped}"
+    );
 
     // Plaintext to the same port gets no answer.
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -233,5 +236,9 @@ async fn the_metrics_port_speaks_tls_without_asking_for_a_client_certificate() {
         .unwrap();
     let mut raw = Vec::new();
     let _ = plain.read_to_end(&mut raw).await;
-    assert!(!raw.starts_with(b"HTTP/1.1"), "{}", String::from_utf8_lossy(&raw));
+    assert!(
+        !raw.starts_with(b"HTTP/1.1"),
+        "{}",
+        String::from_utf8_lossy(&raw)
+    );
 }

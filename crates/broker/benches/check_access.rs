@@ -17,9 +17,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use keyholder_kit::tls::TlsConfig;
 use keyholder_proto::broker::v1 as pb;
 use keyholder_proto::broker::v1::broker_service_client::BrokerServiceClient;
-use keyholder_kit::tls::TlsConfig;
 use keyholder_testkit::tls::TestPki;
 use keyholder_testkit::{Suite, bearer, channel_to};
 use std::net::SocketAddr;
@@ -92,7 +92,9 @@ fn cpu_of(prefix: &str) -> f64 {
 
 /// One channel per connection (each its own TLS session when TLS is on).
 fn channels(t: &Target) -> Vec<Channel> {
-    (0..CONNECTIONS).map(|_| channel_to(t.addr, &t.tls)).collect()
+    (0..CONNECTIONS)
+        .map(|_| channel_to(t.addr, &t.tls))
+        .collect()
 }
 
 async fn call(rpc: Rpc, ch: Channel, t: &Target) -> bool {

@@ -167,10 +167,12 @@ pub enum ConfigError {
 }
 
 /// Environment variables with the prefix that are not configuration keys
-/// (the test database, and passwords `keyholder admin` reads from the environment).
+/// (the test database and transport, and passwords `keyholder admin` reads
+/// from the environment).
 const NOT_CONFIG: &[&str] = &[
     "config",
     "test_database_url",
+    "test_tls",
     "chief_password",
     "agent_password",
 ];
