@@ -28,8 +28,17 @@ impl World {
     /// With `audit_up` false, broker points at an audit address where nothing
     /// listens yet; start it with `suite.start_audit_at(world.audit_addr())`.
     pub async fn start_with(tenant_name: &str, locale: identity::Locale, audit_up: bool) -> Self {
+        Self::start_in(Suite::new().await, tenant_name, locale, audit_up).await
+    }
+
+    /// The same, in a suite the caller set up (its `[tls]`, say).
+    pub async fn start_in(
+        mut suite: Suite,
+        tenant_name: &str,
+        locale: identity::Locale,
+        audit_up: bool,
+    ) -> Self {
         let smtp = SmtpServer::start().await;
-        let mut suite = Suite::new().await;
         suite.config.smtp_url = Some(Secret::new(smtp.url()));
         suite.start_identity().await;
         if audit_up {
@@ -60,13 +69,7 @@ impl World {
 
     /// Where audit is (or will be) listening.
     pub fn audit_addr(&self) -> std::net::SocketAddr {
-        self.suite
-            .config
-            .audit
-            .url
-            .trim_start_matches("http://")
-            .parse()
-            .expect("audit address")
+        keyholder_testkit::addr_in(&self.suite.config.audit.url)
     }
 
     pub async fn set_mode(&self, mode: broker::SupportAccessMode) {

@@ -92,7 +92,7 @@ async fn raw_call(
 }
 
 fn addr_of(url: &str) -> std::net::SocketAddr {
-    url.trim_start_matches("http://").parse().expect("address")
+    keyholder_testkit::addr_in(url)
 }
 
 #[tokio::test]

@@ -14,3 +14,4 @@ mod lowering;
 mod mails;
 mod secrets_at_rest;
 mod standing;
+mod tls;

@@ -1,8 +1,8 @@
 //! One trace across the services: an agent's sign-in at the broker, the
 //! broker's calls to identity and its event delivered to audit all carry one
-//! trace id, exported over OTLP to an in-process receiver, each span under
-//! its own service's `service.name` although all three run in one process
-//! (as under `keyholder up`).
+//! trace id, exported over OTLP (over mutual TLS) to an in-process receiver,
+//! each span under its own service's `service.name` although all three run
+//! in one process (as under `keyholder up`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -89,14 +89,23 @@ impl TraceService for Receiver {
 }
 
 impl Receiver {
-    async fn start() -> (Self, String) {
+    /// A collector that takes OTLP over mutual TLS only (the test CA's
+    /// certificate required), at the returned `https://` endpoint.
+    async fn start(tls: &keyholder_kit::tls::TlsConfig) -> (Self, String) {
+        use tokio_stream::StreamExt;
         let receiver = Self::default();
         let (listener, addr) = keyholder_testkit::ephemeral_listener().await;
+        let accepted = keyholder_kit::tls::ServerTls::for_grpc(tls)
+            .expect("test certificates load")
+            .expect("a certificate is configured")
+            .accept(listener, keyholder_kit::CancellationToken::new());
+        let incoming = tokio_stream::wrappers::ReceiverStream::new(accepted)
+            .map(|(conn, _)| Ok::<_, std::io::Error>(conn));
         let server = tonic::transport::Server::builder()
             .add_service(TraceServiceServer::new(receiver.clone()))
-            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
+            .serve_with_incoming(incoming);
         tokio::spawn(server);
-        (receiver, format!("http://{addr}"))
+        (receiver, format!("https://{addr}"))
     }
 
     fn spans(&self) -> Vec<Received> {
@@ -141,9 +150,13 @@ fn named<'a>(spans: &'a [Received], name: &str, trace_id: &[u8]) -> Vec<&'a Rece
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agents_sign_in_is_one_trace_across_identity_broker_and_audit() {
-    let (receiver, endpoint) = Receiver::start().await;
+    // OTLP export over mutual TLS: the exporter verifies the collector
+    // with the CA file and presents the certificate it asks for.
+    let tls = keyholder_testkit::tls::shared_pki().config(true);
+    let (receiver, endpoint) = Receiver::start(&tls).await;
     let config = keyholder_kit::config::Config {
         otlp_endpoint: Some(endpoint),
+        tls,
         log: std::env::var("TRACE_TEST_LOG").unwrap_or_else(|_| "warn".into()),
         ..keyholder_kit::config::Config::default()
     };

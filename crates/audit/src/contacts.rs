@@ -69,10 +69,11 @@ impl IdentityContacts {
     /// `credentials_file` (read on first use: identity writes it at its first start).
     pub fn new(
         identity_url: &str,
+        tls: &keyholder_kit::tls::TlsConfig,
         credentials_file: PathBuf,
     ) -> Result<Self, keyholder_kit::client::ClientError> {
         Ok(Self {
-            channel: channel(identity_url)?,
+            channel: channel(identity_url, tls)?,
             credentials_file,
             token: OnceCell::new(),
             cache: Mutex::new(HashMap::new()),

@@ -68,6 +68,7 @@ pub struct Audit {
     standing_token: Arc<CredentialsFileToken>,
     metrics: Arc<keyholder_kit::metrics::Metrics>,
     metrics_listen: Option<std::net::SocketAddr>,
+    tls: keyholder_kit::tls::TlsConfig,
 }
 
 impl Audit {
@@ -104,7 +105,7 @@ impl Audit {
         )
         .await?;
         let identity_url = &config.identity.url;
-        let identity_channel = channel(identity_url)?;
+        let identity_channel = channel(identity_url, &config.tls)?;
         let auth = Authenticator::new(
             Arc::new(RemoteKeySet::new(identity_channel.clone())),
             AUDIENCE_AUDIT,
@@ -120,6 +121,7 @@ impl Audit {
             Some(c) => c.clone(),
             None => Arc::new(IdentityContacts::new(
                 identity_url,
+                &config.tls,
                 config.credentials_file(ServiceName::Audit),
             )?),
         };
@@ -154,6 +156,7 @@ impl Audit {
             grace: config.shutdown_grace(),
             metrics: keyholder_kit::metrics::Metrics::new("audit"),
             metrics_listen: config.audit.metrics_listen,
+            tls: config.tls.clone(),
         })
     }
 
@@ -227,6 +230,7 @@ impl Audit {
                 readiness: vec![Arc::new(DatabaseReady(db)), self.standing.clone()],
                 metrics: self.metrics,
                 metrics_listen: self.metrics_listen,
+                tls: self.tls,
             },
             shutdown,
         )

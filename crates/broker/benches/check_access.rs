@@ -1,12 +1,15 @@
 //! CheckAccess against a bare RPC (gRPC health `Check` on the same server: same
-//! tonic stack, no work), in one run on one machine. Run by hand:
+//! tonic stack, no work), in plaintext and over mutual TLS, in one run on
+//! one machine. Run by hand:
 //!
 //! ```sh
 //! cargo bench -p keyholder-broker --bench check_access
 //! ```
 //!
 //! Identity and broker run in-process on their own runtime (threads named
-//! `kh-server`, SQLite in a temp dir); the load generator runs on another
+//! `kh-server`, SQLite in a temp dir), twice: once plaintext, once with
+//! mutual TLS on every hop (test certificates from the testkit, ECDSA P-256,
+//! TLS 1.3); the load generator runs on another
 //! (`kh-client`), over several HTTP/2 connections. Two phases per RPC: a fixed
 //! rate of 10k requests/s (open loop: latency counted from the scheduled send
 //! time) and maximum throughput (closed loop). Server CPU time is read from
@@ -14,12 +17,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use keyholder_kit::tls::TlsConfig;
 use keyholder_proto::broker::v1 as pb;
 use keyholder_proto::broker::v1::broker_service_client::BrokerServiceClient;
-use keyholder_testkit::{Suite, bearer};
+use keyholder_testkit::tls::TestPki;
+use keyholder_testkit::{Suite, bearer, channel_to};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
@@ -36,7 +42,9 @@ enum Rpc {
 }
 
 struct Target {
-    addr: String,
+    addr: SocketAddr,
+    /// How clients connect: the suite's own `[tls]`.
+    tls: TlsConfig,
     backend: String,
     session: String,
     tenant: String,
@@ -82,14 +90,10 @@ fn cpu_of(prefix: &str) -> f64 {
     ticks as f64 / 100.0
 }
 
-fn channels(addr: &str) -> Vec<Channel> {
+/// One channel per connection (each its own TLS session when TLS is on).
+fn channels(t: &Target) -> Vec<Channel> {
     (0..CONNECTIONS)
-        .map(|_| {
-            Endpoint::from_shared(addr.to_string())
-                .unwrap()
-                .tcp_nodelay(true)
-                .connect_lazy()
-        })
+        .map(|_| channel_to(t.addr, &t.tls))
         .collect()
 }
 
@@ -131,7 +135,7 @@ fn summarize(mut lat: Vec<Duration>, elapsed: f64, errors: usize, server_cpu: f6
 }
 
 async fn fixed_rate(rpc: Rpc, t: Arc<Target>) -> Stats {
-    let chans = channels(&t.addr);
+    let chans = channels(&t);
     let total = RATE * FIXED_SECS;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let cpu0 = cpu_of("kh-server");
@@ -160,7 +164,7 @@ async fn fixed_rate(rpc: Rpc, t: Arc<Target>) -> Stats {
 }
 
 async fn max_throughput(rpc: Rpc, t: Arc<Target>) -> Stats {
-    let chans = channels(&t.addr);
+    let chans = channels(&t);
     let cpu0 = cpu_of("kh-server");
     let start = Instant::now();
     let stop = start + Duration::from_secs(MAX_SECS);
@@ -278,7 +282,8 @@ async fn setup(suite: &mut Suite) -> Target {
         .unwrap()
         .into_inner();
     Target {
-        addr: format!("http://{}", suite.config.broker.listen),
+        addr: suite.config.broker.listen,
+        tls: suite.config.tls.clone(),
         backend,
         session: session.access_token,
         tenant: tenant.tenant_id,
@@ -302,8 +307,15 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let mut suite = server_rt.block_on(Suite::new());
-    let target = Arc::new(server_rt.block_on(setup(&mut suite)));
+    let pki = TestPki::new("bench");
+    let mut plain_suite = server_rt.block_on(Suite::new());
+    plain_suite.config.tls = TlsConfig::default();
+    let plain = Arc::new(server_rt.block_on(setup(&mut plain_suite)));
+    let mut tls_suite = server_rt.block_on(Suite::new());
+    tls_suite.config.tls = pki.config(true);
+    // Looked at every 10 s, as deployed, not at every connection.
+    tls_suite.config.tls.reload_secs = 10;
+    let tls = Arc::new(server_rt.block_on(setup(&mut tls_suite)));
     println!(
         "server runtime: {server_threads} worker thread(s); client: 2; {CONNECTIONS} connections; CPUs: {}",
         std::thread::available_parallelism()
@@ -311,30 +323,51 @@ fn main() {
             .unwrap_or(0)
     );
     client_rt.block_on(async {
-        // Warm up: connections, caches, key set.
-        fixed_rate(Rpc::Check, target.clone()).await;
-        let echo_fixed = fixed_rate(Rpc::Echo, target.clone()).await;
-        let check_fixed = fixed_rate(Rpc::Check, target.clone()).await;
-        let echo_max = max_throughput(Rpc::Echo, target.clone()).await;
-        let check_max = max_throughput(Rpc::Check, target.clone()).await;
-        println!("\n== fixed rate {RATE} req/s for {FIXED_SECS} s (open loop) ==");
-        print("echo (health Check)", &echo_fixed);
-        print("CheckAccess", &check_fixed);
+        let mut results = Vec::new();
+        for (name, target) in [("plaintext", &plain), ("mutual TLS", &tls)] {
+            // Warm up: connections (and handshakes), caches, key set.
+            fixed_rate(Rpc::Check, (*target).clone()).await;
+            let echo_fixed = fixed_rate(Rpc::Echo, (*target).clone()).await;
+            let check_fixed = fixed_rate(Rpc::Check, (*target).clone()).await;
+            let echo_max = max_throughput(Rpc::Echo, (*target).clone()).await;
+            let check_max = max_throughput(Rpc::Check, (*target).clone()).await;
+            println!("\n==== {name} ====");
+            println!("== fixed rate {RATE} req/s for {FIXED_SECS} s (open loop) ==");
+            print("echo (health Check)", &echo_fixed);
+            print("CheckAccess", &check_fixed);
+            println!(
+                "ratio CheckAccess/echo: p50 {:.2}x  p90 {:.2}x  p99 {:.2}x",
+                check_fixed.p50 / echo_fixed.p50,
+                check_fixed.p90 / echo_fixed.p90,
+                check_fixed.p99 / echo_fixed.p99
+            );
+            println!("== max throughput, {CONCURRENCY} in flight over {CONNECTIONS} connections, {MAX_SECS} s ==");
+            print("echo (health Check)", &echo_max);
+            print("CheckAccess", &check_max);
+            println!(
+                "ratio CheckAccess/echo: throughput {:.2}x  p50 {:.2}x  p99 {:.2}x",
+                check_max.throughput / echo_max.throughput,
+                check_max.p50 / echo_max.p50,
+                check_max.p99 / echo_max.p99
+            );
+            results.push((check_fixed, check_max));
+        }
+        let (plain, tls) = (&results[0], &results[1]);
+        println!("\n==== CheckAccess, mutual TLS / plaintext ====");
         println!(
-            "ratio CheckAccess/echo: p50 {:.2}x  p90 {:.2}x  p99 {:.2}x",
-            check_fixed.p50 / echo_fixed.p50,
-            check_fixed.p90 / echo_fixed.p90,
-            check_fixed.p99 / echo_fixed.p99
+            "fixed rate: p50 {:.2}x  p90 {:.2}x  p99 {:.2}x  server cpu {:.2}x",
+            tls.0.p50 / plain.0.p50,
+            tls.0.p90 / plain.0.p90,
+            tls.0.p99 / plain.0.p99,
+            tls.0.server_cpu / plain.0.server_cpu
         );
-        println!("\n== max throughput, {CONCURRENCY} in flight over {CONNECTIONS} connections, {MAX_SECS} s ==");
-        print("echo (health Check)", &echo_max);
-        print("CheckAccess", &check_max);
         println!(
-            "ratio CheckAccess/echo: throughput {:.2}x  p50 {:.2}x  p99 {:.2}x",
-            check_max.throughput / echo_max.throughput,
-            check_max.p50 / echo_max.p50,
-            check_max.p99 / echo_max.p99
+            "max throughput: throughput {:.2}x  p50 {:.2}x  p99 {:.2}x",
+            tls.1.throughput / plain.1.throughput,
+            tls.1.p50 / plain.1.p50,
+            tls.1.p99 / plain.1.p99
         );
     });
-    drop(suite);
+    drop(plain_suite);
+    drop(tls_suite);
 }

@@ -137,7 +137,7 @@ impl Broker {
         let store = Store::new(db.clone(), cache, Arc::new(Notify::new()));
         let kek = keyholder_kit::kek::KekRing::from_config(config)?;
         let keys = SessionKeys::load_or_create(&db, &kek, clock.now()).await?;
-        let identity_channel = channel(&config.identity.url)?;
+        let identity_channel = channel(&config.identity.url, &config.tls)?;
         let auth = Authenticator::new(
             Arc::new(RemoteKeySet::new(identity_channel.clone())),
             AUDIENCE_BROKER,
@@ -263,6 +263,7 @@ impl Broker {
                 ],
                 metrics: self.metrics.clone(),
                 metrics_listen: self.config.broker.metrics_listen,
+                tls: self.config.tls.clone(),
             },
             shutdown.clone(),
         )
@@ -280,7 +281,7 @@ fn tokio_util_tasks(
     config: &Config,
     shutdown: &CancellationToken,
 ) -> Result<Vec<tokio::task::JoinHandle<()>>, StartError> {
-    let audit = channel(&config.audit.url)?;
+    let audit = channel(&config.audit.url, &config.tls)?;
     Ok(vec![
         tokio::spawn(tasks::sweeper::run(
             core.store.clone(),

@@ -47,6 +47,7 @@ pub struct Identity {
     grace: std::time::Duration,
     metrics: Arc<keyholder_kit::metrics::Metrics>,
     metrics_listen: Option<std::net::SocketAddr>,
+    tls: keyholder_kit::tls::TlsConfig,
 }
 
 /// Drives identity's background work directly (tests call these instead of
@@ -93,7 +94,7 @@ impl Identity {
             Arc::new(grpc::standing::DatabaseStanding::new(store.clone())),
             PUBLIC_METHODS,
         );
-        let audit = keyholder_kit::client::channel(&config.audit.url)?;
+        let audit = keyholder_kit::client::channel(&config.audit.url, &config.tls)?;
         let deliverer =
             deliverer::Deliverer::new(store.clone(), keys.clone(), clock.clone(), audit);
         Ok(Self {
@@ -104,6 +105,7 @@ impl Identity {
             grace: config.shutdown_grace(),
             metrics: keyholder_kit::metrics::Metrics::new("identity"),
             metrics_listen: config.identity.metrics_listen,
+            tls: config.tls.clone(),
         })
     }
 
@@ -149,6 +151,7 @@ impl Identity {
                 readiness: vec![Arc::new(DatabaseReady(db))],
                 metrics: self.metrics,
                 metrics_listen: self.metrics_listen,
+                tls: self.tls,
             },
             shutdown.clone(),
         )

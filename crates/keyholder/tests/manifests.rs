@@ -10,6 +10,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use keyholder_testkit::smtp::SmtpServer;
+use keyholder_testkit::tls::{TestPki, https_get};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -17,9 +18,6 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_check_response::ServingStatus;
-use tonic_health::pb::health_client::HealthClient;
 
 const SERVICES: [&str; 3] = ["identity", "broker", "audit"];
 
@@ -80,6 +78,8 @@ struct Cluster {
     config_map: BTreeMap<String, String>,
     credentials: PathBuf,
     kek: PathBuf,
+    /// The CA and certificates the keyholder-tls-<service> Secrets hold.
+    pki: TestPki,
 }
 
 impl Cluster {
@@ -152,6 +152,7 @@ impl Cluster {
             config_map,
             credentials,
             kek,
+            pki: TestPki::new("cluster"),
         }
     }
 
@@ -159,8 +160,18 @@ impl Cluster {
     fn secret_volume(&self, volume: &Value, into: &Path) {
         std::fs::create_dir_all(into).unwrap();
         let secret = &volume["secret"];
-        let files: Vec<(String, PathBuf)> = match secret["secretName"].as_str().unwrap() {
+        let name = secret["secretName"].as_str().unwrap();
+        let files: Vec<(String, PathBuf)> = match name {
             "keyholder-kek" => vec![("keyholder.kek".into(), self.kek.clone())],
+            // What cert-manager writes into a kubernetes.io/tls Secret.
+            tls if tls.starts_with("keyholder-tls-") => {
+                let (cert, key) = self.pki.issue(tls);
+                vec![
+                    ("tls.crt".into(), cert),
+                    ("tls.key".into(), key),
+                    ("ca.crt".into(), self.pki.ca_file.clone()),
+                ]
+            }
             "keyholder-credentials" => ["operator", "broker", "audit"]
                 .iter()
                 .map(|s| {
@@ -283,22 +294,18 @@ fn keyholder(args: &[String], env: &[(String, String)]) -> Command {
     c
 }
 
-async fn wait_serving(addr: SocketAddr, service: &str) {
-    let ep = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap();
+/// Polls the readiness probe (`GET /ready` over HTTPS on the metrics port)
+/// until it answers 200.
+async fn wait_ready(addr: SocketAddr, ca_file: &Path, service: &str) {
+    let mut last = String::new();
     for _ in 0..600 {
-        if let Ok(ch) = ep.connect().await
-            && let Ok(r) = HealthClient::new(ch)
-                .check(HealthCheckRequest {
-                    service: service.into(),
-                })
-                .await
-            && r.into_inner().status == ServingStatus::Serving as i32
-        {
+        last = https_get(addr, ca_file, "/ready").await.unwrap_or_default();
+        if last.starts_with("HTTP/1.1 200") {
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("{service} at {addr} never reported SERVING");
+    panic!("{service}'s readiness probe at {addr} never said 200: {last}");
 }
 
 #[tokio::test]
@@ -335,16 +342,19 @@ async fn the_manifests_run_as_three_processes_and_carry_the_lifecycle() {
             .spawn()
             .unwrap();
         running.0.push(child);
-        let probe = &container["readinessProbe"]["grpc"];
-        assert_eq!(probe["port"], container["ports"][0]["containerPort"]);
-        probes.push((
-            SocketAddr::from(([127, 0, 0, 1], cluster.ports[svc])),
-            probe["service"].as_str().unwrap().to_string(),
-        ));
+        // The probes: /ready and /live over HTTPS on the metrics port.
+        let probe = &container["readinessProbe"]["httpGet"];
+        assert_eq!(
+            (&probe["port"], &probe["path"], &probe["scheme"]),
+            (&"metrics".into(), &"/ready".into(), &"HTTPS".into()),
+            "{svc}"
+        );
+        let metrics_addr: SocketAddr = metrics.last().unwrap().parse().unwrap();
+        probes.push((metrics_addr, svc));
     }
     // Started together, as pods are: each turns ready once what it needs is.
     for (addr, service) in &probes {
-        wait_serving(*addr, service).await;
+        wait_ready(*addr, &cluster.pki.ca_file, service).await;
     }
 
     // The operator walks the lifecycle with the CLI, from outside the
@@ -354,10 +364,20 @@ async fn the_manifests_run_as_three_processes_and_carry_the_lifecycle() {
         .map(|svc| {
             (
                 format!("KEYHOLDER_{}__URL", svc.to_uppercase()),
-                format!("http://127.0.0.1:{}", cluster.ports[*svc]),
+                format!("https://127.0.0.1:{}", cluster.ports[*svc]),
             )
         })
         .collect();
+    // The services require a client certificate (mutual TLS): the CLI
+    // presents one from the same CA.
+    let (cert, key) = cluster.pki.issue("operator-cli");
+    for (k, v) in [
+        ("KEYHOLDER_TLS__CERT_FILE", cert),
+        ("KEYHOLDER_TLS__KEY_FILE", key),
+        ("KEYHOLDER_TLS__CA_FILE", cluster.pki.ca_file.clone()),
+    ] {
+        cli_env.push((k.into(), v.display().to_string()));
+    }
     cli_env.push((
         "KEYHOLDER_OPERATOR_CREDENTIALS_FILE".into(),
         cluster
@@ -401,7 +421,11 @@ async fn the_manifests_run_as_three_processes_and_carry_the_lifecycle() {
     assert_eq!(metrics.len(), 3, "each Deployment serves metrics");
     let mut exported = String::new();
     for addr in &metrics {
-        exported.push_str(&scrape(addr));
+        let page = https_get(addr.parse().unwrap(), &cluster.pki.ca_file, "/metrics")
+            .await
+            .unwrap();
+        assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+        exported.push_str(&page);
     }
     let dashboard = std::fs::read_to_string(k8s_dir().join("../grafana/keyholder.json")).unwrap();
     let mut plotted: Vec<&str> = dashboard
@@ -417,19 +441,4 @@ async fn the_manifests_run_as_three_processes_and_carry_the_lifecycle() {
             "the dashboard plots {name}, which no service exports"
         );
     }
-}
-
-/// `GET /metrics` over a plain HTTP/1.0 exchange.
-fn scrape(addr: &str) -> String {
-    use std::io::{Read, Write};
-    let mut conn = std::net::TcpStream::connect(addr).unwrap();
-    conn.write_all(b"GET /metrics HTTP/1.0\r\nHost: keyholder\r\n\r\n")
-        .unwrap();
-    let mut body = String::new();
-    conn.read_to_string(&mut body).unwrap();
-    assert!(
-        body.starts_with("HTTP/1.0 200") || body.starts_with("HTTP/1.1 200"),
-        "{body}"
-    );
-    body
 }

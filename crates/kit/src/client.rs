@@ -5,6 +5,7 @@
 use crate::auth::KeyResolver;
 use crate::credentials::ServiceCredentials;
 use crate::jwt;
+use crate::tls::{ClientTls, TlsConfig};
 use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -24,8 +25,11 @@ use tracing::Instrument;
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// The URL is not a valid endpoint.
-    #[error("invalid service url {0}")]
+    #[error("invalid service url {0}: give http:// or https://, a host and a port")]
     BadUrl(String),
+    /// TLS could not be set up, or a plaintext call is refused.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     /// The remote answered with an error.
     #[error("{service} call failed: {status}")]
     Call {
@@ -36,16 +40,31 @@ pub enum ClientError {
     },
 }
 
-/// A lazily connecting channel to `url` with sane timeouts.
-pub fn channel(url: &str) -> Result<Channel, ClientError> {
-    let ep =
-        Endpoint::from_shared(url.to_string()).map_err(|_| ClientError::BadUrl(url.to_string()))?;
-    Ok(ep
+/// A lazily connecting channel to another Keyholder service at `url`, with
+/// sane timeouts and a client span per call.
+pub fn channel(url: &str, tls: &TlsConfig) -> Result<Channel, ClientError> {
+    Ok(plain_channel(url, tls)?.into())
+}
+
+/// A lazily connecting channel to `url` without client spans (the OTLP
+/// exporter's own, whose calls must not make spans): `https://` with TLS
+/// as `tls` says, `http://` only to a loopback host unless allowed.
+pub fn plain_channel(url: &str, tls: &TlsConfig) -> Result<tonic::transport::Channel, ClientError> {
+    let bad = || ClientError::BadUrl(url.to_string());
+    let ep = Endpoint::from_shared(url.to_string())
+        .map_err(|_| bad())?
         .connect_timeout(Duration::from_secs(3))
         .timeout(Duration::from_secs(10))
-        .tcp_nodelay(true)
-        .connect_lazy()
-        .into())
+        .tcp_nodelay(true);
+    let host = ep.uri().host().ok_or_else(bad)?;
+    match ep.uri().scheme_str() {
+        Some("https") => Ok(ep.connect_with_connector_lazy(ClientTls::new(tls)?.connector())),
+        Some("http") => {
+            tls.check_plaintext_call(url, host)?;
+            Ok(ep.connect_lazy())
+        }
+        _ => Err(bad()),
+    }
 }
 
 /// A channel to another Keyholder service on which every call is a client
@@ -294,7 +313,8 @@ mod tests {
     async fn a_stale_key_set_keeps_answering_while_identity_is_down() {
         // Nothing listens on port 1: every refresh fails at once.
         let set = RemoteKeySet::new(
-            channel("http://127.0.0.1:1").unwrap_or_else(|_| unreachable_channel().into()),
+            channel("http://127.0.0.1:1", &TlsConfig::default())
+                .unwrap_or_else(|_| unreachable_channel().into()),
         );
         let (_, public) = jwt::generate_ed25519().unwrap_or_default();
         set.keys
@@ -320,6 +340,22 @@ mod tests {
             "next stale refresh was not postponed: {age:?}"
         );
         assert!(set.resolve("unknown").await.is_none());
+    }
+
+    #[tokio::test]
+    async fn urls_need_a_known_scheme_and_plaintext_stays_on_loopback() {
+        let tls = TlsConfig::default();
+        assert!(plain_channel("http://127.0.0.1:50051", &tls).is_ok());
+        assert!(plain_channel("http://localhost:50051", &tls).is_ok());
+        assert!(matches!(
+            plain_channel("http://identity.keyholder.svc:50051", &tls),
+            Err(ClientError::Tls(crate::tls::TlsError::PlaintextCall(_)))
+        ));
+        assert!(matches!(
+            plain_channel("ftp://127.0.0.1:50051", &tls),
+            Err(ClientError::BadUrl(_))
+        ));
+        assert!(plain_channel("https://identity.keyholder.svc:50051", &tls).is_ok());
     }
 
     fn unreachable_channel() -> tonic::transport::Channel {

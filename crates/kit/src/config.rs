@@ -88,8 +88,12 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Tracing filter directives.
     pub log: String,
-    /// OTLP/gRPC endpoint; traces are exported only when set.
+    /// OTLP/gRPC endpoint; traces are exported only when set. `https://`
+    /// verifies the collector with `tls.ca_file` (the public web roots
+    /// without one).
     pub otlp_endpoint: Option<String>,
+    /// TLS on every hop: listeners, calls between services, OTLP export.
+    pub tls: crate::tls::TlsConfig,
     /// Seconds to let in-flight calls finish after SIGTERM/SIGINT.
     pub shutdown_grace_secs: u64,
     /// Tokio worker threads of a `keyholder` server process; one per core
@@ -148,6 +152,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             log: "info,sqlx=warn,sea_orm=warn".into(),
             otlp_endpoint: None,
+            tls: crate::tls::TlsConfig::default(),
             shutdown_grace_secs: 10,
             worker_threads: None,
             migrate_on_start: true,
@@ -180,11 +185,12 @@ pub enum ConfigError {
 }
 
 /// Environment variables with the prefix that are not configuration keys
-/// (the test database, and who the `keyholder` CLI acts as, with the
-/// passwords it reads from the environment).
+/// (the test database and transport, and who the `keyholder` CLI acts as,
+/// with the passwords it reads from the environment).
 const NOT_CONFIG: &[&str] = &[
     "config",
     "test_database_url",
+    "test_tls",
     "chief_password",
     "agent_password",
     "as",

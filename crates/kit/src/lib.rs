@@ -25,6 +25,7 @@ pub mod serve;
 pub mod shutdown;
 pub mod standing;
 pub mod telemetry;
+pub mod tls;
 pub mod token_cache;
 pub mod transport_status;
 

@@ -379,31 +379,67 @@ pub async fn follow_standing_age(
     }
 }
 
-/// Serves `GET /metrics` (text exposition) on `listener` until `shutdown`.
+/// `GET /ready`: 200 while every readiness check passes and the service
+/// is not stopping, else 503 with the reason. With TLS on the gRPC port,
+/// Kubernetes' gRPC probes cannot connect; its HTTPS probes can reach this.
+async fn ready(
+    checks: Arc<Vec<Arc<dyn crate::serve::Readiness>>>,
+    stopping: CancellationToken,
+) -> (http::StatusCode, String) {
+    if stopping.is_cancelled() {
+        return (http::StatusCode::SERVICE_UNAVAILABLE, "stopping\n".into());
+    }
+    match crate::serve::first_failure(&checks).await {
+        None => (http::StatusCode::OK, "ready\n".into()),
+        Some(why) => (http::StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n")),
+    }
+}
+
+/// Serves `GET /metrics` (text exposition), `GET /ready` and `GET /live`
+/// on `listener` until `shutdown`.
 pub async fn serve_metrics(
     listener: TcpListener,
+    tls: Option<Arc<crate::tls::ServerTls>>,
     metrics: Arc<Metrics>,
+    readiness: Vec<Arc<dyn crate::serve::Readiness>>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let app = axum::Router::new().route(
-        "/metrics",
-        axum::routing::get(move || {
-            let m = metrics.clone();
-            async move {
-                (
-                    [(
-                        http::header::CONTENT_TYPE,
-                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                    )],
-                    m.render(),
-                )
-            }
-        }),
-    );
-    tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "serving metrics");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+    let (checks, stopping) = (Arc::new(readiness), shutdown.clone());
+    let app = axum::Router::new()
+        .route(
+            "/ready",
+            axum::routing::get(move || ready(checks.clone(), stopping.clone())),
+        )
+        .route("/live", axum::routing::get(|| async { "live\n" }))
+        .route(
+            "/metrics",
+            axum::routing::get(move || {
+                let m = metrics.clone();
+                async move {
+                    (
+                        [(
+                            http::header::CONTENT_TYPE,
+                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        )],
+                        m.render(),
+                    )
+                }
+            }),
+        );
+    tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), tls = tls.is_some(), "serving metrics");
+    match tls {
+        Some(tls) => {
+            let listener = crate::tls::TlsListener::new(listener, tls, shutdown.clone())?;
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { shutdown.cancelled().await })
+                .await
+        }
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { shutdown.cancelled().await })
+                .await
+        }
+    }
 }
 
 #[cfg(test)]

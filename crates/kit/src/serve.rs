@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 use tonic::transport::Server;
@@ -22,6 +21,9 @@ pub enum ServeError {
     /// The transport failed.
     #[error("server failed: {0}")]
     Transport(#[from] tonic::transport::Error),
+    /// TLS could not be set up, or plaintext is refused on this address.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// One thing a service needs to do its job (its database, identity's
@@ -61,7 +63,7 @@ impl Readiness for DatabaseReady {
 }
 
 /// The first failing check, if any.
-async fn first_failure(checks: &[std::sync::Arc<dyn Readiness>]) -> Option<String> {
+pub(crate) async fn first_failure(checks: &[std::sync::Arc<dyn Readiness>]) -> Option<String> {
     for c in checks {
         if let Err(why) = c.check().await {
             return Some(why);
@@ -88,6 +90,10 @@ pub struct ServeOptions {
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
     /// Where to serve them; not served when unset.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// The `[tls]` settings: both listeners speak TLS when a certificate is
+    /// set; without one they may bind only loopback addresses (unless
+    /// allowed).
+    pub tls: crate::tls::TlsConfig,
 }
 
 impl std::fmt::Debug for ServeOptions {
@@ -97,22 +103,6 @@ impl std::fmt::Debug for ServeOptions {
             .field("grace", &self.grace)
             .finish_non_exhaustive()
     }
-}
-
-/// Accepted connections with Nagle's algorithm off: a server-streaming
-/// message (a standing change) or a small answer otherwise waits for the
-/// peer's delayed ACK, about 40 ms on Linux.
-fn no_delay(
-    listener: TcpListener,
-) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
-    use tokio_stream::StreamExt;
-    TcpListenerStream::new(listener).map(|conn| {
-        let conn = conn?;
-        if let Err(e) = conn.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not turn Nagle's algorithm off");
-        }
-        Ok(conn)
-    })
 }
 
 /// Keeps health in step with `readiness` until shutdown.
@@ -199,6 +189,16 @@ pub async fn serve(
     options: ServeOptions,
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
+    // Refuse before anything starts: plaintext off loopback, bad TLS files.
+    let addr = listener.local_addr().ok();
+    if let Some(a) = addr {
+        options.tls.check_plaintext_listener(a)?;
+    }
+    if let Some(a) = options.metrics_listen {
+        options.tls.check_plaintext_listener(a)?;
+    }
+    let grpc_tls = crate::tls::ServerTls::for_grpc(&options.tls)?;
+    let metrics_tls = crate::tls::ServerTls::for_metrics(&options.tls)?;
     let (reporter, health) = tonic_health::server::health_reporter();
     // Nothing is SERVING before its checks have passed once.
     let initial = if options.readiness.is_empty() {
@@ -224,14 +224,16 @@ pub async fn serve(
             .await
             .map_err(|e| ServeError::Metrics(addr, e))?;
         let (metrics, stop) = (options.metrics.clone(), shutdown.clone());
+        let checks = options.readiness.clone();
         tokio::spawn(async move {
-            if let Err(e) = crate::metrics::serve_metrics(l, metrics, stop).await {
+            if let Err(e) =
+                crate::metrics::serve_metrics(l, metrics_tls, metrics, checks, stop).await
+            {
                 tracing::error!(error = %e, "metrics listener failed");
             }
         });
     }
-    let addr = listener.local_addr().ok();
-    tracing::info!(addr = %shown(addr), services = ?options.health_names, "serving");
+    tracing::info!(addr = %shown(addr), tls = grpc_tls.is_some(), client_auth = options.tls.client_auth && grpc_tls.is_some(), services = ?options.health_names, "serving");
 
     let stop = shutdown.clone();
     let names = options.health_names.clone();
@@ -266,7 +268,10 @@ pub async fn serve(
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .serve_with_incoming_shutdown(no_delay(listener), on_stop);
+        .serve_with_incoming_shutdown(
+            crate::tls::server_incoming(listener, grpc_tls, shutdown.clone()),
+            on_stop,
+        );
     tokio::pin!(server);
     let grace = options.grace;
     tokio::select! {

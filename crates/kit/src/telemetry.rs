@@ -3,9 +3,10 @@
 //! gRPC metadata so one trace spans identity, broker and audit.
 
 use crate::config::{Config, LogFormat};
+use crate::tls::TlsConfig;
 use opentelemetry::propagation::{Extractor, Injector};
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_otlp::WithTonicConfig;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider, SpanData, SpanProcessor};
@@ -60,16 +61,28 @@ impl Drop for TelemetryGuard {
 /// The services that may share one process (`keyholder up`).
 const SERVICES: [&str; 3] = ["identity", "broker", "audit"];
 
-fn exporter(endpoint: &str) -> Result<opentelemetry_otlp::SpanExporter, TelemetryError> {
+/// Where spans go, and how to reach it: an OTLP/gRPC endpoint on the same
+/// channels as the services' own calls (`https://` verified with the
+/// `[tls]` CA file, presenting the certificate when asked; `http://` only
+/// on loopback unless allowed), minus their client spans.
+#[derive(Clone, Copy)]
+struct Collector<'a> {
+    endpoint: &'a str,
+    tls: &'a TlsConfig,
+}
+
+fn exporter(to: Collector<'_>) -> Result<opentelemetry_otlp::SpanExporter, TelemetryError> {
+    let channel = crate::client::plain_channel(to.endpoint, to.tls)
+        .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
     opentelemetry_otlp::SpanExporter::builder()
         .with_tonic()
-        .with_endpoint(endpoint.to_string())
+        .with_channel(channel)
         .build()
         .map_err(|e| TelemetryError::Exporter(e.to_string()))
 }
 
-fn batch(endpoint: &str, service_name: String) -> Result<BatchSpanProcessor, TelemetryError> {
-    let mut p = BatchSpanProcessor::builder(exporter(endpoint)?).build();
+fn batch(to: Collector<'_>, service_name: String) -> Result<BatchSpanProcessor, TelemetryError> {
+    let mut p = BatchSpanProcessor::builder(exporter(to)?).build();
     p.set_resource(
         &opentelemetry_sdk::Resource::builder()
             .with_service_name(service_name)
@@ -80,11 +93,16 @@ fn batch(endpoint: &str, service_name: String) -> Result<BatchSpanProcessor, Tel
 
 /// The tracer provider: spans exported to `endpoint` when one is set, ids
 /// made either way (so log lines carry the trace of the call they belong to).
-fn provider(endpoint: Option<&str>, service: &str) -> Result<SdkTracerProvider, TelemetryError> {
+fn provider(
+    endpoint: Option<&str>,
+    tls: &TlsConfig,
+    service: &str,
+) -> Result<SdkTracerProvider, TelemetryError> {
     let builder = SdkTracerProvider::builder();
     let Some(endpoint) = endpoint else {
         return Ok(builder.build());
     };
+    let endpoint = Collector { endpoint, tls };
     let own = format!("keyholder-{service}");
     if service != "suite" {
         let resource = opentelemetry_sdk::Resource::builder()
@@ -287,7 +305,7 @@ pub fn init(config: &Config, service: &str) -> Result<TelemetryGuard, TelemetryE
             })
             .boxed(),
     };
-    let provider = provider(config.otlp_endpoint.as_deref(), service)?;
+    let provider = provider(config.otlp_endpoint.as_deref(), &config.tls, service)?;
     // The log filter is the log's alone: `KEYHOLDER_LOG=warn` quiets the
     // log but must not drop the (INFO) spans of every call from the trace.
     let otel = tracing_opentelemetry::layer()

@@ -1,6 +1,6 @@
 //! Starting the audit service in a suite.
 
-use crate::{Suite, ephemeral_listener, local_channel};
+use crate::{Suite, ephemeral_listener};
 use keyholder_audit::ledger::Ledger;
 use keyholder_audit::mail::worker::MailWorker;
 use keyholder_audit::store::Store;
@@ -100,7 +100,7 @@ impl Suite {
     }
 
     fn point_at_audit(&mut self, addr: SocketAddr) {
-        let url = format!("http://{addr}");
+        let url = self.url(addr);
         self.config.audit.url = url;
     }
 
@@ -132,13 +132,7 @@ impl Suite {
 
     /// A client of the started audit service.
     pub fn audit(&self) -> AuditServiceClient<Channel> {
-        let addr: SocketAddr = self
-            .config
-            .audit
-            .url
-            .trim_start_matches("http://")
-            .parse()
-            .expect("start_audit first");
-        AuditServiceClient::new(local_channel(addr))
+        let addr = crate::addr_in(&self.config.audit.url);
+        AuditServiceClient::new(self.channel(addr))
     }
 }

@@ -1,7 +1,7 @@
 //! Starting the broker service in a suite — one, or several on the same
 //! database (to prove cross-broker revocation).
 
-use crate::{Suite, ephemeral_listener, local_channel};
+use crate::{Suite, ephemeral_listener};
 use keyholder_broker::{Broker, BrokerHandle};
 use keyholder_proto::broker::v1::broker_service_client::BrokerServiceClient;
 use std::net::SocketAddr;
@@ -15,12 +15,13 @@ pub struct StartedBroker {
     pub handle: BrokerHandle,
     /// Where it takes helpdesk webhooks (`POST /webhooks/<connector_id>`).
     pub webhook_addr: SocketAddr,
+    tls: keyholder_kit::tls::TlsConfig,
 }
 
 impl StartedBroker {
     /// A client of this broker.
     pub fn client(&self) -> BrokerServiceClient<Channel> {
-        BrokerServiceClient::new(local_channel(self.addr))
+        BrokerServiceClient::new(crate::channel_to(self.addr, &self.tls))
     }
 }
 
@@ -56,11 +57,12 @@ impl Suite {
             addr,
             handle,
             webhook_addr,
+            tls: self.config.tls.clone(),
         }
     }
 
     /// A client of the broker started by `start_broker`.
     pub fn broker(&self) -> BrokerServiceClient<Channel> {
-        BrokerServiceClient::new(local_channel(self.config.broker.listen))
+        BrokerServiceClient::new(self.channel(self.config.broker.listen))
     }
 }

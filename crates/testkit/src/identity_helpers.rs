@@ -1,6 +1,6 @@
 //! Extra identity fixtures (owned by the identity engineer).
 
-use crate::{Suite, TenantFixture, UserFixture, bearer, ephemeral_listener, local_channel};
+use crate::{Suite, TenantFixture, UserFixture, bearer, ephemeral_listener};
 use keyholder_kit::clock::SharedClock;
 use keyholder_proto::identity::v1 as pb;
 use std::net::SocketAddr;
@@ -25,7 +25,7 @@ impl Suite {
             .expect("identity prepares");
         let handle = svc.handle();
         let (listener, addr) = ephemeral_listener().await;
-        let url = format!("http://{addr}");
+        let url = self.url(addr);
         self.config.identity.url = url;
         let stop = self.shutdown.clone();
         tokio::spawn(async move {
@@ -33,7 +33,7 @@ impl Suite {
                 eprintln!("identity stopped with error: {e}");
             }
         });
-        self.identity = Some(local_channel(addr));
+        self.identity = Some(self.channel(addr));
         (addr, handle)
     }
 

@@ -14,6 +14,7 @@ mod fixtures;
 pub mod identity_helpers;
 pub mod raw_rpc;
 pub mod smtp;
+pub mod tls;
 pub mod xorshift;
 
 pub use fixtures::{AgentFixture, TenantFixture, UserFixture};
@@ -22,11 +23,12 @@ pub use identity_helpers::totp_at;
 use keyholder_kit::CancellationToken;
 use keyholder_kit::clock::ManualClock;
 use keyholder_kit::config::Config;
+use keyholder_kit::tls::TlsConfig;
 use keyholder_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 /// A running set of services for one test. Dropping it stops them.
 pub struct Suite {
@@ -68,11 +70,30 @@ async fn rebind(addr: SocketAddr) -> TcpListener {
     }
 }
 
-/// A lazily connecting channel to a local address.
+/// A lazily connecting channel to a local address, over TLS when the
+/// process's suites run over TLS (`KEYHOLDER_TEST_TLS`).
 pub fn local_channel(addr: SocketAddr) -> Channel {
-    Endpoint::from_shared(format!("http://{addr}"))
-        .expect("endpoint")
-        .connect_lazy()
+    channel_to(addr, &tls::suite_tls())
+}
+
+/// `http://addr`, or `https://addr` when `tls` serves TLS.
+pub fn url_of(addr: SocketAddr, tls: &TlsConfig) -> String {
+    let scheme = if tls.serves_tls() { "https" } else { "http" };
+    format!("{scheme}://{addr}")
+}
+
+/// A lazily connecting channel to `addr` as a client with `tls` (verifying
+/// with its CA, presenting its certificate when asked).
+pub fn channel_to(addr: SocketAddr, tls: &TlsConfig) -> Channel {
+    keyholder_kit::client::plain_channel(&url_of(addr, tls), tls).expect("channel")
+}
+
+/// The socket address in a service URL (`http://` or `https://`).
+pub fn addr_in(url: &str) -> SocketAddr {
+    url.trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .parse()
+        .expect("a service URL with an IP address and a port")
 }
 
 impl Suite {
@@ -86,6 +107,7 @@ impl Suite {
             // Each suite its own key-encryption key, as an operator would
             // pass it in the environment.
             kek: Some(keyholder_kit::kek::generate().expect("a fresh kek")),
+            tls: tls::suite_tls(),
             ..Config::default()
         };
         let urls = db::fresh_urls(dir.path()).await;
@@ -121,7 +143,7 @@ impl Suite {
             None => ephemeral_listener().await,
             Some(a) => (rebind(a).await, a),
         };
-        let url = format!("http://{addr}");
+        let url = self.url(addr);
         self.config.identity.url = url;
         let stop = self.shutdown.child_token();
         let serving = stop.clone();
@@ -130,8 +152,20 @@ impl Suite {
                 eprintln!("identity stopped with error: {e}");
             }
         });
-        self.identity = Some(local_channel(addr));
+        self.identity = Some(self.channel(addr));
         (addr, stop)
+    }
+
+    /// The URL of a service of this suite at `addr` (`https://` when it
+    /// serves TLS).
+    pub fn url(&self, addr: SocketAddr) -> String {
+        url_of(addr, &self.config.tls)
+    }
+
+    /// A channel to a service of this suite at `addr`, as a client with the
+    /// suite's `[tls]`.
+    pub fn channel(&self, addr: SocketAddr) -> Channel {
+        channel_to(addr, &self.config.tls)
     }
 
     /// A client of the started identity service.

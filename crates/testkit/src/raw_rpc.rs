@@ -3,7 +3,7 @@
 //! naming each one. The RPCs come from the descriptor set, so a new RPC is
 //! covered without anyone remembering to add it.
 
-use crate::{Suite, bearer, local_channel};
+use crate::{Suite, bearer};
 use prost::Message;
 use prost::bytes::{Buf, BufMut};
 use std::str::FromStr;
@@ -54,11 +54,10 @@ pub struct Ports {
 impl Ports {
     /// Channels to the suite's three services.
     pub fn of_suite(suite: &Suite) -> Self {
-        let addr = |url: &str| url.trim_start_matches("http://").parse().expect("address");
         Self {
-            identity: local_channel(addr(&suite.config.identity.url)),
-            broker: local_channel(suite.config.broker.listen),
-            audit: local_channel(addr(&suite.config.audit.url)),
+            identity: suite.channel(crate::addr_in(&suite.config.identity.url)),
+            broker: suite.channel(suite.config.broker.listen),
+            audit: suite.channel(crate::addr_in(&suite.config.audit.url)),
         }
     }
 

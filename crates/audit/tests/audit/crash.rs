@@ -146,6 +146,7 @@ async fn a_peer_takes_a_dead_senders_mail_only_once_its_renewed_lease_ran_out() 
         std::sync::Arc::new(
             IdentityContacts::new(
                 &w.suite.config.identity.url,
+                &w.suite.config.tls,
                 w.suite.config.credentials_file(ServiceName::Audit),
             )
             .unwrap(),

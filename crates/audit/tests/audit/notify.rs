@@ -306,6 +306,7 @@ async fn two_replicas_never_send_one_mail_twice() {
         Arc::new(
             IdentityContacts::new(
                 &w.suite.config.identity.url,
+                &w.suite.config.tls,
                 w.suite.config.credentials_file(ServiceName::Audit),
             )
             .unwrap(),

@@ -7,13 +7,21 @@ use keyholder_proto::broker::v1 as pb;
 use keyholder_testkit::bearer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-async fn scrape(addr: std::net::SocketAddr) -> String {
+/// The whole HTTP/1.1 answer to `GET path`.
+async fn get(addr: std::net::SocketAddr, path: &str) -> String {
     let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
-    conn.write_all(b"GET /metrics HTTP/1.1\r\nHost: metrics\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
+    conn.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: metrics\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
     let mut raw = String::new();
     conn.read_to_string(&mut raw).await.unwrap();
+    raw
+}
+
+async fn scrape(addr: std::net::SocketAddr) -> String {
+    let raw = get(addr, "/metrics").await;
     assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
     raw
 }
@@ -34,7 +42,13 @@ async fn calls_and_grants_show_on_the_metrics_port() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let ctx = Ctx::new_with(|c| c.broker.metrics_listen = Some(addr)).await;
+    // Scraped in plaintext here (a raw HTTP/1.1 request), whatever
+    // KEYHOLDER_TEST_TLS says; tests/e2e/tls.rs covers the port over TLS.
+    let ctx = Ctx::new_with(|c| {
+        c.broker.metrics_listen = Some(addr);
+        c.tls = keyholder_kit::tls::TlsConfig::default();
+    })
+    .await;
     let ok = format!(
         "keyholder_rpc_requests_total{{service=\"broker\",method=\"{SETTINGS}\",code=\"OK\"}}"
     );
@@ -74,6 +88,14 @@ async fn calls_and_grants_show_on_the_metrics_port() {
     })
     .await;
     assert!(fresh, "{}", scrape(addr).await);
+
+    // The same port answers Kubernetes' HTTP probes: ready once the
+    // database answers and the standing feed is confirmed; live always.
+    let ready = get(addr, "/ready").await;
+    assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
+    assert!(ready.ends_with("ready\n"), "{ready}");
+    let live = get(addr, "/live").await;
+    assert!(live.starts_with("HTTP/1.1 200"), "{live}");
 
     // The gauges follow the database: one grant in force after an approval.
     let active = "keyholder_grants_active{service=\"broker\"}";
