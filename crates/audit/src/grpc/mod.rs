@@ -198,7 +198,8 @@ impl AuditService for AuditApi {
         if !p.is_operator() {
             p.require_admin_of(&tenant).map_err(Error::from)?;
         }
-        let v = self.ledger.verify(&tenant).await?;
+        let full = request.get_ref().full;
+        let v = self.ledger.verify(&tenant, full).await?;
         if let Some(b) = &v.broken {
             tracing::error!(tenant_id = %tenant, sequence = b.sequence, problem = %b.problem, "audit chain broken");
         }
