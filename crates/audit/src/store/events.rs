@@ -194,6 +194,7 @@ impl Store {
         let mut rows = Vec::new();
         let mut jobs = Vec::new();
         let mut mails = Vec::new();
+        let mut logins: Vec<(i64, &crate::domain::event::NewEvent)> = Vec::new();
         for Incoming {
             event: e,
             invitation_token,
@@ -204,6 +205,9 @@ impl Store {
                 continue;
             }
             seq += 1;
+            if matches!(e.kind, Kind::SignIn | Kind::SignInRefused | Kind::SignOut) {
+                logins.push((seq, e));
+            }
             let content = e.canonical(seq);
             let hash = link_hash(&prev, &content);
             rows.push(event::ActiveModel {
@@ -267,6 +271,9 @@ impl Store {
                 .exec_without_returning(&txn)
                 .await?;
         }
+        // The login history's read model moves with the log, in this
+        // transaction: a page never shows a sign-in the log does not hold.
+        super::sign_ins::project_events(&txn, tenant, &logins).await?;
         for chunk in jobs.chunks(100) {
             job::Entity::insert_many(chunk.to_vec())
                 .exec_without_returning(&txn)

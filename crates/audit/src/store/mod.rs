@@ -4,6 +4,7 @@ pub mod chain;
 pub mod entities;
 pub mod events;
 pub mod outbox;
+pub mod sign_ins;
 
 use keyholder_kit::clock::SharedClock;
 use sea_orm::DatabaseConnection;
