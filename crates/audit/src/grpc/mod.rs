@@ -8,6 +8,7 @@ use crate::domain::login_cursor;
 use crate::error::Error;
 use crate::ledger::Ledger;
 use crate::store::Store;
+use crate::store::group_commit::GroupCommit;
 use crate::store::sign_ins::LoginQuery;
 use keyholder_kit::auth::Principal;
 use keyholder_kit::paging::Page;
@@ -25,6 +26,8 @@ pub const INGEST_SCOPE: &str = "audit.events.write";
 #[derive(Clone)]
 pub struct AuditApi {
     pub(crate) store: Store,
+    /// Where appends go: concurrent ones share a transaction.
+    pub(crate) appender: GroupCommit,
     pub(crate) ledger: Ledger,
     pub(crate) mail_wakeup: Arc<Notify>,
 }
@@ -88,7 +91,7 @@ impl AuditService for AuditApi {
                 None => per_tenant.push((e.event.tenant_id.clone(), 1)),
             }
         }
-        let outcome = self.store.ingest(events).await?;
+        let outcome = self.appender.ingest(events).await?;
         // Duplicates count too: a checkpoint comes a little early, never late.
         for (tenant, n) in per_tenant {
             // The events are stored; a failed checkpoint is retried by the

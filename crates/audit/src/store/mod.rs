@@ -3,6 +3,7 @@
 pub mod chain;
 pub mod entities;
 pub mod events;
+pub mod group_commit;
 pub mod outbox;
 pub mod sign_ins;
 
