@@ -166,7 +166,10 @@ async fn history(store: &Store, tenant: &str) {
                     let mut after = None;
                     let depth = (i * 7 + k) % 3;
                     for _ in 0..=depth {
-                        match store.login_page(&tenant, &LoginQuery::default(), after, 50).await {
+                        match store
+                            .login_page(&tenant, &LoginQuery::default(), after, 50)
+                            .await
+                        {
                             Ok(p) => after = p.get(49).map(|(c, _)| *c),
                             Err(_) => errors += 1,
                         }

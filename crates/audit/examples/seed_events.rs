@@ -87,10 +87,12 @@ fn event(tenant: &str, i: u64, per_session: u64, start: chrono::DateTime<Utc>) -
         attributes: BTreeMap::new(),
     };
     if step == 0 {
-        e.kind = if session_no % 20 == 0 {
+        e.kind = if session_no.is_multiple_of(20) {
             e.session_id = String::new();
-            e.attributes
-                .insert("refusal".into(), "no approved request for this tenant".into());
+            e.attributes.insert(
+                "refusal".into(),
+                "no approved request for this tenant".into(),
+            );
             Kind::SignInRefused
         } else {
             Kind::SignIn
@@ -98,7 +100,7 @@ fn event(tenant: &str, i: u64, per_session: u64, start: chrono::DateTime<Utc>) -
         e.source = "identity".into();
     } else if step == span - 1 {
         e.kind = Kind::SignOut;
-        let why = if session_no % 5 == 0 {
+        let why = if session_no.is_multiple_of(5) {
             "revoked"
         } else {
             "signed out"
@@ -107,8 +109,13 @@ fn event(tenant: &str, i: u64, per_session: u64, start: chrono::DateTime<Utc>) -
         e.source = "identity".into();
     } else {
         e.entity = "crm.deal".into();
-        e.action = if step % 3 == 0 { "change" } else { "read" }.into();
-        e.allowed = step % 7 != 0;
+        e.action = if step.is_multiple_of(3) {
+            "change"
+        } else {
+            "read"
+        }
+        .into();
+        e.allowed = !step.is_multiple_of(7);
     }
     e
 }

@@ -305,7 +305,11 @@ impl Ledger {
     }
 
     /// A break when the chain head says the log goes further than `last`.
-    async fn truncated_below_head(&self, tenant_id: &str, last: i64) -> Result<Option<Broken>, Error> {
+    async fn truncated_below_head(
+        &self,
+        tenant_id: &str,
+        last: i64,
+    ) -> Result<Option<Broken>, Error> {
         Ok(match self.store.head(tenant_id).await? {
             Some(h) if h.sequence > last => Some(Broken {
                 sequence: last + 1,

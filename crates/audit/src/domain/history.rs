@@ -46,7 +46,7 @@ pub struct LoginEntry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Projection {
     /// A sign-in or a refused attempt: a new row, still open.
-    Open(LoginEntry),
+    Open(Box<LoginEntry>),
     /// A sign-out: closes the open rows of its session.
     Close {
         /// The session that ended.
@@ -62,7 +62,7 @@ pub enum Projection {
 /// a sign-out without a session, which closes nothing).
 pub fn project(e: &NewEvent) -> Option<Projection> {
     match e.kind {
-        Kind::SignIn | Kind::SignInRefused => Some(Projection::Open(open_entry(e))),
+        Kind::SignIn | Kind::SignInRefused => Some(Projection::Open(Box::new(open_entry(e)))),
         Kind::SignOut if !e.session_id.is_empty() => Some(Projection::Close {
             session_id: e.session_id.clone(),
             sign_out_time: e.occur_time,
@@ -179,7 +179,7 @@ mod tests {
         let mut rows: Vec<LoginEntry> = Vec::new();
         for e in events {
             match project(e) {
-                Some(Projection::Open(entry)) => rows.push(entry),
+                Some(Projection::Open(entry)) => rows.push(*entry),
                 Some(Projection::Close {
                     session_id,
                     sign_out_time,
@@ -213,11 +213,15 @@ mod tests {
         action.kind = Kind::Action;
         let mut other = sample("e6");
         other.session_id = "s2".into();
-        let events = vec![sign_in.clone(), action, revoked.clone(), repeat.clone(), refused.clone(), other.clone()];
-        let joined = build(
-            vec![sign_in, refused, other],
-            vec![revoked.clone(), repeat],
-        );
+        let events = vec![
+            sign_in.clone(),
+            action,
+            revoked.clone(),
+            repeat.clone(),
+            refused.clone(),
+            other.clone(),
+        ];
+        let joined = build(vec![sign_in, refused, other], vec![revoked.clone(), repeat]);
         assert_eq!(replay(&events), joined);
         assert_eq!(joined[0].end_reason, "grant revoked");
         assert_eq!(joined[0].sign_out_time, Some(revoked.occur_time));

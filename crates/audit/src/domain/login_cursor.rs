@@ -179,7 +179,14 @@ mod tests {
     #[test]
     fn an_offset_token_is_named_as_old() {
         let s = scope(&["t1"]);
-        assert_eq!(decode(&s, &raw("o:50:1a2b3c4d")), Err(CursorError::OldFormat));
-        assert!(CursorError::OldFormat.to_string().contains("without a page_token"));
+        assert_eq!(
+            decode(&s, &raw("o:50:1a2b3c4d")),
+            Err(CursorError::OldFormat)
+        );
+        assert!(
+            CursorError::OldFormat
+                .to_string()
+                .contains("without a page_token")
+        );
     }
 }

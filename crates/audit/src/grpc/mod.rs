@@ -35,7 +35,8 @@ pub struct AuditApi {
 /// The listing a login history token belongs to: tenant and every filter.
 fn login_scope(tenant: &str, q: &LoginQuery) -> Vec<u8> {
     let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
-        t.map(|t| t.timestamp_micros().to_string()).unwrap_or_default()
+        t.map(|t| t.timestamp_micros().to_string())
+            .unwrap_or_default()
     };
     login_cursor::scope(&[
         tenant,

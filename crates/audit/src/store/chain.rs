@@ -4,14 +4,14 @@
 use super::Store;
 use super::entities::{checkpoint, event, head, signing_key};
 use crate::domain::chain::{ChainRow, ChainRowRef};
-use sea_orm::sqlx;
-use std::ops::ControlFlow;
-use tokio_stream::StreamExt;
 use crate::error::Error;
 use keyholder_kit::kek::KekRing;
 use keyholder_kit::sealed::{ResealError, ResealReport, SealedColumn, reseal_all};
-use sea_orm::{ConnectionTrait, DbBackend};
+use sea_orm::sqlx;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ConnectionTrait, DbBackend};
+use std::ops::ControlFlow;
+use tokio_stream::StreamExt;
 
 impl From<event::Model> for ChainRow {
     fn from(m: event::Model) -> Self {
@@ -94,9 +94,8 @@ impl Store {
     where
         F: FnMut(ChainRowRef<'_>) -> ControlFlow<()>,
     {
-        let bad = |e: sqlx::Error| {
-            Error::Db(sea_orm::DbErr::Custom(format!("scanning the chain: {e}")))
-        };
+        let bad =
+            |e: sqlx::Error| Error::Db(sea_orm::DbErr::Custom(format!("scanning the chain: {e}")));
         match self.db.get_database_backend() {
             DbBackend::Postgres => {
                 let pool = self.db.get_postgres_connection_pool();
@@ -127,9 +126,7 @@ impl Store {
                 }
             }
             other => {
-                return Err(Error::Internal(format!(
-                    "audit does not run on {other:?}"
-                )));
+                return Err(Error::Internal(format!("audit does not run on {other:?}")));
             }
         }
         Ok(())

@@ -48,15 +48,22 @@ fn actor_from(json: &str) -> Result<Option<Actor>, Error> {
         .map_err(|e| Error::Internal(format!("stored login actor is unreadable: {e}")))
 }
 
-fn to_model(tenant: &str, sequence: i64, event_id: &str, e: &LoginEntry) -> sign_in::ActiveModel {
+/// The row of an entry; `source` is the event it came from (its id and
+/// agent, which the entry itself does not carry).
+fn to_model(
+    tenant: &str,
+    sequence: i64,
+    source: &NewEvent,
+    e: &LoginEntry,
+) -> sign_in::ActiveModel {
     sign_in::ActiveModel {
-        event_id: Set(event_id.to_string()),
+        event_id: Set(source.event_id.clone()),
         tenant_id: Set(tenant.to_string()),
         sequence: Set(sequence),
         sign_in_time: Set(e.sign_in_time.timestamp_micros()),
         succeeded: Set(i32::from(e.succeeded)),
         session_id: Set(e.session_id.clone()),
-        agent_id: Set(String::new()),
+        agent_id: Set(source.agent_id().to_string()),
         accessed_by: Set(actor_json(&e.accessed_by)),
         granted_by: Set(actor_json(&e.granted_by)),
         reason: Set(e.reason.clone()),
@@ -104,7 +111,7 @@ pub(crate) async fn project_events<C: ConnectionTrait>(
     let mut closes = Vec::new();
     for (seq, e) in events {
         match project(e) {
-            Some(Projection::Open(entry)) => opens.push((*seq, *e, entry)),
+            Some(Projection::Open(entry)) => opens.push((*seq, *e, *entry)),
             Some(close @ Projection::Close { .. }) => closes.push(close),
             None => {}
         }
@@ -155,11 +162,7 @@ pub(crate) async fn project_events<C: ConnectionTrait>(
     }
     let rows: Vec<sign_in::ActiveModel> = opens
         .iter()
-        .map(|(seq, e, entry)| {
-            let mut m = to_model(tenant, *seq, &e.event_id, entry);
-            m.agent_id = Set(e.agent_id().to_string());
-            m
-        })
+        .map(|(seq, e, entry)| to_model(tenant, *seq, e, entry))
         .collect();
     for chunk in rows.chunks(INSERT_CHUNK) {
         sign_in::Entity::insert_many(chunk.to_vec())

@@ -16,7 +16,12 @@ use keyholder_testkit::bearer;
 use sea_orm::ConnectionTrait;
 use sea_orm_migration::MigratorTrait;
 
-fn sign_out(tenant: &str, at: chrono::DateTime<chrono::Utc>, session: &str, why: &str) -> pb::Event {
+fn sign_out(
+    tenant: &str,
+    at: chrono::DateTime<chrono::Utc>,
+    session: &str,
+    why: &str,
+) -> pb::Event {
     let mut e = event(tenant, pb::EventKind::SignOut, at);
     e.session_id = session.into();
     e.agent = Some(agent_ann());
@@ -32,7 +37,12 @@ fn sign_out(tenant: &str, at: chrono::DateTime<chrono::Utc>, session: &str, why:
 
 fn refused(tenant: &str, at: chrono::DateTime<chrono::Utc>) -> pb::Event {
     let mut e = event(tenant, pb::EventKind::SignInRefused, at);
-    e.agent = Some(actor("agent-bob", "support_agent", "Bob Agent", "bob@vendor.example"));
+    e.agent = Some(actor(
+        "agent-bob",
+        "support_agent",
+        "Bob Agent",
+        "bob@vendor.example",
+    ));
     e.attributes = [("refusal".to_string(), "no approved request".to_string())]
         .into_iter()
         .collect();
@@ -49,7 +59,14 @@ async fn old_history(w: &World) -> Vec<history::LoginEntry> {
         ..EventQuery::default()
     };
     let rows = store
-        .login_events(t, &q, Page { limit: 500, offset: 0 })
+        .login_events(
+            t,
+            &q,
+            Page {
+                limit: 500,
+                offset: 0,
+            },
+        )
         .await
         .unwrap();
     let parse = |m: &keyholder_audit::store::entities::event::Model| {
@@ -58,8 +75,18 @@ async fn old_history(w: &World) -> Vec<history::LoginEntry> {
             .1
     };
     let entries: Vec<_> = rows.iter().map(parse).collect();
-    let sessions = entries.iter().map(|e| e.session_id.clone()).filter(|s| !s.is_empty()).collect();
-    let outs = store.sign_outs(t, sessions).await.unwrap().iter().map(parse).collect();
+    let sessions = entries
+        .iter()
+        .map(|e| e.session_id.clone())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let outs = store
+        .sign_outs(t, sessions)
+        .await
+        .unwrap()
+        .iter()
+        .map(parse)
+        .collect();
     history::build(entries, outs)
 }
 
@@ -82,7 +109,16 @@ async fn the_read_model_equals_the_old_join_and_survives_a_back_fill() {
     // A sign-out that arrives before its sign-in (another call), a revoked
     // session, a repeated sign-out, one ended with only a reason, a refused
     // attempt, a session still open.
-    ingest(&w, vec![sign_out(t, t0 + Duration::minutes(50), "s-early", "signed out")]).await;
+    ingest(
+        &w,
+        vec![sign_out(
+            t,
+            t0 + Duration::minutes(50),
+            "s-early",
+            "signed out",
+        )],
+    )
+    .await;
     ingest(
         &w,
         vec![
@@ -112,7 +148,13 @@ async fn the_read_model_equals_the_old_join_and_survives_a_back_fill() {
     assert_eq!(revoked.end_reason, "revoked");
     let early = old.iter().find(|e| e.session_id == "s-early").unwrap();
     assert_eq!(early.end_reason, "signed out");
-    assert_eq!(old.iter().find(|e| e.session_id == "s-reason").unwrap().end_reason, "session ended");
+    assert_eq!(
+        old.iter()
+            .find(|e| e.session_id == "s-reason")
+            .unwrap()
+            .end_reason,
+        "session ended"
+    );
 
     // The service answers the same.
     let h = w
@@ -129,15 +171,22 @@ async fn the_read_model_equals_the_old_join_and_survives_a_back_fill() {
         .unwrap()
         .into_inner();
     let sessions: Vec<_> = h.entries.iter().map(|e| e.session_id.as_str()).collect();
-    assert_eq!(sessions, ["s-open-2", "s-open", "s-reason", "", "s-revoked", "s-early"]);
+    assert_eq!(
+        sessions,
+        ["s-open-2", "s-open", "s-reason", "", "s-revoked", "s-early"]
+    );
 
     // The migration back-fills the same rows from the events alone.
     let db = w.audit.store.connection();
-    db.execute_unprepared("DROP TABLE audit_sign_ins").await.unwrap();
+    db.execute_unprepared("DROP TABLE audit_sign_ins")
+        .await
+        .unwrap();
     db.execute_unprepared("DELETE FROM audit_migrations WHERE version = 'm0002_sign_ins'")
         .await
         .unwrap();
-    keyholder_audit::migrations::Migrator::up(db, None).await.unwrap();
+    keyholder_audit::migrations::Migrator::up(db, None)
+        .await
+        .unwrap();
     assert_eq!(new_history(&w).await, old);
 }
 
@@ -178,7 +227,15 @@ async fn keyset_pages_cover_every_entry_once_in_order_while_the_log_grows() {
         // Appends between pages: newer sign-ins (above the pages already
         // read) must not shift the rest by one.
         round += 1;
-        ingest(&w, vec![sign_in(&t, now() + Duration::minutes(round), &format!("new-{round}"))]).await;
+        ingest(
+            &w,
+            vec![sign_in(
+                &t,
+                now() + Duration::minutes(round),
+                &format!("new-{round}"),
+            )],
+        )
+        .await;
     }
     let ids: Vec<&str> = seen.iter().map(|e| e.session_id.as_str()).collect();
     let mut want: Vec<String> = (0..40).rev().map(|i| format!("s-{i}")).collect();
@@ -193,7 +250,13 @@ async fn page_tokens_fit_only_their_listing() {
     let w = world().await;
     let t = w.tenant.tenant_id.clone();
     let t0 = now() - Duration::hours(1);
-    ingest(&w, (0..3).map(|i| sign_in(&t, t0 + Duration::minutes(i), &format!("s-{i}"))).collect()).await;
+    ingest(
+        &w,
+        (0..3)
+            .map(|i| sign_in(&t, t0 + Duration::minutes(i), &format!("s-{i}")))
+            .collect(),
+    )
+    .await;
     let list = |page_token: String, exclude_refused: bool| {
         let mut c = w.suite.audit();
         let token = w.tenant.admin_token.clone();
@@ -219,15 +282,25 @@ async fn page_tokens_fit_only_their_listing() {
     // The same token for other filters.
     let e = list(next.clone(), true).await.unwrap_err();
     assert_eq!(e.code(), tonic::Code::InvalidArgument);
-    assert!(e.message().contains("not valid for this listing"), "{}", e.message());
+    assert!(
+        e.message().contains("not valid for this listing"),
+        "{}",
+        e.message()
+    );
     // Edited.
     let mut raw = String::from_utf8(URL_SAFE_NO_PAD.decode(&next).unwrap()).unwrap();
     raw = raw.replacen(":", ":9", 1);
     let e = list(URL_SAFE_NO_PAD.encode(raw), false).await.unwrap_err();
     assert_eq!(e.code(), tonic::Code::InvalidArgument);
     // An offset token of the earlier release.
-    let e = list(URL_SAFE_NO_PAD.encode("o:1:5d2e9c1a"), false).await.unwrap_err();
+    let e = list(URL_SAFE_NO_PAD.encode("o:1:5d2e9c1a"), false)
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), tonic::Code::InvalidArgument);
     assert!(e.message().contains("earlier version"), "{}", e.message());
-    assert!(e.message().contains("without a page_token"), "{}", e.message());
+    assert!(
+        e.message().contains("without a page_token"),
+        "{}",
+        e.message()
+    );
 }

@@ -147,7 +147,11 @@ async fn truncation_below_the_checkpoint_is_named_by_both_modes() {
         let v = verify_mode(&w, id, &t.admin_token, full).await;
         assert!(!v.intact);
         assert_eq!(v.first_broken_sequence, 5, "full: {full}");
-        assert!(v.problem.contains("truncated") || v.problem.contains("removed"), "{}", v.problem);
+        assert!(
+            v.problem.contains("truncated") || v.problem.contains("removed"),
+            "{}",
+            v.problem
+        );
     }
 }
 
@@ -163,7 +167,11 @@ async fn only_a_full_pass_rereads_an_old_row_damaged_in_place() {
     )])
     .await;
     let v = verify_mode(&w, &t.tenant_id, &t.admin_token, false).await;
-    assert!(v.intact, "incremental does not re-read row 2: {}", v.problem);
+    assert!(
+        v.intact,
+        "incremental does not re-read row 2: {}",
+        v.problem
+    );
     let v = verify_mode(&w, &t.tenant_id, &t.admin_token, true).await;
     assert!(!v.intact);
     assert_eq!(v.first_broken_sequence, 2);
