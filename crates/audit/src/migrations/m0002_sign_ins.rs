@@ -41,6 +41,12 @@ const UP: &[&str] = &[
     "CREATE INDEX audit_sign_ins_succeeded_page ON audit_sign_ins (tenant_id, succeeded, sign_in_time, sequence)",
     // Sign-outs find their session's open rows.
     "CREATE INDEX audit_sign_ins_session ON audit_sign_ins (tenant_id, session_id)",
+    // A new sign-in looks for its session's sign-out among the events (it
+    // may have arrived first). Without this the planners pick
+    // (tenant, kind, time) and filter every sign-out of the tenant: appends
+    // slowed down in proportion to the log (measured: PostgreSQL fell from
+    // 4.9k to 2.6k events/s over the first 800k of a tenant).
+    "CREATE INDEX audit_events_tenant_kind_session ON audit_events (tenant_id, kind, session_id)",
 ];
 
 fn custom(e: impl std::fmt::Display) -> DbErr {
@@ -107,6 +113,10 @@ impl MigrationTrait for Migration {
         manager
             .get_connection()
             .execute_unprepared("DROP TABLE audit_sign_ins")
+            .await?;
+        manager
+            .get_connection()
+            .execute_unprepared("DROP INDEX audit_events_tenant_kind_session")
             .await?;
         Ok(())
     }
