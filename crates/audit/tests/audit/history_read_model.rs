@@ -178,10 +178,7 @@ async fn the_read_model_equals_the_old_join_and_survives_a_back_fill() {
 
     // The migration back-fills the same rows from the events alone.
     let db = w.audit.store.connection();
-    db.execute_unprepared("DROP TABLE audit_sign_ins")
-        .await
-        .unwrap();
-    db.execute_unprepared("DELETE FROM audit_migrations WHERE version = 'm0002_sign_ins'")
+    keyholder_audit::migrations::Migrator::down(db, Some(1))
         .await
         .unwrap();
     keyholder_audit::migrations::Migrator::up(db, None)
