@@ -54,8 +54,9 @@ fn custom(e: impl std::fmt::Display) -> DbErr {
 }
 
 /// Projects every sign-in, refused attempt and sign-out already stored, a
-/// batch at a time in (tenant, sequence) order.
-async fn backfill<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
+/// batch at a time in (tenant, sequence) order. Idempotent: rows already
+/// there are kept, so it also repairs a read model that lost rows.
+pub async fn backfill<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
     let kinds = [Kind::SignIn, Kind::SignInRefused, Kind::SignOut].map(|k| k.as_str());
     let mut after: Option<(String, i64)> = None;
     loop {

@@ -6,6 +6,8 @@ use sea_orm_migration::prelude::*;
 mod m0001_initial;
 mod m0002_sign_ins;
 
+pub use m0002_sign_ins::backfill as backfill_login_history;
+
 /// Runs audit's migrations, tracked in `audit_migrations`.
 pub struct Migrator;
 
