@@ -9,7 +9,9 @@
 //! checkpoint policy: every 10 s or 1,000 events per tenant). Each mode
 //! starts a fresh suite and appends through `IngestEvents` over gRPC:
 //! batches of 100 events for one tenant, one call after another; then
-//! single-event calls from 8 tasks, one tenant each. "Witness off" signs the
+//! the same from 32 concurrent callers (group commit; the chain is then
+//! verified in full); then single-event calls from 8 tasks, one tenant each.
+//! With `KEYHOLDER_TEST_DATABASE_URL` set, on PostgreSQL. "Witness off" signs the
 //! same checkpoints into the database only (what audit did before).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -22,6 +24,8 @@ use std::time::{Duration, Instant};
 const BATCH_EVENTS: usize = 20_000;
 const BATCH: usize = 100;
 const SINGLE_TASKS: usize = 8;
+const CONCURRENT_EVENTS: usize = 64_000;
+const CONCURRENT_CALLERS: usize = 32;
 const SINGLES_PER_TASK: usize = 1_250;
 
 fn action(tenant: &str, i: usize) -> pb::Event {
@@ -116,6 +120,53 @@ async fn run(witness_off: bool) {
         calls,
     }
     .print(mode, "batches of 100, 1 tenant", cps);
+
+    // Batches for one tenant from many callers at once: what group commit
+    // is for (concurrent calls share a transaction and a commit).
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..CONCURRENT_CALLERS)
+        .map(|k| {
+            let client = client.clone();
+            let producer = producer.clone();
+            let tenant = tenants[0].clone();
+            tokio::spawn(async move {
+                let mut calls = Vec::new();
+                for b in 0..CONCURRENT_EVENTS / BATCH / CONCURRENT_CALLERS {
+                    let events = (0..BATCH)
+                        .map(|i| action(&tenant, (k * 1_000_000) + b * BATCH + i))
+                        .collect();
+                    let t = Instant::now();
+                    let r = client
+                        .clone()
+                        .ingest_events(bearer(pb::IngestEventsRequest { events }, &producer))
+                        .await
+                        .expect("ingest");
+                    assert_eq!(r.into_inner().accepted as usize, BATCH);
+                    calls.push(t.elapsed());
+                }
+                calls
+            })
+        })
+        .collect();
+    let mut calls = Vec::new();
+    for t in tasks {
+        calls.extend(t.await.unwrap());
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let cps = audit.store.checkpoints(&tenants[0]).await.unwrap().len();
+    Phase {
+        events: CONCURRENT_EVENTS,
+        secs,
+        calls,
+    }
+    .print(
+        mode,
+        &format!("batches of 100, {CONCURRENT_CALLERS} callers at once, 1 tenant"),
+        cps,
+    );
+    let v = audit.ledger.verify(&tenants[0], true).await.unwrap();
+    assert!(v.broken.is_none(), "{:?}", v.broken);
+    assert_eq!(v.checked as usize, BATCH_EVENTS + CONCURRENT_EVENTS);
 
     // Single events, concurrently, one tenant per task.
     let start = Instant::now();

@@ -17,6 +17,9 @@ pub enum Error {
     /// A malformed page request.
     #[error(transparent)]
     Page(#[from] PageError),
+    /// A login history page token this listing did not issue.
+    #[error(transparent)]
+    LoginCursor(#[from] crate::domain::login_cursor::CursorError),
     /// A field breaks one of the shared input rules.
     #[error(transparent)]
     Input(#[from] keyholder_rights::InputError),
@@ -41,9 +44,11 @@ impl ServiceError for Error {
     fn code(&self) -> ErrorCode {
         match self {
             Error::Auth(e) => e.code(),
-            Error::Event(_) | Error::Page(_) | Error::Input(_) | Error::InvalidArgument(_) => {
-                ErrorCode::InvalidArgument
-            }
+            Error::Event(_)
+            | Error::Page(_)
+            | Error::LoginCursor(_)
+            | Error::Input(_)
+            | Error::InvalidArgument(_) => ErrorCode::InvalidArgument,
             Error::Conflict => ErrorCode::Aborted,
             Error::Db(_) | Error::Witness(_) | Error::Internal(_) => ErrorCode::Internal,
         }
@@ -53,6 +58,7 @@ impl ServiceError for Error {
         match self {
             Error::Event(e) => Some(e.field_path()),
             Error::Page(e) => Some(e.field().to_string()),
+            Error::LoginCursor(_) => Some("page_token".to_string()),
             Error::Input(e) => Some(e.field().to_string()),
             _ => None,
         }

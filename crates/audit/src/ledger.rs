@@ -12,11 +12,17 @@ use keyholder_kit::kek::KekRing;
 use ring::rand::SystemRandom;
 use ring::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Rows fetched per round trip while verifying.
-const VERIFY_BATCH: u64 = 1000;
+/// A signed point an incremental verification starts from.
+struct Anchor {
+    sequence: i64,
+    hash: String,
+    checkpoint_sequence: i64,
+    witness_sequence: i64,
+}
 
 /// Result of a verification.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -218,10 +224,126 @@ impl Ledger {
             .is_ok()
     }
 
+    /// Verifies a tenant's chain: incrementally from the latest signed
+    /// checkpoint unless `full`, or when that checkpoint cannot be trusted
+    /// as a starting point (then the whole chain, as `full` would).
+    pub async fn verify(&self, tenant_id: &str, full: bool) -> Result<Verification, Error> {
+        if !full && let Some(v) = self.verify_incremental(tenant_id).await? {
+            return Ok(v);
+        }
+        self.verify_full(tenant_id).await
+    }
+
+    /// Where an incremental verification may start: the latest signed point
+    /// (in the database or the witness), provided its signature holds and
+    /// the log's event there still carries the signed hash. That hash covers
+    /// every event before it, so a rewrite-and-rehash anywhere earlier shows
+    /// here. `None` when there is no such point or it does not hold.
+    async fn anchor(&self, tenant_id: &str) -> Result<Option<Anchor>, Error> {
+        let db = self.store.latest_checkpoint(tenant_id).await?;
+        if let Some(cp) = &db
+            && !self.signature_ok(tenant_id, cp.sequence, &cp.hash, &cp.key_id, &cp.signature)
+        {
+            return Ok(None);
+        }
+        let witnessed = self.witnessed_head(tenant_id).await?;
+        let mut points: Vec<(i64, String)> = Vec::with_capacity(2);
+        points.extend(db.map(|cp| (cp.sequence, cp.hash)));
+        points.extend(witnessed.clone());
+        let Some((sequence, hash)) = points.iter().max_by_key(|(s, _)| *s).cloned() else {
+            return Ok(None);
+        };
+        for (seq, signed) in &points {
+            let at = self.store.chain_rows(tenant_id, seq - 1, 1).await?;
+            if !matches!(at.first(), Some(r) if r.sequence == *seq && r.hash == *signed) {
+                return Ok(None);
+            }
+        }
+        Ok(Some(Anchor {
+            sequence,
+            hash,
+            checkpoint_sequence: sequence,
+            witness_sequence: witnessed.map(|(s, _)| s).unwrap_or(0),
+        }))
+    }
+
+    /// Verifies the events after the anchor; `None` to fall back to a full
+    /// verification.
+    async fn verify_incremental(&self, tenant_id: &str) -> Result<Option<Verification>, Error> {
+        let Some(anchor) = self.anchor(tenant_id).await? else {
+            return Ok(None);
+        };
+        let mut v = Verifier::after(anchor.sequence, anchor.hash.clone());
+        let mut broken = None;
+        self.store
+            .scan_chain(tenant_id, anchor.sequence, i64::MAX, |row| {
+                match v.check_ref(&row) {
+                    Ok(()) => ControlFlow::Continue(()),
+                    Err(b) => {
+                        broken = Some(b);
+                        ControlFlow::Break(())
+                    }
+                }
+            })
+            .await?;
+        let (last, last_hash) = v.head();
+        let last_hash = last_hash.to_string();
+        let broken = match broken {
+            Some(b) => Some(b),
+            None => self.truncated_below_head(tenant_id, last).await?,
+        };
+        let mut out = Verification {
+            checked: v.checked(),
+            broken,
+            checkpoint_sequence: anchor.checkpoint_sequence,
+            witness_sequence: anchor.witness_sequence,
+            mismatch_sequence: 0,
+        };
+        self.sign_if_intact(tenant_id, last, &last_hash, &mut out)
+            .await?;
+        Ok(Some(out))
+    }
+
+    /// A break when the chain head says the log goes further than `last`.
+    async fn truncated_below_head(
+        &self,
+        tenant_id: &str,
+        last: i64,
+    ) -> Result<Option<Broken>, Error> {
+        Ok(match self.store.head(tenant_id).await? {
+            Some(h) if h.sequence > last => Some(Broken {
+                sequence: last + 1,
+                problem: format!(
+                    "the log ends at event {last} but its head says {}: events were removed (truncated)",
+                    h.sequence
+                ),
+            }),
+            _ => None,
+        })
+    }
+
+    /// Signs a checkpoint of an intact chain's head when it is past the
+    /// latest one.
+    async fn sign_if_intact(
+        &self,
+        tenant_id: &str,
+        last: i64,
+        last_hash: &str,
+        out: &mut Verification,
+    ) -> Result<(), Error> {
+        if out.broken.is_none() && last > out.checkpoint_sequence {
+            let _one_signer = self.signing.lock().await;
+            self.sign(tenant_id, last, last_hash).await?;
+            out.checkpoint_sequence = last;
+            out.witness_sequence = if self.witness.is_some() { last } else { 0 };
+        }
+        Ok(())
+    }
+
     /// Re-computes the whole chain of a tenant and compares it with every
     /// signed checkpoint, in the database and in the witness; when all
     /// agree, signs a checkpoint of its head.
-    pub async fn verify(&self, tenant_id: &str) -> Result<Verification, Error> {
+    async fn verify_full(&self, tenant_id: &str) -> Result<Verification, Error> {
         let checkpoints = self.store.checkpoints(tenant_id).await?;
         let witnessed = self.witness_records(tenant_id).await?;
         let mut v = Verifier::new();
@@ -276,26 +398,21 @@ impl Ledger {
         // The last sequence a signed checkpoint agreed with: a rewrite found
         // at the next one lies after it.
         let mut vouched = 0;
-        let broken = 'scan: loop {
-            let (after, _) = v.head();
-            let rows = self
-                .store
-                .chain_rows(tenant_id, after, VERIFY_BATCH)
-                .await?;
-            if rows.is_empty() {
-                break None;
-            }
-            for row in &rows {
-                if let Err(b) = v.check(row) {
-                    break 'scan Some(b);
+        let mut broken = None;
+        let mut mismatch = 0;
+        self.store
+            .scan_chain(tenant_id, 0, i64::MAX, |row| {
+                if let Err(b) = v.check_ref(&row) {
+                    broken = Some(b);
+                    return ControlFlow::Break(());
                 }
                 let Some(points) = signed.get(&row.sequence) else {
-                    continue;
+                    return ControlFlow::Continue(());
                 };
                 if let Some((_, place)) = points.iter().find(|(h, _)| *h != row.hash) {
-                    out.mismatch_sequence = row.sequence;
+                    mismatch = row.sequence;
                     let first = vouched + 1;
-                    break 'scan Some(Broken {
+                    broken = Some(Broken {
                         sequence: first,
                         problem: format!(
                             "event {} differs from the {place} signed there: the log was rewritten and rehashed at or after event {first}, which the last agreeing checkpoint ({}) covers no further",
@@ -307,11 +424,15 @@ impl Ledger {
                             }
                         ),
                     });
+                    return ControlFlow::Break(());
                 }
                 vouched = row.sequence;
-            }
-        };
+                ControlFlow::Continue(())
+            })
+            .await?;
+        out.mismatch_sequence = mismatch;
         let (last, last_hash) = v.head();
+        let last_hash = last_hash.to_string();
         let broken = broken.or_else(|| {
             (latest > last).then(|| Broken {
                 sequence: last + 1,
@@ -333,27 +454,13 @@ impl Ledger {
         });
         let broken = match broken {
             Some(b) => Some(b),
-            None => match self.store.head(tenant_id).await? {
-                Some(h) if h.sequence > last => Some(Broken {
-                    sequence: last + 1,
-                    problem: format!(
-                        "the log ends at event {last} but its head says {}: events were removed (truncated)",
-                        h.sequence
-                    ),
-                }),
-                _ => None,
-            },
+            None => self.truncated_below_head(tenant_id, last).await?,
         };
         out.checkpoint_sequence = latest.max(witness_max);
-        if broken.is_none() && last > out.checkpoint_sequence {
-            let hash = last_hash.to_string();
-            let _one_signer = self.signing.lock().await;
-            self.sign(tenant_id, last, &hash).await?;
-            out.checkpoint_sequence = last;
-            out.witness_sequence = if self.witness.is_some() { last } else { 0 };
-        }
         out.checked = v.checked();
         out.broken = broken;
+        self.sign_if_intact(tenant_id, last, &last_hash, &mut out)
+            .await?;
         Ok(out)
     }
 
@@ -376,24 +483,18 @@ impl Ledger {
             ));
         }
         let mut v = Verifier::new();
-        'scan: loop {
-            let (after, _) = v.head();
-            let limit = VERIFY_BATCH.min(u64::try_from(sequence - after).unwrap_or(0));
-            if limit == 0 {
-                break;
-            }
-            let rows = self.store.chain_rows(tenant_id, after, limit).await?;
-            if rows.is_empty() {
-                break;
-            }
-            for row in &rows {
-                if let Err(b) = v.check(row) {
-                    return Ok(Some(b));
+        let mut broken = None;
+        self.store
+            .scan_chain(tenant_id, 0, sequence, |row| match v.check_ref(&row) {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(b) => {
+                    broken = Some(b);
+                    ControlFlow::Break(())
                 }
-                if row.sequence == sequence {
-                    break 'scan;
-                }
-            }
+            })
+            .await?;
+        if broken.is_some() {
+            return Ok(broken);
         }
         let (last, at) = v.head();
         if last < sequence {
@@ -484,24 +585,21 @@ impl Ledger {
             }
         }
         let mut v = Verifier::after(from_seq, from_hash);
-        'scan: loop {
-            let (after, _) = v.head();
-            let rows = self
-                .store
-                .chain_rows(tenant_id, after, VERIFY_BATCH)
-                .await?;
-            if rows.is_empty() {
-                break;
-            }
-            for row in &rows {
-                if let Err(b) = v.check(row) {
-                    tracing::error!(tenant_id = %tenant_id, sequence = b.sequence, problem = %b.problem, "audit chain broken; not signing a checkpoint");
-                    return Ok(false);
+        let mut broken = None;
+        self.store
+            .scan_chain(tenant_id, from_seq, head_sequence, |row| {
+                match v.check_ref(&row) {
+                    Ok(()) => ControlFlow::Continue(()),
+                    Err(b) => {
+                        broken = Some(b);
+                        ControlFlow::Break(())
+                    }
                 }
-                if row.sequence >= head_sequence {
-                    break 'scan;
-                }
-            }
+            })
+            .await?;
+        if let Some(b) = broken {
+            tracing::error!(tenant_id = %tenant_id, sequence = b.sequence, problem = %b.problem, "audit chain broken; not signing a checkpoint");
+            return Ok(false);
         }
         let (last, hash) = v.head();
         if last <= from_seq {

@@ -142,6 +142,7 @@ impl Audit {
             .with_owner(mail_owner.id());
         Ok(Self {
             api: AuditApi {
+                appender: crate::store::group_commit::GroupCommit::new(store.clone()),
                 store,
                 ledger,
                 mail_wakeup: Arc::new(Notify::new()),

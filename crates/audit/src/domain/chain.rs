@@ -3,8 +3,10 @@
 //! breaks a link that [`Verifier`] can name. Signed checkpoints catch a
 //! truncated tail, which a chain alone cannot.
 
-use super::event::NewEvent;
+use super::event::Kind;
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 
 /// The `prev_hash` of a tenant's first event.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -16,6 +18,20 @@ pub fn link_hash(prev_hash: &str, content: &str) -> String {
     h.update(b"\n");
     h.update(content.as_bytes());
     hex::encode(h.finalize())
+}
+
+/// Length of a hex SHA-256.
+pub const HASH_HEX_LEN: usize = 64;
+
+/// Hex SHA-256 over `prev_hash`, a newline and `content`, written into `out`
+/// (no allocation: the verifier calls this once per row).
+pub fn link_hash_into(prev_hash: &[u8], content: &[u8], out: &mut [u8; HASH_HEX_LEN]) {
+    let mut h = Sha256::new();
+    h.update(prev_hash);
+    h.update(b"\n");
+    h.update(content);
+    // 32 bytes always fit 64 hex digits.
+    let _ = hex::encode_to_slice(h.finalize(), out);
 }
 
 /// A stored row, as far as verification is concerned.
@@ -45,6 +61,53 @@ pub struct ChainRow {
     pub hash: String,
 }
 
+impl ChainRow {
+    /// The row borrowed, as the verifier reads it.
+    pub fn as_ref(&self) -> ChainRowRef<'_> {
+        ChainRowRef {
+            sequence: self.sequence,
+            tenant_id: &self.tenant_id,
+            event_id: &self.event_id,
+            kind: &self.kind,
+            occur_time: self.occur_time,
+            agent_id: &self.agent_id,
+            session_id: &self.session_id,
+            grant_id: &self.grant_id,
+            content: &self.content,
+            prev_hash: &self.prev_hash,
+            hash: &self.hash,
+        }
+    }
+}
+
+/// A stored row borrowed from the database driver's buffer, so streaming
+/// verification copies nothing per row.
+#[derive(Debug, Clone, Copy)]
+pub struct ChainRowRef<'a> {
+    /// Sequence column.
+    pub sequence: i64,
+    /// Tenant column.
+    pub tenant_id: &'a str,
+    /// Event id column.
+    pub event_id: &'a str,
+    /// Kind column.
+    pub kind: &'a str,
+    /// Occur-time column (microseconds).
+    pub occur_time: i64,
+    /// Agent column.
+    pub agent_id: &'a str,
+    /// Session column.
+    pub session_id: &'a str,
+    /// Grant column.
+    pub grant_id: &'a str,
+    /// The hashed content, exactly as stored.
+    pub content: &'a str,
+    /// Stored previous hash.
+    pub prev_hash: &'a str,
+    /// Stored hash.
+    pub hash: &'a str,
+}
+
 /// The first broken link found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Broken {
@@ -58,7 +121,7 @@ pub struct Broken {
 #[derive(Debug, Clone)]
 pub struct Verifier {
     next_sequence: i64,
-    head_hash: String,
+    head_hash: [u8; HASH_HEX_LEN],
     checked: i64,
 }
 
@@ -68,11 +131,18 @@ impl Verifier {
         Self::after(0, GENESIS.to_string())
     }
 
-    /// Starts after a trusted row (e.g. a verified checkpoint).
+    /// Starts after a trusted row (e.g. a verified checkpoint). A hash that
+    /// is not 64 characters long cannot be a link, so nothing will follow it.
     pub fn after(sequence: i64, hash: String) -> Self {
+        // No stored hash is all 'x': after a malformed one, every next row
+        // fails its link.
+        let mut head_hash = [b'x'; HASH_HEX_LEN];
+        if hash.len() == HASH_HEX_LEN {
+            head_hash.copy_from_slice(hash.as_bytes());
+        }
         Self {
             next_sequence: sequence + 1,
-            head_hash: hash,
+            head_hash,
             checked: 0,
         }
     }
@@ -84,11 +154,20 @@ impl Verifier {
 
     /// Sequence and hash of the last good row.
     pub fn head(&self) -> (i64, &str) {
-        (self.next_sequence - 1, &self.head_hash)
+        (
+            self.next_sequence - 1,
+            std::str::from_utf8(&self.head_hash).unwrap_or(GENESIS),
+        )
     }
 
     /// Checks the next row.
     pub fn check(&mut self, row: &ChainRow) -> Result<(), Broken> {
+        self.check_ref(&row.as_ref())
+    }
+
+    /// Checks the next row, borrowed: hashes the stored content bytes as
+    /// they are and compares in place, allocating only to report a break.
+    pub fn check_ref(&mut self, row: &ChainRowRef<'_>) -> Result<(), Broken> {
         let expected = self.next_sequence;
         let broken = |problem: String| Broken {
             sequence: expected,
@@ -107,13 +186,15 @@ impl Verifier {
                 row.sequence
             )));
         }
-        if row.prev_hash != self.head_hash {
+        if row.prev_hash.as_bytes() != self.head_hash {
             return Err(broken(format!(
                 "event {expected} does not follow event {}: its previous-hash link does not match (rows were reordered or replaced)",
                 expected - 1
             )));
         }
-        if link_hash(&row.prev_hash, &row.content) != row.hash {
+        let mut computed = [0u8; HASH_HEX_LEN];
+        link_hash_into(&self.head_hash, row.content.as_bytes(), &mut computed);
+        if row.hash.as_bytes() != computed {
             return Err(broken(format!(
                 "event {expected} was edited: its content no longer matches its hash"
             )));
@@ -123,7 +204,7 @@ impl Verifier {
                 "event {expected} was edited: its columns disagree with its hashed content"
             )));
         }
-        self.head_hash = row.hash.clone();
+        self.head_hash = computed;
         self.next_sequence += 1;
         self.checked += 1;
         Ok(())
@@ -136,18 +217,49 @@ impl Default for Verifier {
     }
 }
 
-fn columns_match(row: &ChainRow) -> bool {
-    let Some((sequence, e)) = NewEvent::from_canonical(&row.content) else {
+/// The filter columns' copies inside the canonical content, borrowed where
+/// the JSON has no escapes; every other field is skipped unread.
+#[derive(Deserialize)]
+struct Columns<'a> {
+    #[serde(borrow)]
+    tenant_id: Cow<'a, str>,
+    sequence: i64,
+    #[serde(borrow)]
+    event_id: Cow<'a, str>,
+    #[serde(borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    occur_time: Cow<'a, str>,
+    #[serde(borrow)]
+    agent: Option<AgentId<'a>>,
+    #[serde(borrow)]
+    grant_id: Cow<'a, str>,
+    #[serde(borrow)]
+    session_id: Cow<'a, str>,
+}
+
+#[derive(Deserialize)]
+struct AgentId<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+}
+
+fn columns_match(row: &ChainRowRef<'_>) -> bool {
+    let Ok(c) = serde_json::from_str::<Columns<'_>>(row.content) else {
         return false;
     };
-    sequence == row.sequence
-        && e.tenant_id == row.tenant_id
-        && e.event_id == row.event_id
-        && e.kind.as_str() == row.kind
-        && e.occur_time.timestamp_micros() == row.occur_time
-        && e.agent_id() == row.agent_id
-        && e.session_id == row.session_id
-        && e.grant_id == row.grant_id
+    let occur = chrono::DateTime::parse_from_rfc3339(&c.occur_time)
+        .map(|t| t.timestamp_micros())
+        .ok();
+    c.sequence == row.sequence
+        && c.tenant_id == row.tenant_id
+        && c.event_id == row.event_id
+        && c.kind == row.kind
+        && Kind::parse(&c.kind).is_some()
+        && occur == Some(row.occur_time)
+        && c.agent.as_ref().map(|a| a.id.as_ref()).unwrap_or("") == row.agent_id
+        && c.session_id == row.session_id
+        && c.grant_id == row.grant_id
 }
 
 /// The message a checkpoint signature covers.

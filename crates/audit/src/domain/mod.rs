@@ -5,6 +5,7 @@ pub mod event;
 pub mod facts;
 pub mod history;
 pub mod invitation_mail;
+pub mod login_cursor;
 pub mod notify;
 pub mod samples;
 pub mod templates;

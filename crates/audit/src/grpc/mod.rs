@@ -3,12 +3,13 @@
 mod convert;
 pub mod export;
 
-use crate::domain::event::{Kind, MAX_BATCH};
-use crate::domain::history;
+use crate::domain::event::MAX_BATCH;
+use crate::domain::login_cursor;
 use crate::error::Error;
 use crate::ledger::Ledger;
 use crate::store::Store;
-use crate::store::events::EventQuery;
+use crate::store::group_commit::GroupCommit;
+use crate::store::sign_ins::LoginQuery;
 use keyholder_kit::auth::Principal;
 use keyholder_kit::paging::Page;
 use keyholder_proto::audit::v1 as pb;
@@ -25,8 +26,25 @@ pub const INGEST_SCOPE: &str = "audit.events.write";
 #[derive(Clone)]
 pub struct AuditApi {
     pub(crate) store: Store,
+    /// Where appends go: concurrent ones share a transaction.
+    pub(crate) appender: GroupCommit,
     pub(crate) ledger: Ledger,
     pub(crate) mail_wakeup: Arc<Notify>,
+}
+
+/// The listing a login history token belongs to: tenant and every filter.
+fn login_scope(tenant: &str, q: &LoginQuery) -> Vec<u8> {
+    let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map(|t| t.timestamp_micros().to_string())
+            .unwrap_or_default()
+    };
+    login_cursor::scope(&[
+        tenant,
+        &q.agent_id,
+        if q.exclude_refused { "1" } else { "0" },
+        &time(q.start),
+        &time(q.end),
+    ])
 }
 
 fn tenant_arg(tenant_id: &str) -> Result<(), Error> {
@@ -74,7 +92,7 @@ impl AuditService for AuditApi {
                 None => per_tenant.push((e.event.tenant_id.clone(), 1)),
             }
         }
-        let outcome = self.store.ingest(events).await?;
+        let outcome = self.appender.ingest(events).await?;
         // Duplicates count too: a checkpoint comes a little early, never late.
         for (tenant, n) in per_tenant {
             // The events are stored; a failed checkpoint is retried by the
@@ -100,41 +118,41 @@ impl AuditService for AuditApi {
         let tenant = request.get_ref().tenant_id.clone();
         self.admin(&request, &tenant).await?;
         let r = request.into_inner();
-        let page = Page::parse(r.page_size, &r.page_token).map_err(Error::from)?;
-        let mut kinds = vec![Kind::SignIn];
-        if !r.exclude_refused {
-            kinds.push(Kind::SignInRefused);
-        }
-        let query = EventQuery {
-            kinds,
+        // Only the size: the token is the login history's own (a position,
+        // not an offset).
+        let limit = Page::parse(r.page_size, "").map_err(Error::from)?.limit;
+        let query = LoginQuery {
             agent_id: r.agent_id,
+            exclude_refused: r.exclude_refused,
             start: convert::time_from(r.start_time),
             end: convert::time_from(r.end_time),
-            ..EventQuery::default()
         };
-        convert::check_range(&query)?;
-        let rows = self.store.login_events(&tenant, &query, page).await?;
-        let (next_page_token, keep) = page.finish(rows.len());
+        if let (Some(s), Some(e)) = (query.start, query.end)
+            && s > e
+        {
+            return Err(
+                Error::InvalidArgument("start_time must not be after end_time".into()).into(),
+            );
+        }
+        let scope = login_scope(&tenant, &query);
+        let after = if r.page_token.is_empty() {
+            None
+        } else {
+            Some(login_cursor::decode(&scope, &r.page_token).map_err(Error::from)?)
+        };
+        let mut rows = self.store.login_page(&tenant, &query, after, limit).await?;
+        let keep = usize::try_from(limit).unwrap_or(usize::MAX);
+        let next_page_token = if rows.len() > keep {
+            rows.truncate(keep);
+            rows.last()
+                .map(|(c, _)| login_cursor::encode(&scope, *c))
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
         let entries = rows
-            .iter()
-            .take(keep)
-            .map(convert::stored_event)
-            .collect::<Result<Vec<_>, _>>()?;
-        let sessions: Vec<String> = entries
-            .iter()
-            .filter(|e| e.kind == Kind::SignIn && !e.session_id.is_empty())
-            .map(|e| e.session_id.clone())
-            .collect();
-        let outs = self
-            .store
-            .sign_outs(&tenant, sessions)
-            .await?
-            .iter()
-            .map(convert::stored_event)
-            .collect::<Result<Vec<_>, _>>()?;
-        let entries = history::build(entries, outs)
             .into_iter()
-            .map(convert::login_entry)
+            .map(|(_, e)| convert::login_entry(e))
             .collect();
         Ok(Response::new(pb::ListLoginHistoryResponse {
             entries,
@@ -198,7 +216,8 @@ impl AuditService for AuditApi {
         if !p.is_operator() {
             p.require_admin_of(&tenant).map_err(Error::from)?;
         }
-        let v = self.ledger.verify(&tenant).await?;
+        let full = request.get_ref().full;
+        let v = self.ledger.verify(&tenant, full).await?;
         if let Some(b) = &v.broken {
             tracing::error!(tenant_id = %tenant, sequence = b.sequence, problem = %b.problem, "audit chain broken");
         }

@@ -4,6 +4,9 @@
 use sea_orm_migration::prelude::*;
 
 mod m0001_initial;
+mod m0002_sign_ins;
+
+pub use m0002_sign_ins::backfill as backfill_login_history;
 
 /// Runs audit's migrations, tracked in `audit_migrations`.
 pub struct Migrator;
@@ -11,7 +14,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_initial::Migration)]
+        vec![
+            Box::new(m0001_initial::Migration),
+            Box::new(m0002_sign_ins::Migration),
+        ]
     }
 
     fn migration_table_name() -> DynIden {

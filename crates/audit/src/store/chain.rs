@@ -3,12 +3,15 @@
 
 use super::Store;
 use super::entities::{checkpoint, event, head, signing_key};
-use crate::domain::chain::ChainRow;
+use crate::domain::chain::{ChainRow, ChainRowRef};
 use crate::error::Error;
 use keyholder_kit::kek::KekRing;
 use keyholder_kit::sealed::{ResealError, ResealReport, SealedColumn, reseal_all};
-use sea_orm::ConnectionTrait;
+use sea_orm::sqlx;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ConnectionTrait, DbBackend};
+use std::ops::ControlFlow;
+use tokio_stream::StreamExt;
 
 impl From<event::Model> for ChainRow {
     fn from(m: event::Model) -> Self {
@@ -49,7 +52,86 @@ pub async fn reseal<C: ConnectionTrait>(
     reseal_all(conn, ring, SEALED_COLUMNS).await
 }
 
+/// The columns verification reads, in [`row_ref`]'s order.
+const SCAN_SQL_PG: &str = "SELECT sequence, tenant_id, event_id, kind, occur_time, agent_id, session_id, grant_id, content, prev_hash, hash FROM audit_events WHERE tenant_id = $1 AND sequence > $2 AND sequence <= $3 ORDER BY sequence";
+const SCAN_SQL_SQLITE: &str = "SELECT sequence, tenant_id, event_id, kind, occur_time, agent_id, session_id, grant_id, content, prev_hash, hash FROM audit_events WHERE tenant_id = ?1 AND sequence > ?2 AND sequence <= ?3 ORDER BY sequence";
+
+/// Borrows one scanned row's columns from the driver's buffer.
+fn row_ref<R>(row: &R) -> Result<ChainRowRef<'_>, sqlx::Error>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> &'r str: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(ChainRowRef {
+        sequence: row.try_get(0)?,
+        tenant_id: row.try_get(1)?,
+        event_id: row.try_get(2)?,
+        kind: row.try_get(3)?,
+        occur_time: row.try_get(4)?,
+        agent_id: row.try_get(5)?,
+        session_id: row.try_get(6)?,
+        grant_id: row.try_get(7)?,
+        content: row.try_get(8)?,
+        prev_hash: row.try_get(9)?,
+        hash: row.try_get(10)?,
+    })
+}
+
 impl Store {
+    /// Streams a tenant's chain rows with `after < sequence <= through`, in
+    /// sequence order, in one query, handing each to `visit` borrowed from
+    /// the driver's buffer (nothing is copied per row). Stops early when
+    /// `visit` breaks.
+    pub async fn scan_chain<F>(
+        &self,
+        tenant_id: &str,
+        after: i64,
+        through: i64,
+        mut visit: F,
+    ) -> Result<(), Error>
+    where
+        F: FnMut(ChainRowRef<'_>) -> ControlFlow<()>,
+    {
+        let bad =
+            |e: sqlx::Error| Error::Db(sea_orm::DbErr::Custom(format!("scanning the chain: {e}")));
+        match self.db.get_database_backend() {
+            DbBackend::Postgres => {
+                let pool = self.db.get_postgres_connection_pool();
+                let mut rows = sqlx::query(SCAN_SQL_PG)
+                    .bind(tenant_id)
+                    .bind(after)
+                    .bind(through)
+                    .fetch(pool);
+                while let Some(row) = rows.next().await {
+                    let row = row.map_err(bad)?;
+                    if visit(row_ref(&row).map_err(bad)?).is_break() {
+                        break;
+                    }
+                }
+            }
+            DbBackend::Sqlite => {
+                let pool = self.db.get_sqlite_connection_pool();
+                let mut rows = sqlx::query(SCAN_SQL_SQLITE)
+                    .bind(tenant_id)
+                    .bind(after)
+                    .bind(through)
+                    .fetch(pool);
+                while let Some(row) = rows.next().await {
+                    let row = row.map_err(bad)?;
+                    if visit(row_ref(&row).map_err(bad)?).is_break() {
+                        break;
+                    }
+                }
+            }
+            other => {
+                return Err(Error::Internal(format!("audit does not run on {other:?}")));
+            }
+        }
+        Ok(())
+    }
+
     /// Up to `limit` rows of a tenant's chain after `after_sequence`, by sequence.
     pub async fn chain_rows(
         &self,

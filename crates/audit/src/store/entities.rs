@@ -209,3 +209,52 @@ pub mod notification {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// `audit_sign_ins`: the login history's read model, one row per sign-in or
+/// refused attempt, kept in the transaction that appends its events.
+pub mod sign_in {
+    use sea_orm::entity::prelude::*;
+
+    /// One login history entry.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_sign_ins")]
+    pub struct Model {
+        /// The sign-in (or refused) event.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub event_id: String,
+        /// Tenant.
+        pub tenant_id: String,
+        /// That event's place in the chain (orders entries of equal time).
+        pub sequence: i64,
+        /// When (µs).
+        pub sign_in_time: i64,
+        /// 1 for a sign-in, 0 for a refused attempt.
+        pub succeeded: i32,
+        /// Session; empty for a refused attempt.
+        pub session_id: String,
+        /// The agent's id (the filter), or empty.
+        pub agent_id: String,
+        /// Who signed in, as JSON; empty when unknown.
+        pub accessed_by: String,
+        /// Who granted access, as JSON; empty when unknown.
+        pub granted_by: String,
+        /// Reason for login.
+        pub reason: String,
+        /// Ticket.
+        pub ticket_ref: String,
+        /// Grant.
+        pub grant_id: String,
+        /// The refusal, for refused attempts.
+        pub refusal: String,
+        /// When the session ended (µs), once it has.
+        pub sign_out_time: Option<i64>,
+        /// Why it ended.
+        pub end_reason: String,
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -33,6 +33,50 @@ pub struct IngestOutcome {
     pub jobs: u32,
 }
 
+/// Rows per multi-row insert: big enough that a group commit is a few
+/// statements, small enough for both databases' bound-parameter limits
+/// (12 columns × 500 rows).
+const INSERT_CHUNK: usize = 500;
+
+/// What became of one event of an append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    /// Stored, with this many notification jobs.
+    Stored {
+        /// Jobs created for it.
+        jobs: u32,
+    },
+    /// Its id was already stored (or came earlier in the same append).
+    Duplicate,
+}
+
+impl IngestOutcome {
+    /// Counts these fates in.
+    pub fn add(&mut self, fates: &[Fate]) {
+        for f in fates {
+            match f {
+                Fate::Stored { jobs } => {
+                    self.accepted += 1;
+                    self.jobs += jobs;
+                }
+                Fate::Duplicate => self.duplicates += 1,
+            }
+        }
+    }
+}
+
+/// Splits a batch by tenant, keeping each tenant's events in order.
+pub fn by_tenant(events: Vec<Incoming>) -> Vec<(String, Vec<Incoming>)> {
+    let mut groups: Vec<(String, Vec<Incoming>)> = Vec::new();
+    for e in events {
+        match groups.iter_mut().find(|(t, _)| *t == e.event.tenant_id) {
+            Some((_, list)) => list.push(e),
+            None => groups.push((e.event.tenant_id.clone(), vec![e])),
+        }
+    }
+    groups
+}
+
 /// Filters over a tenant's events.
 #[derive(Debug, Clone, Default)]
 pub struct EventQuery {
@@ -119,42 +163,40 @@ fn invitation_rows(
 
 impl Store {
     /// Appends events, each tenant's in its own transaction, skipping ids
-    /// already stored.
+    /// already stored (without group commit: the batch path of tools such as
+    /// the data generator; the service goes through `GroupCommit`).
     pub async fn ingest(&self, events: Vec<Incoming>) -> Result<IngestOutcome, Error> {
-        let mut groups: Vec<(String, Vec<Incoming>)> = Vec::new();
-        for e in events {
-            match groups.iter_mut().find(|(t, _)| *t == e.event.tenant_id) {
-                Some((_, list)) => list.push(e),
-                None => groups.push((e.event.tenant_id.clone(), vec![e])),
-            }
-        }
         let mut total = IngestOutcome::default();
-        for (tenant, list) in groups {
-            let mut attempt = 0;
-            let outcome = loop {
-                attempt += 1;
-                match self.append_tenant(&tenant, &list).await {
-                    Ok(o) => break o,
-                    Err(Error::Conflict) if attempt < APPEND_ATTEMPTS => {}
-                    Err(Error::Db(e)) if attempt < APPEND_ATTEMPTS && is_retryable(&e) => {
-                        tracing::debug!(tenant_id = %tenant, error = %e, "append raced; retrying");
-                    }
-                    Err(e) => return Err(e),
-                }
-                tokio::task::yield_now().await;
-            };
-            total.accepted += outcome.accepted;
-            total.duplicates += outcome.duplicates;
-            total.jobs += outcome.jobs;
+        for (tenant, list) in by_tenant(events) {
+            total.add(&self.append_with_retries(&tenant, &list).await?);
         }
         Ok(total)
     }
 
-    async fn append_tenant(
+    /// Appends one tenant's events in one transaction, retrying lost races;
+    /// says for each event whether it was stored (with its number of jobs)
+    /// or was a duplicate.
+    pub(crate) async fn append_with_retries(
         &self,
         tenant: &str,
         events: &[Incoming],
-    ) -> Result<IngestOutcome, Error> {
+    ) -> Result<Vec<Fate>, Error> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.append_tenant(tenant, events).await {
+                Ok(o) => return Ok(o),
+                Err(Error::Conflict) if attempt < APPEND_ATTEMPTS => {}
+                Err(Error::Db(e)) if attempt < APPEND_ATTEMPTS && is_retryable(&e) => {
+                    tracing::debug!(tenant_id = %tenant, error = %e, "append raced; retrying");
+                }
+                Err(e) => return Err(e),
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
+    async fn append_tenant(&self, tenant: &str, events: &[Incoming]) -> Result<Vec<Fate>, Error> {
         let txn = self.db.begin().await?;
         // Writing first takes SQLite's write lock before anything is read, so
         // the head we read below cannot change under us; on PostgreSQL the
@@ -189,21 +231,26 @@ impl Store {
 
         let now = self.now_micros();
         let mut seen = HashSet::new();
-        let mut out = IngestOutcome::default();
+        let mut fates = Vec::with_capacity(events.len());
         let (mut seq, mut prev) = (h.sequence, h.hash.clone());
         let mut rows = Vec::new();
         let mut jobs = Vec::new();
         let mut mails = Vec::new();
+        let mut logins: Vec<(i64, &crate::domain::event::NewEvent)> = Vec::new();
         for Incoming {
             event: e,
             invitation_token,
         } in events
         {
             if existing.contains(&e.event_id) || !seen.insert(e.event_id.clone()) {
-                out.duplicates += 1;
+                fates.push(Fate::Duplicate);
                 continue;
             }
+            let jobs_before = jobs.len();
             seq += 1;
+            if matches!(e.kind, Kind::SignIn | Kind::SignInRefused | Kind::SignOut) {
+                logins.push((seq, e));
+            }
             let content = e.canonical(seq);
             let hash = link_hash(&prev, &content);
             rows.push(event::ActiveModel {
@@ -255,19 +302,23 @@ impl Store {
                 }
             }
             prev = hash;
-            out.accepted += 1;
+            fates.push(Fate::Stored {
+                jobs: u32::try_from(jobs.len() - jobs_before).unwrap_or(u32::MAX),
+            });
         }
-        if out.accepted == 0 {
+        if rows.is_empty() {
             txn.rollback().await?;
-            return Ok(out);
+            return Ok(fates);
         }
-        out.jobs = jobs.len() as u32;
-        for chunk in rows.chunks(100) {
+        for chunk in rows.chunks(INSERT_CHUNK) {
             event::Entity::insert_many(chunk.to_vec())
                 .exec_without_returning(&txn)
                 .await?;
         }
-        for chunk in jobs.chunks(100) {
+        // The login history's read model moves with the log, in this
+        // transaction: a page never shows a sign-in the log does not hold.
+        super::sign_ins::project_events(&txn, tenant, &logins).await?;
+        for chunk in jobs.chunks(INSERT_CHUNK) {
             job::Entity::insert_many(chunk.to_vec())
                 .exec_without_returning(&txn)
                 .await?;
@@ -289,7 +340,7 @@ impl Store {
             return Err(Error::Conflict);
         }
         txn.commit().await?;
-        Ok(out)
+        Ok(fates)
     }
 
     /// One page of a tenant's events in chain order.

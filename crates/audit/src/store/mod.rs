@@ -3,7 +3,9 @@
 pub mod chain;
 pub mod entities;
 pub mod events;
+pub mod group_commit;
 pub mod outbox;
+pub mod sign_ins;
 
 use keyholder_kit::clock::SharedClock;
 use sea_orm::DatabaseConnection;

@@ -7,6 +7,8 @@
 mod common;
 mod crash;
 mod export;
+mod history_read_model;
+mod incremental;
 mod ingest;
 mod invitations;
 mod notify;

@@ -75,6 +75,7 @@ async fn every_query_is_confined_to_the_callers_tenant() {
             .verify_chain(bearer(
                 pb::VerifyChainRequest {
                     tenant_id: tb.clone(),
+                    full: false,
                 },
                 token,
             ))
