@@ -216,6 +216,7 @@ async fn from_no_access_to_a_live_session_and_back_to_refused() {
         .verify_chain(bearer(
             audit::VerifyChainRequest {
                 tenant_id: tenant_id.clone(),
+                full: true,
             },
             &w.tenant.admin_token,
         ))

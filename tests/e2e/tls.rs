@@ -176,7 +176,9 @@ async fn the_metrics_port_speaks_tls_without_asking_for_a_client_certificate() {
 
     let mut ready = String::new();
     for _ in 0..100 {
-        ready = keyholder_testkit::tls::https_get(metrics, &pki.ca_file, "/ready").await.unwrap_or_default();
+        ready = keyholder_testkit::tls::https_get(metrics, &pki.ca_file, "/ready")
+            .await
+            .unwrap_or_default();
         if ready.starts_with("HTTP/1.1 200") {
             break;
         }
@@ -184,7 +186,9 @@ async fn the_metrics_port_speaks_tls_without_asking_for_a_client_certificate() {
     }
     assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
     assert!(ready.ends_with("ready\n"), "{ready}");
-    let scraped = keyholder_testkit::tls::https_get(metrics, &pki.ca_file, "/metrics").await.unwrap();
+    let scraped = keyholder_testkit::tls::https_get(metrics, &pki.ca_file, "/metrics")
+        .await
+        .unwrap();
     assert!(scraped.starts_with("HTTP/1.1 200"), "{scraped}");
     assert!(
         scraped.contains("keyholder_outbox_pending{service=\"identity\"}"),

@@ -59,8 +59,10 @@ pub struct Session {
 impl Session {
     /// Signs in as `who` (or takes its token) and opens the three channels.
     pub async fn open(config: &Config, who: &SignInArgs) -> anyhow::Result<Self> {
-        let mut identity =
-            IdentityServiceClient::new(keyholder_kit::client::channel(&config.identity.url, &config.tls)?);
+        let mut identity = IdentityServiceClient::new(keyholder_kit::client::channel(
+            &config.identity.url,
+            &config.tls,
+        )?);
         let token = match (&who.token, &who.email) {
             (Some(token), _) => token.clone(),
             (None, Some(email)) => {
@@ -98,8 +100,14 @@ impl Session {
         };
         Ok(Self {
             identity,
-            broker: BrokerServiceClient::new(keyholder_kit::client::channel(&config.broker.url, &config.tls)?),
-            audit: AuditServiceClient::new(keyholder_kit::client::channel(&config.audit.url, &config.tls)?),
+            broker: BrokerServiceClient::new(keyholder_kit::client::channel(
+                &config.broker.url,
+                &config.tls,
+            )?),
+            audit: AuditServiceClient::new(keyholder_kit::client::channel(
+                &config.audit.url,
+                &config.tls,
+            )?),
             token,
         })
     }

@@ -146,7 +146,9 @@ pub async fn https_get(
     use rustls::pki_types::pem::PemObject;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls::pki_types::CertificateDer::pem_file_iter(ca_file).map_err(std::io::Error::other)? {
+    for cert in
+        rustls::pki_types::CertificateDer::pem_file_iter(ca_file).map_err(std::io::Error::other)?
+    {
         roots
             .add(cert.map_err(std::io::Error::other)?)
             .map_err(std::io::Error::other)?;
@@ -175,4 +177,3 @@ pub async fn https_get(
     let _ = tls.read_to_string(&mut raw).await;
     Ok(raw)
 }
-

@@ -57,6 +57,10 @@ pub enum OpsCommand {
         /// The tenant's id.
         #[arg(long)]
         tenant: String,
+        /// Re-verify every event, not only those since the last signed
+        /// checkpoint (which audit checks first).
+        #[arg(long)]
+        full: bool,
     },
     /// Export a tenant's audit events (progress on stderr).
     Export {
@@ -89,7 +93,9 @@ pub async fn run(
         OpsCommand::History { tenant, agent } => {
             records::history(&mut s, tenant, agent, json).await
         }
-        OpsCommand::VerifyChain { tenant } => records::verify_chain(&mut s, tenant, json).await,
+        OpsCommand::VerifyChain { tenant, full } => {
+            records::verify_chain(&mut s, tenant, full, json).await
+        }
         OpsCommand::Export {
             tenant,
             format,

@@ -89,11 +89,17 @@ fn actor(a: Option<&pb::Actor>) -> String {
 
 /// Checks the tenant's hash chain against its checkpoints and the witness;
 /// an error (non-zero exit) when it is not intact.
-pub async fn verify_chain(s: &mut Session, tenant: String, json: bool) -> anyhow::Result<()> {
+pub async fn verify_chain(
+    s: &mut Session,
+    tenant: String,
+    full: bool,
+    json: bool,
+) -> anyhow::Result<()> {
     let v = s
         .audit
         .verify_chain(s.call(pb::VerifyChainRequest {
             tenant_id: tenant.clone(),
+            full,
         }))
         .await
         .map_err(|e| refused("verifying the chain", &e))?
