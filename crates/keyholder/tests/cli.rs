@@ -474,3 +474,75 @@ async fn reset_operator_replaces_a_lost_password_and_ends_its_sessions() {
     let err = identity.list_tenants(list(&before)).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::Unauthenticated, "{err:?}");
 }
+
+#[tokio::test]
+async fn the_operator_registers_a_helpdesk_and_a_webhook_subscriber() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = Ports::new();
+    let _suite = up(dir.path(), &p).await;
+    let cmd = |args: &[&str]| {
+        let mut c = keyholder(dir.path(), &p);
+        c.args(args);
+        c
+    };
+    let created = json(cmd(&[
+        "connectors",
+        "create",
+        "--kind",
+        "standard",
+        "--name",
+        "Generic desk",
+        "--tenant-field",
+        "ticket.tenant",
+        "--status-field",
+        "ticket.status",
+        "--json",
+    ]));
+    let id = created["connector_id"].as_str().unwrap().to_string();
+    assert_eq!(created["kind"], "standard");
+    assert_eq!(created["webhook_path"], format!("/webhooks/{id}"));
+    // Standard Webhooks secrets are shown once, in their own format.
+    assert!(
+        created["signing_secret"]
+            .as_str()
+            .unwrap()
+            .starts_with("whsec_"),
+        "{created}"
+    );
+    let listed = json(cmd(&["connectors", "list", "--json"]));
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["connector_id"], id.as_str());
+    assert!(listed[0].get("signing_secret").is_none());
+
+    let sub = json(cmd(&[
+        "webhooks",
+        "create",
+        "--url",
+        "http://127.0.0.1:9/keyholder-events",
+        "--json",
+    ]));
+    let sub_id = sub["subscription_id"].as_str().unwrap().to_string();
+    assert!(!sub["signing_secret"].as_str().unwrap().is_empty());
+    let deliveries = json(cmd(&["webhooks", "deliveries", &sub_id, "--json"]));
+    assert_eq!(deliveries, serde_json::json!([]));
+    // Not a URL a subscriber could have: refused with the server's words.
+    let bad = run(cmd(&[
+        "webhooks",
+        "create",
+        "--url",
+        "ftp://example.invalid/x",
+    ]));
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stderr(&bad).contains("creating the subscription refused (InvalidArgument)"),
+        "{}",
+        stderr(&bad)
+    );
+
+    let deleted = json(cmd(&["connectors", "delete", &id, "--json"]));
+    assert_eq!(deleted["deleted"], "true");
+    assert_eq!(
+        json(cmd(&["connectors", "list", "--json"])),
+        serde_json::json!([])
+    );
+}

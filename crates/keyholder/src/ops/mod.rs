@@ -3,6 +3,7 @@
 //! Errors are the server's own message and a non-zero exit.
 
 pub mod access;
+pub mod helpdesk;
 pub mod people;
 pub mod records;
 
@@ -41,6 +42,16 @@ pub enum OpsCommand {
     Grants {
         #[command(subcommand)]
         command: access::GrantsCommand,
+    },
+    /// Helpdesk connectors (docs/helpdesk.md): list, create, delete.
+    Connectors {
+        #[command(subcommand)]
+        command: helpdesk::ConnectorsCommand,
+    },
+    /// Outbound webhook subscriptions: list, create, delete, deliveries.
+    Webhooks {
+        #[command(subcommand)]
+        command: helpdesk::WebhooksCommand,
     },
     /// A tenant's login history: who entered, when, why, granted by whom.
     History {
@@ -90,6 +101,8 @@ pub async fn run(
         OpsCommand::Access { command } => access::access(&mut s, command, json).await,
         OpsCommand::Requests { command } => access::requests(&mut s, command, json).await,
         OpsCommand::Grants { command } => access::grants(&mut s, command, json).await,
+        OpsCommand::Connectors { command } => helpdesk::connectors(&mut s, command, json).await,
+        OpsCommand::Webhooks { command } => helpdesk::webhooks(&mut s, command, json).await,
         OpsCommand::History { tenant, agent } => {
             records::history(&mut s, tenant, agent, json).await
         }
