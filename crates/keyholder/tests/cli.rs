@@ -7,98 +7,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
+use common::{Ports, Running, keyholder, start_up, wait_serving};
 use keyholder_proto::identity::v1 as pb;
 use keyholder_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use serde_json::Value;
-use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
-use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_check_response::ServingStatus;
-use tonic_health::pb::health_client::HealthClient;
-
-fn free_port() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap()
-}
-
-struct Ports {
-    identity: SocketAddr,
-    broker: SocketAddr,
-    audit: SocketAddr,
-}
-
-impl Ports {
-    fn new() -> Self {
-        Self {
-            identity: free_port(),
-            broker: free_port(),
-            audit: free_port(),
-        }
-    }
-}
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `keyholder` with the suite's addresses and data dir, as README sets them.
-fn keyholder(dir: &Path, p: &Ports) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_keyholder"));
-    c.env("KEYHOLDER_DATA_DIR", dir)
-        .env("KEYHOLDER_IDENTITY__LISTEN", p.identity.to_string())
-        .env("KEYHOLDER_BROKER__LISTEN", p.broker.to_string())
-        .env("KEYHOLDER_AUDIT__LISTEN", p.audit.to_string())
-        .env("KEYHOLDER_IDENTITY__URL", format!("http://{}", p.identity))
-        .env("KEYHOLDER_BROKER__URL", format!("http://{}", p.broker))
-        .env("KEYHOLDER_AUDIT__URL", format!("http://{}", p.audit))
-        .env("KEYHOLDER_LOG", "warn")
-        .env_remove("KEYHOLDER_TEST_DATABASE_URL")
-        .env_remove("KEYHOLDER_AS")
-        .env_remove("KEYHOLDER_AS_TENANT")
-        .env_remove("KEYHOLDER_AS_PASSWORD")
-        .env_remove("KEYHOLDER_TOKEN")
-        .env_remove("KEYHOLDER_KEK")
-        .env_remove("KEYHOLDER_KEK_FILE");
-    c
-}
-
-async fn wait_serving(addr: SocketAddr, service: &str) {
-    let ep = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap();
-    for _ in 0..300 {
-        if let Ok(ch) = ep.connect().await
-            && let Ok(r) = HealthClient::new(ch)
-                .check(HealthCheckRequest {
-                    service: service.into(),
-                })
-                .await
-            && r.into_inner().status == ServingStatus::Serving as i32
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{service} at {addr} never reported SERVING");
-}
 
 async fn up(dir: &Path, p: &Ports) -> Running {
-    let child = keyholder(dir, p)
-        .arg("up")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let running = Running(child);
-    wait_serving(p.identity, "keyholder.identity.v1.IdentityService").await;
-    wait_serving(p.broker, "keyholder.broker.v1.BrokerService").await;
-    wait_serving(p.audit, "keyholder.audit.v1.AuditService").await;
-    running
+    start_up(keyholder(dir, p), p).await
 }
 
 fn run(mut c: Command) -> Output {

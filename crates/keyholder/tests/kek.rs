@@ -5,71 +5,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
+use common::{Ports, Running, start_up};
 use keyholder_proto::identity::v1 as pb;
 use keyholder_proto::identity::v1::identity_service_client::IdentityServiceClient;
-use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
+use std::process::{Command, Output, Stdio};
 use tonic::transport::Channel;
-use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_check_response::ServingStatus;
-use tonic_health::pb::health_client::HealthClient;
-
-fn free_port() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap()
-}
-
-struct Ports {
-    identity: SocketAddr,
-    broker: SocketAddr,
-    audit: SocketAddr,
-}
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Running {
-    /// SIGTERM, then waits for a clean exit.
-    async fn stop(mut self) {
-        let pid = self.0.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
-        for _ in 0..150 {
-            if let Some(s) = self.0.try_wait().unwrap() {
-                assert!(s.success(), "keyholder exited with {s}");
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("keyholder did not stop within 15 s of SIGTERM");
-    }
-}
 
 fn keyholder(dir: &Path, p: &Ports, kek_file: Option<&Path>) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_keyholder"));
-    c.env("KEYHOLDER_DATA_DIR", dir)
-        .env("KEYHOLDER_IDENTITY__LISTEN", p.identity.to_string())
-        .env("KEYHOLDER_BROKER__LISTEN", p.broker.to_string())
-        .env("KEYHOLDER_AUDIT__LISTEN", p.audit.to_string())
-        .env("KEYHOLDER_IDENTITY__URL", format!("http://{}", p.identity))
-        .env("KEYHOLDER_AUDIT__URL", format!("http://{}", p.audit))
-        .env("KEYHOLDER_LOG", "warn")
-        .env_remove("KEYHOLDER_TEST_DATABASE_URL")
-        .env_remove("KEYHOLDER_KEK")
-        .env_remove("KEYHOLDER_KEK_FILE");
+    let mut c = common::keyholder(dir, p);
     if let Some(f) = kek_file {
         c.env("KEYHOLDER_KEK_FILE", f);
     }
@@ -77,38 +23,7 @@ fn keyholder(dir: &Path, p: &Ports, kek_file: Option<&Path>) -> Command {
 }
 
 async fn up(dir: &Path, p: &Ports, kek_file: Option<&Path>) -> Running {
-    let child = keyholder(dir, p, kek_file)
-        .arg("up")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let running = Running(child);
-    for (addr, name) in [
-        (p.identity, "keyholder.identity.v1.IdentityService"),
-        (p.broker, "keyholder.broker.v1.BrokerService"),
-        (p.audit, "keyholder.audit.v1.AuditService"),
-    ] {
-        let ep = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap();
-        let mut status = None;
-        for _ in 0..300 {
-            if let Ok(ch) = ep.connect().await
-                && let Ok(r) = HealthClient::new(ch)
-                    .check(HealthCheckRequest {
-                        service: name.to_string(),
-                    })
-                    .await
-            {
-                status = ServingStatus::try_from(r.into_inner().status).ok();
-                if status == Some(ServingStatus::Serving) {
-                    break;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        assert_eq!(status, Some(ServingStatus::Serving), "{name}");
-    }
-    running
+    start_up(keyholder(dir, p, kek_file), p).await
 }
 
 fn admin(dir: &Path, p: &Ports, args: &[&str]) -> Output {
@@ -176,11 +91,7 @@ async fn up_makes_every_file_owner_only_and_rotate_kek_reseals_while_running() {
     let root = tempfile::tempdir().unwrap();
     // A data dir `up` creates itself, as on a fresh machine.
     let dir = root.path().join("data");
-    let ports = Ports {
-        identity: free_port(),
-        broker: free_port(),
-        audit: free_port(),
-    };
+    let ports = Ports::new();
     let running = up(&dir, &ports, None).await;
     operator_signs_in(&dir, &ports).await;
     let created = admin(
