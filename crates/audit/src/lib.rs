@@ -109,7 +109,8 @@ impl Audit {
         let auth = Authenticator::new(
             Arc::new(RemoteKeySet::new(identity_channel.clone())),
             AUDIENCE_AUDIT,
-            clock.clone(),
+            // The wall clock, like identity's token issuer (see identity).
+            keyholder_kit::clock::system(),
         );
         let standing = Arc::new(StandingTable::new(config.standing_max_staleness()));
         let gate = Gate::new(auth, standing.clone(), &[]);

@@ -141,7 +141,8 @@ impl Broker {
         let auth = Authenticator::new(
             Arc::new(RemoteKeySet::new(identity_channel.clone())),
             AUDIENCE_BROKER,
-            clock.clone(),
+            // The wall clock, like identity's token issuer (see identity).
+            keyholder_kit::clock::system(),
         );
         let identity = Arc::new(IdentityClient::new(
             identity_channel.clone(),

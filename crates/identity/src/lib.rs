@@ -90,7 +90,13 @@ impl Identity {
         keys.ensure_key().await?;
         bootstrap::run(&store, config, clock.now().timestamp()).await?;
         let gate = Gate::new(
-            Authenticator::new(keys.clone(), AUDIENCE_IDENTITY, clock.clone()),
+            // Token windows are judged by the wall clock: identity issues
+            // tokens by it, while tests move the services' clocks by days.
+            Authenticator::new(
+                keys.clone(),
+                AUDIENCE_IDENTITY,
+                keyholder_kit::clock::system(),
+            ),
             Arc::new(grpc::standing::DatabaseStanding::new(store.clone())),
             PUBLIC_METHODS,
         );
