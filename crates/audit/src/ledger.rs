@@ -275,23 +275,24 @@ impl Ledger {
         };
         let mut v = Verifier::after(anchor.sequence, anchor.hash.clone());
         let mut broken = None;
+        let head = self.head_before_scan(tenant_id).await?;
         self.store
-            .scan_chain(tenant_id, anchor.sequence, i64::MAX, |row| {
-                match v.check_ref(&row) {
+            .scan_chain(
+                tenant_id,
+                anchor.sequence,
+                head.unwrap_or(i64::MAX),
+                |row| match v.check_ref(&row) {
                     Ok(()) => ControlFlow::Continue(()),
                     Err(b) => {
                         broken = Some(b);
                         ControlFlow::Break(())
                     }
-                }
-            })
+                },
+            )
             .await?;
         let (last, last_hash) = v.head();
         let last_hash = last_hash.to_string();
-        let broken = match broken {
-            Some(b) => Some(b),
-            None => self.truncated_below_head(tenant_id, last).await?,
-        };
+        let broken = broken.or_else(|| truncated_below(head, last));
         let mut out = Verification {
             checked: v.checked(),
             broken,
@@ -304,22 +305,13 @@ impl Ledger {
         Ok(Some(out))
     }
 
-    /// A break when the chain head says the log goes further than `last`.
-    async fn truncated_below_head(
-        &self,
-        tenant_id: &str,
-        last: i64,
-    ) -> Result<Option<Broken>, Error> {
-        Ok(match self.store.head(tenant_id).await? {
-            Some(h) if h.sequence > last => Some(Broken {
-                sequence: last + 1,
-                problem: format!(
-                    "the log ends at event {last} but its head says {}: events were removed (truncated)",
-                    h.sequence
-                ),
-            }),
-            _ => None,
-        })
+    /// The chain head's sequence, read *before* the rows are scanned: the
+    /// head is written in the same transaction as the events up to it, so
+    /// every row through it is there to read, while events appended during
+    /// the scan lie beyond it and are left to the next verification instead
+    /// of looking like a truncation.
+    async fn head_before_scan(&self, tenant_id: &str) -> Result<Option<i64>, Error> {
+        Ok(self.store.head(tenant_id).await?.map(|h| h.sequence))
     }
 
     /// Signs a checkpoint of an intact chain's head when it is past the
@@ -400,8 +392,9 @@ impl Ledger {
         let mut vouched = 0;
         let mut broken = None;
         let mut mismatch = 0;
+        let head = self.head_before_scan(tenant_id).await?;
         self.store
-            .scan_chain(tenant_id, 0, i64::MAX, |row| {
+            .scan_chain(tenant_id, 0, head.unwrap_or(i64::MAX), |row| {
                 if let Err(b) = v.check_ref(&row) {
                     broken = Some(b);
                     return ControlFlow::Break(());
@@ -452,10 +445,7 @@ impl Ledger {
                 ),
             })
         });
-        let broken = match broken {
-            Some(b) => Some(b),
-            None => self.truncated_below_head(tenant_id, last).await?,
-        };
+        let broken = broken.or_else(|| truncated_below(head, last));
         out.checkpoint_sequence = latest.max(witness_max);
         out.checked = v.checked();
         out.broken = broken;
@@ -630,4 +620,15 @@ mod tests {
             CheckpointPolicy::from_config(&config)
         );
     }
+}
+
+/// A break when the head read before the scan says the log goes further
+/// than `last`, the last event the scan found.
+fn truncated_below(head: Option<i64>, last: i64) -> Option<Broken> {
+    head.filter(|h| *h > last).map(|h| Broken {
+        sequence: last + 1,
+        problem: format!(
+            "the log ends at event {last} but its head says {h}: events were removed (truncated)"
+        ),
+    })
 }
