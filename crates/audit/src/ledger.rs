@@ -601,6 +601,17 @@ impl Ledger {
     }
 }
 
+/// A break when the head read before the scan says the log goes further
+/// than `last`, the last event the scan found.
+fn truncated_below(head: Option<i64>, last: i64) -> Option<Broken> {
+    head.filter(|h| *h > last).map(|h| Broken {
+        sequence: last + 1,
+        problem: format!(
+            "the log ends at event {last} but its head says {h}: events were removed (truncated)"
+        ),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -620,15 +631,4 @@ mod tests {
             CheckpointPolicy::from_config(&config)
         );
     }
-}
-
-/// A break when the head read before the scan says the log goes further
-/// than `last`, the last event the scan found.
-fn truncated_below(head: Option<i64>, last: i64) -> Option<Broken> {
-    head.filter(|h| *h > last).map(|h| Broken {
-        sequence: last + 1,
-        problem: format!(
-            "the log ends at event {last} but its head says {h}: events were removed (truncated)"
-        ),
-    })
 }
