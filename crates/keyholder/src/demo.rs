@@ -177,7 +177,9 @@ pub async fn run(config: &Config, keep_access: bool) -> anyhow::Result<()> {
         6,
         "The agent signs in (password + TOTP code), takes the grant's one-time credential and enters the tenant.",
     );
-    let code = totp_now(&agent.totp_secret)?;
+    // What the agent's authenticator app shows now.
+    let code = keyholder_identity::domain::totp::code_at(&agent.totp_secret, chrono::Utc::now())
+        .map_err(|e| anyhow::anyhow!("the agent's TOTP secret is unusable: {e}"))?;
     let agent_token = sign_in(
         &mut op.identity,
         String::new(),
@@ -441,18 +443,6 @@ async fn verify(
         .await
         .map_err(|e| refused("verifying the chain", &e))?
         .into_inner())
-}
-
-/// The current code of the agent's base32 TOTP secret (SHA-1, 6 digits,
-/// 30 s), as the agent's authenticator app would show it.
-fn totp_now(secret_base32: &str) -> anyhow::Result<String> {
-    let secret = totp_rs::Secret::try_from_base32(secret_base32)
-        .map_err(|e| anyhow::anyhow!("the agent's TOTP secret is not base32: {e}"))?;
-    let totp = totp_rs::Builder::new()
-        .with_secret(secret)
-        .build()
-        .map_err(|e| anyhow::anyhow!("cannot build the TOTP generator: {e}"))?;
-    Ok(totp.generate_current().to_string())
 }
 
 /// The `.eml` file in the suite's mail folder telling `to` of a sign-in.

@@ -72,6 +72,11 @@ impl Record {
         Self::default()
     }
 
+    /// A table row as a record: `columns[i]` names `row[i]`.
+    pub fn from_row(columns: &[&'static str], row: Vec<String>) -> Self {
+        Self(columns.iter().copied().zip(row).collect())
+    }
+
     /// Adds a field.
     pub fn field(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.0.push((name, value.into()));

@@ -9,12 +9,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use keyholder_testkit::smtp::SmtpServer;
 use keyholder_testkit::tls::{TestPki, https_get};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -22,11 +24,7 @@ use std::time::Duration;
 const SERVICES: [&str; 3] = ["identity", "broker", "audit"];
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    common::free_port().port()
 }
 
 fn k8s_dir() -> PathBuf {

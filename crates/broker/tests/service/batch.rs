@@ -66,6 +66,34 @@ async fn each_decision_is_what_check_access_says_in_the_order_asked() {
         );
     }
 
+    // Another tenant's backend call: every pair refused, the session named.
+    let mut elsewhere = batch(&ctx, &session.access_token, pairs(MIX), false);
+    elsewhere.tenant_id = uuid::Uuid::new_v4().to_string();
+    let other = client
+        .check_access_batch(bearer(elsewhere, &backend))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(other.grant_id, grant.grant_id);
+    for d in &other.decisions {
+        assert_eq!(
+            (d.allowed, d.reason.as_str()),
+            (false, "the support session is for another tenant")
+        );
+    }
+    // A token that is not a session token: refused pair by pair, no ids.
+    let forged = client
+        .check_access_batch(bearer(
+            batch(&ctx, "not-a-token", pairs(MIX), false),
+            &backend,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(forged.decisions.len(), MIX.len());
+    assert!(forged.decisions.iter().all(|d| !d.allowed));
+    assert_eq!(forged.session_id, "");
+
     // Revoked: every pair is refused, with the session's reason.
     client
         .revoke_grant(bearer(

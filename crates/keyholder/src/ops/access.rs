@@ -351,10 +351,7 @@ const GRANT_COLUMNS: &[&str] = &[
 
 /// One grant as a record.
 pub fn grant_record(g: pb::Grant) -> Record {
-    GRANT_COLUMNS
-        .iter()
-        .zip(grant_row(g))
-        .fold(Record::new(), |r, (k, v)| r.field(k, v))
+    Record::from_row(GRANT_COLUMNS, grant_row(g))
 }
 
 pub async fn grants(s: &mut Session, command: GrantsCommand, json: bool) -> anyhow::Result<()> {

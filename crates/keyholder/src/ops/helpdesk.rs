@@ -194,10 +194,7 @@ pub async fn connectors(
             let c = resp
                 .connector
                 .context("broker answered without the connector")?;
-            let mut r = CONNECTOR_COLUMNS
-                .iter()
-                .zip(connector_row(c))
-                .fold(Record::new(), |r, (k, v)| r.field(k, v));
+            let mut r = Record::from_row(CONNECTOR_COLUMNS, connector_row(c));
             if !resp.generated_signing_secret.is_empty() {
                 // Shown once: give it to the helpdesk now.
                 r = r.field("signing_secret", resp.generated_signing_secret);
@@ -267,10 +264,7 @@ pub async fn webhooks(s: &mut Session, command: WebhooksCommand, json: bool) -> 
             let x = resp
                 .subscription
                 .context("broker answered without the subscription")?;
-            SUBSCRIPTION_COLUMNS
-                .iter()
-                .zip(subscription_row(x))
-                .fold(Record::new(), |r, (k, v)| r.field(k, v))
+            Record::from_row(SUBSCRIPTION_COLUMNS, subscription_row(x))
                 // Shown once: the subscriber verifies signatures with it.
                 .field("signing_secret", resp.signing_secret)
                 .print(json);
