@@ -14,6 +14,7 @@ pub mod db;
 pub mod error;
 pub mod files;
 pub mod gate;
+pub mod instant;
 pub mod grpc_status;
 pub mod jwt;
 pub mod kek;
