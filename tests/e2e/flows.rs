@@ -39,7 +39,7 @@ impl World {
         audit_up: bool,
     ) -> Self {
         let smtp = SmtpServer::start().await;
-        suite.config.smtp_url = Some(Secret::new(smtp.url()));
+        suite.config.audit.smtp_url = Some(Secret::new(smtp.url()));
         suite.start_identity().await;
         if audit_up {
             suite.start_audit().await;

@@ -13,7 +13,7 @@ use std::time::Duration;
 async fn wired() -> (Suite, SmtpServer) {
     let smtp = SmtpServer::start().await;
     let mut suite = Suite::new().await;
-    suite.config.smtp_url = Some(Secret::new(smtp.url()));
+    suite.config.audit.smtp_url = Some(Secret::new(smtp.url()));
     let audit = suite.audit_down_at();
     suite.start_identity().await;
     suite.start_audit_at(audit).await;

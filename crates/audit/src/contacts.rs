@@ -53,15 +53,14 @@ pub trait ContactSource: Send + Sync {
     async fn contacts(&self, tenant_id: &str) -> Result<TenantContacts, ContactsError>;
 }
 
-/// How long fetched contacts are reused.
-const CACHE_FOR: Duration = Duration::from_secs(30);
-
 /// Contacts from the identity service.
 pub struct IdentityContacts {
     channel: Channel,
     credentials_file: PathBuf,
     token: OnceCell<ServiceToken>,
     cache: Mutex<HashMap<String, (Instant, TenantContacts)>>,
+    /// How long fetched contacts are reused (`audit.contacts_cache_secs`).
+    cache_for: Duration,
 }
 
 impl IdentityContacts {
@@ -71,12 +70,14 @@ impl IdentityContacts {
         identity_url: &str,
         tls: &keyholder_kit::tls::TlsConfig,
         credentials_file: PathBuf,
+        cache_for: Duration,
     ) -> Result<Self, keyholder_kit::client::ClientError> {
         Ok(Self {
             channel: channel(identity_url, tls)?,
             credentials_file,
             token: OnceCell::new(),
             cache: Mutex::new(HashMap::new()),
+            cache_for,
         })
     }
 
@@ -95,7 +96,7 @@ impl IdentityContacts {
 impl ContactSource for IdentityContacts {
     async fn contacts(&self, tenant_id: &str) -> Result<TenantContacts, ContactsError> {
         if let Some((at, c)) = self.cache.lock().await.get(tenant_id)
-            && at.elapsed() < CACHE_FOR
+            && at.elapsed() < self.cache_for
         {
             return Ok(c.clone());
         }

@@ -65,7 +65,7 @@ impl CheckpointPolicy {
     pub fn from_config(config: &keyholder_kit::config::Config) -> Self {
         Self {
             every: config.audit_checkpoint_every(),
-            events: config.audit_checkpoint_events.max(1),
+            events: config.audit.checkpoint_events.max(1),
         }
     }
 }

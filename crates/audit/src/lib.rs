@@ -37,9 +37,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
-/// How often the mailer looks for due e-mails when nothing woke it.
-const MAIL_POLL: Duration = Duration::from_secs(1);
-
 /// Knobs for embedding (tests); `Default` is what `keyholder` runs.
 #[derive(Clone, Default)]
 pub struct AuditOptions {
@@ -62,6 +59,8 @@ pub struct Audit {
     mail_owner: MailOwner,
     options: AuditOptions,
     grace: Duration,
+    /// How often the mailer looks for due e-mails when nothing woke it.
+    mail_poll: Duration,
     gate: Gate,
     standing: Arc<StandingTable>,
     identity_channel: keyholder_kit::client::Channel,
@@ -112,7 +111,9 @@ impl Audit {
             // The wall clock, like identity's token issuer (see identity).
             keyholder_kit::clock::system(),
         );
-        let standing = Arc::new(StandingTable::new(config.standing_max_staleness()));
+        let standing = Arc::new(StandingTable::new(
+            config.standing_max_staleness(ServiceName::Audit),
+        ));
         let gate = Gate::new(auth, standing.clone(), &[]);
         let standing_token = Arc::new(CredentialsFileToken::new(
             identity_channel.clone(),
@@ -124,12 +125,13 @@ impl Audit {
                 identity_url,
                 &config.tls,
                 config.credentials_file(ServiceName::Audit),
+                Duration::from_secs(config.audit.contacts_cache_secs),
             )?),
         };
         let mailer = match &options.mailer {
             Some(m) => m.clone(),
             None => {
-                if config.smtp_url.is_none() {
+                if config.audit.smtp_url.is_none() {
                     // The mail folder holds sign-in notices and invitation
                     // links: owner-only, made here before the mailer opens it.
                     keyholder_kit::files::create_private_dir(&config.data_dir.join("mail"))
@@ -139,8 +141,13 @@ impl Audit {
             }
         };
         let mail_owner = MailOwner::acquire(&config.data_dir);
-        let worker = MailWorker::new(store.clone(), contacts, mailer, config.mail_from.clone())
-            .with_owner(mail_owner.id());
+        let worker = MailWorker::new(
+            store.clone(),
+            contacts,
+            mailer,
+            config.audit.mail_from.clone(),
+        )
+        .with_owner(mail_owner.id());
         Ok(Self {
             api: AuditApi {
                 appender: crate::store::group_commit::GroupCommit::new(store.clone()),
@@ -156,6 +163,7 @@ impl Audit {
             mail_owner,
             options,
             grace: config.shutdown_grace(),
+            mail_poll: keyholder_kit::config::millis(config.audit.mail_poll_ms),
             metrics: keyholder_kit::metrics::Metrics::new("audit"),
             metrics_listen: config.audit.metrics_listen,
             tls: config.tls.clone(),
@@ -195,6 +203,7 @@ impl Audit {
             AbortOnDrop(tokio::spawn(mail_loop(
                 self.worker.clone(),
                 self.api.mail_wakeup.clone(),
+                self.mail_poll,
                 shutdown.clone(),
             )))
         });
@@ -258,7 +267,12 @@ impl Drop for AbortOnDrop {
     }
 }
 
-async fn mail_loop(worker: MailWorker, wakeup: Arc<Notify>, shutdown: CancellationToken) {
+async fn mail_loop(
+    worker: MailWorker,
+    wakeup: Arc<Notify>,
+    poll: Duration,
+    shutdown: CancellationToken,
+) {
     // A pass at once: mail reclaimed at start should not wait for a tick.
     loop {
         if let Err(e) = worker.deliver_once().await {
@@ -267,7 +281,7 @@ async fn mail_loop(worker: MailWorker, wakeup: Arc<Notify>, shutdown: Cancellati
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = wakeup.notified() => {}
-            _ = tokio::time::sleep(MAIL_POLL) => {}
+            _ = tokio::time::sleep(poll) => {}
         }
     }
 }

@@ -39,6 +39,9 @@ pub enum Error {
     /// Audit could not be reached or refused a delivery.
     #[error("audit is unavailable: {0}")]
     Audit(String),
+    /// A retry-safe call could not go ahead.
+    #[error(transparent)]
+    Idempotency(#[from] keyholder_kit::idempotency::IdempotencyError),
     /// The database failed.
     #[error("database error: {0}")]
     Db(sea_orm::DbErr),
@@ -67,6 +70,7 @@ impl ServiceError for Error {
     fn code(&self) -> ErrorCode {
         match self {
             Self::Auth(e) => e.code(),
+            Self::Idempotency(e) => e.code(),
             Self::InvalidArgument(_) | Self::Input(_) | Self::Page(_) => ErrorCode::InvalidArgument,
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::FailedPrecondition(_) => ErrorCode::FailedPrecondition,
@@ -81,6 +85,7 @@ impl ServiceError for Error {
         match self {
             Self::Input(e) => Some(e.field().to_string()),
             Self::Page(e) => Some(e.field().to_string()),
+            Self::Idempotency(e) => e.field(),
             _ => None,
         }
     }

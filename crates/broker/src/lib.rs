@@ -148,7 +148,9 @@ impl Broker {
             identity_channel.clone(),
             config.credentials_file(ServiceName::Broker),
         ));
-        let standing = Arc::new(StandingTable::new(config.standing_max_staleness()));
+        let standing = Arc::new(StandingTable::new(
+            config.standing_max_staleness(ServiceName::Broker),
+        ));
         let gate = Gate::new(auth, standing.clone(), PUBLIC_METHODS);
         let core = Core {
             store,
@@ -235,6 +237,13 @@ impl Broker {
             core.clock.clone(),
             shutdown.clone(),
         )));
+        tasks.push(tokio::spawn(
+            core.store.request_ledger(core.clock.clone()).prune_until(
+                keyholder_kit::config::hours(self.config.broker.request_id_retention_hours),
+                keyholder_kit::idempotency::PRUNE_EVERY,
+                shutdown.clone(),
+            ),
+        ));
         if self.config.broker.metrics_listen.is_some() {
             tokio::spawn(keyholder_kit::metrics::follow_standing_age(
                 self.metrics.clone(),
@@ -288,6 +297,7 @@ fn tokio_util_tasks(
             core.store.clone(),
             core.clock.clone(),
             config.grant_ending_notice(),
+            keyholder_kit::config::millis(config.broker.sweep_interval_ms),
             shutdown.clone(),
         )),
         tokio::spawn(tasks::deliverer::run(
@@ -299,6 +309,7 @@ fn tokio_util_tasks(
         )),
         tokio::spawn(tasks::invalidation::run(
             core.store.clone(),
+            keyholder_kit::config::millis(config.broker.revocation_poll_ms),
             shutdown.clone(),
         )),
     ])

@@ -36,6 +36,9 @@ pub enum Error {
     /// The caller's token was refused or lacks a right.
     #[error(transparent)]
     Auth(#[from] AuthError),
+    /// A retry-safe call could not go ahead.
+    #[error(transparent)]
+    Idempotency(#[from] keyholder_kit::idempotency::IdempotencyError),
     /// The database failed.
     #[error("database error: {0}")]
     Db(sea_orm::DbErr),
@@ -81,6 +84,7 @@ impl ServiceError for Error {
             Self::FailedPrecondition(_) => ErrorCode::FailedPrecondition,
             Self::Throttled(_) => ErrorCode::ResourceExhausted,
             Self::Auth(e) => e.code(),
+            Self::Idempotency(e) => e.code(),
             Self::Audit(_) => ErrorCode::Unavailable,
             Self::Db(_) | Self::Internal(_) => ErrorCode::Internal,
         }
@@ -90,6 +94,7 @@ impl ServiceError for Error {
         match self {
             Self::Input(e) => Some(e.field().to_string()),
             Self::Page(e) => Some(e.field().to_string()),
+            Self::Idempotency(e) => e.field(),
             _ => None,
         }
     }

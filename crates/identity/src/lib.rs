@@ -45,6 +45,8 @@ pub struct Identity {
     gate: Gate,
     deliverer: deliverer::Deliverer,
     grace: std::time::Duration,
+    /// How long answers to retry-safe calls are kept.
+    request_id_retention: chrono::Duration,
     metrics: Arc<keyholder_kit::metrics::Metrics>,
     metrics_listen: Option<std::net::SocketAddr>,
     tls: keyholder_kit::tls::TlsConfig,
@@ -104,7 +106,12 @@ impl Identity {
         let deliverer =
             deliverer::Deliverer::new(store.clone(), keys.clone(), clock.clone(), audit);
         Ok(Self {
-            feed: grpc::standing::StandingFeed::new(store.clone()),
+            feed: grpc::standing::StandingFeed::new(store.clone()).polling_every(
+                keyholder_kit::config::millis(config.identity.standing_poll_ms),
+            ),
+            request_id_retention: keyholder_kit::config::hours(
+                config.identity.request_id_retention_hours,
+            ),
             api: grpc::Api::new(store, keys, clock),
             gate,
             deliverer,
@@ -130,6 +137,11 @@ impl Identity {
         shutdown: CancellationToken,
     ) -> Result<(), StartError> {
         let delivering = tokio::spawn(self.deliverer.run(shutdown.clone()));
+        tokio::spawn(self.api.request_ledger().clone().prune_until(
+            self.request_id_retention,
+            keyholder_kit::idempotency::PRUNE_EVERY,
+            shutdown.clone(),
+        ));
         let db = self.api.store.db().clone();
         if self.metrics_listen.is_some() {
             tokio::spawn(keyholder_kit::metrics::refresh_sql_gauges(

@@ -84,7 +84,7 @@ impl Session {
                 let creds: OperatorCredentials = credentials::read(&path).with_context(|| {
                     format!(
                         "cannot read the operator's credentials at {} (run `keyholder up` once, \
-                         set KEYHOLDER_OPERATOR_CREDENTIALS_FILE, or sign in with --as)",
+                         set KEYHOLDER_IDENTITY__OPERATOR_CREDENTIALS_FILE, or sign in with --as)",
                         path.display()
                     )
                 })?;

@@ -226,7 +226,7 @@ pub async fn run(config: &Config, keep_access: bool) -> anyhow::Result<()> {
     );
     match sign_in_mail(config, &chief_email).await {
         Some(path) => detail(format!("mail to {chief_email}: {}", path.display())),
-        None if config.smtp_url.is_some() => {
+        None if config.audit.smtp_url.is_some() => {
             detail(format!(
                 "sent through the configured SMTP server to {chief_email}"
             ));
@@ -447,7 +447,7 @@ async fn verify(
 
 /// The `.eml` file in the suite's mail folder telling `to` of a sign-in.
 async fn sign_in_mail(config: &Config, to: &str) -> Option<PathBuf> {
-    if config.smtp_url.is_some() {
+    if config.audit.smtp_url.is_some() {
         return None;
     }
     let folder = config.data_dir.join("mail");

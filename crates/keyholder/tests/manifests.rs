@@ -108,7 +108,7 @@ impl Cluster {
                 url,
             );
         }
-        secrets.insert("KEYHOLDER_SMTP_URL".into(), smtp.url());
+        secrets.insert("KEYHOLDER_AUDIT__SMTP_URL".into(), smtp.url());
 
         let config = documents("config.yaml");
         let config_map = find(&config, "ConfigMap", "keyholder-config")["data"]
@@ -377,14 +377,14 @@ async fn the_manifests_run_as_three_processes_and_carry_the_lifecycle() {
         cli_env.push((k.into(), v.display().to_string()));
     }
     cli_env.push((
-        "KEYHOLDER_OPERATOR_CREDENTIALS_FILE".into(),
+        "KEYHOLDER_IDENTITY__OPERATOR_CREDENTIALS_FILE".into(),
         cluster
             .credentials
             .join("operator.credentials")
             .display()
             .to_string(),
     ));
-    cli_env.push(("KEYHOLDER_SMTP_URL".into(), smtp.url()));
+    cli_env.push(("KEYHOLDER_AUDIT__SMTP_URL".into(), smtp.url()));
     let demo = keyholder(&["demo".to_string()], &cli_env).output().unwrap();
     let out = String::from_utf8_lossy(&demo.stdout);
     assert!(

@@ -43,42 +43,154 @@ impl ServiceName {
     }
 }
 
-/// Settings of one service.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct ServiceConfig {
-    /// Address to listen on.
-    pub listen: SocketAddr,
-    /// Database URL; an SQLite file under the data dir when unset.
-    pub database_url: Option<Secret>,
-    /// Where this service is reached: the other services and the
-    /// `keyholder` CLI call it here (`KEYHOLDER_BROKER__URL`, …).
-    pub url: String,
-    /// Service-account credentials file for calling the other services; defaults
-    /// to `<data_dir>/<service>.credentials` (written by identity's bootstrap).
-    pub credentials_file: Option<PathBuf>,
-    /// Where to serve Prometheus metrics (`GET /metrics`); off when unset.
-    pub metrics_listen: Option<SocketAddr>,
-    /// Where broker takes helpdesk webhooks (`POST /webhooks/<connector>`);
-    /// off when unset. Broker only.
-    #[serde(default)]
-    pub webhook_listen: Option<SocketAddr>,
+/// Declares one service's section: the settings every service has (where it
+/// listens, its database, where it is reached, its credentials and metrics)
+/// and then its own, each with its default.
+macro_rules! service_section {
+    (
+        $(#[$meta:meta])*
+        $name:ident {
+            $(
+                $(#[$fmeta:meta])*
+                $field:ident: $ty:ty = $default:expr,
+            )*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+        // A section given only in part keeps the other defaults.
+        #[serde(deny_unknown_fields, default)]
+        pub struct $name {
+            /// Address to listen on.
+            pub listen: SocketAddr,
+            /// Database URL; an SQLite file under the data dir when unset.
+            pub database_url: Option<Secret>,
+            /// Where this service is reached: the other services and the
+            /// `keyholder` CLI call it here (`KEYHOLDER_BROKER__URL`, …).
+            pub url: String,
+            /// Service-account credentials file for calling the other
+            /// services; `<data_dir>/<service>.credentials` when unset.
+            pub credentials_file: Option<PathBuf>,
+            /// Where to serve Prometheus metrics (`GET /metrics`); off when unset.
+            pub metrics_listen: Option<SocketAddr>,
+            $(
+                $(#[$fmeta])*
+                pub $field: $ty,
+            )*
+        }
+
+        impl $name {
+            fn on_port(port: u16) -> Self {
+                Self {
+                    listen: SocketAddr::from(([127, 0, 0, 1], port)),
+                    database_url: None,
+                    url: format!("http://127.0.0.1:{port}"),
+                    credentials_file: None,
+                    metrics_listen: None,
+                    $($field: $default,)*
+                }
+            }
+
+            fn endpoint(&self) -> Endpoint<'_> {
+                Endpoint {
+                    database_url: self.database_url.as_ref(),
+                    credentials_file: self.credentials_file.as_deref(),
+                }
+            }
+        }
+    };
 }
 
-impl ServiceConfig {
-    fn with_port(port: u16) -> Self {
-        Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], port)),
-            database_url: None,
-            url: format!("http://127.0.0.1:{port}"),
-            credentials_file: None,
-            metrics_listen: None,
-            webhook_listen: None,
-        }
+/// What every section shares and the suite reads by service name.
+struct Endpoint<'a> {
+    database_url: Option<&'a Secret>,
+    credentials_file: Option<&'a Path>,
+}
+
+service_section! {
+    /// Identity's settings (`[identity]`, `KEYHOLDER_IDENTITY__*`).
+    IdentityConfig {
+        /// The operator's credentials file (e-mail and password), written on
+        /// identity's first start unless it exists; on Kubernetes a Secret.
+        /// `<data_dir>/operator.credentials` when unset.
+        operator_credentials_file: Option<PathBuf> = None,
+        /// How often the standing feed looks for changes to push (ms).
+        standing_poll_ms: u64 = 500,
+        /// Hours a retry-safe call's answer is kept for its retries.
+        request_id_retention_hours: u64 = 24,
     }
 }
 
-/// The whole suite's configuration.
+service_section! {
+    /// Broker's settings (`[broker]`, `KEYHOLDER_BROKER__*`).
+    BrokerConfig {
+        /// Where broker takes helpdesk webhooks (`POST /webhooks/<connector>`);
+        /// off when unset.
+        webhook_listen: Option<SocketAddr> = None,
+        /// Seconds before a grant's end that broker sends its "ending soon"
+        /// notice (to the agent and the admin who granted it).
+        grant_ending_notice_secs: u64 = 3600,
+        /// Seconds broker keeps serving on its last confirmed copy of
+        /// identity's standing feed after losing it; beyond that it refuses
+        /// every call (fail closed) and reports NOT_SERVING until it is back.
+        standing_max_staleness_secs: u64 = 30,
+        /// How often expired requests and grants are swept (ms).
+        sweep_interval_ms: u64 = 1000,
+        /// How often revocations written by other replicas are read (ms).
+        revocation_poll_ms: u64 = 500,
+        /// Hours a retry-safe call's answer is kept for its retries.
+        request_id_retention_hours: u64 = 24,
+    }
+}
+
+service_section! {
+    /// Audit's settings (`[audit]`, `KEYHOLDER_AUDIT__*`).
+    AuditConfig {
+        /// Seconds audit keeps serving on its last confirmed copy of
+        /// identity's standing feed after losing it (then fails closed).
+        standing_max_staleness_secs: u64 = 30,
+        /// Audit signs a checkpoint of every tenant's chain that grew at
+        /// least this often (seconds): events newer than the last checkpoint
+        /// are the ones a database writer could still rewrite unseen.
+        checkpoint_secs: u64 = 10,
+        /// ... and as soon as one tenant has this many events past its last one.
+        checkpoint_events: u64 = 1000,
+        /// Audit's witness: a folder, outside the database, where every
+        /// signed checkpoint is appended (one JSON-lines file per tenant);
+        /// `<data_dir>/witness` when unset. Put it on storage the database's
+        /// users cannot write.
+        witness_dir: Option<PathBuf> = None,
+        /// SMTP URL for lettre; mail goes to `.eml` files when unset.
+        smtp_url: Option<Secret> = None,
+        /// The From address of notifications.
+        mail_from: String = "Keyholder <keyholder@localhost>".into(),
+        /// How often the mail worker looks for mail to send (ms).
+        mail_poll_ms: u64 = 1000,
+        /// Seconds a tenant's contacts (who gets mail) are cached.
+        contacts_cache_secs: u64 = 30,
+    }
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        Self::on_port(50051)
+    }
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        Self::on_port(50052)
+    }
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self::on_port(50053)
+    }
+}
+
+/// The whole suite's configuration: what every process shares at the top,
+/// and one section per service holding only what that service uses.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -104,17 +216,6 @@ pub struct Config {
     /// `keyholder migrate` init container or Job does it; a service then
     /// refuses to start on a schema behind its release.
     pub migrate_on_start: bool,
-    /// The operator's credentials file (e-mail and password), written on
-    /// identity's first start unless it exists; on Kubernetes a Secret.
-    /// `<data_dir>/operator.credentials` when unset.
-    pub operator_credentials_file: Option<PathBuf>,
-    /// Seconds broker and audit keep serving on their last confirmed copy
-    /// of identity's standing feed after losing it; beyond that they refuse
-    /// every call (fail closed) and report NOT_SERVING until it is back.
-    pub standing_max_staleness_secs: u64,
-    /// Seconds before a grant's end that broker sends its "ending soon"
-    /// notice (to the agent and the admin who granted it).
-    pub grant_ending_notice_secs: u64,
     /// A file holding the key-encryption key(s) that seal stored secrets
     /// (a mounted Kubernetes Secret): base64 keys, one per line, the first
     /// sealing and every one opening. `keyholder up` writes one into the data
@@ -122,27 +223,12 @@ pub struct Config {
     pub kek_file: Option<PathBuf>,
     /// The key-encryption key(s) themselves, comma-separated (wins over `kek_file`).
     pub kek: Option<Secret>,
-    /// Audit signs a checkpoint of every tenant's chain that grew at least
-    /// this often (seconds): events newer than the last checkpoint are the
-    /// ones a database writer could still rewrite unseen.
-    pub audit_checkpoint_secs: u64,
-    /// ... and as soon as one tenant has this many events past its last one.
-    pub audit_checkpoint_events: u64,
-    /// Audit's witness: a folder, outside the database, where every signed
-    /// checkpoint is appended (one JSON-lines file per tenant);
-    /// `<data_dir>/witness` when unset. Put it on storage the database's
-    /// users cannot write.
-    pub audit_witness_dir: Option<PathBuf>,
-    /// SMTP URL for lettre; mail goes to `.eml` files when unset.
-    pub smtp_url: Option<Secret>,
-    /// The From address of notifications.
-    pub mail_from: String,
     /// Identity service.
-    pub identity: ServiceConfig,
+    pub identity: IdentityConfig,
     /// Broker service.
-    pub broker: ServiceConfig,
+    pub broker: BrokerConfig,
     /// Audit service.
-    pub audit: ServiceConfig,
+    pub audit: AuditConfig,
 }
 
 impl Default for Config {
@@ -156,22 +242,36 @@ impl Default for Config {
             shutdown_grace_secs: 10,
             worker_threads: None,
             migrate_on_start: true,
-            operator_credentials_file: None,
-            standing_max_staleness_secs: 30,
-            grant_ending_notice_secs: 3600,
             kek_file: None,
             kek: None,
-            audit_checkpoint_secs: 10,
-            audit_checkpoint_events: 1000,
-            audit_witness_dir: None,
-            smtp_url: None,
-            mail_from: "Keyholder <keyholder@localhost>".into(),
-            identity: ServiceConfig::with_port(50051),
-            broker: ServiceConfig::with_port(50052),
-            audit: ServiceConfig::with_port(50053),
+            identity: IdentityConfig::default(),
+            broker: BrokerConfig::default(),
+            audit: AuditConfig::default(),
         }
     }
 }
+
+/// Settings that moved into a service's section, for a clear error when an
+/// old name is used.
+const MOVED: &[(&str, &str)] = &[
+    (
+        "operator_credentials_file",
+        "identity.operator_credentials_file",
+    ),
+    (
+        "grant_ending_notice_secs",
+        "broker.grant_ending_notice_secs",
+    ),
+    (
+        "standing_max_staleness_secs",
+        "broker.standing_max_staleness_secs and audit.standing_max_staleness_secs",
+    ),
+    ("audit_checkpoint_secs", "audit.checkpoint_secs"),
+    ("audit_checkpoint_events", "audit.checkpoint_events"),
+    ("audit_witness_dir", "audit.witness_dir"),
+    ("smtp_url", "audit.smtp_url"),
+    ("mail_from", "audit.mail_from"),
+];
 
 /// Why configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -217,22 +317,21 @@ impl Config {
         }
         fig = fig.merge(env.split("__").ignore(NOT_CONFIG));
         fig.extract()
-            .map_err(|e| ConfigError::Invalid(e.to_string()))
+            .map_err(|e| ConfigError::Invalid(with_moved_hint(e.to_string())))
     }
 
-    /// The settings of one service.
-    pub fn service(&self, name: ServiceName) -> &ServiceConfig {
+    fn endpoint(&self, name: ServiceName) -> Endpoint<'_> {
         match name {
-            ServiceName::Identity => &self.identity,
-            ServiceName::Broker => &self.broker,
-            ServiceName::Audit => &self.audit,
+            ServiceName::Identity => self.identity.endpoint(),
+            ServiceName::Broker => self.broker.endpoint(),
+            ServiceName::Audit => self.audit.endpoint(),
         }
     }
 
     /// The database URL of a service: the configured one, or an SQLite file
     /// `<data_dir>/<service>.db`.
     pub fn database_url(&self, name: ServiceName) -> Secret {
-        match &self.service(name).database_url {
+        match self.endpoint(name).database_url {
             Some(url) => url.clone(),
             None => Secret::new(format!(
                 "sqlite://{}?mode=rwc",
@@ -245,15 +344,16 @@ impl Config {
 
     /// The credentials file a service uses to call the others.
     pub fn credentials_file(&self, name: ServiceName) -> PathBuf {
-        self.service(name)
+        self.endpoint(name)
             .credentials_file
-            .clone()
+            .map(Path::to_path_buf)
             .unwrap_or_else(|| self.data_dir.join(format!("{}.credentials", name.as_str())))
     }
 
     /// The operator's credentials file.
     pub fn operator_credentials_file(&self) -> PathBuf {
-        self.operator_credentials_file
+        self.identity
+            .operator_credentials_file
             .clone()
             .unwrap_or_else(|| self.data_dir.join("operator.credentials"))
     }
@@ -265,12 +365,13 @@ impl Config {
 
     /// How often audit signs checkpoints (at least 1 s).
     pub fn audit_checkpoint_every(&self) -> std::time::Duration {
-        std::time::Duration::from_secs(self.audit_checkpoint_secs.max(1))
+        std::time::Duration::from_secs(self.audit.checkpoint_secs.max(1))
     }
 
     /// Audit's witness folder.
     pub fn audit_witness_dir(&self) -> PathBuf {
-        self.audit_witness_dir
+        self.audit
+            .witness_dir
             .clone()
             .unwrap_or_else(|| self.data_dir.join("witness"))
     }
@@ -283,13 +384,45 @@ impl Config {
     /// How long before a grant's end its "ending soon" notice goes out.
     pub fn grant_ending_notice(&self) -> chrono::Duration {
         chrono::Duration::seconds(
-            i64::try_from(self.grant_ending_notice_secs).unwrap_or(i64::MAX / 1000),
+            i64::try_from(self.broker.grant_ending_notice_secs).unwrap_or(i64::MAX / 1000),
         )
     }
 
     /// The bound on a follower's last confirmed standing (at least 1 s).
-    pub fn standing_max_staleness(&self) -> std::time::Duration {
-        std::time::Duration::from_secs(self.standing_max_staleness_secs.max(1))
+    pub fn standing_max_staleness(&self, name: ServiceName) -> std::time::Duration {
+        let secs = match name {
+            ServiceName::Audit => self.audit.standing_max_staleness_secs,
+            ServiceName::Broker | ServiceName::Identity => self.broker.standing_max_staleness_secs,
+        };
+        std::time::Duration::from_secs(secs.max(1))
+    }
+}
+
+/// Milliseconds as a duration, at least one.
+pub fn millis(ms: u64) -> std::time::Duration {
+    std::time::Duration::from_millis(ms.max(1))
+}
+
+/// Hours as a duration.
+pub fn hours(h: u64) -> chrono::Duration {
+    chrono::Duration::hours(i64::try_from(h).unwrap_or(i64::MAX / 3_600_000_000))
+}
+
+/// Points an unknown top-level key that moved into a section at its new home.
+fn with_moved_hint(message: String) -> String {
+    let hint = MOVED
+        .iter()
+        .find(|(old, _)| message.contains(&format!("unknown field: found `{old}`")));
+    match hint {
+        Some((old, new)) => format!(
+            "{message} (`{old}` moved into its service's section: set {new}, e.g. KEYHOLDER_{})",
+            new.split(' ')
+                .next()
+                .unwrap_or(new)
+                .replace('.', "__")
+                .to_uppercase()
+        ),
+        None => message,
     }
 }
 
@@ -332,9 +465,40 @@ mod tests {
     }
 
     #[test]
+    fn each_service_reads_its_own_section_and_old_names_say_where_they_went() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("k.toml", "[audit]\ncheckpoint_events = 7\n")?;
+            jail.set_env("KEYHOLDER_BROKER__SWEEP_INTERVAL_MS", "250");
+            let cfg = Config::load_from(Some(Path::new("k.toml")), Env::prefixed("KEYHOLDER_"))
+                .map_err(|e| e.to_string())?;
+            assert_eq!(cfg.audit.checkpoint_events, 7);
+            // The rest of a partly given section keeps its defaults.
+            assert_eq!(cfg.audit.checkpoint_secs, 10);
+            assert_eq!(cfg.audit.listen.port(), 50053);
+            assert_eq!(cfg.broker.sweep_interval_ms, 250);
+            assert_eq!(cfg.identity.standing_poll_ms, 500);
+            jail.clear_env();
+            jail.set_env("KEYHOLDER_SMTP_URL", "smtp://mail:25");
+            let err = Config::load_from(None, Env::prefixed("KEYHOLDER_"));
+            let Err(ConfigError::Invalid(m)) = err else {
+                return Err("an old top-level key must be refused".to_string().into());
+            };
+            assert!(
+                m.contains("set audit.smtp_url, e.g. KEYHOLDER_AUDIT__SMTP_URL"),
+                "{m}"
+            );
+            // A setting one service has is unknown in another's section.
+            jail.clear_env();
+            jail.set_env("KEYHOLDER_IDENTITY__SMTP_URL", "smtp://mail:25");
+            assert!(Config::load_from(None, Env::prefixed("KEYHOLDER_")).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
     fn secrets_do_not_print() {
         figment::Jail::expect_with(|jail| {
-            jail.set_env("KEYHOLDER_SMTP_URL", "smtp://u:pa55word@mail:587");
+            jail.set_env("KEYHOLDER_AUDIT__SMTP_URL", "smtp://u:pa55word@mail:587");
             jail.set_env("KEYHOLDER_KEK", "a2VrLWtleS1ub3QtdG8tYmUtcHJpbnRlZA==");
             let cfg =
                 Config::load_from(None, Env::prefixed("KEYHOLDER_")).map_err(|e| e.to_string())?;

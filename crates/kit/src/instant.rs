@@ -26,6 +26,7 @@ pub fn duration_to_stored(d: chrono::Duration) -> i64 {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

@@ -37,7 +37,7 @@ impl AuditCrash {
 
 impl Suite {
     /// Starts audit (after identity) with its background mailer. Set
-    /// `self.config.smtp_url` first to send to a test SMTP server.
+    /// `self.config.audit.smtp_url` first to send to a test SMTP server.
     pub async fn start_audit(&mut self) -> AuditHandle {
         self.start_audit_with(AuditOptions::default()).await
     }

@@ -190,7 +190,7 @@ impl SmtpServer {
         self.addr
     }
 
-    /// `smtp://127.0.0.1:<port>`, for `Config::smtp_url`.
+    /// `smtp://127.0.0.1:<port>`, for `Config::audit.smtp_url`.
     pub fn url(&self) -> String {
         url_of(self.addr)
     }

@@ -228,7 +228,7 @@ impl Mailer for FolderMailer {
 
 /// The configured transport: `smtp_url`, else `.eml` files under `<data_dir>/mail`.
 pub fn from_config(config: &Config) -> Result<std::sync::Arc<dyn Mailer>, String> {
-    Ok(match &config.smtp_url {
+    Ok(match &config.audit.smtp_url {
         Some(url) => std::sync::Arc::new(SmtpMailer::from_url(url.expose())?),
         None => std::sync::Arc::new(FolderMailer::new(config.data_dir.join("mail"))?),
     })

@@ -25,7 +25,7 @@ const RESTART_DELIVERY: Duration = Duration::from_secs(5);
 async fn crashable_world(smtp: &SmtpServer) -> (World, AuditCrash) {
     let mut suite = Suite::new().await;
     suite.start_identity().await;
-    suite.config.smtp_url = Some(Secret::new(smtp.url()));
+    suite.config.audit.smtp_url = Some(Secret::new(smtp.url()));
     let (audit, crash) = suite.start_audit_crashable().await;
     let tenant = suite.create_tenant("Acme Trading", 10).await;
     let (_, producer) = suite
@@ -148,6 +148,7 @@ async fn a_peer_takes_a_dead_senders_mail_only_once_its_renewed_lease_ran_out() 
                 &w.suite.config.identity.url,
                 &w.suite.config.tls,
                 w.suite.config.credentials_file(ServiceName::Audit),
+                std::time::Duration::from_secs(w.suite.config.audit.contacts_cache_secs),
             )
             .unwrap(),
         ),

@@ -22,7 +22,7 @@ fn manual() -> AuditOptions {
 
 pub async fn world_with_smtp(url: String) -> World {
     world_with(
-        move |s| s.config.smtp_url = Some(keyholder_kit::secret::Secret::new(url)),
+        move |s| s.config.audit.smtp_url = Some(keyholder_kit::secret::Secret::new(url)),
         manual(),
     )
     .await
@@ -188,7 +188,7 @@ async fn identity_down_never_refuses_an_event_and_mail_follows_later() {
     });
     let url = smtp.url();
     let w = world_with(
-        move |s| s.config.smtp_url = Some(keyholder_kit::secret::Secret::new(url)),
+        move |s| s.config.audit.smtp_url = Some(keyholder_kit::secret::Secret::new(url)),
         AuditOptions {
             manual_mail: true,
             contacts: Some(flaky.clone()),
@@ -278,7 +278,7 @@ async fn the_background_mailer_sends_within_seconds() {
     let smtp = SmtpServer::start().await;
     let url = smtp.url();
     let w = world_with(
-        move |s| s.config.smtp_url = Some(keyholder_kit::secret::Secret::new(url)),
+        move |s| s.config.audit.smtp_url = Some(keyholder_kit::secret::Secret::new(url)),
         AuditOptions::default(),
     )
     .await;
@@ -308,6 +308,7 @@ async fn two_replicas_never_send_one_mail_twice() {
                 &w.suite.config.identity.url,
                 &w.suite.config.tls,
                 w.suite.config.credentials_file(ServiceName::Audit),
+                std::time::Duration::from_secs(w.suite.config.audit.contacts_cache_secs),
             )
             .unwrap(),
         ),

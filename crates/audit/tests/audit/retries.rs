@@ -230,7 +230,7 @@ async fn identity_down_for_hours_delays_the_mail_but_never_drops_it() {
     });
     let url = smtp.url();
     let w = world_with(
-        move |s| s.config.smtp_url = Some(keyholder_kit::secret::Secret::new(url)),
+        move |s| s.config.audit.smtp_url = Some(keyholder_kit::secret::Secret::new(url)),
         AuditOptions {
             manual_mail: true,
             contacts: Some(flaky.clone()),

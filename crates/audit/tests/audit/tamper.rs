@@ -212,7 +212,7 @@ async fn latest_checkpoint(w: &World, tenant: &str) -> i64 {
 #[tokio::test]
 async fn a_checkpoint_is_signed_once_a_tenant_has_enough_new_events() {
     let w = world_with(
-        |s| s.config.audit_checkpoint_events = 5,
+        |s| s.config.audit.checkpoint_events = 5,
         keyholder_audit::AuditOptions {
             manual_mail: true,
             ..Default::default()

@@ -38,27 +38,20 @@ where
     R: prost::Message + Default + Clone,
     F: std::future::Future<Output = Result<R, Error>>,
 {
-    use crate::store::idempotency;
-    let request_id = input::request_id(request_id)?;
-    if request_id.is_empty() {
-        return f.await;
-    }
-    if let Some(bytes) = idempotency::get(core.store.db(), caller, rpc, &request_id).await? {
-        return R::decode(bytes.as_slice()).map_err(|e| Error::Internal(e.to_string()));
-    }
-    let r = f.await?;
-    let mut kept = r.clone();
-    strip(&mut kept);
-    idempotency::put(
-        core.store.db(),
+    let key = keyholder_kit::idempotency::Key {
         caller,
         rpc,
-        &request_id,
-        kept.encode_to_vec(),
-        core.clock.now().timestamp_millis(),
-    )
-    .await?;
-    Ok(r)
+        request_id,
+    };
+    let kept = |r: &R| {
+        let mut kept = r.clone();
+        strip(&mut kept);
+        kept.encode_to_vec()
+    };
+    core.store
+        .request_ledger(core.clock.clone())
+        .run(key, kept, || f)
+        .await
 }
 
 fn kind_in(raw: i32) -> Result<Kind, Error> {

@@ -54,26 +54,15 @@ where
     R: Message + Default,
     F: Future<Output = Result<R, Error>>,
 {
-    use crate::store::idempotency;
-    let request_id = crate::domain::input::request_id(request_id)?;
-    if request_id.is_empty() {
-        return f.await;
-    }
-    let request_id = request_id.as_str();
-    if let Some(bytes) = idempotency::get(core.store.db(), caller, rpc, request_id).await? {
-        return R::decode(bytes.as_slice()).map_err(|e| Error::Internal(e.to_string()));
-    }
-    let r = f.await?;
-    idempotency::put(
-        core.store.db(),
+    let key = keyholder_kit::idempotency::Key {
         caller,
         rpc,
         request_id,
-        r.encode_to_vec(),
-        core.clock.now().timestamp_millis(),
-    )
-    .await?;
-    Ok(r)
+    };
+    core.store
+        .request_ledger(core.clock.clone())
+        .run(key, |r: &R| r.encode_to_vec(), || f)
+        .await
 }
 
 /// Random bytes, URL-safe base64.

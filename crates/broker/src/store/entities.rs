@@ -193,29 +193,6 @@ pub mod keys {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// `broker_idempotency`
-pub mod idempotency {
-    use sea_orm::entity::prelude::*;
-
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "broker_idempotency")]
-    pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub caller: String,
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub rpc: String,
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub request_id: String,
-        pub response: Vec<u8>,
-        pub created_at: i64,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
 /// `broker_helpdesk_connectors` (see `migrations/m0005_helpdesk.rs`).
 pub mod helpdesk_connectors {
     use sea_orm::entity::prelude::*;

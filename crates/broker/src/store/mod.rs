@@ -7,7 +7,6 @@ pub mod ending;
 pub mod entities;
 pub mod grants;
 pub mod helpdesk;
-pub mod idempotency;
 pub mod keys;
 pub mod outbox;
 pub mod requests;
@@ -60,6 +59,18 @@ impl Store {
             outbox_wake,
             webhook_wake: Arc::new(Notify::new()),
         }
+    }
+
+    /// The ledger of retry-safe calls (claims and answers by request id).
+    pub fn request_ledger(
+        &self,
+        clock: keyholder_kit::clock::SharedClock,
+    ) -> keyholder_kit::idempotency::Ledger {
+        keyholder_kit::idempotency::Ledger::new(
+            self.db.clone(),
+            crate::migrations::m0008_request_ids::TABLE,
+            clock,
+        )
     }
 
     /// The connection.

@@ -7,16 +7,14 @@ use crate::store::{Ended, Store, revocations};
 use keyholder_kit::CancellationToken;
 use std::time::Duration;
 
-/// How often the revocation log is polled.
-pub const POLL: Duration = Duration::from_millis(500);
-
-/// Runs until shutdown.
-pub async fn run(store: Store, shutdown: CancellationToken) {
+/// Runs until shutdown, polling the revocation log every `poll`
+/// (`broker.revocation_poll_ms`).
+pub async fn run(store: Store, poll: Duration, shutdown: CancellationToken) {
     if store.is_postgres() {
         tokio::spawn(listen(store.clone(), shutdown.clone()));
     }
     let mut last = revocations::latest(store.db()).await.unwrap_or(0);
-    while super::pause(POLL, &shutdown).await {
+    while super::pause(poll, &shutdown).await {
         match revocations::since(store.db(), last, 1000).await {
             Ok(rows) => {
                 if let Some(r) = rows.last() {

@@ -21,9 +21,6 @@ pub struct SweepReport {
     pub ending_noticed: usize,
 }
 
-/// How often the background sweeper runs.
-pub const INTERVAL: Duration = Duration::from_secs(1);
-
 /// One sweep at the clock's current time; `notice` is how long before a
 /// grant's end its "ending soon" notice goes out.
 pub async fn sweep_once(
@@ -40,14 +37,15 @@ pub async fn sweep_once(
     })
 }
 
-/// Sweeps every [`INTERVAL`] until shutdown.
+/// Sweeps every `every` (`broker.sweep_interval_ms`) until shutdown.
 pub async fn run(
     store: Store,
     clock: SharedClock,
     notice: chrono::Duration,
+    every: Duration,
     shutdown: CancellationToken,
 ) {
-    while super::pause(INTERVAL, &shutdown).await {
+    while super::pause(every, &shutdown).await {
         match sweep_once(&store, &clock, notice).await {
             Ok(r) if r != SweepReport::default() => {
                 tracing::info!(

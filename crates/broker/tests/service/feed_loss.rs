@@ -52,7 +52,7 @@ where
 #[tokio::test]
 async fn a_broker_without_the_standing_feed_fails_closed_and_recovers() {
     let mut s = Suite::new().await;
-    s.config.standing_max_staleness_secs = 2;
+    s.config.broker.standing_max_staleness_secs = 2;
     let (addr, stop) = s.start_identity_stoppable(None).await;
     let broker = s.start_broker().await;
     let t = s.create_tenant("Acme Trading", 5).await;

@@ -20,11 +20,10 @@ use crate::error::{Error, Result};
 use crate::events;
 use crate::keys::KeyRing;
 use crate::store::Store;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use keyholder_kit::auth::Principal;
 use keyholder_kit::clock::SharedClock;
+use keyholder_kit::idempotency::{Key, Ledger};
 use keyholder_proto::audit::v1::Event;
 use keyholder_proto::identity::v1 as pb;
 use keyholder_proto::identity::v1::identity_service_server::IdentityService;
@@ -50,6 +49,7 @@ pub struct Api {
     pub(crate) store: Store,
     keys: Arc<KeyRing>,
     clock: SharedClock,
+    requests: Ledger,
 }
 
 /// SHA-256 (hex) of a service-account secret. The secrets are 256 random bits,
@@ -66,7 +66,18 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 impl Api {
     /// Handlers over `store`.
     pub fn new(store: Store, keys: Arc<KeyRing>, clock: SharedClock) -> Self {
-        Self { store, keys, clock }
+        let requests = store.request_ledger(clock.clone());
+        Self {
+            store,
+            keys,
+            clock,
+            requests,
+        }
+    }
+
+    /// The ledger of retry-safe calls.
+    pub(crate) fn request_ledger(&self) -> &Ledger {
+        &self.requests
     }
 
     fn now(&self) -> DateTime<Utc> {
@@ -131,32 +142,12 @@ impl Api {
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<M>>,
     {
-        let request_id = crate::domain::validate::request_id(request_id.trim())?;
-        let request_id = request_id.as_str();
-        if !request_id.is_empty()
-            && let Some(stored) = self
-                .store
-                .idempotent_response(caller, rpc, request_id)
-                .await?
-        {
-            let bytes = STANDARD
-                .decode(stored)
-                .map_err(|_| Error::internal("stored response is not base64"))?;
-            return M::decode(bytes.as_slice())
-                .map_err(|_| Error::internal("stored response does not decode"));
-        }
-        let out = work().await?;
-        if !request_id.is_empty() {
-            let encoded = STANDARD.encode(stored(&out));
-            if let Err(e) = self
-                .store
-                .remember_response(caller, rpc, request_id, encoded, self.now().timestamp())
-                .await
-            {
-                tracing::warn!(error = %e, rpc, "could not record idempotent response");
-            }
-        }
-        Ok(out)
+        let key = Key {
+            caller,
+            rpc,
+            request_id,
+        };
+        self.requests.run(key, stored, work).await
     }
 }
 

@@ -18,8 +18,9 @@ use tonic::{Request, Response, Status};
 /// Changes sent per message at most.
 const BATCH: u64 = 500;
 /// How often a stream looks for changes committed by another identity
-/// replica (its own commits wake it at once).
-const POLL: Duration = Duration::from_millis(500);
+/// replica (its own commits wake it at once), unless configured
+/// (`identity.standing_poll_ms`).
+pub const DEFAULT_POLL: Duration = Duration::from_millis(500);
 
 /// Identity's own check: the user row (active?) and the standing version.
 #[derive(Debug, Clone)]
@@ -76,6 +77,7 @@ impl StandingCheck for DatabaseStanding {
 pub struct StandingFeed {
     store: Store,
     stop: keyholder_kit::CancellationToken,
+    poll: Duration,
 }
 
 impl StandingFeed {
@@ -84,7 +86,14 @@ impl StandingFeed {
         Self {
             store,
             stop: keyholder_kit::CancellationToken::new(),
+            poll: DEFAULT_POLL,
         }
+    }
+
+    /// Looks for other replicas' changes every `poll`.
+    pub fn polling_every(mut self, poll: Duration) -> Self {
+        self.poll = poll;
+        self
     }
 
     /// Ends every open feed when `stop` is cancelled: a stream left open
@@ -127,6 +136,7 @@ async fn pump(
     store: Store,
     mut cursor: i64,
     tx: mpsc::Sender<std::result::Result<pb::WatchStandingResponse, Status>>,
+    poll: Duration,
     stop: keyholder_kit::CancellationToken,
 ) {
     let mut commits = store.commits();
@@ -170,7 +180,7 @@ async fn pump(
             }
             _ = tx.closed() => return,
             r = commits.changed() => if r.is_err() { return },
-            _ = tokio::time::sleep(until_heartbeat.min(POLL)) => {}
+            _ = tokio::time::sleep(until_heartbeat.min(poll)) => {}
         }
     }
 }
@@ -189,7 +199,13 @@ impl StandingService for StandingFeed {
         let after = i64::try_from(req.get_ref().after_sequence)
             .map_err(|_| Error::invalid("after_sequence is out of range"))?;
         let (tx, rx) = mpsc::channel(4);
-        tokio::spawn(pump(self.store.clone(), after, tx, self.stop.clone()));
+        tokio::spawn(pump(
+            self.store.clone(),
+            after,
+            tx,
+            self.poll,
+            self.stop.clone(),
+        ));
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 }

@@ -233,23 +233,6 @@ pub mod partner_domain {
     no_relations!();
 }
 
-pub mod idempotency {
-    use sea_orm::entity::prelude::*;
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "identity_idempotency")]
-    pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub caller: String,
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub rpc: String,
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub request_id: String,
-        pub response: String,
-        pub created_at: i64,
-    }
-    no_relations!();
-}
-
 pub mod outbox {
     use sea_orm::entity::prelude::*;
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]

@@ -21,6 +21,7 @@ pub use org::{OrgSnapshot, subject_from as org_subject, subject_parts};
 pub use throttle::Claim;
 pub use users::{Limit, Write};
 
+use keyholder_kit::idempotency::Ledger;
 use keyholder_kit::kek::KekRing;
 use keyholder_proto::audit::v1::Event;
 use sea_orm::{
@@ -106,43 +107,13 @@ impl Store {
         Ok(())
     }
 
-    /// A stored idempotent response, if this caller already made this request.
-    pub async fn idempotent_response(
-        &self,
-        caller: &str,
-        rpc: &str,
-        request_id: &str,
-    ) -> Result<Option<String>, DbErr> {
-        Ok(idempotency::Entity::find_by_id((
-            caller.to_string(),
-            rpc.to_string(),
-            request_id.to_string(),
-        ))
-        .one(&self.db)
-        .await?
-        .map(|m| m.response))
-    }
-
-    /// Remembers a response so a retry gets it again.
-    pub async fn remember_response(
-        &self,
-        caller: &str,
-        rpc: &str,
-        request_id: &str,
-        response: String,
-        now: i64,
-    ) -> Result<(), DbErr> {
-        insert(
-            &self.db,
-            idempotency::Model {
-                caller: caller.into(),
-                rpc: rpc.into(),
-                request_id: request_id.into(),
-                response,
-                created_at: now,
-            },
+    /// The ledger of retry-safe calls (claims and answers by request id).
+    pub fn request_ledger(&self, clock: keyholder_kit::clock::SharedClock) -> Ledger {
+        Ledger::new(
+            self.db.clone(),
+            crate::migrations::m0011_request_ids::TABLE,
+            clock,
         )
-        .await
     }
 }
 

@@ -2,11 +2,8 @@
 //! idempotency record of CreateSupportAgent holds the answer without it.
 
 use crate::*;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use keyholder_identity::store::idempotency;
 use keyholder_kit::config::ServiceName;
-use sea_orm::EntityTrait;
+use sea_orm::{ConnectionTrait, Statement};
 
 #[tokio::test]
 async fn create_support_agent_keeps_no_second_copy_of_the_secret() {
@@ -30,15 +27,16 @@ async fn create_support_agent_keeps_no_second_copy_of_the_secret() {
     let db = keyholder_kit::db::connect(&s.config.database_url(ServiceName::Identity))
         .await
         .unwrap();
-    let rows: Vec<_> = idempotency::Entity::find()
-        .all(&db)
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT response FROM identity_request_ids WHERE rpc = 'CreateSupportAgent'",
+        ))
         .await
-        .unwrap()
-        .into_iter()
-        .filter(|r| r.rpc == "CreateSupportAgent")
-        .collect();
+        .unwrap();
     assert_eq!(rows.len(), 1);
-    let stored = STANDARD.decode(&rows[0].response).unwrap();
+    let stored: Vec<u8> = rows[0].try_get("", "response").unwrap();
+    assert!(!stored.is_empty(), "the answer was stored");
     let secret = first.totp_secret.as_bytes();
     assert!(
         !stored.windows(secret.len()).any(|w| w == secret),
