@@ -265,10 +265,7 @@ async fn a_dismissed_agent_s_token_is_refused_and_a_re_hire_does_not_revive_it()
             &agent.password,
             // The current step's code was spent by the fixture's sign-in;
             // the next step's is accepted (one step of skew).
-            &keyholder_testkit::totp_at(
-                &agent.totp_secret,
-                u64::try_from(chrono::Utc::now().timestamp()).unwrap() + 30,
-            ),
+            &c.suite.next_totp(&agent.totp_secret),
         )
         .await;
     let probe = before

@@ -417,13 +417,12 @@ async fn plaintext_left_by_an_earlier_version_is_sealed_at_start_up() {
     // admin's token from before the upgrade is still good everywhere.
     // (The code of the next step: the fixture spent the current one.)
     let a = &w.agent;
-    let next = chrono::Utc::now().timestamp() as u64 + 30;
     w.suite
         .sign_in(
             "",
             &a.email,
             &a.password,
-            &keyholder_testkit::totp_at(&a.totp_secret, next),
+            &w.suite.next_totp(&a.totp_secret),
         )
         .await;
     for (service, outcome) in ["identity", "broker", "audit"]

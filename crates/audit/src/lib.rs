@@ -108,8 +108,8 @@ impl Audit {
         let auth = Authenticator::new(
             Arc::new(RemoteKeySet::new(identity_channel.clone())),
             AUDIENCE_AUDIT,
-            // The wall clock, like identity's token issuer (see identity).
-            keyholder_kit::clock::system(),
+            // The injected clock: the one identity issues tokens by.
+            clock.clone(),
         );
         let standing = Arc::new(StandingTable::new(
             config.standing_max_staleness(ServiceName::Audit),

@@ -141,8 +141,8 @@ impl Broker {
         let auth = Authenticator::new(
             Arc::new(RemoteKeySet::new(identity_channel.clone())),
             AUDIENCE_BROKER,
-            // The wall clock, like identity's token issuer (see identity).
-            keyholder_kit::clock::system(),
+            // The injected clock: the one identity issues tokens by.
+            clock.clone(),
         );
         let identity = Arc::new(IdentityClient::new(
             identity_channel.clone(),

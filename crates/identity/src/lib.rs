@@ -92,13 +92,9 @@ impl Identity {
         keys.ensure_key().await?;
         bootstrap::run(&store, config, clock.now().timestamp()).await?;
         let gate = Gate::new(
-            // Token windows are judged by the wall clock: identity issues
-            // tokens by it, while tests move the services' clocks by days.
-            Authenticator::new(
-                keys.clone(),
-                AUDIENCE_IDENTITY,
-                keyholder_kit::clock::system(),
-            ),
+            // Token windows are judged by the injected clock, the one
+            // identity issues tokens by (tests share one manual clock).
+            Authenticator::new(keys.clone(), AUDIENCE_IDENTITY, clock.clone()),
             Arc::new(grpc::standing::DatabaseStanding::new(store.clone())),
             PUBLIC_METHODS,
         );

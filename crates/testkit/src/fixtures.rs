@@ -1,6 +1,6 @@
 //! The people most tests need, made through the real identity API.
 
-use crate::{Suite, bearer, totp_now};
+use crate::{Suite, bearer};
 use keyholder_kit::credentials::{self, OperatorCredentials, ServiceCredentials};
 use keyholder_proto::identity::v1 as pb;
 
@@ -59,6 +59,13 @@ impl Suite {
     /// The operator's bootstrap credentials.
     pub fn operator_credentials(&self) -> OperatorCredentials {
         credentials::read(&self.config.operator_credentials_file()).expect("operator.credentials")
+    }
+
+    /// A fresh token of the tenant's chief admin, by the suite's clock now
+    /// (tokens signed in before the clock was moved on have expired).
+    pub async fn admin_token_now(&self, t: &TenantFixture) -> String {
+        self.sign_in(&t.tenant_id, &t.admin_email, &t.admin_password, "")
+            .await
     }
 
     /// Signs in and returns the access token.
@@ -208,7 +215,7 @@ impl Suite {
             .into_inner();
         let user = resp.user.expect("user");
         let token = self
-            .sign_in("", &email, &password, &totp_now(&resp.totp_secret))
+            .sign_in("", &email, &password, &self.totp(&resp.totp_secret))
             .await;
         AgentFixture {
             agent_id: user.user_id,

@@ -123,7 +123,7 @@ impl Suite {
         }
     }
 
-    /// Starts identity (system clock: its tokens are checked against real time).
+    /// Starts identity on the suite's clock (the one broker and audit run on).
     pub async fn start_identity(&mut self) -> SocketAddr {
         self.start_identity_stoppable(None).await.0
     }
@@ -136,7 +136,7 @@ impl Suite {
         addr: Option<SocketAddr>,
     ) -> (SocketAddr, CancellationToken) {
         let svc =
-            keyholder_identity::Identity::prepare(&self.config, keyholder_kit::clock::system())
+            keyholder_identity::Identity::prepare(&self.config, self.clock.clone())
                 .await
                 .expect("identity prepares");
         let (listener, addr) = match addr {
@@ -154,6 +154,23 @@ impl Suite {
         });
         self.identity = Some(self.channel(addr));
         (addr, stop)
+    }
+
+    /// The code of a TOTP secret now, by the suite's clock (the one identity
+    /// checks codes by).
+    pub fn totp(&self, secret_base32: &str) -> String {
+        totp_at(
+            secret_base32,
+            u64::try_from(keyholder_kit::clock::Clock::now(&*self.clock).timestamp()).unwrap_or(0),
+        )
+    }
+
+    /// The code of the step after the current one, by the suite's clock
+    /// (still accepted, one step of skew): for signing someone in again
+    /// whose current code is already spent.
+    pub fn next_totp(&self, secret_base32: &str) -> String {
+        let now = keyholder_kit::clock::Clock::now(&*self.clock).timestamp();
+        totp_at(secret_base32, u64::try_from(now).unwrap_or(0) + 30)
     }
 
     /// The URL of a service of this suite at `addr` (`https://` when it
@@ -179,7 +196,9 @@ pub fn bearer<T>(message: T, token: &str) -> tonic::Request<T> {
     keyholder_kit::client::authorized(message, token)
 }
 
-/// The current code of a base32 TOTP secret (SHA-1, 6 digits, 30 s).
+/// The current code of a base32 TOTP secret (SHA-1, 6 digits, 30 s), by
+/// the wall clock: for an identity that runs on it. A suite's services run
+/// on the suite's clock: use [`Suite::totp`].
 pub fn totp_now(secret_base32: &str) -> String {
     let secret = totp_rs::Secret::try_from_base32(secret_base32).expect("base32 totp secret");
     totp_rs::Builder::new()

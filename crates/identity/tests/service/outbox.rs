@@ -6,7 +6,7 @@ use crate::receiver::{Ctx, Received};
 use crate::*;
 use keyholder_kit::auth::PrincipalKind;
 use keyholder_proto::audit::v1::{Event, EventKind};
-use keyholder_testkit::{TenantFixture, totp_now};
+use keyholder_testkit::TenantFixture;
 
 /// Asserts the fixed parts of an identity event and its actor.
 #[track_caller]
@@ -73,7 +73,7 @@ async fn people_changes_become_events_with_actor_and_ids() {
     s.identity()
         .confirm_totp_enrollment(bearer(
             pb::ConfirmTotpEnrollmentRequest {
-                code: totp_now(&enrol.secret),
+                code: s.totp(&enrol.secret),
             },
             &bob.token,
         ))
