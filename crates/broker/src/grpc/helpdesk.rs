@@ -4,7 +4,7 @@
 //! the helpdesk connectors (docs/helpdesk.md).
 
 use super::caller;
-use super::convert::ts;
+use super::convert::{ts, ts_ms};
 use crate::Core;
 use crate::domain::input;
 use crate::error::Error;
@@ -116,8 +116,8 @@ fn secret_in(kind: Kind, raw: &str) -> Result<(String, String), Error> {
     Ok((s.to_string(), String::new()))
 }
 
-pub(crate) fn connector_out(m: &helpdesk_connectors::Model) -> HelpdeskConnector {
-    HelpdeskConnector {
+pub(crate) fn connector_out(m: &helpdesk_connectors::Model) -> Result<HelpdeskConnector, Error> {
+    Ok(HelpdeskConnector {
         connector_id: m.id.clone(),
         kind: Kind::parse(&m.kind).map(kind_out).unwrap_or_default() as i32,
         display_name: m.display_name.clone(),
@@ -129,9 +129,9 @@ pub(crate) fn connector_out(m: &helpdesk_connectors::Model) -> HelpdeskConnector
             subject_field: m.subject_field.clone(),
             tags_field: m.tags_field.clone(),
         }),
-        create_time: ts(m.created_at_ms),
+        create_time: ts(keyholder_kit::instant::from_stored(m.created_at_us)?),
         request_tag: m.request_tag.clone(),
-    }
+    })
 }
 
 pub(super) async fn create_connector(
@@ -202,11 +202,11 @@ pub(super) async fn create_connector(
                 tags_field,
                 request_tag,
                 created_by: p.id.clone(),
-                created_at_ms: core.clock.now().timestamp_millis(),
+                created_at_us: keyholder_kit::instant::to_stored(core.clock.now()),
             };
             connectors::insert(core.store.db(), row.clone()).await?;
             Ok(CreateHelpdeskConnectorResponse {
-                connector: Some(connector_out(&row)),
+                connector: Some(connector_out(&row)?),
                 generated_signing_secret: generated,
             })
         },
@@ -224,7 +224,7 @@ pub(super) async fn list_connectors(
             .await?
             .iter()
             .map(connector_out)
-            .collect(),
+            .collect::<Result<_, _>>()?,
     })
 }
 
@@ -250,7 +250,7 @@ fn subscription_out(m: &webhook_subscriptions::Model) -> WebhookSubscription {
             .filter(|t| !t.is_empty())
             .map(str::to_string)
             .collect(),
-        create_time: ts(m.created_at_ms),
+        create_time: ts_ms(m.created_at_ms),
     }
 }
 
@@ -353,8 +353,8 @@ fn delivery_out(d: &webhook_deliveries::Model) -> WebhookDelivery {
         state: state as i32,
         attempts: d.attempts,
         last_error: d.last_error.clone(),
-        create_time: ts(d.created_at_ms),
-        deliver_time: d.delivered_at_ms.and_then(ts),
+        create_time: ts_ms(d.created_at_ms),
+        deliver_time: d.delivered_at_ms.and_then(ts_ms),
     }
 }
 
