@@ -162,13 +162,11 @@ impl AccessCache {
             Err(miss) => match &*miss {
                 Miss::Absent => Ok(None),
                 Miss::Stale(st) => Ok(Some(st.clone())),
-                Miss::Failed(e) => Err(e
-                    .lock()
-                    .ok()
-                    .and_then(|mut e| e.take())
-                    .unwrap_or_else(|| {
+                Miss::Failed(e) => {
+                    Err(e.lock().ok().and_then(|mut e| e.take()).unwrap_or_else(|| {
                         Error::Internal("reading the support session failed".into())
-                    })),
+                    }))
+                }
             },
         }
     }

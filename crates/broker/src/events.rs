@@ -5,13 +5,13 @@
 //! them in the transaction of the change; handlers never shape an event.
 
 use crate::cache::SessionState;
+use crate::domain::Person;
 use crate::domain::grant::{EndedGrant, Extended, Grant};
 use crate::domain::limits::Settings;
 use crate::domain::request::{AccessRequest, Decided};
 use crate::domain::scope::Scope;
 use crate::domain::session::Session;
 use crate::domain::state::{GrantState, RequestEvent};
-use crate::domain::Person;
 use chrono::{DateTime, Utc};
 use keyholder_proto::audit::v1::{Actor, Event, EventKind};
 
@@ -99,12 +99,7 @@ fn scope_json(s: &Scope) -> String {
 }
 
 /// An event about a request.
-pub fn for_request(
-    kind: EventKind,
-    r: &AccessRequest,
-    actor: Actor,
-    now: DateTime<Utc>,
-) -> Event {
+pub fn for_request(kind: EventKind, r: &AccessRequest, actor: Actor, now: DateTime<Utc>) -> Event {
     let mut e = base(kind, &r.tenant_id, actor, now);
     e.agent = Some(agent(&r.agent));
     e.access_request_id = r.id.clone();
@@ -226,7 +221,12 @@ pub fn signed_out(s: &Session, g: &Grant, now: DateTime<Utc>) -> Event {
 }
 
 /// A tenant's settings changed.
-pub fn settings_changed(old: &Settings, new: &Settings, admin: &Person, now: DateTime<Utc>) -> Event {
+pub fn settings_changed(
+    old: &Settings,
+    new: &Settings,
+    admin: &Person,
+    now: DateTime<Utc>,
+) -> Event {
     let mut e = base(
         EventKind::ModeChanged,
         &new.tenant_id,
@@ -236,10 +236,19 @@ pub fn settings_changed(old: &Settings, new: &Settings, admin: &Person, now: Dat
     let attrs = [
         ("mode", new.mode.as_str().to_string()),
         ("previous_mode", old.mode.as_str().to_string()),
-        ("request_ttl_secs", new.request_ttl.num_seconds().to_string()),
-        ("default_grant_secs", new.default_grant.num_seconds().to_string()),
+        (
+            "request_ttl_secs",
+            new.request_ttl.num_seconds().to_string(),
+        ),
+        (
+            "default_grant_secs",
+            new.default_grant.num_seconds().to_string(),
+        ),
         ("max_grant_secs", new.max_grant.num_seconds().to_string()),
-        ("standing_scope", scope_attr(&scope_json(&new.standing_scope))),
+        (
+            "standing_scope",
+            scope_attr(&scope_json(&new.standing_scope)),
+        ),
     ];
     for (k, v) in attrs {
         e.attributes.insert(k.into(), v);

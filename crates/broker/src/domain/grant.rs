@@ -174,7 +174,9 @@ impl Grant {
     /// Expires a grant whose time has run out.
     pub fn expire(&self, now: DateTime<Utc>) -> Result<EndedGrant, DomainError> {
         if now < self.expire_at {
-            return Err(DomainError::Conflict("the grant has not run out yet".into()));
+            return Err(DomainError::Conflict(
+                "the grant has not run out yet".into(),
+            ));
         }
         let state = self.state.on(GrantEvent::Expire)?;
         Ok(self.ended(
@@ -255,7 +257,10 @@ mod tests {
         assert!(matches!(again, Err(DomainError::Conflict(_))));
         // Past its end a grant is expired, not revocable.
         let late = t0() + Duration::days(31);
-        assert!(g.revoke("admin", EndCause::Revoked, String::new(), late).is_err());
+        assert!(
+            g.revoke("admin", EndCause::Revoked, String::new(), late)
+                .is_err()
+        );
         assert_eq!(
             g.end("admin", EndCause::Revoked, String::new(), late)
                 .map(|e| (e.grant.state, e.cause)),

@@ -189,7 +189,12 @@ impl AccessRequest {
     }
 
     /// Denies.
-    pub fn deny(&self, admin_id: &str, note: &str, now: DateTime<Utc>) -> Result<Decided, DomainError> {
+    pub fn deny(
+        &self,
+        admin_id: &str,
+        note: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Decided, DomainError> {
         self.decided(RequestEvent::Deny, admin_id, note, "", now)
     }
 
@@ -247,8 +252,7 @@ mod tests {
             id: "adm".into(),
             ..Person::default()
         };
-        let (g, d) = r
-            .approve("g".into(), &admin, Scope::read_only(), None, "ok", &s, t0())?;
+        let (g, d) = r.approve("g".into(), &admin, Scope::read_only(), None, "ok", &s, t0())?;
         assert_eq!(d.request.state, RequestState::Approved);
         assert_eq!(d.request.grant_id, "g");
         assert_eq!(g.expire_at, t0() + s.default_grant);
@@ -256,11 +260,17 @@ mod tests {
         assert!(d.request.deny("adm", "", t0()).is_err());
         // Closed support access approves nothing; time runs pending requests out.
         s.mode = Mode::Closed;
-        assert!(r.approve("g".into(), &admin, Scope::read_only(), None, "", &s, t0()).is_err());
+        assert!(
+            r.approve("g".into(), &admin, Scope::read_only(), None, "", &s, t0())
+                .is_err()
+        );
         let late = r.expire_at;
         assert!(r.deny("adm", "", late).is_err());
         assert!(r.cancel("adm", "", late).is_err());
-        assert_eq!(r.expire(late).map(|d| d.request.state), Ok(RequestState::Expired));
+        assert_eq!(
+            r.expire(late).map(|d| d.request.state),
+            Ok(RequestState::Expired)
+        );
         assert!(r.expire(t0()).is_err());
         Ok(())
     }

@@ -25,13 +25,21 @@ const COLUMNS: &[(&str, &str, &str)] = &[
     ("broker_grants", "created_at", "created_at_us"),
     ("broker_grants", "expire_at", "expire_at_us"),
     ("broker_grants", "ended_at", "ended_at_us"),
-    ("broker_grants", "credential_used_at", "credential_used_at_us"),
+    (
+        "broker_grants",
+        "credential_used_at",
+        "credential_used_at_us",
+    ),
     ("broker_grants", "ending_notice_for", "ending_notice_for_us"),
     ("broker_sessions", "signed_in_at", "signed_in_at_us"),
     ("broker_sessions", "ended_at", "ended_at_us"),
     ("broker_revocations", "created_at", "created_at_us"),
     ("broker_keys", "created_at", "created_at_us"),
-    ("broker_helpdesk_connectors", "created_at_ms", "created_at_us"),
+    (
+        "broker_helpdesk_connectors",
+        "created_at_ms",
+        "created_at_us",
+    ),
 ];
 
 /// Renames each column and scales its values: up, old → new times 1000;

@@ -73,7 +73,10 @@ pub async fn end_session<C: ConnectionTrait>(
             sessions::Column::EndedAtUs,
             Expr::value(s.ended_at.map(to_stored)),
         )
-        .col_expr(sessions::Column::EndReason, Expr::value(s.end_reason.clone()))
+        .col_expr(
+            sessions::Column::EndReason,
+            Expr::value(s.end_reason.clone()),
+        )
         .filter(sessions::Column::Id.eq(&s.id))
         .filter(sessions::Column::EndedAtUs.is_null())
         .exec(conn)

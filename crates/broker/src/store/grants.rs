@@ -83,11 +83,11 @@ impl Store {
             }
             Some(GrantState::Expired) => {
                 q = q.filter(
-                    grants::Column::State
-                        .eq(GrantState::Expired.as_str())
-                        .or(grants::Column::State
+                    grants::Column::State.eq(GrantState::Expired.as_str()).or(
+                        grants::Column::State
                             .eq(active)
-                            .and(grants::Column::ExpireAtUs.lte(now_us))),
+                            .and(grants::Column::ExpireAtUs.lte(now_us)),
+                    ),
                 );
             }
             Some(GrantState::Revoked) => {
@@ -209,8 +209,15 @@ impl Store {
                 .map(grant_from)
                 .transpose()?;
             if let Some(x) = still_due.and_then(|g| g.expire(now).ok())
-                && end_grant(&txn, self.is_postgres(), &x, events::system(), now, &mut ended)
-                    .await?
+                && end_grant(
+                    &txn,
+                    self.is_postgres(),
+                    &x,
+                    events::system(),
+                    now,
+                    &mut ended,
+                )
+                .await?
             {
                 n += 1;
             }
@@ -229,10 +236,10 @@ impl Store {
         notice: chrono::Duration,
     ) -> Result<usize, Error> {
         let now_us = to_stored(now);
-        let not_yet = grants::Column::EndingNoticeForUs.is_null().or(Expr::col(
-            grants::Column::EndingNoticeForUs,
-        )
-        .ne(Expr::col(grants::Column::ExpireAtUs)));
+        let not_yet = grants::Column::EndingNoticeForUs
+            .is_null()
+            .or(Expr::col(grants::Column::EndingNoticeForUs)
+                .ne(Expr::col(grants::Column::ExpireAtUs)));
         let due = grants::Entity::find()
             .filter(grants::Column::State.eq(GrantState::Active.as_str()))
             .filter(grants::Column::ExpireAtUs.gt(now_us))

@@ -121,7 +121,10 @@ impl Store {
         let r = &d.request;
         let mut q = requests::Entity::update_many()
             .col_expr(requests::Column::State, Expr::value(r.state.as_str()))
-            .col_expr(requests::Column::DecidedBy, Expr::value(r.decided_by.clone()))
+            .col_expr(
+                requests::Column::DecidedBy,
+                Expr::value(r.decided_by.clone()),
+            )
             .col_expr(
                 requests::Column::DecidedAtUs,
                 Expr::value(r.decided_at.map(to_stored)),
@@ -191,7 +194,12 @@ impl Store {
             let d = r.expire(now)?;
             let txn = self.begin().await?;
             if Self::decide(&txn, &d, now).await? {
-                push(&txn, &events::request_decided(&d, events::system(), now), now).await?;
+                push(
+                    &txn,
+                    &events::request_decided(&d, events::system(), now),
+                    now,
+                )
+                .await?;
                 n += 1;
             }
             self.commit(txn, &Ended::default()).await?;

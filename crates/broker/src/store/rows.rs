@@ -3,12 +3,12 @@
 //! that does not read back is an error, never a default.
 
 use super::entities::{grants, requests, sessions};
+use crate::domain::Person;
 use crate::domain::grant::Grant;
 use crate::domain::request::AccessRequest;
 use crate::domain::scope::Scope;
 use crate::domain::session::Session;
 use crate::domain::state::{GrantState, RequestState};
-use crate::domain::Person;
 use crate::error::Error;
 use chrono::{DateTime, Duration, Utc};
 use keyholder_kit::instant::{from_stored, to_stored};

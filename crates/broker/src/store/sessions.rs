@@ -101,7 +101,9 @@ impl Store {
                 }));
             }
         };
-        let opened = self.open_session(&txn, session.under(&grant.id), &grant, now).await?;
+        let opened = self
+            .open_session(&txn, session.under(&grant.id), &grant, now)
+            .await?;
         self.commit(txn, &Ended::default()).await?;
         Ok(Ok((opened, grant)))
     }
@@ -126,7 +128,15 @@ impl Store {
                 // Past its end but not swept yet: expire it now so the new
                 // grant can take its place under the unique index.
                 let x = g.expire(now)?;
-                end_grant(&txn, self.is_postgres(), &x, events::system(), now, &mut ended).await?;
+                end_grant(
+                    &txn,
+                    self.is_postgres(),
+                    &x,
+                    events::system(),
+                    now,
+                    &mut ended,
+                )
+                .await?;
                 None
             }
             None => None,
@@ -155,7 +165,9 @@ impl Store {
                 }
             }
         };
-        let opened = self.open_session(&txn, session.under(&grant.id), &grant, now).await?;
+        let opened = self
+            .open_session(&txn, session.under(&grant.id), &grant, now)
+            .await?;
         self.commit(txn, &ended).await?;
         Ok((opened, grant))
     }

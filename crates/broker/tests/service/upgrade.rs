@@ -55,7 +55,9 @@ fn old_rows() -> Vec<String> {
             "INSERT INTO broker_sessions VALUES ('s1', 't1', 'a1', 'g1', 'a reason', {t}, {exp}, \
              'sign-out', 'rh')"
         ),
-        format!("INSERT INTO broker_revocations (grant_id, session_id, created_at) VALUES ('g1', 's1', {t})"),
+        format!(
+            "INSERT INTO broker_revocations (grant_id, session_id, created_at) VALUES ('g1', 's1', {t})"
+        ),
     ]
 }
 
@@ -83,7 +85,12 @@ async fn an_upgraded_database_keeps_its_instants() {
     let g = store.grant("g1").await.unwrap().unwrap();
     assert_eq!(g.state, GrantState::Active);
     assert_eq!(
-        (g.created_at, g.expire_at, g.credential_used_at, g.ending_notice_for),
+        (
+            g.created_at,
+            g.expire_at,
+            g.credential_used_at,
+            g.ending_notice_for
+        ),
         (
             at(T_MS),
             at(T_MS + 8 * HOUR_MS),
