@@ -19,7 +19,7 @@ use tonic::Request;
 pub(crate) const CHECK_ACCESS: &str = "broker.check_access";
 
 async fn claims(core: &Core, token: &str) -> Result<Arc<SessionClaims>, Error> {
-    let now = core.clock.now();
+    let now = core.now();
     if let Some(c) = core.session_tokens.get(token).await {
         check_time(&c, now)?;
         return Ok(c);
@@ -83,7 +83,7 @@ async fn session(core: &Core, token: &str, tenant_id: &str) -> Result<Session, E
             "the support session does not exist".into(),
         ));
     };
-    match not_live(core, &st, core.clock.now()) {
+    match not_live(core, &st, core.now()) {
         Some(why) => Ok(Session::Refused(Some(c), Some(st), why)),
         None => Ok(Session::Live(c, st)),
     }
@@ -114,7 +114,7 @@ pub(super) async fn check_access(
     if r.record
         && let Some(st) = st
     {
-        let now = core.clock.now();
+        let now = core.now();
         core.store
             .record_event(&events::action(&st, &entity, &action, allowed, now), now)
             .await?;
@@ -182,7 +182,7 @@ pub(super) async fn check_access_batch(
     if r.record
         && let Some(st) = st
     {
-        let now = core.clock.now();
+        let now = core.now();
         let events: Vec<Event> = pairs
             .iter()
             .zip(&decisions)
@@ -234,7 +234,7 @@ pub(super) async fn report_action(
     let st = state(core, &c.sid)
         .await?
         .ok_or_else(|| Error::NotFound("the support session does not exist".into()))?;
-    let now = core.clock.now();
+    let now = core.now();
     if let Some(why) = not_live(core, &st, now) {
         let why = why
             .strip_prefix("the support session has ended (")

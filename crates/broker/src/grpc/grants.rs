@@ -46,7 +46,7 @@ pub(super) async fn get(
     let g = load(core, p, &req.get_ref().grant_id).await?;
     p.require_agent_or_admin_of(&g.agent.id, &g.tenant_id)?;
     Ok(GetGrantResponse {
-        grant: Some(grant_out(&g, core.clock.now())),
+        grant: Some(grant_out(&g, core.now())),
     })
 }
 
@@ -72,7 +72,7 @@ pub(super) async fn list(
         require_admin(p, &r.tenant_id)?;
         f.tenant_id = Some(r.tenant_id.clone());
     }
-    let now = core.clock.now();
+    let now = core.now();
     let (rows, next) = core.store.list_grants(&f, page, now).await?;
     Ok(ListGrantsResponse {
         grants: rows.iter().map(|g| grant_out(g, now)).collect(),
@@ -90,7 +90,7 @@ pub(super) async fn extend(
     let g = load(core, p, &r.grant_id).await?;
     require_capability(p, &g.tenant_id, Capability::ManageSupportGrants)?;
     idempotent(core, &p.id, "ExtendGrant", &r.request_id, async {
-        let now = core.clock.now();
+        let now = core.now();
         g.check(GrantEvent::Extend, now)?;
         let new_end = time("expire_time", r.expire_time)?
             .ok_or_else(|| Error::InvalidArgument("expire_time is required".into()))?;
@@ -120,7 +120,7 @@ pub(super) async fn revoke(
     require_capability(p, &g.tenant_id, Capability::ManageSupportGrants)?;
     let why = input::optional_text("reason", &r.reason, input::MAX_NOTE_LEN)?;
     idempotent(core, &p.id, "RevokeGrant", &r.request_id, async {
-        let now = core.clock.now();
+        let now = core.now();
         let x = g.revoke(&p.id, EndCause::Revoked, why, now)?;
         let actor = events::actor(&admin(p), "employee");
         if !core.store.end_grant(&x, actor, now).await? {
@@ -153,7 +153,7 @@ pub(super) async fn issue_credential(
     p.require_support_agent()?;
     // Another agent's grant is not theirs to see: load answers NOT_FOUND.
     let g = load(core, p, &req.get_ref().grant_id).await?;
-    let now = core.clock.now();
+    let now = core.now();
     g.check(GrantEvent::Use, now)?;
     if g.credential_used_at.is_some() {
         return Err(credential_used());
@@ -192,7 +192,7 @@ pub(super) async fn close_ticket(
         let actor = events::actor(&admin(p), "service_account");
         let (revoked, cancelled) = core
             .store
-            .close_ticket(&tenant_id, &ticket_ref, actor, core.clock.now())
+            .close_ticket(&tenant_id, &ticket_ref, actor, core.now())
             .await?;
         Ok(CloseTicketResponse {
             revoked_grant_ids: revoked,

@@ -10,8 +10,9 @@ use crate::domain::input;
 use crate::error::Error;
 use crate::helpdesk::payload::Kind;
 use crate::helpdesk::signature::{WHSEC, standard_key};
-use crate::store::entities::{helpdesk_connectors, webhook_deliveries, webhook_subscriptions};
-use crate::store::{helpdesk as connectors, webhooks};
+use crate::store::entities::{webhook_deliveries, webhook_subscriptions};
+use crate::store::helpdesk::{CONNECTOR_SECRET, Connector};
+use crate::store::webhooks;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use keyholder_kit::paging::Page;
@@ -55,7 +56,7 @@ where
         rpc,
         &request_id,
         kept.encode_to_vec(),
-        core.clock.now().timestamp_millis(),
+        core.now().timestamp_millis(),
     )
     .await?;
     Ok(r)
@@ -116,8 +117,8 @@ fn secret_in(kind: Kind, raw: &str) -> Result<(String, String), Error> {
     Ok((s.to_string(), String::new()))
 }
 
-pub(crate) fn connector_out(m: &helpdesk_connectors::Model) -> Result<HelpdeskConnector, Error> {
-    Ok(HelpdeskConnector {
+pub(crate) fn connector_out(m: &Connector) -> HelpdeskConnector {
+    HelpdeskConnector {
         connector_id: m.id.clone(),
         kind: Kind::parse(&m.kind).map(kind_out).unwrap_or_default() as i32,
         display_name: m.display_name.clone(),
@@ -129,9 +130,9 @@ pub(crate) fn connector_out(m: &helpdesk_connectors::Model) -> Result<HelpdeskCo
             subject_field: m.subject_field.clone(),
             tags_field: m.tags_field.clone(),
         }),
-        create_time: ts(keyholder_kit::instant::from_stored(m.created_at_us)?),
+        create_time: ts(m.created_at),
         request_tag: m.request_tag.clone(),
-    })
+    }
 }
 
 pub(super) async fn create_connector(
@@ -187,9 +188,9 @@ pub(super) async fn create_connector(
             let id = uuid::Uuid::now_v7().to_string();
             let sealed = core
                 .kek
-                .seal_str(connectors::CONNECTOR_SECRET, &id, &secret)
+                .seal_str(CONNECTOR_SECRET, &id, &secret)
                 .map_err(|e| Error::Internal(e.to_string()))?;
-            let row = helpdesk_connectors::Model {
+            let c = Connector {
                 id,
                 kind: kind.as_str().into(),
                 display_name,
@@ -202,11 +203,11 @@ pub(super) async fn create_connector(
                 tags_field,
                 request_tag,
                 created_by: p.id.clone(),
-                created_at_us: keyholder_kit::instant::to_stored(core.clock.now()),
+                created_at: core.now(),
             };
-            connectors::insert(core.store.db(), row.clone()).await?;
+            core.store.add_connector(&c).await?;
             Ok(CreateHelpdeskConnectorResponse {
-                connector: Some(connector_out(&row)?),
+                connector: Some(connector_out(&c)),
                 generated_signing_secret: generated,
             })
         },
@@ -220,11 +221,13 @@ pub(super) async fn list_connectors(
 ) -> Result<ListHelpdeskConnectorsResponse, Error> {
     caller(&req)?.0.require_operator()?;
     Ok(ListHelpdeskConnectorsResponse {
-        connectors: connectors::all(core.store.db())
+        connectors: core
+            .store
+            .connectors()
             .await?
             .iter()
             .map(connector_out)
-            .collect::<Result<_, _>>()?,
+            .collect(),
     })
 }
 
@@ -234,7 +237,7 @@ pub(super) async fn delete_connector(
 ) -> Result<DeleteHelpdeskConnectorResponse, Error> {
     caller(&req)?.0.require_operator()?;
     let id = input::uuid("connector_id", &req.get_ref().connector_id)?;
-    if !connectors::delete(core.store.db(), &id).await? {
+    if !core.store.delete_connector(&id).await? {
         return Err(Error::NotFound(format!("connector {id} not found")));
     }
     Ok(DeleteHelpdeskConnectorResponse {})
@@ -303,7 +306,7 @@ pub(super) async fn create_subscription(
                 event_types,
                 secret: sealed,
                 created_by: p.id.clone(),
-                created_at_ms: core.clock.now().timestamp_millis(),
+                created_at_ms: core.now().timestamp_millis(),
             };
             webhooks::insert(core.store.db(), row.clone()).await?;
             Ok(CreateWebhookSubscriptionResponse {

@@ -70,7 +70,7 @@ where
         rpc,
         request_id,
         r.encode_to_vec(),
-        core.clock.now().timestamp_millis(),
+        core.now().timestamp_millis(),
     )
     .await?;
     Ok(r)

@@ -111,7 +111,7 @@ pub(super) async fn create(
         };
         let m = open_request(core, events::actor(&person(p), kind), agent, asked).await?;
         Ok(CreateAccessRequestResponse {
-            access_request: Some(request_out(&m, core.clock.now())),
+            access_request: Some(request_out(&m, core.now())),
         })
     })
     .await
@@ -134,7 +134,7 @@ pub(crate) async fn open_request(
         )));
     }
     let id = uuid::Uuid::now_v7().to_string();
-    let r = AccessRequest::open(id, asked, agent, &requester.actor_id, &s, core.clock.now())?;
+    let r = AccessRequest::open(id, asked, agent, &requester.actor_id, &s, core.now())?;
     core.store.create_request(&r, requester).await?;
     Ok(r)
 }
@@ -159,7 +159,7 @@ pub(super) async fn get(
     let r = load(core, p, &req.get_ref().access_request_id).await?;
     p.require_agent_or_admin_of(&r.agent.id, &r.tenant_id)?;
     Ok(GetAccessRequestResponse {
-        access_request: Some(request_out(&r, core.clock.now())),
+        access_request: Some(request_out(&r, core.now())),
     })
 }
 
@@ -185,7 +185,7 @@ pub(super) async fn list(
         require_admin(p, &r.tenant_id)?;
         f.tenant_id = Some(r.tenant_id.clone());
     }
-    let now = core.clock.now();
+    let now = core.now();
     let (rows, next) = core.store.list_requests(&f, page, now).await?;
     Ok(ListAccessRequestsResponse {
         access_requests: rows.iter().map(|m| request_out(m, now)).collect(),
@@ -204,7 +204,7 @@ pub(super) async fn approve(
     require_capability(p, &m.tenant_id, Capability::DecideAccessRequests)?;
     let note = input::optional_text("note", &r.note, input::MAX_NOTE_LEN)?;
     idempotent(core, &p.id, "ApproveAccessRequest", &r.request_id, async {
-        let now = core.clock.now();
+        let now = core.now();
         let s = core.store.settings(&m.tenant_id).await?;
         // First, so that a request cancelled by closing is refused for the
         // reason that matters (the store checks again, against a race).
@@ -251,7 +251,7 @@ pub(super) async fn deny(
     require_capability(p, &m.tenant_id, Capability::DecideAccessRequests)?;
     let note = input::optional_text("note", &r.note, input::MAX_NOTE_LEN)?;
     idempotent(core, &p.id, "DenyAccessRequest", &r.request_id, async {
-        let now = core.clock.now();
+        let now = core.now();
         let admin = person(p);
         let decided = m.deny(&admin.id, &note, now)?;
         if !core

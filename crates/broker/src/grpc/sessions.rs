@@ -70,7 +70,7 @@ async fn refuse(
     cause: &str,
     grant_id: &str,
 ) -> Error {
-    let now = core.clock.now();
+    let now = core.now();
     let e = events::sign_in_refused(tenant_id, &person(p), reason, cause, grant_id, now);
     if let Err(err) = core.store.record_event(&e, now).await {
         tracing::error!(error = %err, tenant_id, "could not record a refused sign-in");
@@ -110,7 +110,7 @@ async fn missing_credential_cause(core: &Core, tenant_id: &str, agent_id: &str) 
         limit: 1,
         offset: 0,
     };
-    let now = core.clock.now();
+    let now = core.now();
     let latest = match core.store.list_requests(&f, page, now).await {
         Ok((r, _)) => r.into_iter().next(),
         Err(e) => {
@@ -153,7 +153,7 @@ pub(super) async fn sign_in(
         .await);
     }
     // A dismissed agent's token was already refused at the gate.
-    let now = core.clock.now();
+    let now = core.now();
     let s = core.store.settings(&r.tenant_id).await?;
     if s.mode == Mode::Closed {
         return Err(refuse(
@@ -223,7 +223,7 @@ pub(super) async fn refresh(
         .await?
         .ok_or_else(gone)?;
     let g = core.store.grant(&s.grant_id).await?.ok_or_else(gone)?;
-    let now = core.clock.now();
+    let now = core.now();
     if !still_active(core, &s.agent_id, now).await? {
         return Err(Error::PermissionDenied(
             "the support agent's account has been deactivated; the support session has ended"
@@ -252,7 +252,7 @@ pub(super) async fn sign_out(
         .ok()
         .and_then(|h| h.typ)
         .is_some_and(|t| t == session_token::TOKEN_TYPE);
-    let now = core.clock.now();
+    let now = core.now();
     let mut session_id = input::optional_uuid("session_id", &req.get_ref().session_id)?;
     let owner = if is_session_token {
         let c = core.keys.verify(&token, now).await?;

@@ -85,7 +85,7 @@ pub(super) async fn update(
                 max_grant: duration("max_grant_duration", r.max_grant_duration)?,
                 standing_scope,
             };
-            let now = core.clock.now();
+            let now = core.now();
             let old = core.store.settings(&r.tenant_id).await?;
             let new = apply_change(&old, change, &admin, now)?;
             core.store.save_settings(&old, &new, &admin, now).await?;

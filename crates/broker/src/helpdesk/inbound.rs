@@ -102,7 +102,7 @@ fn helpdesk_actor(c: &Connector) -> Actor {
 }
 
 async fn refuse(core: &Core, budget: &RefusalBudget, d: &Delivery<'_>, why: Refusal) -> Outcome {
-    let now = core.clock.now();
+    let now = core.now();
     // The id from the URL is only quoted when it looks like one.
     let connector =
         input::uuid("connector_id", d.connector_id).unwrap_or_else(|_| "(malformed)".into());
@@ -143,7 +143,7 @@ pub(crate) async fn handle(core: &Core, budget: &RefusalBudget, d: Delivery<'_>)
             return Outcome::Unavailable;
         }
     };
-    let now = core.clock.now();
+    let now = core.now();
     let now_s = now.timestamp();
     let verified = match kind {
         Kind::Zendesk => signature::zendesk(secret.as_bytes(), d.header, d.body, now_s),
@@ -296,7 +296,7 @@ async fn request_access(
     ticket: &str,
     reason: String,
 ) -> Outcome {
-    let now = core.clock.now();
+    let now = core.now();
     let pending = RequestFilter {
         tenant_id: Some(tenant.to_string()),
         agent_id: Some(agent.id.clone()),

@@ -5,6 +5,7 @@ use super::Store;
 use super::entities::{helpdesk_connectors as connectors, helpdesk_receipts as receipts};
 use crate::error::Error;
 use chrono::{DateTime, Utc};
+use keyholder_kit::instant::{from_stored, to_stored};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
@@ -119,11 +120,19 @@ pub struct Connector {
     pub tags_field: String,
     /// The tag that opens an access request; empty: none.
     pub request_tag: String,
+    /// The operator who registered it.
+    pub created_by: String,
+    /// When.
+    pub created_at: DateTime<Utc>,
 }
 
-impl From<connectors::Model> for Connector {
-    fn from(m: connectors::Model) -> Self {
-        Self {
+impl TryFrom<connectors::Model> for Connector {
+    type Error = Error;
+
+    fn try_from(m: connectors::Model) -> Result<Self, Error> {
+        Ok(Self {
+            created_at: from_stored(m.created_at_us)?,
+            created_by: m.created_by,
             id: m.id,
             kind: m.kind,
             display_name: m.display_name,
@@ -135,14 +144,54 @@ impl From<connectors::Model> for Connector {
             subject_field: m.subject_field,
             tags_field: m.tags_field,
             request_tag: m.request_tag,
-        }
+        })
+    }
+}
+
+fn row(c: &Connector) -> connectors::Model {
+    connectors::Model {
+        id: c.id.clone(),
+        kind: c.kind.clone(),
+        display_name: c.display_name.clone(),
+        secret: c.secret.clone(),
+        tenant_field: c.tenant_field.clone(),
+        ticket_field: c.ticket_field.clone(),
+        status_field: c.status_field.clone(),
+        agent_email_field: c.agent_email_field.clone(),
+        subject_field: c.subject_field.clone(),
+        tags_field: c.tags_field.clone(),
+        request_tag: c.request_tag.clone(),
+        created_by: c.created_by.clone(),
+        created_at_us: to_stored(c.created_at),
     }
 }
 
 impl Store {
     /// One connector.
     pub async fn connector(&self, id: &str) -> Result<Option<Connector>, Error> {
-        Ok(get(self.db(), id).await?.map(Connector::from))
+        get(self.db(), id)
+            .await?
+            .map(Connector::try_from)
+            .transpose()
+    }
+
+    /// Every connector, oldest first.
+    pub async fn connectors(&self) -> Result<Vec<Connector>, Error> {
+        all(self.db())
+            .await?
+            .into_iter()
+            .map(Connector::try_from)
+            .collect()
+    }
+
+    /// Registers a connector (its secret already sealed).
+    pub async fn add_connector(&self, c: &Connector) -> Result<(), Error> {
+        Ok(insert(self.db(), row(c)).await?)
+    }
+
+    /// Removes a connector; false when there was none.
+    pub async fn delete_connector(&self, id: &str) -> Result<bool, Error> {
+        Ok(delete(self.db(), id).await?)
     }
 
     /// Claims a webhook delivery id for `connector_id` (see [`claim`]).

@@ -42,6 +42,13 @@ impl Ended {
     }
 }
 
+/// `t` to the microsecond, what a stored instant holds: the time every
+/// change is made at, so an answer given at once equals the record read back.
+pub fn at_stored_precision(t: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::SubsecRound;
+    t.trunc_subsecs(6)
+}
+
 /// Writes `e` into the outbox in the caller's transaction. The outbox keeps
 /// its own (millisecond) unit until its own migration replaces it; this is
 /// the one place that converts for it.
