@@ -296,6 +296,36 @@ pub fn action(
     e
 }
 
+/// An action a backend reported, as [`reported_action`] records it.
+pub struct Reported<'a> {
+    /// The event's id (stable per retry key).
+    pub event_id: String,
+    /// Entity.
+    pub entity: &'a str,
+    /// Action.
+    pub action: &'a str,
+    /// Whether the scope allows it.
+    pub allowed: bool,
+    /// The record acted on, if named.
+    pub resource_id: String,
+    /// What was done, if told.
+    pub detail: String,
+}
+
+/// What a session did, as its backend reported it.
+pub fn reported_action(st: &SessionState, r: Reported<'_>, now: DateTime<Utc>) -> Event {
+    let mut e = action(st, r.entity, r.action, r.allowed, now);
+    e.event_id = r.event_id;
+    if !r.resource_id.is_empty() {
+        e.attributes.insert("resource_id".into(), r.resource_id);
+    }
+    if !r.detail.is_empty() {
+        e.attributes.insert("detail".into(), r.detail);
+    }
+    e.attributes.insert("reported".into(), "true".into());
+    e
+}
+
 /// A helpdesk webhook refused, recorded under `tenant_id`.
 pub fn webhook_refused(
     tenant_id: &str,

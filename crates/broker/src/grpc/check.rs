@@ -247,15 +247,15 @@ pub(super) async fn report_action(
     }
     let event_id = action_event_id(&who.0.id, &st.session_id, &request_id);
     let allowed = st.scope.allows(&entity, &action).allowed;
-    let mut e = events::action(&st, &entity, &action, allowed, now);
-    e.event_id = event_id.clone();
-    if !resource_id.is_empty() {
-        e.attributes.insert("resource_id".into(), resource_id);
-    }
-    if !detail.is_empty() {
-        e.attributes.insert("detail".into(), detail);
-    }
-    e.attributes.insert("reported".into(), "true".into());
+    let reported = events::Reported {
+        event_id: event_id.clone(),
+        entity: &entity,
+        action: &action,
+        allowed,
+        resource_id,
+        detail,
+    };
+    let e = events::reported_action(&st, reported, now);
     core.store.record_event_once(&e, now).await?;
     Ok(ReportActionResponse { event_id })
 }
