@@ -120,7 +120,7 @@ fn secret_in(kind: Kind, raw: &str) -> Result<(String, String), Error> {
 pub(crate) fn connector_out(m: &Connector) -> HelpdeskConnector {
     HelpdeskConnector {
         connector_id: m.id.clone(),
-        kind: Kind::parse(&m.kind).map(kind_out).unwrap_or_default() as i32,
+        kind: kind_out(m.kind) as i32,
         display_name: m.display_name.clone(),
         mapping: Some(HelpdeskFieldMapping {
             tenant_field: m.tenant_field.clone(),
@@ -192,7 +192,7 @@ pub(super) async fn create_connector(
                 .map_err(|e| Error::Internal(e.to_string()))?;
             let c = Connector {
                 id,
-                kind: kind.as_str().into(),
+                kind,
                 display_name,
                 secret: sealed,
                 tenant_field,

@@ -130,9 +130,7 @@ pub(crate) async fn handle(core: &Core, budget: &RefusalBudget, d: Delivery<'_>)
             return Outcome::Unavailable;
         }
     };
-    let Some(kind) = Kind::parse(&c.kind) else {
-        return refuse(core, budget, &d, Refusal::UnknownConnector).await;
-    };
+    let kind = c.kind;
     let secret = match core
         .kek
         .open_str(crate::store::helpdesk::CONNECTOR_SECRET, &c.id, &c.secret)

@@ -4,6 +4,7 @@
 use super::Store;
 use super::entities::{helpdesk_connectors as connectors, helpdesk_receipts as receipts};
 use crate::error::Error;
+use crate::helpdesk::payload::Kind;
 use chrono::{DateTime, Utc};
 use keyholder_kit::instant::{from_stored, to_stored};
 use sea_orm::sea_query::OnConflict;
@@ -100,8 +101,8 @@ pub async fn release<C: ConnectionTrait>(
 pub struct Connector {
     /// Id.
     pub id: String,
-    /// `zendesk`, `jira` or `standard`.
-    pub kind: String,
+    /// Which helpdesk signs and shapes its webhooks.
+    pub kind: Kind,
     /// Shown as the actor of what the helpdesk does.
     pub display_name: String,
     /// Sealed with the KEK (purpose [`CONNECTOR_SECRET`], row: the id).
@@ -134,7 +135,8 @@ impl TryFrom<connectors::Model> for Connector {
             created_at: from_stored(m.created_at_us)?,
             created_by: m.created_by,
             id: m.id,
-            kind: m.kind,
+            kind: Kind::parse(&m.kind)
+                .ok_or_else(|| Error::Stored(format!("connector kind {:?}", m.kind)))?,
             display_name: m.display_name,
             secret: m.secret,
             tenant_field: m.tenant_field,
@@ -151,7 +153,7 @@ impl TryFrom<connectors::Model> for Connector {
 fn row(c: &Connector) -> connectors::Model {
     connectors::Model {
         id: c.id.clone(),
-        kind: c.kind.clone(),
+        kind: c.kind.as_str().into(),
         display_name: c.display_name.clone(),
         secret: c.secret.clone(),
         tenant_field: c.tenant_field.clone(),
