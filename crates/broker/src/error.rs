@@ -45,9 +45,19 @@ pub enum Error {
     /// The database failed.
     #[error("database error: {0}")]
     Db(sea_orm::DbErr),
+    /// A stored row does not read back (an instant out of range, an
+    /// unknown state, a scope that is not JSON).
+    #[error("stored data is unreadable: {0}")]
+    Stored(String),
     /// A bug or an infrastructure failure.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<keyholder_kit::instant::OutOfRange> for Error {
+    fn from(e: keyholder_kit::instant::OutOfRange) -> Self {
+        Self::Stored(e.to_string())
+    }
 }
 
 impl From<DomainError> for Error {
@@ -77,7 +87,7 @@ impl ServiceError for Error {
             Self::PermissionDenied(_) => ErrorCode::PermissionDenied,
             Self::Unauthenticated(_) => ErrorCode::Unauthenticated,
             Self::Identity(_) | Self::Audit(_) => ErrorCode::Unavailable,
-            Self::Db(_) | Self::Internal(_) => ErrorCode::Internal,
+            Self::Db(_) | Self::Stored(_) | Self::Internal(_) => ErrorCode::Internal,
         }
     }
 

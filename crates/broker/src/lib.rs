@@ -57,6 +57,13 @@ pub(crate) struct Core {
     pub session_tokens: VerifiedTokens<SessionClaims>,
 }
 
+impl Core {
+    /// Now by the injected clock, at stored precision (microseconds).
+    pub(crate) fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        store::at_stored_precision(self.clock.now())
+    }
+}
+
 /// The broker service, prepared and ready to serve.
 pub struct Broker {
     core: Arc<Core>,

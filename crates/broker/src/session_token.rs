@@ -111,7 +111,13 @@ impl SessionKeys {
             let sealed = kek
                 .seal(SESSION_KEY, &kid, &private)
                 .map_err(|e| key_err(e.to_string()))?;
-            keys::insert(db, &kid, sealed.into_bytes(), now.timestamp_millis()).await?;
+            keys::insert(
+                db,
+                &kid,
+                sealed.into_bytes(),
+                keyholder_kit::instant::to_stored(now),
+            )
+            .await?;
             rows = keys::all(db).await?;
         }
         let first = rows

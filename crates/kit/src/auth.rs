@@ -355,7 +355,7 @@ impl Authenticator {
     /// their tokens expire, so a cached answer cannot outlive its key).
     pub async fn verify_cached(&self, token: &str) -> Result<Arc<(Principal, i64)>, AuthError> {
         let now = self.clock.now().timestamp();
-        if let Some(hit) = self.verified.get(token).filter(|hit| hit.1 > now) {
+        if let Some(hit) = self.verified.get(token).await.filter(|hit| hit.1 > now) {
             return Ok(hit);
         }
         let kid = jwt::key_id(token, ACCESS_TOKEN_TYPE)?;
@@ -367,7 +367,7 @@ impl Authenticator {
         let claims: AccessClaims = jwt::verify(token, &key, ISSUER, self.audience, now)?;
         let exp = claims.exp;
         let entry = Arc::new((Principal::from(claims), exp));
-        self.verified.put(token, entry.clone());
+        self.verified.insert(token, entry.clone()).await;
         Ok(entry)
     }
 

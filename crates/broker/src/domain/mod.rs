@@ -2,13 +2,14 @@
 //! scopes, the request and grant state machines, durations. Time is always a
 //! parameter.
 
+pub mod grant;
 pub mod input;
 pub mod limits;
 pub mod notice;
+pub mod request;
 pub mod scope;
+pub mod session;
 pub mod state;
-
-use chrono::{DateTime, Utc};
 
 /// Why a rule refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -70,14 +71,4 @@ pub struct Person {
     pub name: String,
     /// E-mail.
     pub email: String,
-}
-
-/// Milliseconds since the epoch, the stored form of every time.
-pub fn to_ms(t: DateTime<Utc>) -> i64 {
-    t.timestamp_millis()
-}
-
-/// Back from milliseconds.
-pub fn from_ms(ms: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }

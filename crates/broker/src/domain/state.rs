@@ -44,14 +44,15 @@ impl RequestState {
         }
     }
 
-    /// From the stored name.
-    pub fn parse(s: &str) -> Self {
+    /// From the stored name; None for a name no version ever stored.
+    pub fn parse(s: &str) -> Option<Self> {
         match s {
-            "pending" => Self::Pending,
-            "approved" => Self::Approved,
-            "denied" => Self::Denied,
-            "cancelled" => Self::Cancelled,
-            _ => Self::Expired,
+            "pending" => Some(Self::Pending),
+            "approved" => Some(Self::Approved),
+            "denied" => Some(Self::Denied),
+            "expired" => Some(Self::Expired),
+            "cancelled" => Some(Self::Cancelled),
+            _ => None,
         }
     }
 
@@ -114,12 +115,13 @@ impl GrantState {
         }
     }
 
-    /// From the stored name.
-    pub fn parse(s: &str) -> Self {
+    /// From the stored name; None for a name no version ever stored.
+    pub fn parse(s: &str) -> Option<Self> {
         match s {
-            "active" => Self::Active,
-            "revoked" => Self::Revoked,
-            _ => Self::Expired,
+            "active" => Some(Self::Active),
+            "expired" => Some(Self::Expired),
+            "revoked" => Some(Self::Revoked),
+            _ => None,
         }
     }
 

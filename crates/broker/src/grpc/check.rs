@@ -6,12 +6,11 @@
 use super::caller;
 use crate::Core;
 use crate::cache::SessionState;
-use crate::domain::state::GrantState;
-use crate::domain::{Person, from_ms, input};
+use crate::domain::input;
 use crate::error::Error;
 use crate::events;
 use crate::session_token::{SessionClaims, check_time};
-use keyholder_proto::audit::v1::{Event, EventKind};
+use keyholder_proto::audit::v1::Event;
 use keyholder_proto::broker::v1::*;
 use std::sync::Arc;
 use tonic::Request;
@@ -20,90 +19,29 @@ use tonic::Request;
 pub(crate) const CHECK_ACCESS: &str = "broker.check_access";
 
 async fn claims(core: &Core, token: &str) -> Result<Arc<SessionClaims>, Error> {
-    let now = core.clock.now();
-    if let Some(c) = core.session_tokens.get(token) {
+    let now = core.now();
+    if let Some(c) = core.session_tokens.get(token).await {
         check_time(&c, now)?;
         return Ok(c);
     }
     let c = Arc::new(core.keys.verify(token, now).await?);
-    core.session_tokens.put(token, c.clone());
+    core.session_tokens.insert(token, c.clone()).await;
     Ok(c)
 }
 
+/// The session's state, from the cache or (one load per session at a time)
+/// from the database.
 async fn state(core: &Core, session_id: &str) -> Result<Option<Arc<SessionState>>, Error> {
-    let cache = core.store.cache();
-    if let Some(s) = cache.get(session_id) {
-        return Ok(Some(s));
-    }
-    // Concurrent misses for one session read the database once.
-    let _turn = cache.load_turn(session_id).await;
-    if let Some(s) = cache.get(session_id) {
-        return Ok(Some(s));
-    }
-    let generation = cache.generation();
-    let Some((s, g)) = core.store.session_with_grant(session_id).await? else {
-        return Ok(None);
-    };
-    let grant_state = GrantState::parse(&g.state);
-    let ended_reason = if s.ended_at.is_some() {
-        format!("the support session has ended ({})", s.end_reason)
-    } else if grant_state != GrantState::Active {
-        format!(
-            "the grant was {}",
-            if grant_state == GrantState::Revoked {
-                "revoked"
-            } else {
-                "expired"
-            }
-        )
-    } else {
-        String::new()
-    };
-    let st = Arc::new(SessionState {
-        session_id: s.id.clone(),
-        tenant_id: s.tenant_id.clone(),
-        agent_id: s.agent_id.clone(),
-        grant_id: g.id.clone(),
-        live: ended_reason.is_empty(),
-        ended_reason,
-        grant_expire: from_ms(g.expire_at),
-        scope: serde_json::from_str(&g.scope).unwrap_or_default(),
-        agent: Person {
-            id: g.agent_id.clone(),
-            name: g.agent_name.clone(),
-            email: g.agent_email.clone(),
-        },
-        granted_by: Person {
-            id: g.granted_by_id.clone(),
-            name: g.granted_by_name.clone(),
-            email: g.granted_by_email.clone(),
-        },
-        ticket_ref: g.ticket_ref.clone(),
-        reason: s.reason.clone(),
-    });
-    cache.put(st.clone(), generation);
-    Ok(Some(st))
-}
-
-fn action_event(
-    st: &SessionState,
-    entity: &str,
-    action: &str,
-    allowed: bool,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Event {
-    let agent = events::actor(&st.agent, "support_agent");
-    let mut e = events::base(EventKind::Action, &st.tenant_id, agent.clone(), now);
-    e.agent = Some(agent);
-    e.granted_by = Some(events::actor(&st.granted_by, "employee"));
-    e.grant_id = st.grant_id.clone();
-    e.session_id = st.session_id.clone();
-    e.ticket_ref = st.ticket_ref.clone();
-    e.reason = st.reason.clone();
-    e.entity = entity.to_string();
-    e.action = action.to_string();
-    e.allowed = allowed;
-    e
+    core.store
+        .cache()
+        .get_or_load(session_id, async {
+            Ok(core
+                .store
+                .session_with_grant(session_id)
+                .await?
+                .map(|(s, g)| SessionState::of(&s, &g)))
+        })
+        .await
 }
 
 /// Entity and action of a check or report, trimmed and bounded.
@@ -145,7 +83,7 @@ async fn session(core: &Core, token: &str, tenant_id: &str) -> Result<Session, E
             "the support session does not exist".into(),
         ));
     };
-    match not_live(core, &st, core.clock.now()) {
+    match not_live(core, &st, core.now()) {
         Some(why) => Ok(Session::Refused(Some(c), Some(st), why)),
         None => Ok(Session::Live(c, st)),
     }
@@ -176,9 +114,9 @@ pub(super) async fn check_access(
     if r.record
         && let Some(st) = st
     {
-        let now = core.clock.now();
+        let now = core.now();
         core.store
-            .record_event(&action_event(&st, &entity, &action, allowed, now), now)
+            .record_event(&events::action(&st, &entity, &action, allowed, now), now)
             .await?;
     }
     let (session_id, grant_id, agent_id) = ids(claims.as_deref());
@@ -244,11 +182,11 @@ pub(super) async fn check_access_batch(
     if r.record
         && let Some(st) = st
     {
-        let now = core.clock.now();
+        let now = core.now();
         let events: Vec<Event> = pairs
             .iter()
             .zip(&decisions)
-            .map(|((entity, action), d)| action_event(&st, entity, action, d.allowed, now))
+            .map(|((entity, action), d)| events::action(&st, entity, action, d.allowed, now))
             .collect();
         core.store.record_events(&events, now).await?;
     }
@@ -296,7 +234,7 @@ pub(super) async fn report_action(
     let st = state(core, &c.sid)
         .await?
         .ok_or_else(|| Error::NotFound("the support session does not exist".into()))?;
-    let now = core.clock.now();
+    let now = core.now();
     if let Some(why) = not_live(core, &st, now) {
         let why = why
             .strip_prefix("the support session has ended (")
@@ -309,15 +247,15 @@ pub(super) async fn report_action(
     }
     let event_id = action_event_id(&who.0.id, &st.session_id, &request_id);
     let allowed = st.scope.allows(&entity, &action).allowed;
-    let mut e = action_event(&st, &entity, &action, allowed, now);
-    e.event_id = event_id.clone();
-    if !resource_id.is_empty() {
-        e.attributes.insert("resource_id".into(), resource_id);
-    }
-    if !detail.is_empty() {
-        e.attributes.insert("detail".into(), detail);
-    }
-    e.attributes.insert("reported".into(), "true".into());
+    let reported = events::Reported {
+        event_id: event_id.clone(),
+        entity: &entity,
+        action: &action,
+        allowed,
+        resource_id,
+        detail,
+    };
+    let e = events::reported_action(&st, reported, now);
     core.store.record_event_once(&e, now).await?;
     Ok(ReportActionResponse { event_id })
 }

@@ -1,12 +1,14 @@
-//! Between protobuf messages and stored rows / domain values.
+//! Between protobuf messages and domain values.
 
+use crate::domain::grant::Grant;
 use crate::domain::limits::{HARD_MAX_GRANT, Settings};
+use crate::domain::request::AccessRequest;
 use crate::domain::scope::Scope;
+use crate::domain::session::Session;
 use crate::domain::state::{GrantState, RequestState};
-use crate::domain::{DomainError, from_ms, input};
+use crate::domain::{DomainError, input};
 use crate::error::Error;
 use crate::events::timestamp;
-use crate::store::entities::{grants, requests, sessions};
 use chrono::{DateTime, Duration, Utc};
 use keyholder_proto::broker::v1 as pb;
 
@@ -52,7 +54,7 @@ pub fn time(
         .filter(|n| *n <= 999_999_999)
         .ok_or_else(out_of_range)?;
     let at = DateTime::from_timestamp(t.seconds, nanos).ok_or_else(out_of_range)?;
-    // Stored times are milliseconds in an i64; keep well inside that.
+    // Stored times are microseconds in an i64; keep well inside that.
     if at.timestamp().unsigned_abs() > MAX_TIMESTAMP_SECS {
         return Err(out_of_range());
     }
@@ -62,9 +64,15 @@ pub fn time(
 /// Latest (and, negated, earliest) timestamp accepted: the year 9999.
 const MAX_TIMESTAMP_SECS: u64 = 253_402_300_799;
 
-/// Stored milliseconds → protobuf timestamp.
-pub fn ts(ms: i64) -> Option<prost_types::Timestamp> {
-    Some(timestamp(from_ms(ms)))
+/// An instant for callers.
+pub fn ts(t: DateTime<Utc>) -> Option<prost_types::Timestamp> {
+    Some(timestamp(t))
+}
+
+/// Milliseconds the webhook tables still store (until their own migration)
+/// → protobuf timestamp; unset, not the epoch, when out of range.
+pub fn ts_ms(ms: i64) -> Option<prost_types::Timestamp> {
+    DateTime::from_timestamp_millis(ms).map(timestamp)
 }
 
 /// A requested scope, validated; unset means read-only.
@@ -80,16 +88,6 @@ pub fn scope_out(s: &Scope) -> pb::Scope {
         roles: s.roles.clone(),
         rights: s.rights.clone(),
     }
-}
-
-/// A stored scope (JSON).
-pub fn stored_scope(json: &str) -> Result<Scope, Error> {
-    serde_json::from_str(json).map_err(|e| Error::Internal(format!("stored scope: {e}")))
-}
-
-/// JSON of a scope for storing.
-pub fn scope_json(s: &Scope) -> String {
-    serde_json::to_string(s).unwrap_or_default()
 }
 
 /// Settings for callers.
@@ -124,19 +122,17 @@ pub fn mode_in(m: i32) -> Result<crate::domain::Mode, Error> {
 }
 
 /// A request for callers, with its state as of `now`.
-pub fn request_out(r: &requests::Model, now: DateTime<Utc>) -> pb::AccessRequest {
-    let state = RequestState::parse(&r.state).at(from_ms(r.expire_at), now);
-    let scope = serde_json::from_str::<Scope>(&r.scope).unwrap_or_default();
+pub fn request_out(r: &AccessRequest, now: DateTime<Utc>) -> pb::AccessRequest {
     pb::AccessRequest {
         access_request_id: r.id.clone(),
         tenant_id: r.tenant_id.clone(),
-        agent_id: r.agent_id.clone(),
+        agent_id: r.agent.id.clone(),
         requested_by: r.requested_by.clone(),
         ticket_ref: r.ticket_ref.clone(),
         reason: r.reason.clone(),
-        scope: Some(scope_out(&scope)),
-        duration: Some(pb_duration(Duration::seconds(r.duration_secs))),
-        state: match state {
+        scope: Some(scope_out(&r.scope)),
+        duration: Some(pb_duration(r.duration)),
+        state: match r.state_at(now) {
             RequestState::Pending => pb::AccessRequestState::Pending,
             RequestState::Approved => pb::AccessRequestState::Approved,
             RequestState::Denied => pb::AccessRequestState::Denied,
@@ -179,23 +175,22 @@ pub fn grant_state_in(s: i32) -> Result<Option<GrantState>, Error> {
 }
 
 /// A grant for callers, with its state as of `now`.
-pub fn grant_out(g: &grants::Model, now: DateTime<Utc>) -> pb::Grant {
-    let state = GrantState::parse(&g.state).at(from_ms(g.expire_at), now);
-    let scope = serde_json::from_str::<Scope>(&g.scope).unwrap_or_default();
+pub fn grant_out(g: &Grant, now: DateTime<Utc>) -> pb::Grant {
+    let state = g.state_at(now);
     pb::Grant {
         grant_id: g.id.clone(),
         tenant_id: g.tenant_id.clone(),
-        agent_id: g.agent_id.clone(),
+        agent_id: g.agent.id.clone(),
         access_request_id: g.access_request_id.clone(),
         ticket_ref: g.ticket_ref.clone(),
         reason: g.reason.clone(),
-        scope: Some(scope_out(&scope)),
+        scope: Some(scope_out(&g.scope)),
         state: match state {
             GrantState::Active => pb::GrantState::Active,
             GrantState::Expired => pb::GrantState::Expired,
             GrantState::Revoked => pb::GrantState::Revoked,
         } as i32,
-        granted_by: g.granted_by_id.clone(),
+        granted_by: g.granted_by.id.clone(),
         create_time: ts(g.created_at),
         expire_time: ts(g.expire_at),
         revoke_time: if state == GrantState::Revoked {
@@ -204,17 +199,12 @@ pub fn grant_out(g: &grants::Model, now: DateTime<Utc>) -> pb::Grant {
             None
         },
         revoked_by: g.revoked_by.clone(),
-        credential_outstanding: state == GrantState::Active
-            && g.credential_hash.is_some()
-            && g.credential_used_at.is_none(),
+        credential_outstanding: g.credential_outstanding(now),
     }
 }
 
-/// A session for callers.
-pub fn session_out(s: &sessions::Model, g: Option<&grants::Model>) -> pb::SupportSession {
-    let scope = g
-        .and_then(|g| serde_json::from_str::<Scope>(&g.scope).ok())
-        .unwrap_or_default();
+/// A session for callers, with its grant when it still exists.
+pub fn session_out(s: &Session, g: Option<&Grant>) -> pb::SupportSession {
     pb::SupportSession {
         session_id: s.id.clone(),
         tenant_id: s.tenant_id.clone(),
@@ -222,11 +212,11 @@ pub fn session_out(s: &sessions::Model, g: Option<&grants::Model>) -> pb::Suppor
         grant_id: s.grant_id.clone(),
         reason: s.reason.clone(),
         ticket_ref: g.map(|g| g.ticket_ref.clone()).unwrap_or_default(),
-        scope: Some(scope_out(&scope)),
+        scope: Some(scope_out(&g.map(|g| g.scope.clone()).unwrap_or_default())),
         sign_in_time: ts(s.signed_in_at),
         sign_out_time: s.ended_at.and_then(ts),
         end_reason: s.end_reason.clone(),
-        granted_by: g.map(|g| g.granted_by_id.clone()).unwrap_or_default(),
+        granted_by: g.map(|g| g.granted_by.id.clone()).unwrap_or_default(),
     }
 }
 

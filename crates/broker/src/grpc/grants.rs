@@ -6,15 +6,12 @@ use super::requests::HELPDESK;
 use super::visibility::{record_visible_to, require_admin, require_capability};
 use super::{caller, idempotent, random_token, sha256_hex};
 use crate::Core;
-use crate::domain::limits::check_extension;
-use crate::domain::state::{GrantEvent, GrantState};
-use crate::domain::{Person, from_ms, input};
+use crate::domain::grant::{EndCause, Grant};
+use crate::domain::state::GrantEvent;
+use crate::domain::{Person, input};
 use crate::error::Error;
 use crate::events;
-use crate::store::ending::EndGrant;
-use crate::store::entities::grants;
 use crate::store::grants::{CredentialIssue, GrantFilter};
-use crate::store::settings as stored;
 use keyholder_kit::auth::Principal;
 use keyholder_kit::paging::Page;
 use keyholder_proto::broker::v1::*;
@@ -23,24 +20,21 @@ use tonic::Request;
 
 /// The grant, if `p` may see it; one that exists but is not theirs to see
 /// is answered exactly like a missing one.
-async fn load(core: &Core, p: &Principal, id: &str) -> Result<grants::Model, Error> {
+async fn load(core: &Core, p: &Principal, id: &str) -> Result<Grant, Error> {
     let id = input::uuid("grant_id", id)?;
     core.store
         .grant(&id)
         .await?
-        .filter(|g| record_visible_to(p, &g.agent_id, &g.tenant_id))
+        .filter(|g| record_visible_to(p, &g.agent.id, &g.tenant_id))
         .ok_or_else(|| Error::NotFound(format!("grant {id} not found")))
 }
 
-fn still_active(
-    g: &grants::Model,
-    event: GrantEvent,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), Error> {
-    GrantState::parse(&g.state)
-        .at(from_ms(g.expire_at), now)
-        .on(event)?;
-    Ok(())
+fn admin(p: &Principal) -> Person {
+    Person {
+        id: p.id.clone(),
+        name: p.display_name.clone(),
+        email: p.email.clone(),
+    }
 }
 
 pub(super) async fn get(
@@ -50,9 +44,9 @@ pub(super) async fn get(
     let who = caller(&req)?;
     let p = &who.0;
     let g = load(core, p, &req.get_ref().grant_id).await?;
-    p.require_agent_or_admin_of(&g.agent_id, &g.tenant_id)?;
+    p.require_agent_or_admin_of(&g.agent.id, &g.tenant_id)?;
     Ok(GetGrantResponse {
-        grant: Some(grant_out(&g, core.clock.now())),
+        grant: Some(grant_out(&g, core.now())),
     })
 }
 
@@ -78,7 +72,7 @@ pub(super) async fn list(
         require_admin(p, &r.tenant_id)?;
         f.tenant_id = Some(r.tenant_id.clone());
     }
-    let now = core.clock.now();
+    let now = core.now();
     let (rows, next) = core.store.list_grants(&f, page, now).await?;
     Ok(ListGrantsResponse {
         grants: rows.iter().map(|g| grant_out(g, now)).collect(),
@@ -96,28 +90,20 @@ pub(super) async fn extend(
     let g = load(core, p, &r.grant_id).await?;
     require_capability(p, &g.tenant_id, Capability::ManageSupportGrants)?;
     idempotent(core, &p.id, "ExtendGrant", &r.request_id, async {
-        let now = core.clock.now();
-        still_active(&g, GrantEvent::Extend, now)?;
+        let now = core.now();
+        g.check(GrantEvent::Extend, now)?;
         let new_end = time("expire_time", r.expire_time)?
             .ok_or_else(|| Error::InvalidArgument("expire_time is required".into()))?;
-        let s = stored::get(core.store.db(), &g.tenant_id).await?;
-        check_extension(from_ms(g.expire_at), new_end, from_ms(g.created_at), &s)?;
-        let admin = Person {
-            id: p.id.clone(),
-            name: p.display_name.clone(),
-            email: p.email.clone(),
-        };
-        let g = core
-            .store
-            .extend_grant(&g, new_end, events::actor(&admin, "employee"), now)
-            .await?
-            .ok_or_else(|| {
-                Error::FailedPrecondition(
-                    "the grant changed or ended meanwhile; read it again".into(),
-                )
-            })?;
+        let s = core.store.settings(&g.tenant_id).await?;
+        let x = g.extend(new_end, &s, now)?;
+        let actor = events::actor(&admin(p), "employee");
+        if !core.store.extend_grant(&x, actor, now).await? {
+            return Err(Error::FailedPrecondition(
+                "the grant changed or ended meanwhile; read it again".into(),
+            ));
+        }
         Ok(ExtendGrantResponse {
-            grant: Some(grant_out(&g, now)),
+            grant: Some(grant_out(&x.grant, now)),
         })
     })
     .await
@@ -134,34 +120,16 @@ pub(super) async fn revoke(
     require_capability(p, &g.tenant_id, Capability::ManageSupportGrants)?;
     let why = input::optional_text("reason", &r.reason, input::MAX_NOTE_LEN)?;
     idempotent(core, &p.id, "RevokeGrant", &r.request_id, async {
-        let now = core.clock.now();
-        let state = GrantState::parse(&g.state);
-        if state != GrantState::Active {
-            return Err(Error::FailedPrecondition(format!(
-                "the grant is already {}",
-                state.as_str()
-            )));
-        }
-        let admin = Person {
-            id: p.id.clone(),
-            name: p.display_name.clone(),
-            email: p.email.clone(),
-        };
-        let how = EndGrant {
-            state: GrantState::Revoked,
-            by: admin.id.clone(),
-            session_end_reason: "revoked",
-            actor: events::actor(&admin, "employee"),
-            why,
-        };
-        if !core.store.end_grant(&g, &how, now).await? {
+        let now = core.now();
+        let x = g.revoke(&p.id, EndCause::Revoked, why, now)?;
+        let actor = events::actor(&admin(p), "employee");
+        if !core.store.end_grant(&x, actor, now).await? {
             return Err(Error::FailedPrecondition(
                 "the grant had already ended".into(),
             ));
         }
-        let g = load(core, p, &g.id).await?;
         Ok(RevokeGrantResponse {
-            grant: Some(grant_out(&g, now)),
+            grant: Some(grant_out(&x.grant, now)),
         })
     })
     .await
@@ -185,8 +153,8 @@ pub(super) async fn issue_credential(
     p.require_support_agent()?;
     // Another agent's grant is not theirs to see: load answers NOT_FOUND.
     let g = load(core, p, &req.get_ref().grant_id).await?;
-    let now = core.clock.now();
-    still_active(&g, GrantEvent::Use, now)?;
+    let now = core.now();
+    g.check(GrantEvent::Use, now)?;
     if g.credential_used_at.is_some() {
         return Err(credential_used());
     }
@@ -221,17 +189,10 @@ pub(super) async fn close_ticket(
     let tenant_id = input::tenant_id(&r.tenant_id)?;
     let ticket_ref = input::required_name("ticket_ref", &r.ticket_ref)?;
     idempotent(core, &p.id, "CloseTicket", &r.request_id, async {
-        let actor = events::actor(
-            &Person {
-                id: p.id.clone(),
-                name: p.display_name.clone(),
-                email: p.email.clone(),
-            },
-            "service_account",
-        );
+        let actor = events::actor(&admin(p), "service_account");
         let (revoked, cancelled) = core
             .store
-            .close_ticket(&tenant_id, &ticket_ref, actor, core.clock.now())
+            .close_ticket(&tenant_id, &ticket_ref, actor, core.now())
             .await?;
         Ok(CloseTicketResponse {
             revoked_grant_ids: revoked,

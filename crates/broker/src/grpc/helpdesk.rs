@@ -4,14 +4,15 @@
 //! the helpdesk connectors (docs/helpdesk.md).
 
 use super::caller;
-use super::convert::ts;
+use super::convert::{ts, ts_ms};
 use crate::Core;
 use crate::domain::input;
 use crate::error::Error;
 use crate::helpdesk::payload::Kind;
 use crate::helpdesk::signature::{WHSEC, standard_key};
-use crate::store::entities::{helpdesk_connectors, webhook_deliveries, webhook_subscriptions};
-use crate::store::{helpdesk as connectors, webhooks};
+use crate::store::entities::{webhook_deliveries, webhook_subscriptions};
+use crate::store::helpdesk::{CONNECTOR_SECRET, Connector};
+use crate::store::webhooks;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use keyholder_kit::paging::Page;
@@ -109,10 +110,10 @@ fn secret_in(kind: Kind, raw: &str) -> Result<(String, String), Error> {
     Ok((s.to_string(), String::new()))
 }
 
-pub(crate) fn connector_out(m: &helpdesk_connectors::Model) -> HelpdeskConnector {
+pub(crate) fn connector_out(m: &Connector) -> HelpdeskConnector {
     HelpdeskConnector {
         connector_id: m.id.clone(),
-        kind: Kind::parse(&m.kind).map(kind_out).unwrap_or_default() as i32,
+        kind: kind_out(m.kind) as i32,
         display_name: m.display_name.clone(),
         mapping: Some(HelpdeskFieldMapping {
             tenant_field: m.tenant_field.clone(),
@@ -122,7 +123,7 @@ pub(crate) fn connector_out(m: &helpdesk_connectors::Model) -> HelpdeskConnector
             subject_field: m.subject_field.clone(),
             tags_field: m.tags_field.clone(),
         }),
-        create_time: ts(m.created_at_ms),
+        create_time: ts(m.created_at),
         request_tag: m.request_tag.clone(),
     }
 }
@@ -180,11 +181,11 @@ pub(super) async fn create_connector(
             let id = uuid::Uuid::now_v7().to_string();
             let sealed = core
                 .kek
-                .seal_str(connectors::CONNECTOR_SECRET, &id, &secret)
+                .seal_str(CONNECTOR_SECRET, &id, &secret)
                 .map_err(|e| Error::Internal(e.to_string()))?;
-            let row = helpdesk_connectors::Model {
+            let c = Connector {
                 id,
-                kind: kind.as_str().into(),
+                kind,
                 display_name,
                 secret: sealed,
                 tenant_field,
@@ -195,11 +196,11 @@ pub(super) async fn create_connector(
                 tags_field,
                 request_tag,
                 created_by: p.id.clone(),
-                created_at_ms: core.clock.now().timestamp_millis(),
+                created_at: core.now(),
             };
-            connectors::insert(core.store.db(), row.clone()).await?;
+            core.store.add_connector(&c).await?;
             Ok(CreateHelpdeskConnectorResponse {
-                connector: Some(connector_out(&row)),
+                connector: Some(connector_out(&c)),
                 generated_signing_secret: generated,
             })
         },
@@ -213,7 +214,9 @@ pub(super) async fn list_connectors(
 ) -> Result<ListHelpdeskConnectorsResponse, Error> {
     caller(&req)?.0.require_operator()?;
     Ok(ListHelpdeskConnectorsResponse {
-        connectors: connectors::all(core.store.db())
+        connectors: core
+            .store
+            .connectors()
             .await?
             .iter()
             .map(connector_out)
@@ -227,7 +230,7 @@ pub(super) async fn delete_connector(
 ) -> Result<DeleteHelpdeskConnectorResponse, Error> {
     caller(&req)?.0.require_operator()?;
     let id = input::uuid("connector_id", &req.get_ref().connector_id)?;
-    if !connectors::delete(core.store.db(), &id).await? {
+    if !core.store.delete_connector(&id).await? {
         return Err(Error::NotFound(format!("connector {id} not found")));
     }
     Ok(DeleteHelpdeskConnectorResponse {})
@@ -243,7 +246,7 @@ fn subscription_out(m: &webhook_subscriptions::Model) -> WebhookSubscription {
             .filter(|t| !t.is_empty())
             .map(str::to_string)
             .collect(),
-        create_time: ts(m.created_at_ms),
+        create_time: ts_ms(m.created_at_ms),
     }
 }
 
@@ -296,7 +299,7 @@ pub(super) async fn create_subscription(
                 event_types,
                 secret: sealed,
                 created_by: p.id.clone(),
-                created_at_ms: core.clock.now().timestamp_millis(),
+                created_at_ms: core.now().timestamp_millis(),
             };
             webhooks::insert(core.store.db(), row.clone()).await?;
             Ok(CreateWebhookSubscriptionResponse {
@@ -346,8 +349,8 @@ fn delivery_out(d: &webhook_deliveries::Model) -> WebhookDelivery {
         state: state as i32,
         attempts: d.attempts,
         last_error: d.last_error.clone(),
-        create_time: ts(d.created_at_ms),
-        deliver_time: d.delivered_at_ms.and_then(ts),
+        create_time: ts_ms(d.created_at_ms),
+        deliver_time: d.delivered_at_ms.and_then(ts_ms),
     }
 }
 

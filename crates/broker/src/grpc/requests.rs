@@ -1,24 +1,19 @@
 //! CreateAccessRequest, GetAccessRequest, ListAccessRequests,
 //! ApproveAccessRequest, DenyAccessRequest.
 
-use super::convert::{
-    duration, grant_out, request_out, request_state_in, scope_in, scope_json, stored_scope,
-};
+use super::convert::{duration, grant_out, request_out, request_state_in, scope_in};
 use super::visibility::{
     record_visible_to, require_admin, require_capability, require_tenant_exists,
 };
 use super::{caller, idempotent};
 use crate::Core;
-use crate::domain::limits::{
-    approved_duration, check_open_for_approval, reminder_time, request_duration,
-};
-use crate::domain::state::{RequestEvent, RequestState};
-use crate::domain::{Mode, Person, from_ms, input, to_ms};
+use crate::domain::limits::check_open_for_approval;
+use crate::domain::request::{AccessRequest, NewRequest};
+use crate::domain::state::RequestEvent;
+use crate::domain::{Mode, Person, input};
 use crate::error::Error;
 use crate::events;
-use crate::store::entities::{grants, requests};
 use crate::store::requests::RequestFilter;
-use crate::store::settings as stored;
 use keyholder_kit::auth::{AuthError, Principal, PrincipalKind};
 use keyholder_kit::paging::Page;
 use keyholder_proto::broker::v1::*;
@@ -116,24 +111,10 @@ pub(super) async fn create(
         };
         let m = open_request(core, events::actor(&person(p), kind), agent, asked).await?;
         Ok(CreateAccessRequestResponse {
-            access_request: Some(request_out(&m, core.clock.now())),
+            access_request: Some(request_out(&m, core.now())),
         })
     })
     .await
-}
-
-/// An access request as asked, its fields already checked.
-pub(crate) struct NewRequest {
-    /// The tenant (known to exist).
-    pub tenant_id: String,
-    /// The ticket.
-    pub ticket_ref: String,
-    /// Why.
-    pub reason: String,
-    /// What.
-    pub scope: crate::domain::scope::Scope,
-    /// How long; the tenant's default when unset.
-    pub duration: Option<chrono::Duration>,
 }
 
 /// Files a request for `agent` under the tenant's settings: shared by
@@ -144,49 +125,28 @@ pub(crate) async fn open_request(
     requester: keyholder_proto::audit::v1::Actor,
     agent: Person,
     asked: NewRequest,
-) -> Result<requests::Model, Error> {
-    let s = stored::get(core.store.db(), &asked.tenant_id).await?;
+) -> Result<AccessRequest, Error> {
+    let s = core.store.settings(&asked.tenant_id).await?;
     if s.mode == Mode::Closed {
         let label = core.identity.tenant_label(&asked.tenant_id).await;
         return Err(Error::FailedPrecondition(format!(
             "support access to {label} is closed; ask the customer's administrator to open support access"
         )));
     }
-    let d = request_duration(asked.duration, &s)?;
-    let now = core.clock.now();
-    let m = requests::Model {
-        id: uuid::Uuid::now_v7().to_string(),
-        tenant_id: asked.tenant_id,
-        agent_id: agent.id.clone(),
-        agent_name: agent.name.clone(),
-        agent_email: agent.email.clone(),
-        requested_by: requester.actor_id.clone(),
-        ticket_ref: asked.ticket_ref,
-        reason: asked.reason,
-        scope: scope_json(&asked.scope),
-        duration_secs: d.num_seconds(),
-        state: RequestState::Pending.as_str().into(),
-        created_at: to_ms(now),
-        expire_at: to_ms(now + s.request_ttl),
-        remind_at: to_ms(reminder_time(now, s.request_ttl)),
-        reminded: false,
-        decided_by: String::new(),
-        decided_at: None,
-        decision_note: String::new(),
-        grant_id: String::new(),
-    };
-    core.store.create_request(&m, requester).await?;
-    Ok(m)
+    let id = uuid::Uuid::now_v7().to_string();
+    let r = AccessRequest::open(id, asked, agent, &requester.actor_id, &s, core.now())?;
+    core.store.create_request(&r, requester).await?;
+    Ok(r)
 }
 
 /// The request, if `p` may see it; one that exists but is not theirs to see
 /// is answered exactly like a missing one.
-async fn load(core: &Core, p: &Principal, id: &str) -> Result<requests::Model, Error> {
+async fn load(core: &Core, p: &Principal, id: &str) -> Result<AccessRequest, Error> {
     let id = input::uuid("access_request_id", id)?;
     core.store
         .request(&id)
         .await?
-        .filter(|r| record_visible_to(p, &r.agent_id, &r.tenant_id))
+        .filter(|r| record_visible_to(p, &r.agent.id, &r.tenant_id))
         .ok_or_else(|| Error::NotFound(format!("access request {id} not found")))
 }
 
@@ -197,9 +157,9 @@ pub(super) async fn get(
     let who = caller(&req)?;
     let p = &who.0;
     let r = load(core, p, &req.get_ref().access_request_id).await?;
-    p.require_agent_or_admin_of(&r.agent_id, &r.tenant_id)?;
+    p.require_agent_or_admin_of(&r.agent.id, &r.tenant_id)?;
     Ok(GetAccessRequestResponse {
-        access_request: Some(request_out(&r, core.clock.now())),
+        access_request: Some(request_out(&r, core.now())),
     })
 }
 
@@ -225,23 +185,12 @@ pub(super) async fn list(
         require_admin(p, &r.tenant_id)?;
         f.tenant_id = Some(r.tenant_id.clone());
     }
-    let now = core.clock.now();
+    let now = core.now();
     let (rows, next) = core.store.list_requests(&f, page, now).await?;
     Ok(ListAccessRequestsResponse {
         access_requests: rows.iter().map(|m| request_out(m, now)).collect(),
         next_page_token: next,
     })
-}
-
-fn still_pending(
-    r: &requests::Model,
-    event: RequestEvent,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), Error> {
-    RequestState::parse(&r.state)
-        .at(from_ms(r.expire_at), now)
-        .on(event)?;
-    Ok(())
 }
 
 pub(super) async fn approve(
@@ -255,68 +204,40 @@ pub(super) async fn approve(
     require_capability(p, &m.tenant_id, Capability::DecideAccessRequests)?;
     let note = input::optional_text("note", &r.note, input::MAX_NOTE_LEN)?;
     idempotent(core, &p.id, "ApproveAccessRequest", &r.request_id, async {
-        let now = core.clock.now();
-        let s = stored::get(core.store.db(), &m.tenant_id).await?;
+        let now = core.now();
+        let s = core.store.settings(&m.tenant_id).await?;
         // First, so that a request cancelled by closing is refused for the
         // reason that matters (the store checks again, against a race).
         check_open_for_approval(s.mode)?;
-        still_pending(&m, RequestEvent::Approve, now)?;
-        let asked = stored_scope(&m.scope)?;
-        let scope = match r.scope {
-            Some(sc) => {
-                let narrowed = scope_in(Some(sc))?;
-                narrowed.check_narrower_than(&asked)?;
-                narrowed
-            }
-            None => asked,
-        };
+        m.check(RequestEvent::Approve, now)?;
+        let narrowed = r.scope.map(|sc| scope_in(Some(sc))).transpose()?;
+        let scope = m.scope_to_grant(narrowed)?;
         let rights = core
             .identity
             .role_rights(&m.tenant_id, &scope.roles)
             .await?;
         let scope = scope.resolve(rights);
-        let d = approved_duration(
-            chrono::Duration::seconds(m.duration_secs),
-            duration("duration", r.duration)?,
-            &s,
-        )?;
         let admin = person(p);
-        let g = grants::Model {
-            id: uuid::Uuid::now_v7().to_string(),
-            tenant_id: m.tenant_id.clone(),
-            agent_id: m.agent_id.clone(),
-            agent_name: m.agent_name.clone(),
-            agent_email: m.agent_email.clone(),
-            access_request_id: m.id.clone(),
-            ticket_ref: m.ticket_ref.clone(),
-            reason: m.reason.clone(),
-            scope: scope_json(&scope),
-            state: "active".into(),
-            standing: false,
-            granted_by_id: admin.id.clone(),
-            granted_by_name: admin.name.clone(),
-            granted_by_email: admin.email.clone(),
-            created_at: to_ms(now),
-            expire_at: to_ms(now + d),
-            ended_at: None,
-            revoked_by: String::new(),
-            credential_hash: None,
-            credential_used_at: None,
-            ending_notice_for: None,
-        };
-        let decided = core
+        let grant_id = uuid::Uuid::now_v7().to_string();
+        let asked = duration("duration", r.duration)?;
+        let (g, decided) = m.approve(grant_id, &admin, scope, asked, &note, &s, now)?;
+        if !core
             .store
-            .approve(&m, &g, events::actor(&admin, "employee"), &note)
+            .approve(&g, &decided, events::actor(&admin, "employee"))
             .await?
-            .ok_or_else(|| {
-                Error::FailedPrecondition("the request was decided or expired meanwhile".into())
-            })?;
+        {
+            return Err(decided_meanwhile());
+        }
         Ok(ApproveAccessRequestResponse {
-            access_request: Some(request_out(&decided, now)),
+            access_request: Some(request_out(&decided.request, now)),
             grant: Some(grant_out(&g, now)),
         })
     })
     .await
+}
+
+fn decided_meanwhile() -> Error {
+    Error::FailedPrecondition("the request was decided or expired meanwhile".into())
 }
 
 pub(super) async fn deny(
@@ -330,18 +251,18 @@ pub(super) async fn deny(
     require_capability(p, &m.tenant_id, Capability::DecideAccessRequests)?;
     let note = input::optional_text("note", &r.note, input::MAX_NOTE_LEN)?;
     idempotent(core, &p.id, "DenyAccessRequest", &r.request_id, async {
-        let now = core.clock.now();
-        still_pending(&m, RequestEvent::Deny, now)?;
+        let now = core.now();
         let admin = person(p);
-        let decided = core
+        let decided = m.deny(&admin.id, &note, now)?;
+        if !core
             .store
-            .deny(&m, &admin.id, events::actor(&admin, "employee"), &note, now)
+            .deny(&decided, events::actor(&admin, "employee"), now)
             .await?
-            .ok_or_else(|| {
-                Error::FailedPrecondition("the request was decided or expired meanwhile".into())
-            })?;
+        {
+            return Err(decided_meanwhile());
+        }
         Ok(DenyAccessRequestResponse {
-            access_request: Some(request_out(&decided, now)),
+            access_request: Some(request_out(&decided.request, now)),
         })
     })
     .await

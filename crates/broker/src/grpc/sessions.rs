@@ -1,37 +1,34 @@
 //! SignInToTenant, RefreshSupportSession, SignOutOfTenant, ListSupportSessions.
 
-use super::convert::{scope_json, session_out, stored_scope};
+use super::convert::session_out;
 use super::visibility::{require_admin, require_tenant_exists};
 use super::{caller, random_token, sha256_hex};
 use crate::Core;
-use crate::domain::scope::Scope;
+use crate::domain::grant::Grant;
+use crate::domain::session::Session;
 use crate::domain::state::{GrantState, RequestState};
-use crate::domain::{Mode, Person, from_ms, input, to_ms};
+use crate::domain::{Mode, Person, input};
 use crate::error::Error;
 use crate::events;
 use crate::session_token::{self, ScopeClaim, SessionClaims};
-use crate::store::entities::{grants, sessions};
 use crate::store::requests::RequestFilter;
 use crate::store::sessions::CredentialProblem;
-use crate::store::settings as stored;
 use chrono::{DateTime, Utc};
 use keyholder_kit::auth::{AuthError, Principal};
 use keyholder_kit::paging::Page;
-use keyholder_proto::audit::v1::EventKind;
 use keyholder_proto::broker::v1::*;
 use tonic::Request;
 
 /// A session access token for `s` under `g`, ending no later than the grant.
 fn session_token(
     core: &Core,
-    s: &sessions::Model,
-    g: &grants::Model,
-    scope: &Scope,
+    s: &Session,
+    g: &Grant,
     now: DateTime<Utc>,
 ) -> Result<(String, i64), Error> {
     let exp = (now + session_token::TOKEN_TTL)
         .timestamp()
-        .min(from_ms(g.expire_at).timestamp());
+        .min(g.expire_at.timestamp());
     let claims = SessionClaims {
         iss: session_token::ISSUER.into(),
         aud: session_token::AUDIENCE.into(),
@@ -43,7 +40,7 @@ fn session_token(
         tid: s.tenant_id.clone(),
         gid: g.id.clone(),
         sid: s.id.clone(),
-        scope: ScopeClaim::from(scope),
+        scope: ScopeClaim::from(&g.scope),
         reason: s.reason.clone(),
     };
     Ok((core.keys.sign(&claims)?, exp))
@@ -56,6 +53,14 @@ fn exp_ts(exp: i64) -> Option<prost_types::Timestamp> {
     })
 }
 
+fn person(p: &Principal) -> Person {
+    Person {
+        id: p.id.clone(),
+        name: p.display_name.clone(),
+        email: p.email.clone(),
+    }
+}
+
 /// Records the refused attempt for the tenant and answers PERMISSION_DENIED.
 async fn refuse(
     core: &Core,
@@ -65,20 +70,8 @@ async fn refuse(
     cause: &str,
     grant_id: &str,
 ) -> Error {
-    let now = core.clock.now();
-    let agent = events::actor(
-        &Person {
-            id: p.id.clone(),
-            name: p.display_name.clone(),
-            email: p.email.clone(),
-        },
-        "support_agent",
-    );
-    let mut e = events::base(EventKind::SignInRefused, tenant_id, agent.clone(), now);
-    e.agent = Some(agent);
-    e.reason = reason.to_string();
-    e.grant_id = grant_id.to_string();
-    e.attributes.insert("refusal".into(), cause.to_string());
+    let now = core.now();
+    let e = events::sign_in_refused(tenant_id, &person(p), reason, cause, grant_id, now);
     if let Err(err) = core.store.record_event(&e, now).await {
         tracing::error!(error = %err, tenant_id, "could not record a refused sign-in");
     }
@@ -117,13 +110,16 @@ async fn missing_credential_cause(core: &Core, tenant_id: &str, agent_id: &str) 
         limit: 1,
         offset: 0,
     };
-    let latest = core
-        .store
-        .list_requests(&f, page, core.clock.now())
-        .await
-        .ok()
-        .and_then(|(r, _)| r.into_iter().next());
-    match latest.map(|r| RequestState::parse(&r.state).at(from_ms(r.expire_at), core.clock.now())) {
+    let now = core.now();
+    let latest = match core.store.list_requests(&f, page, now).await {
+        Ok((r, _)) => r.into_iter().next(),
+        Err(e) => {
+            // Only the refusal's wording depends on it.
+            tracing::warn!(error = %e, "could not read the agent's latest request");
+            None
+        }
+    };
+    match latest.map(|r| r.state_at(now)) {
         Some(RequestState::Denied) => "your access request was denied".into(),
         Some(RequestState::Pending) => "your access request has not been approved yet".into(),
         Some(RequestState::Expired) => "your access request expired undecided".into(),
@@ -157,8 +153,8 @@ pub(super) async fn sign_in(
         .await);
     }
     // A dismissed agent's token was already refused at the gate.
-    let now = core.clock.now();
-    let s = stored::get(core.store.db(), &r.tenant_id).await?;
+    let now = core.now();
+    let s = core.store.settings(&r.tenant_id).await?;
     if s.mode == Mode::Closed {
         return Err(refuse(
             core,
@@ -171,22 +167,13 @@ pub(super) async fn sign_in(
         .await);
     }
     let refresh = random_token(32)?;
-    let session = sessions::Model {
-        id: uuid::Uuid::now_v7().to_string(),
-        tenant_id: r.tenant_id.clone(),
-        agent_id: p.id.clone(),
-        grant_id: String::new(),
-        reason: reason.clone(),
-        signed_in_at: to_ms(now),
-        ended_at: None,
-        end_reason: String::new(),
-        refresh_hash: sha256_hex(&refresh),
-    };
+    let id = uuid::Uuid::now_v7().to_string();
+    let session = Session::open(id, &r.tenant_id, &p.id, &reason, sha256_hex(&refresh), now);
     let (session, grant) = if !r.credential.is_empty() {
         let hash = sha256_hex(r.credential.trim());
         match core
             .store
-            .sign_in_with_credential(&r.tenant_id, &p.id, &hash, session, now)
+            .sign_in_with_credential(&hash, session, now)
             .await?
         {
             Ok(pair) => pair,
@@ -201,36 +188,14 @@ pub(super) async fn sign_in(
             }
         }
     } else if s.mode == Mode::Standing {
-        let template = grants::Model {
-            id: uuid::Uuid::now_v7().to_string(),
-            tenant_id: r.tenant_id.clone(),
-            agent_id: p.id.clone(),
-            agent_name: p.display_name.clone(),
-            agent_email: p.email.clone(),
-            access_request_id: String::new(),
-            ticket_ref: String::new(),
-            reason: reason.clone(),
-            scope: scope_json(&s.standing_scope),
-            state: GrantState::Active.as_str().into(),
-            standing: true,
-            granted_by_id: s.standing_by.id.clone(),
-            granted_by_name: s.standing_by.name.clone(),
-            granted_by_email: s.standing_by.email.clone(),
-            created_at: to_ms(now),
-            expire_at: to_ms(now + s.max_grant),
-            ended_at: None,
-            revoked_by: String::new(),
-            credential_hash: None,
-            credential_used_at: None,
-            ending_notice_for: None,
-        };
+        let id = uuid::Uuid::now_v7().to_string();
+        let template = Grant::standing(id, &r.tenant_id, person(p), &reason, &s, now);
         core.store.sign_in_standing(template, session, now).await?
     } else {
         let cause = missing_credential_cause(core, &r.tenant_id, &p.id).await;
         return Err(refuse(core, p, &r.tenant_id, &reason, &cause, "").await);
     };
-    let scope = stored_scope(&grant.scope)?;
-    let (access_token, exp) = session_token(core, &session, &grant, &scope, now)?;
+    let (access_token, exp) = session_token(core, &session, &grant, now)?;
     Ok(SignInToTenantResponse {
         session: Some(session_out(&session, Some(&grant))),
         access_token,
@@ -258,20 +223,19 @@ pub(super) async fn refresh(
         .await?
         .ok_or_else(gone)?;
     let g = core.store.grant(&s.grant_id).await?.ok_or_else(gone)?;
-    let now = core.clock.now();
+    let now = core.now();
     if !still_active(core, &s.agent_id, now).await? {
         return Err(Error::PermissionDenied(
             "the support agent's account has been deactivated; the support session has ended"
                 .into(),
         ));
     }
-    if GrantState::parse(&g.state).at(from_ms(g.expire_at), now) != GrantState::Active {
+    if !g.is_live(now) {
         return Err(Error::PermissionDenied(
             "the grant behind this support session has ended".into(),
         ));
     }
-    let scope = stored_scope(&g.scope)?;
-    let (access_token, exp) = session_token(core, &s, &g, &scope, now)?;
+    let (access_token, exp) = session_token(core, &s, &g, now)?;
     Ok(RefreshSupportSessionResponse {
         access_token,
         access_token_expire_time: exp_ts(exp),
@@ -288,7 +252,7 @@ pub(super) async fn sign_out(
         .ok()
         .and_then(|h| h.typ)
         .is_some_and(|t| t == session_token::TOKEN_TYPE);
-    let now = core.clock.now();
+    let now = core.now();
     let mut session_id = input::optional_uuid("session_id", &req.get_ref().session_id)?;
     let owner = if is_session_token {
         let c = core.keys.verify(&token, now).await?;

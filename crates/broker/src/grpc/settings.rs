@@ -7,7 +7,6 @@ use crate::Core;
 use crate::domain::limits::{SettingsChange, apply_change};
 use crate::domain::{Person, input};
 use crate::error::Error;
-use crate::store::settings as stored;
 use keyholder_kit::auth::PrincipalKind;
 use keyholder_proto::broker::v1::*;
 use keyholder_rights::Capability;
@@ -29,7 +28,7 @@ pub(super) async fn get(
     } else {
         require_admin(p, &tenant_id)?;
     }
-    let s = stored::get(core.store.db(), &tenant_id).await?;
+    let s = core.store.settings(&tenant_id).await?;
     let mut out = settings_out(&s);
     if agent {
         // An agent needs to know whether and how it may enter, nothing of
@@ -86,8 +85,8 @@ pub(super) async fn update(
                 max_grant: duration("max_grant_duration", r.max_grant_duration)?,
                 standing_scope,
             };
-            let now = core.clock.now();
-            let old = stored::get(core.store.db(), &r.tenant_id).await?;
+            let now = core.now();
+            let old = core.store.settings(&r.tenant_id).await?;
             let new = apply_change(&old, change, &admin, now)?;
             core.store.save_settings(&old, &new, &admin, now).await?;
             Ok(UpdateSupportAccessSettingsResponse {

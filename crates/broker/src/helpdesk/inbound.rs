@@ -10,15 +10,16 @@ use super::signature::{self, Refusal};
 use crate::Core;
 use crate::domain::Person;
 use crate::domain::input;
+use crate::domain::request::NewRequest;
 use crate::domain::scope::Scope;
 use crate::domain::state::RequestState;
 use crate::error::Error;
 use crate::events;
-use crate::grpc::requests::{NewRequest, open_request};
-use crate::store::helpdesk as connectors;
+use crate::grpc::requests::open_request;
+use crate::store::helpdesk::Connector;
 use crate::store::requests::RequestFilter;
 use keyholder_kit::paging::Page;
-use keyholder_proto::audit::v1::{Actor, EventKind};
+use keyholder_proto::audit::v1::Actor;
 use std::sync::Mutex;
 
 /// The tenant under which refused webhooks are recorded: an unverified
@@ -91,7 +92,7 @@ pub struct Delivery<'a> {
     pub remote: String,
 }
 
-fn helpdesk_actor(c: &crate::store::entities::helpdesk_connectors::Model) -> Actor {
+fn helpdesk_actor(c: &Connector) -> Actor {
     Actor {
         actor_id: format!("helpdesk:{}", c.id),
         kind: "service_account".into(),
@@ -101,7 +102,7 @@ fn helpdesk_actor(c: &crate::store::entities::helpdesk_connectors::Model) -> Act
 }
 
 async fn refuse(core: &Core, budget: &RefusalBudget, d: &Delivery<'_>, why: Refusal) -> Outcome {
-    let now = core.clock.now();
+    let now = core.now();
     // The id from the URL is only quoted when it looks like one.
     let connector =
         input::uuid("connector_id", d.connector_id).unwrap_or_else(|_| "(malformed)".into());
@@ -109,22 +110,8 @@ async fn refuse(core: &Core, budget: &RefusalBudget, d: &Delivery<'_>, why: Refu
     if !budget.take(now.timestamp()) {
         return Outcome::Refused(why);
     }
-    let mut e = events::base(
-        EventKind::WebhookRefused,
-        OPERATOR_TENANT,
-        events::system(),
-        now,
-    );
-    e.attributes.insert("connector_id".into(), connector);
-    e.attributes.insert("cause".into(), why.cause().into());
-    e.attributes
-        .insert("remote_addr".into(), d.remote.chars().take(64).collect());
-    let recorded = async {
-        let txn = core.store.begin().await?;
-        connectors::record_refusal(&txn, &e, now.timestamp_millis()).await?;
-        core.store.commit(txn, &Default::default()).await
-    };
-    if let Err(err) = recorded.await {
+    let e = events::webhook_refused(OPERATOR_TENANT, connector, why.cause(), &d.remote, now);
+    if let Err(err) = core.store.record_event(&e, now).await {
         tracing::error!(error = %err, "could not record a refused helpdesk webhook");
     }
     Outcome::Refused(why)
@@ -135,7 +122,7 @@ pub(crate) async fn handle(core: &Core, budget: &RefusalBudget, d: Delivery<'_>)
     let Ok(id) = input::uuid("connector_id", d.connector_id) else {
         return refuse(core, budget, &d, Refusal::UnknownConnector).await;
     };
-    let c = match connectors::get(core.store.db(), &id).await {
+    let c = match core.store.connector(&id).await {
         Ok(Some(c)) => c,
         Ok(None) => return refuse(core, budget, &d, Refusal::UnknownConnector).await,
         Err(e) => {
@@ -143,12 +130,10 @@ pub(crate) async fn handle(core: &Core, budget: &RefusalBudget, d: Delivery<'_>)
             return Outcome::Unavailable;
         }
     };
-    let Some(kind) = Kind::parse(&c.kind) else {
-        return refuse(core, budget, &d, Refusal::UnknownConnector).await;
-    };
+    let kind = c.kind;
     let secret = match core
         .kek
-        .open_str(connectors::CONNECTOR_SECRET, &c.id, &c.secret)
+        .open_str(crate::store::helpdesk::CONNECTOR_SECRET, &c.id, &c.secret)
     {
         Ok(s) => s,
         Err(e) => {
@@ -156,7 +141,7 @@ pub(crate) async fn handle(core: &Core, budget: &RefusalBudget, d: Delivery<'_>)
             return Outcome::Unavailable;
         }
     };
-    let now = core.clock.now();
+    let now = core.now();
     let now_s = now.timestamp();
     let verified = match kind {
         Kind::Zendesk => signature::zendesk(secret.as_bytes(), d.header, d.body, now_s),
@@ -225,7 +210,7 @@ pub(crate) async fn handle(core: &Core, budget: &RefusalBudget, d: Delivery<'_>)
             Err(outcome) => return outcome,
         },
     };
-    match connectors::claim(core.store.db(), &c.id, &delivery_id, now.timestamp_millis()).await {
+    match core.store.claim_delivery(&c.id, &delivery_id, now).await {
         Ok(true) => {}
         Ok(false) => return Outcome::AlreadyProcessed,
         Err(e) => {
@@ -236,7 +221,7 @@ pub(crate) async fn handle(core: &Core, budget: &RefusalBudget, d: Delivery<'_>)
     if let Some((agent, reason)) = agent {
         let outcome = request_access(core, &c, agent, &tenant, &ticket, reason).await;
         if outcome == Outcome::Unavailable {
-            let _ = connectors::release(core.store.db(), &c.id, &delivery_id).await;
+            core.store.release_delivery(&c.id, &delivery_id).await;
         }
         return outcome;
     }
@@ -255,7 +240,7 @@ pub(crate) async fn handle(core: &Core, budget: &RefusalBudget, d: Delivery<'_>)
         Err(e) => {
             tracing::error!(error = %e, "closing a ticket from a helpdesk webhook failed");
             // Let the helpdesk's retry act.
-            let _ = connectors::release(core.store.db(), &c.id, &delivery_id).await;
+            core.store.release_delivery(&c.id, &delivery_id).await;
             Outcome::Unavailable
         }
     }
@@ -303,13 +288,13 @@ async fn tagged_request(
 /// Files the tagged ticket's access request, unless one is pending.
 async fn request_access(
     core: &Core,
-    c: &crate::store::entities::helpdesk_connectors::Model,
+    c: &Connector,
     agent: Person,
     tenant: &str,
     ticket: &str,
     reason: String,
 ) -> Outcome {
-    let now = core.clock.now();
+    let now = core.now();
     let pending = RequestFilter {
         tenant_id: Some(tenant.to_string()),
         agent_id: Some(agent.id.clone()),
@@ -348,8 +333,8 @@ async fn request_access(
         duration: None,
     };
     match open_request(core, helpdesk_actor(c), agent, asked).await {
-        Ok(m) => Outcome::Requested {
-            access_request_id: m.id,
+        Ok(r) => Outcome::Requested {
+            access_request_id: r.id,
         },
         Err(Error::FailedPrecondition(why)) | Err(Error::InvalidArgument(why)) => {
             Outcome::Unprocessable(why)

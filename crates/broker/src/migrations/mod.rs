@@ -8,6 +8,7 @@ mod m0002_outbox_rejects_and_one_standing_grant;
 mod m0003_grant_ending_notice;
 mod m0004_outbox_traceparent;
 mod m0005_helpdesk;
+mod m0007_instants_in_microseconds;
 pub(crate) mod m0008_request_ids;
 
 /// Runs broker's migrations.
@@ -22,6 +23,8 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_grant_ending_notice::Migration),
             Box::new(m0004_outbox_traceparent::Migration),
             Box::new(m0005_helpdesk::Migration),
+            // m0006 is the outbox's.
+            Box::new(m0007_instants_in_microseconds::Migration),
             Box::new(m0008_request_ids::Migration),
         ]
     }

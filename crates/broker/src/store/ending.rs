@@ -1,44 +1,38 @@
 //! Ending access, shared by revoke, expiry, ticket closing, mode changes and
 //! sign-out: a conditional update (so two brokers never end the same thing
-//! twice or emit twice), the events, and the revocation record.
+//! twice or emit twice), the events, and the revocation record. The domain
+//! decided the end ([`EndedGrant`], an ended [`Session`]); this writes it.
 
 use super::entities::{grants, sessions};
-use super::{Ended, outbox, revocations};
+use super::rows::session_from;
+use super::{Ended, push, revocations};
+use crate::domain::grant::{EndedGrant, Grant};
+use crate::domain::session::Session;
 use crate::domain::state::GrantState;
+use crate::error::Error;
 use crate::events;
-use keyholder_proto::audit::v1::{Actor, EventKind};
+use chrono::{DateTime, Utc};
+use keyholder_kit::instant::to_stored;
+use keyholder_proto::audit::v1::Actor;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
-/// How a grant ends.
-#[derive(Debug, Clone)]
-pub struct EndGrant {
-    /// Revoked or expired.
-    pub state: GrantState,
-    /// Recorded as `revoked_by` (admin id, `ticket-closed`, …; empty on expiry).
-    pub by: String,
-    /// The sessions' end reason: `revoked`, `expired`, `ticket-closed`.
-    pub session_end_reason: &'static str,
-    /// Who did it.
-    pub actor: Actor,
-    /// Why, for the record.
-    pub why: String,
-}
-
-/// Ends an active grant and its live sessions. Returns false (and does
+/// Writes a grant's end and ends its live sessions. Returns false (and does
 /// nothing) when another caller ended it first.
 pub async fn end_grant<C: ConnectionTrait>(
     conn: &C,
     postgres: bool,
-    g: &grants::Model,
-    how: &EndGrant,
-    now_ms: i64,
+    x: &EndedGrant,
+    actor: Actor,
+    now: DateTime<Utc>,
     ended: &mut Ended,
-) -> Result<bool, DbErr> {
+) -> Result<bool, Error> {
+    let g = &x.grant;
+    let now_us = to_stored(now);
     let n = grants::Entity::update_many()
-        .col_expr(grants::Column::State, Expr::value(how.state.as_str()))
-        .col_expr(grants::Column::EndedAt, Expr::value(now_ms))
-        .col_expr(grants::Column::RevokedBy, Expr::value(how.by.clone()))
+        .col_expr(grants::Column::State, Expr::value(g.state.as_str()))
+        .col_expr(grants::Column::EndedAtUs, Expr::value(now_us))
+        .col_expr(grants::Column::RevokedBy, Expr::value(g.revoked_by.clone()))
         .filter(grants::Column::Id.eq(&g.id))
         .filter(grants::Column::State.eq(GrantState::Active.as_str()))
         .exec(conn)
@@ -47,77 +41,53 @@ pub async fn end_grant<C: ConnectionTrait>(
     if n == 0 {
         return Ok(false);
     }
-    let mut g = g.clone();
-    g.state = how.state.as_str().into();
-    g.ended_at = Some(now_ms);
-    g.revoked_by = how.by.clone();
-    let now = crate::domain::from_ms(now_ms);
-    let kind = if how.state == GrantState::Expired {
-        EventKind::GrantExpired
-    } else {
-        EventKind::GrantRevoked
-    };
-    let mut e = events::for_grant(kind, &g, how.actor.clone(), now);
-    if !how.why.is_empty() {
-        e.attributes.insert("end_reason".into(), how.why.clone());
-    }
-    // Which end, for the mail: revoked, ticket-closed, support-access-closed, expired.
-    e.attributes
-        .insert("end_cause".into(), how.session_end_reason.to_string());
-    outbox::push(conn, &e, now_ms).await?;
+    push(conn, &events::grant_ended(x, actor, now), now).await?;
     let live = sessions::Entity::find()
         .filter(sessions::Column::GrantId.eq(&g.id))
-        .filter(sessions::Column::EndedAt.is_null())
+        .filter(sessions::Column::EndedAtUs.is_null())
         .all(conn)
         .await?;
     for s in live {
-        end_session(
-            conn,
-            postgres,
-            &s,
-            &g,
-            how.session_end_reason,
-            now_ms,
-            ended,
-            false,
-        )
-        .await?;
+        let s = session_from(s)?.end(x.cause.as_str(), now)?;
+        end_session(conn, postgres, &s, g, now, ended, false).await?;
     }
-    revocations::record(conn, postgres, &g.id, "", now_ms).await?;
+    revocations::record(conn, postgres, &g.id, "", now_us).await?;
     ended.grants.push(g.id.clone());
     Ok(true)
 }
 
-/// Ends a live session. Returns false when it had already ended.
-#[allow(clippy::too_many_arguments)]
+/// Writes a session's end (`s` as the domain ended it). Returns false when
+/// it had already ended.
 pub async fn end_session<C: ConnectionTrait>(
     conn: &C,
     postgres: bool,
-    s: &sessions::Model,
-    g: &grants::Model,
-    reason: &str,
-    now_ms: i64,
+    s: &Session,
+    g: &Grant,
+    now: DateTime<Utc>,
     ended: &mut Ended,
     record_revocation: bool,
-) -> Result<bool, DbErr> {
+) -> Result<bool, Error> {
+    let now_us = to_stored(now);
     let n = sessions::Entity::update_many()
-        .col_expr(sessions::Column::EndedAt, Expr::value(now_ms))
-        .col_expr(sessions::Column::EndReason, Expr::value(reason))
+        .col_expr(
+            sessions::Column::EndedAtUs,
+            Expr::value(s.ended_at.map(to_stored)),
+        )
+        .col_expr(
+            sessions::Column::EndReason,
+            Expr::value(s.end_reason.clone()),
+        )
         .filter(sessions::Column::Id.eq(&s.id))
-        .filter(sessions::Column::EndedAt.is_null())
+        .filter(sessions::Column::EndedAtUs.is_null())
         .exec(conn)
         .await?
         .rows_affected;
     if n == 0 {
         return Ok(false);
     }
-    let mut s = s.clone();
-    s.ended_at = Some(now_ms);
-    s.end_reason = reason.to_string();
-    let e = events::for_session(EventKind::SignOut, &s, g, crate::domain::from_ms(now_ms));
-    outbox::push(conn, &e, now_ms).await?;
+    push(conn, &events::signed_out(s, g, now), now).await?;
     if record_revocation {
-        revocations::record(conn, postgres, &g.id, &s.id, now_ms).await?;
+        revocations::record(conn, postgres, &g.id, &s.id, now_us).await?;
     }
     ended.sessions.push(s.id.clone());
     Ok(true)

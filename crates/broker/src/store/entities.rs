@@ -1,4 +1,6 @@
 //! sea-orm entities of broker's tables (see `migrations/m0001_initial.rs`).
+//! Instants are `_us` columns: microseconds since the epoch (ADR 0016),
+//! read and written only through `keyholder_kit::instant`.
 
 /// `broker_settings`
 pub mod settings {
@@ -18,7 +20,7 @@ pub mod settings {
         pub standing_by_name: String,
         pub standing_by_email: String,
         pub updated_by: String,
-        pub updated_at: i64,
+        pub updated_at_us: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -46,12 +48,12 @@ pub mod requests {
         pub scope: String,
         pub duration_secs: i64,
         pub state: String,
-        pub created_at: i64,
-        pub expire_at: i64,
-        pub remind_at: i64,
+        pub created_at_us: i64,
+        pub expire_at_us: i64,
+        pub remind_at_us: i64,
         pub reminded: bool,
         pub decided_by: String,
-        pub decided_at: Option<i64>,
+        pub decided_at_us: Option<i64>,
         pub decision_note: String,
         pub grant_id: String,
     }
@@ -84,14 +86,14 @@ pub mod grants {
         pub granted_by_id: String,
         pub granted_by_name: String,
         pub granted_by_email: String,
-        pub created_at: i64,
-        pub expire_at: i64,
-        pub ended_at: Option<i64>,
+        pub created_at_us: i64,
+        pub expire_at_us: i64,
+        pub ended_at_us: Option<i64>,
         pub revoked_by: String,
         pub credential_hash: Option<String>,
-        pub credential_used_at: Option<i64>,
-        /// The end (`expire_at`) the ending-soon notice was sent for, if any.
-        pub ending_notice_for: Option<i64>,
+        pub credential_used_at_us: Option<i64>,
+        /// The end (`expire_at_us`) the ending-soon notice was sent for, if any.
+        pub ending_notice_for_us: Option<i64>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -113,8 +115,8 @@ pub mod sessions {
         pub agent_id: String,
         pub grant_id: String,
         pub reason: String,
-        pub signed_in_at: i64,
-        pub ended_at: Option<i64>,
+        pub signed_in_at_us: i64,
+        pub ended_at_us: Option<i64>,
         pub end_reason: String,
         pub refresh_hash: String,
     }
@@ -165,7 +167,7 @@ pub mod revocations {
         pub seq: i64,
         pub grant_id: String,
         pub session_id: String,
-        pub created_at: i64,
+        pub created_at_us: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -184,7 +186,7 @@ pub mod keys {
         #[sea_orm(primary_key, auto_increment = false)]
         pub kid: String,
         pub private_key: Vec<u8>,
-        pub created_at: i64,
+        pub created_at_us: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -215,7 +217,7 @@ pub mod helpdesk_connectors {
         /// The tag that opens an access request; empty: none.
         pub request_tag: String,
         pub created_by: String,
-        pub created_at_ms: i64,
+        pub created_at_us: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,17 +1,20 @@
-//! Grants: reading, listing, extending, revoking, the one-time credential,
-//! expiry and ticket closing.
+//! Grants: reading, listing, extending, ending, the one-time credential,
+//! expiry, the ending notice and ticket closing. The domain decides each
+//! change ([`Extended`], [`EndedGrant`]); this writes it conditionally.
 
-use super::ending::{EndGrant, end_grant};
+use super::ending::end_grant;
 use super::entities::grants;
-use super::{Ended, Store, outbox};
+use super::rows::grant_from;
+use super::{Ended, Store, push};
+use crate::domain::grant::{EndCause, EndedGrant, Extended, Grant};
 use crate::domain::notice::notice_due;
 use crate::domain::state::GrantState;
-use crate::domain::{from_ms, to_ms};
 use crate::error::Error;
 use crate::events;
 use chrono::{DateTime, Utc};
+use keyholder_kit::instant::{duration_to_stored, to_stored};
 use keyholder_kit::paging::Page;
-use keyholder_proto::audit::v1::{Actor, EventKind};
+use keyholder_proto::audit::v1::Actor;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
@@ -39,12 +42,18 @@ pub enum CredentialIssue {
     GrantEnded,
 }
 
+pub(super) fn all_from(rows: Vec<grants::Model>) -> Result<Vec<Grant>, Error> {
+    rows.into_iter().map(grant_from).collect()
+}
+
 impl Store {
     /// One grant.
-    pub async fn grant(&self, id: &str) -> Result<Option<grants::Model>, Error> {
-        Ok(grants::Entity::find_by_id(id.to_string())
+    pub async fn grant(&self, id: &str) -> Result<Option<Grant>, Error> {
+        grants::Entity::find_by_id(id.to_string())
             .one(self.db())
-            .await?)
+            .await?
+            .map(grant_from)
+            .transpose()
     }
 
     /// A page of grants, newest first, plus the next page token.
@@ -53,7 +62,7 @@ impl Store {
         f: &GrantFilter,
         page: Page,
         now: DateTime<Utc>,
-    ) -> Result<(Vec<grants::Model>, String), Error> {
+    ) -> Result<(Vec<Grant>, String), Error> {
         let mut q = grants::Entity::find();
         if let Some(t) = &f.tenant_id {
             q = q.filter(grants::Column::TenantId.eq(t));
@@ -64,83 +73,84 @@ impl Store {
         if let Some(t) = &f.ticket_ref {
             q = q.filter(grants::Column::TicketRef.eq(t));
         }
-        let now_ms = to_ms(now);
+        let now_us = to_stored(now);
+        let active = GrantState::Active.as_str();
         match f.state {
             Some(GrantState::Active) => {
                 q = q
-                    .filter(grants::Column::State.eq("active"))
-                    .filter(grants::Column::ExpireAt.gt(now_ms));
+                    .filter(grants::Column::State.eq(active))
+                    .filter(grants::Column::ExpireAtUs.gt(now_us));
             }
             Some(GrantState::Expired) => {
                 q = q.filter(
-                    grants::Column::State.eq("expired").or(grants::Column::State
-                        .eq("active")
-                        .and(grants::Column::ExpireAt.lte(now_ms))),
+                    grants::Column::State.eq(GrantState::Expired.as_str()).or(
+                        grants::Column::State
+                            .eq(active)
+                            .and(grants::Column::ExpireAtUs.lte(now_us)),
+                    ),
                 );
             }
-            Some(GrantState::Revoked) => q = q.filter(grants::Column::State.eq("revoked")),
+            Some(GrantState::Revoked) => {
+                q = q.filter(grants::Column::State.eq(GrantState::Revoked.as_str()))
+            }
             None => {}
         }
         let rows = q
-            .order_by_desc(grants::Column::CreatedAt)
+            .order_by_desc(grants::Column::CreatedAtUs)
             .order_by_desc(grants::Column::Id)
             .offset(page.offset)
             .limit(page.limit + 1)
             .all(self.db())
             .await?;
         let (next, keep) = page.finish(rows.len());
-        Ok((rows.into_iter().take(keep).collect(), next))
+        Ok((all_from(rows.into_iter().take(keep).collect())?, next))
     }
 
-    /// Moves an active grant's end; false when it is no longer active.
+    /// Writes an extension if the grant is still active with the end it was
+    /// read with; false when it changed or ended meanwhile.
     pub async fn extend_grant(
         &self,
-        g: &grants::Model,
-        new_end: DateTime<Utc>,
-        actor: Actor,
+        x: &Extended,
+        admin: Actor,
         now: DateTime<Utc>,
-    ) -> Result<Option<grants::Model>, Error> {
-        let now_ms = to_ms(now);
+    ) -> Result<bool, Error> {
+        let now_us = to_stored(now);
         let txn = self.begin().await?;
         let n = grants::Entity::update_many()
-            .col_expr(grants::Column::ExpireAt, Expr::value(to_ms(new_end)))
-            .filter(grants::Column::Id.eq(&g.id))
+            .col_expr(
+                grants::Column::ExpireAtUs,
+                Expr::value(to_stored(x.grant.expire_at)),
+            )
+            .filter(grants::Column::Id.eq(&x.grant.id))
             .filter(grants::Column::State.eq(GrantState::Active.as_str()))
-            .filter(grants::Column::ExpireAt.eq(g.expire_at))
-            .filter(grants::Column::ExpireAt.gt(now_ms))
+            .filter(grants::Column::ExpireAtUs.eq(to_stored(x.previous_end)))
+            .filter(grants::Column::ExpireAtUs.gt(now_us))
             .exec(&txn)
             .await?
             .rows_affected;
         if n == 0 {
-            return Ok(None);
+            return Ok(false);
         }
-        let mut g = g.clone();
-        let previous = g.expire_at;
-        g.expire_at = to_ms(new_end);
-        let mut e = events::for_grant(EventKind::GrantExtended, &g, actor, now);
-        e.attributes.insert(
-            "previous_expire_time".into(),
-            from_ms(previous).to_rfc3339(),
-        );
-        outbox::push(&txn, &e, now_ms).await?;
+        push(&txn, &events::grant_extended(x, admin, now), now).await?;
         // The new end must reach other brokers' caches too.
         let mut ended = Ended::default();
-        super::revocations::record(&txn, self.is_postgres(), &g.id, "", now_ms).await?;
-        ended.grants.push(g.id.clone());
+        super::revocations::record(&txn, self.is_postgres(), &x.grant.id, "", now_us).await?;
+        ended.grants.push(x.grant.id.clone());
         self.commit(txn, &ended).await?;
-        Ok(Some(g))
+        Ok(true)
     }
 
-    /// Ends one grant (revoke or expiry); false when it had already ended.
+    /// Writes one grant's end (revoke or expiry); false when it had already
+    /// ended.
     pub async fn end_grant(
         &self,
-        g: &grants::Model,
-        how: &EndGrant,
+        x: &EndedGrant,
+        actor: Actor,
         now: DateTime<Utc>,
     ) -> Result<bool, Error> {
         let txn = self.begin().await?;
         let mut ended = Ended::default();
-        let done = end_grant(&txn, self.is_postgres(), g, how, to_ms(now), &mut ended).await?;
+        let done = end_grant(&txn, self.is_postgres(), x, actor, now, &mut ended).await?;
         self.commit(txn, &ended).await?;
         Ok(done)
     }
@@ -151,17 +161,16 @@ impl Store {
     /// credential was used no new one is ever issued for that grant.
     pub async fn set_credential(
         &self,
-        g: &grants::Model,
+        g: &Grant,
         hash: &str,
         now: DateTime<Utc>,
     ) -> Result<CredentialIssue, Error> {
-        let now_ms = to_ms(now);
         let n = grants::Entity::update_many()
             .col_expr(grants::Column::CredentialHash, Expr::value(hash))
             .filter(grants::Column::Id.eq(&g.id))
-            .filter(grants::Column::CredentialUsedAt.is_null())
+            .filter(grants::Column::CredentialUsedAtUs.is_null())
             .filter(grants::Column::State.eq(GrantState::Active.as_str()))
-            .filter(grants::Column::ExpireAt.gt(now_ms))
+            .filter(grants::Column::ExpireAtUs.gt(to_stored(now)))
             .exec(self.db())
             .await?
             .rows_affected;
@@ -181,31 +190,34 @@ impl Store {
 
     /// Expires active grants past their end; returns how many this call ended.
     pub async fn expire_grants(&self, now: DateTime<Utc>) -> Result<usize, Error> {
-        let now_ms = to_ms(now);
+        let now_us = to_stored(now);
         let due = grants::Entity::find()
             .filter(grants::Column::State.eq(GrantState::Active.as_str()))
-            .filter(grants::Column::ExpireAt.lte(now_ms))
+            .filter(grants::Column::ExpireAtUs.lte(now_us))
             .limit(500)
             .all(self.db())
             .await?;
-        let how = EndGrant {
-            state: GrantState::Expired,
-            by: String::new(),
-            session_end_reason: "expired",
-            actor: events::system(),
-            why: "the grant's time ran out".into(),
-        };
         let mut n = 0;
-        for g in due {
-            // Re-check inside the update: an extension may have moved the end.
+        for g in all_from(due)? {
+            // Re-read inside the transaction: an extension may have moved the end.
             let txn = self.begin().await?;
             let mut ended = Ended::default();
             let still_due = grants::Entity::find_by_id(g.id.clone())
-                .filter(grants::Column::ExpireAt.lte(now_ms))
+                .filter(grants::Column::ExpireAtUs.lte(now_us))
                 .one(&txn)
-                .await?;
-            if let Some(g) = still_due
-                && end_grant(&txn, self.is_postgres(), &g, &how, now_ms, &mut ended).await?
+                .await?
+                .map(grant_from)
+                .transpose()?;
+            if let Some(x) = still_due.and_then(|g| g.expire(now).ok())
+                && end_grant(
+                    &txn,
+                    self.is_postgres(),
+                    &x,
+                    events::system(),
+                    now,
+                    &mut ended,
+                )
+                .await?
             {
                 n += 1;
             }
@@ -215,7 +227,7 @@ impl Store {
     }
 
     /// Emits GRANT_ENDING for active grants whose end is less than `notice`
-    /// away, once per end: the conditional update on `ending_notice_for`
+    /// away, once per end: the conditional update on `ending_notice_for_us`
     /// makes a restart or a second broker skip a notice already sent.
     /// Returns how many this call emitted.
     pub async fn notice_ending_grants(
@@ -223,38 +235,40 @@ impl Store {
         now: DateTime<Utc>,
         notice: chrono::Duration,
     ) -> Result<usize, Error> {
-        let now_ms = to_ms(now);
-        let notice_ms = notice.num_milliseconds();
-        let not_yet = grants::Column::EndingNoticeFor
+        let now_us = to_stored(now);
+        let not_yet = grants::Column::EndingNoticeForUs
             .is_null()
-            .or(Expr::col(grants::Column::EndingNoticeFor).ne(Expr::col(grants::Column::ExpireAt)));
+            .or(Expr::col(grants::Column::EndingNoticeForUs)
+                .ne(Expr::col(grants::Column::ExpireAtUs)));
         let due = grants::Entity::find()
             .filter(grants::Column::State.eq(GrantState::Active.as_str()))
-            .filter(grants::Column::ExpireAt.gt(now_ms))
-            .filter(grants::Column::ExpireAt.lte(now_ms.saturating_add(notice_ms)))
+            .filter(grants::Column::ExpireAtUs.gt(now_us))
+            .filter(
+                grants::Column::ExpireAtUs.lte(now_us.saturating_add(duration_to_stored(notice))),
+            )
             .filter(not_yet.clone())
             .limit(500)
             .all(self.db())
             .await?;
         let mut n = 0;
-        for g in due {
-            if !notice_due(from_ms(g.created_at), from_ms(g.expire_at), notice, now) {
+        for g in all_from(due)? {
+            if !notice_due(g.created_at, g.expire_at, notice, now) {
                 continue;
             }
+            let end_us = to_stored(g.expire_at);
             let txn = self.begin().await?;
             let won = grants::Entity::update_many()
-                .col_expr(grants::Column::EndingNoticeFor, Expr::value(g.expire_at))
+                .col_expr(grants::Column::EndingNoticeForUs, Expr::value(end_us))
                 .filter(grants::Column::Id.eq(&g.id))
                 .filter(grants::Column::State.eq(GrantState::Active.as_str()))
-                .filter(grants::Column::ExpireAt.eq(g.expire_at))
+                .filter(grants::Column::ExpireAtUs.eq(end_us))
                 .filter(not_yet.clone())
                 .exec(&txn)
                 .await?
                 .rows_affected
                 == 1;
             if won {
-                let e = events::for_grant(EventKind::GrantEnding, &g, events::system(), now);
-                outbox::push(&txn, &e, now_ms).await?;
+                push(&txn, &events::grant_ending(&g, now), now).await?;
                 n += 1;
             }
             self.commit(txn, &Ended::default()).await?;
@@ -263,7 +277,8 @@ impl Store {
     }
 
     /// The helpdesk closed a ticket: revoke its grants, cancel its pending
-    /// requests, in one transaction.
+    /// requests, in one transaction. Returns (revoked grant ids, cancelled
+    /// request ids).
     pub async fn close_ticket(
         &self,
         tenant_id: &str,
@@ -271,7 +286,6 @@ impl Store {
         actor: Actor,
         now: DateTime<Utc>,
     ) -> Result<(Vec<String>, Vec<String>), Error> {
-        let now_ms = to_ms(now);
         let txn = self.begin().await?;
         let active = grants::Entity::find()
             .filter(grants::Column::TenantId.eq(tenant_id))
@@ -279,17 +293,16 @@ impl Store {
             .filter(grants::Column::State.eq(GrantState::Active.as_str()))
             .all(&txn)
             .await?;
-        let how = EndGrant {
-            state: GrantState::Revoked,
-            by: "ticket-closed".into(),
-            session_end_reason: "ticket-closed",
-            actor: actor.clone(),
-            why: "the ticket was closed".into(),
-        };
         let mut ended = Ended::default();
         let mut revoked = Vec::new();
-        for g in active {
-            if end_grant(&txn, self.is_postgres(), &g, &how, now_ms, &mut ended).await? {
+        for g in all_from(active)? {
+            let x = g.end(
+                "ticket-closed",
+                EndCause::TicketClosed,
+                "the ticket was closed".into(),
+                now,
+            )?;
+            if end_grant(&txn, self.is_postgres(), &x, actor.clone(), now, &mut ended).await? {
                 revoked.push(g.id.clone());
             }
         }

@@ -47,7 +47,7 @@ pub async fn reseal<C: ConnectionTrait>(
 /// All keys, oldest first.
 pub async fn all<C: ConnectionTrait>(conn: &C) -> Result<Vec<keys::Model>, DbErr> {
     keys::Entity::find()
-        .order_by_asc(keys::Column::CreatedAt)
+        .order_by_asc(keys::Column::CreatedAtUs)
         .order_by_asc(keys::Column::Kid)
         .all(conn)
         .await
@@ -58,12 +58,12 @@ pub async fn insert<C: ConnectionTrait>(
     conn: &C,
     kid: &str,
     private_key: Vec<u8>,
-    now_ms: i64,
+    now_us: i64,
 ) -> Result<(), DbErr> {
     keys::Entity::insert(keys::ActiveModel {
         kid: Set(kid.to_string()),
         private_key: Set(private_key),
-        created_at: Set(now_ms),
+        created_at_us: Set(now_us),
     })
     .on_conflict(
         OnConflict::column(keys::Column::Kid)

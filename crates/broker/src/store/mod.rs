@@ -11,12 +11,15 @@ pub mod keys;
 pub mod outbox;
 pub mod requests;
 pub mod revocations;
+pub mod rows;
 pub mod sessions;
 pub mod settings;
 pub mod webhooks;
 
 use crate::cache::AccessCache;
 use crate::error::Error;
+use chrono::{DateTime, Utc};
+use keyholder_proto::audit::v1::Event;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, TransactionTrait};
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -36,6 +39,24 @@ impl Ended {
     pub fn is_empty(&self) -> bool {
         self.grants.is_empty() && self.sessions.is_empty()
     }
+}
+
+/// `t` to the microsecond, what a stored instant holds: the time every
+/// change is made at, so an answer given at once equals the record read back.
+pub fn at_stored_precision(t: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::SubsecRound;
+    t.trunc_subsecs(6)
+}
+
+/// Writes `e` into the outbox in the caller's transaction. The outbox keeps
+/// its own (millisecond) unit until its own migration replaces it; this is
+/// the one place that converts for it.
+pub(crate) async fn push<C: ConnectionTrait>(
+    conn: &C,
+    e: &Event,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    Ok(outbox::push(conn, e, now.timestamp_millis()).await?)
 }
 
 /// The database plus the local effects of a commit.
@@ -120,7 +141,7 @@ impl Store {
     ) -> Result<(), Error> {
         txn.commit().await?;
         if !ended.is_empty() {
-            self.cache.invalidate(ended);
+            self.cache.invalidate(ended).await;
         }
         self.outbox_wake.notify_one();
         self.webhook_wake.notify_one();

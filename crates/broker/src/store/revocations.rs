@@ -19,13 +19,13 @@ pub async fn record<C: ConnectionTrait>(
     postgres: bool,
     grant_id: &str,
     session_id: &str,
-    now_ms: i64,
+    now_us: i64,
 ) -> Result<(), DbErr> {
     revocations::Entity::insert(revocations::ActiveModel {
         seq: NotSet,
         grant_id: Set(grant_id.to_string()),
         session_id: Set(session_id.to_string()),
-        created_at: Set(now_ms),
+        created_at_us: Set(now_us),
     })
     .exec_without_returning(conn)
     .await?;

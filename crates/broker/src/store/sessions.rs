@@ -1,16 +1,19 @@
 //! Support sessions: sign-in (one-time credential or standing mode), refusal
 //! records, refresh, sign-out, the state CheckAccess caches, and actions.
 
-use super::ending::{EndGrant, end_grant, end_session};
+use super::ending::{end_grant, end_session};
 use super::entities::{grants, sessions};
-use super::{Ended, Store, outbox};
+use super::rows::{grant_from, grant_row, session_from, session_row};
+use super::{Ended, Store, push};
+use crate::domain::grant::Grant;
+use crate::domain::session::{SIGN_OUT, Session};
 use crate::domain::state::GrantState;
-use crate::domain::to_ms;
 use crate::error::Error;
 use crate::events;
 use chrono::{DateTime, Utc};
+use keyholder_kit::instant::to_stored;
 use keyholder_kit::paging::Page;
-use keyholder_proto::audit::v1::{Event, EventKind};
+use keyholder_proto::audit::v1::Event;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
@@ -33,38 +36,47 @@ async fn active_standing<C: ConnectionTrait>(
     conn: &C,
     tenant_id: &str,
     agent_id: &str,
-) -> Result<Option<grants::Model>, Error> {
-    Ok(grants::Entity::find()
+) -> Result<Option<Grant>, Error> {
+    grants::Entity::find()
         .filter(grants::Column::TenantId.eq(tenant_id))
         .filter(grants::Column::AgentId.eq(agent_id))
         .filter(grants::Column::Standing.eq(true))
         .filter(grants::Column::State.eq(GrantState::Active.as_str()))
-        .order_by_desc(grants::Column::CreatedAt)
+        .order_by_desc(grants::Column::CreatedAtUs)
         .one(conn)
-        .await?)
+        .await?
+        .map(grant_from)
+        .transpose()
+}
+
+async fn grant_of<C: ConnectionTrait>(conn: &C, id: &str) -> Result<Option<Grant>, Error> {
+    grants::Entity::find_by_id(id.to_string())
+        .one(conn)
+        .await?
+        .map(grant_from)
+        .transpose()
 }
 
 impl Store {
-    /// Consumes a one-time credential and opens a session, atomically: of
-    /// concurrent sign-ins with one credential exactly one wins.
+    /// Consumes a one-time credential and opens `session` under its grant,
+    /// atomically: of concurrent sign-ins with one credential exactly one wins.
     pub async fn sign_in_with_credential(
         &self,
-        tenant_id: &str,
-        agent_id: &str,
         credential_hash: &str,
-        session: sessions::Model,
+        session: Session,
         now: DateTime<Utc>,
-    ) -> Result<Result<(sessions::Model, grants::Model), CredentialProblem>, Error> {
-        let now_ms = to_ms(now);
+    ) -> Result<Result<(Session, Grant), CredentialProblem>, Error> {
+        let now_us = to_stored(now);
+        let (tenant_id, agent_id) = (&session.tenant_id, &session.agent_id);
         let txn = self.begin().await?;
         let won = grants::Entity::update_many()
-            .col_expr(grants::Column::CredentialUsedAt, Expr::value(now_ms))
+            .col_expr(grants::Column::CredentialUsedAtUs, Expr::value(now_us))
             .filter(grants::Column::TenantId.eq(tenant_id))
             .filter(grants::Column::AgentId.eq(agent_id))
             .filter(grants::Column::CredentialHash.eq(credential_hash))
-            .filter(grants::Column::CredentialUsedAt.is_null())
+            .filter(grants::Column::CredentialUsedAtUs.is_null())
             .filter(grants::Column::State.eq(GrantState::Active.as_str()))
-            .filter(grants::Column::ExpireAt.gt(now_ms))
+            .filter(grants::Column::ExpireAtUs.gt(now_us))
             .exec(&txn)
             .await?
             .rows_affected
@@ -74,13 +86,14 @@ impl Store {
             .filter(grants::Column::AgentId.eq(agent_id))
             .filter(grants::Column::CredentialHash.eq(credential_hash))
             .one(&txn)
-            .await?;
+            .await?
+            .map(grant_from)
+            .transpose()?;
         let grant = match (won, grant) {
             (true, Some(g)) => g,
             (_, None) => return Ok(Err(CredentialProblem::Unknown)),
             (false, Some(g)) => {
-                let state =
-                    GrantState::parse(&g.state).at(crate::domain::from_ms(g.expire_at), now);
+                let state = g.state_at(now);
                 return Ok(Err(if state != GrantState::Active {
                     CredentialProblem::GrantEnded(state)
                 } else {
@@ -88,42 +101,42 @@ impl Store {
                 }));
             }
         };
-        let session = sessions::Model {
-            grant_id: grant.id.clone(),
-            ..session
-        };
-        let opened = self.open_session(&txn, session, &grant, now).await?;
+        let opened = self
+            .open_session(&txn, session.under(&grant.id), &grant, now)
+            .await?;
         self.commit(txn, &Ended::default()).await?;
         Ok(Ok((opened, grant)))
     }
 
     /// Opens a session under standing mode: reuses the agent's live standing
-    /// grant in the tenant, or makes one from `template`. A partial unique
-    /// index allows one active standing grant per (tenant, agent), so of
-    /// concurrent first sign-ins one inserts and the others reuse its grant.
+    /// grant in the tenant, or makes `template` (the domain's standing
+    /// grant). A partial unique index allows one active standing grant per
+    /// (tenant, agent), so of concurrent first sign-ins one inserts and the
+    /// others reuse its grant.
     pub async fn sign_in_standing(
         &self,
-        template: grants::Model,
-        session: sessions::Model,
+        template: Grant,
+        session: Session,
         now: DateTime<Utc>,
-    ) -> Result<(sessions::Model, grants::Model), Error> {
-        let now_ms = to_ms(now);
+    ) -> Result<(Session, Grant), Error> {
         let txn = self.begin().await?;
         let mut ended = Ended::default();
-        let existing = active_standing(&txn, &template.tenant_id, &template.agent_id).await?;
+        let existing = active_standing(&txn, &template.tenant_id, &template.agent.id).await?;
         let live = match existing {
-            Some(g) if g.expire_at > now_ms => Some(g),
+            Some(g) if g.is_live(now) => Some(g),
             Some(g) => {
                 // Past its end but not swept yet: expire it now so the new
                 // grant can take its place under the unique index.
-                let how = EndGrant {
-                    state: GrantState::Expired,
-                    by: String::new(),
-                    session_end_reason: "expired",
-                    actor: events::system(),
-                    why: "the grant's time ran out".into(),
-                };
-                end_grant(&txn, self.is_postgres(), &g, &how, now_ms, &mut ended).await?;
+                let x = g.expire(now)?;
+                end_grant(
+                    &txn,
+                    self.is_postgres(),
+                    &x,
+                    events::system(),
+                    now,
+                    &mut ended,
+                )
+                .await?;
                 None
             }
             None => None,
@@ -132,7 +145,7 @@ impl Store {
             Some(g) => g,
             None => {
                 let inserted =
-                    grants::Entity::insert(template.clone().into_active_model().reset_all())
+                    grants::Entity::insert(grant_row(&template)?.into_active_model().reset_all())
                         .on_conflict(OnConflict::new().do_nothing().to_owned())
                         .exec_without_returning(&txn)
                         .await?;
@@ -141,9 +154,9 @@ impl Store {
                 } else {
                     // Another sign-in inserted it first (it committed, or
                     // the insert would still be waiting): use that one.
-                    active_standing(&txn, &template.tenant_id, &template.agent_id)
+                    active_standing(&txn, &template.tenant_id, &template.agent.id)
                         .await?
-                        .filter(|g| g.expire_at > now_ms)
+                        .filter(|g| g.is_live(now))
                         .ok_or_else(|| {
                             Error::FailedPrecondition(
                                 "the standing grant changed meanwhile; sign in again".into(),
@@ -152,11 +165,9 @@ impl Store {
                 }
             }
         };
-        let session = sessions::Model {
-            grant_id: grant.id.clone(),
-            ..session
-        };
-        let opened = self.open_session(&txn, session, &grant, now).await?;
+        let opened = self
+            .open_session(&txn, session.under(&grant.id), &grant, now)
+            .await?;
         self.commit(txn, &ended).await?;
         Ok((opened, grant))
     }
@@ -164,18 +175,16 @@ impl Store {
     async fn open_session(
         &self,
         txn: &sea_orm::DatabaseTransaction,
-        session: sessions::Model,
-        grant: &grants::Model,
+        session: Session,
+        grant: &Grant,
         now: DateTime<Utc>,
-    ) -> Result<sessions::Model, Error> {
-        session
-            .clone()
+    ) -> Result<Session, Error> {
+        session_row(&session)
             .into_active_model()
             .reset_all()
             .insert(txn)
             .await?;
-        let e = events::for_session(EventKind::SignIn, &session, grant, now);
-        outbox::push(txn, &e, to_ms(now)).await?;
+        push(txn, &events::signed_in(&session, grant, now), now).await?;
         Ok(session)
     }
 
@@ -188,7 +197,7 @@ impl Store {
     pub async fn record_events(&self, events: &[Event], now: DateTime<Utc>) -> Result<(), Error> {
         let txn = self.begin().await?;
         for e in events {
-            outbox::push(&txn, e, to_ms(now)).await?;
+            push(&txn, e, now).await?;
         }
         self.commit(txn, &Ended::default()).await
     }
@@ -197,30 +206,27 @@ impl Store {
     /// report); true when this call recorded it.
     pub async fn record_event_once(&self, e: &Event, now: DateTime<Utc>) -> Result<bool, Error> {
         let txn = self.begin().await?;
-        let written = outbox::push_once(&txn, e, to_ms(now)).await?;
+        // The outbox keeps milliseconds until its own migration.
+        let written = super::outbox::push_once(&txn, e, now.timestamp_millis()).await?;
         self.commit(txn, &Ended::default()).await?;
         Ok(written)
     }
 
     /// One session.
-    pub async fn session(&self, id: &str) -> Result<Option<sessions::Model>, Error> {
-        Ok(sessions::Entity::find_by_id(id.to_string())
+    pub async fn session(&self, id: &str) -> Result<Option<Session>, Error> {
+        sessions::Entity::find_by_id(id.to_string())
             .one(self.db())
-            .await?)
+            .await?
+            .map(session_from)
+            .transpose()
     }
 
     /// A session with its grant (what CheckAccess caches).
-    pub async fn session_with_grant(
-        &self,
-        id: &str,
-    ) -> Result<Option<(sessions::Model, grants::Model)>, Error> {
+    pub async fn session_with_grant(&self, id: &str) -> Result<Option<(Session, Grant)>, Error> {
         let Some(s) = self.session(id).await? else {
             return Ok(None);
         };
-        let g = grants::Entity::find_by_id(s.grant_id.clone())
-            .one(self.db())
-            .await?;
-        Ok(g.map(|g| (s, g)))
+        Ok(grant_of(self.db(), &s.grant_id).await?.map(|g| (s, g)))
     }
 
     /// Swaps a session's refresh token; None when the old one is unknown or
@@ -229,7 +235,7 @@ impl Store {
         &self,
         old_hash: &str,
         new_hash: &str,
-    ) -> Result<Option<sessions::Model>, Error> {
+    ) -> Result<Option<Session>, Error> {
         let Some(s) = sessions::Entity::find()
             .filter(sessions::Column::RefreshHash.eq(old_hash))
             .one(self.db())
@@ -241,40 +247,30 @@ impl Store {
             .col_expr(sessions::Column::RefreshHash, Expr::value(new_hash))
             .filter(sessions::Column::Id.eq(&s.id))
             .filter(sessions::Column::RefreshHash.eq(old_hash))
-            .filter(sessions::Column::EndedAt.is_null())
+            .filter(sessions::Column::EndedAtUs.is_null())
             .exec(self.db())
             .await?
             .rows_affected;
-        Ok((n == 1).then_some(s))
+        if n != 1 {
+            return Ok(None);
+        }
+        Ok(Some(session_from(s)?))
     }
 
-    /// Ends a session by the agent's sign-out; false when it had ended.
+    /// Ends a session by its agent's sign-out; None when it had already
+    /// ended.
     pub async fn sign_out(
         &self,
-        s: &sessions::Model,
-        g: &grants::Model,
+        s: &Session,
+        g: &Grant,
         now: DateTime<Utc>,
-    ) -> Result<Option<sessions::Model>, Error> {
-        let now_ms = to_ms(now);
+    ) -> Result<Option<Session>, Error> {
+        let out = s.end(SIGN_OUT, now)?;
         let txn = self.begin().await?;
         let mut ended = Ended::default();
-        let done = end_session(
-            &txn,
-            self.is_postgres(),
-            s,
-            g,
-            "sign-out",
-            now_ms,
-            &mut ended,
-            true,
-        )
-        .await?;
+        let done = end_session(&txn, self.is_postgres(), &out, g, now, &mut ended, true).await?;
         self.commit(txn, &ended).await?;
-        Ok(done.then(|| sessions::Model {
-            ended_at: Some(now_ms),
-            end_reason: "sign-out".into(),
-            ..s.clone()
-        }))
+        Ok(done.then_some(out))
     }
 
     /// Ends every live session of an agent (for `reason`, e.g.
@@ -298,36 +294,23 @@ impl Store {
         before: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<usize, Error> {
-        let now_ms = to_ms(now);
         let txn = self.begin().await?;
         let mut q = sessions::Entity::find()
             .filter(sessions::Column::AgentId.eq(agent_id))
-            .filter(sessions::Column::EndedAt.is_null());
+            .filter(sessions::Column::EndedAtUs.is_null());
         if let Some(before) = before {
-            q = q.filter(sessions::Column::SignedInAt.lt(to_ms(before)));
+            q = q.filter(sessions::Column::SignedInAtUs.lt(to_stored(before)));
         }
         let live = q.all(&txn).await?;
         let mut ended = Ended::default();
         let mut n = 0;
         for s in live {
-            let Some(g) = grants::Entity::find_by_id(s.grant_id.clone())
-                .one(&txn)
-                .await?
-            else {
+            let s = session_from(s)?;
+            let Some(g) = grant_of(&txn, &s.grant_id).await? else {
                 continue;
             };
-            if end_session(
-                &txn,
-                self.is_postgres(),
-                &s,
-                &g,
-                reason,
-                now_ms,
-                &mut ended,
-                true,
-            )
-            .await?
-            {
+            let out = s.end(reason, now)?;
+            if end_session(&txn, self.is_postgres(), &out, &g, now, &mut ended, true).await? {
                 n += 1;
             }
         }
@@ -341,13 +324,13 @@ impl Store {
         tenant_id: &str,
         active_only: bool,
         page: Page,
-    ) -> Result<(Vec<(sessions::Model, Option<grants::Model>)>, String), Error> {
+    ) -> Result<(Vec<(Session, Option<Grant>)>, String), Error> {
         let mut q = sessions::Entity::find().filter(sessions::Column::TenantId.eq(tenant_id));
         if active_only {
-            q = q.filter(sessions::Column::EndedAt.is_null());
+            q = q.filter(sessions::Column::EndedAtUs.is_null());
         }
         let rows = q
-            .order_by_desc(sessions::Column::SignedInAt)
+            .order_by_desc(sessions::Column::SignedInAtUs)
             .order_by_desc(sessions::Column::Id)
             .offset(page.offset)
             .limit(page.limit + 1)
@@ -356,10 +339,8 @@ impl Store {
         let (next, keep) = page.finish(rows.len());
         let mut out = Vec::new();
         for s in rows.into_iter().take(keep) {
-            let g = grants::Entity::find_by_id(s.grant_id.clone())
-                .one(self.db())
-                .await?;
-            out.push((s, g));
+            let g = grant_of(self.db(), &s.grant_id).await?;
+            out.push((session_from(s)?, g));
         }
         Ok((out, next))
     }

@@ -1,64 +1,70 @@
 //! A tenant's support-access settings.
 
-use super::ending::{EndGrant, end_grant};
+use super::ending::end_grant;
 use super::entities::{grants, settings};
-use super::{Ended, Store, outbox};
+use super::grants::all_from;
+use super::rows::{scope_from, scope_json};
+use super::{Ended, Store, push};
+use crate::domain::grant::EndCause;
 use crate::domain::limits::{SUPPORT_ACCESS_CLOSED, Settings};
-use crate::domain::scope::Scope;
 use crate::domain::state::GrantState;
-use crate::domain::{Mode, Person, from_ms, to_ms};
+use crate::domain::{Mode, Person};
 use crate::error::Error;
 use crate::events;
 use chrono::{DateTime, Duration, Utc};
-use keyholder_proto::audit::v1::EventKind;
+use keyholder_kit::instant::{from_stored, to_stored};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter};
 
-fn to_domain(m: settings::Model) -> Settings {
-    Settings {
-        tenant_id: m.tenant_id,
+fn to_domain(m: settings::Model) -> Result<Settings, Error> {
+    Ok(Settings {
         mode: Mode::parse(&m.mode),
         request_ttl: Duration::seconds(m.request_ttl_secs),
         default_grant: Duration::seconds(m.default_grant_secs),
         max_grant: Duration::seconds(m.max_grant_secs),
-        standing_scope: serde_json::from_str(&m.standing_scope)
-            .unwrap_or_else(|_| Scope::read_only()),
+        standing_scope: scope_from(&m.standing_scope)?,
         standing_by: Person {
             id: m.standing_by_id,
             name: m.standing_by_name,
             email: m.standing_by_email,
         },
         updated_by: m.updated_by,
-        updated_at: Some(from_ms(m.updated_at)),
-    }
+        updated_at: Some(from_stored(m.updated_at_us)?),
+        tenant_id: m.tenant_id,
+    })
 }
 
-fn to_model(s: &Settings, now: DateTime<Utc>) -> settings::Model {
-    settings::Model {
+fn to_model(s: &Settings, now: DateTime<Utc>) -> Result<settings::Model, Error> {
+    Ok(settings::Model {
         tenant_id: s.tenant_id.clone(),
         mode: s.mode.as_str().into(),
         request_ttl_secs: s.request_ttl.num_seconds(),
         default_grant_secs: s.default_grant.num_seconds(),
         max_grant_secs: s.max_grant.num_seconds(),
-        standing_scope: serde_json::to_string(&s.standing_scope).unwrap_or_default(),
+        standing_scope: scope_json(&s.standing_scope)?,
         standing_by_id: s.standing_by.id.clone(),
         standing_by_name: s.standing_by.name.clone(),
         standing_by_email: s.standing_by.email.clone(),
         updated_by: s.updated_by.clone(),
-        updated_at: to_ms(s.updated_at.unwrap_or(now)),
-    }
+        updated_at_us: to_stored(s.updated_at.unwrap_or(now)),
+    })
 }
 
 /// A tenant's settings (defaults when never set).
 pub async fn get<C: ConnectionTrait>(conn: &C, tenant_id: &str) -> Result<Settings, Error> {
-    Ok(settings::Entity::find_by_id(tenant_id.to_string())
+    settings::Entity::find_by_id(tenant_id.to_string())
         .one(conn)
         .await?
         .map(to_domain)
-        .unwrap_or_else(|| Settings::defaults(tenant_id)))
+        .unwrap_or_else(|| Ok(Settings::defaults(tenant_id)))
 }
 
 impl Store {
+    /// A tenant's settings (defaults when never set).
+    pub async fn settings(&self, tenant_id: &str) -> Result<Settings, Error> {
+        get(self.db(), tenant_id).await
+    }
+
     /// Saves new settings and records the change. Closing support access
     /// ends everything that could still let support in: pending requests are
     /// cancelled, every active grant is revoked (with it its unused one-time
@@ -72,7 +78,6 @@ impl Store {
         admin: &Person,
         now: DateTime<Utc>,
     ) -> Result<Ended, Error> {
-        let now_ms = to_ms(now);
         let txn = self.begin().await?;
         let cols = [
             settings::Column::Mode,
@@ -84,9 +89,9 @@ impl Store {
             settings::Column::StandingByName,
             settings::Column::StandingByEmail,
             settings::Column::UpdatedBy,
-            settings::Column::UpdatedAt,
+            settings::Column::UpdatedAtUs,
         ];
-        settings::Entity::insert(to_model(new, now).into_active_model())
+        settings::Entity::insert(to_model(new, now)?.into_active_model())
             .on_conflict(
                 OnConflict::column(settings::Column::TenantId)
                     .update_columns(cols)
@@ -94,32 +99,7 @@ impl Store {
             )
             .exec_without_returning(&txn)
             .await?;
-        let mut e = events::base(
-            EventKind::ModeChanged,
-            &new.tenant_id,
-            events::actor(admin, "employee"),
-            now,
-        );
-        e.attributes.insert("mode".into(), new.mode.as_str().into());
-        e.attributes
-            .insert("previous_mode".into(), old.mode.as_str().into());
-        e.attributes.insert(
-            "request_ttl_secs".into(),
-            new.request_ttl.num_seconds().to_string(),
-        );
-        e.attributes.insert(
-            "default_grant_secs".into(),
-            new.default_grant.num_seconds().to_string(),
-        );
-        e.attributes.insert(
-            "max_grant_secs".into(),
-            new.max_grant.num_seconds().to_string(),
-        );
-        e.attributes.insert(
-            "standing_scope".into(),
-            events::scope_attr(&serde_json::to_string(&new.standing_scope).unwrap_or_default()),
-        );
-        outbox::push(&txn, &e, now_ms).await?;
+        push(&txn, &events::settings_changed(old, new, admin, now), now).await?;
 
         let mut ended = Ended::default();
         let closing = new.mode == Mode::Closed && old.mode != Mode::Closed;
@@ -131,23 +111,15 @@ impl Store {
             if !closing {
                 q = q.filter(grants::Column::Standing.eq(true));
             }
-            let how = EndGrant {
-                state: GrantState::Revoked,
-                by: admin.id.clone(),
-                session_end_reason: if closing {
-                    SUPPORT_ACCESS_CLOSED
-                } else {
-                    "revoked"
-                },
-                actor: events::actor(admin, "employee"),
-                why: if closing {
-                    SUPPORT_ACCESS_CLOSED.into()
-                } else {
-                    "standing access was turned off".into()
-                },
+            let (cause, why) = if closing {
+                (EndCause::SupportAccessClosed, SUPPORT_ACCESS_CLOSED)
+            } else {
+                (EndCause::Revoked, "standing access was turned off")
             };
-            for g in q.all(&txn).await? {
-                end_grant(&txn, self.is_postgres(), &g, &how, now_ms, &mut ended).await?;
+            for g in all_from(q.all(&txn).await?)? {
+                let x = g.end(&admin.id, cause, why.into(), now)?;
+                let actor = events::actor(admin, "employee");
+                end_grant(&txn, self.is_postgres(), &x, actor, now, &mut ended).await?;
             }
         }
         if closing {

@@ -43,7 +43,12 @@ async fn end_sessions(store: &Store, c: &StandingChange, clock: &SharedClock) {
     // re-hire must not end the re-hired agent's new sessions.
     let before = chrono::DateTime::from_timestamp_millis(c.change_time_ms);
     match store
-        .end_sessions_of_agent_before(&c.principal_id, AGENT_DEACTIVATED, before, clock.now())
+        .end_sessions_of_agent_before(
+            &c.principal_id,
+            AGENT_DEACTIVATED,
+            before,
+            crate::store::at_stored_precision(clock.now()),
+        )
         .await
     {
         Ok(n) if n > 0 => {

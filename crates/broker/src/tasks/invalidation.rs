@@ -29,7 +29,7 @@ pub async fn run(store: Store, poll: Duration, shutdown: CancellationToken) {
                     }
                 }
                 if !ended.is_empty() {
-                    store.cache().invalidate(&ended);
+                    store.cache().invalidate(&ended).await;
                 }
             }
             Err(e) => tracing::warn!(error = %e, "revocation poll failed"),
@@ -73,7 +73,7 @@ async fn listen(store: Store, shutdown: CancellationToken) {
                         Some(("s", id)) => ended.sessions.push(id.to_string()),
                         _ => {}
                     }
-                    store.cache().invalidate(&ended);
+                    store.cache().invalidate(&ended).await;
                 }
                 Ok(None) => {
                     // The connection dropped; notifications may be lost.

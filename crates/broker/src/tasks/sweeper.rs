@@ -28,7 +28,7 @@ pub async fn sweep_once(
     clock: &SharedClock,
     notice: chrono::Duration,
 ) -> Result<SweepReport, Error> {
-    let now = clock.now();
+    let now = crate::store::at_stored_precision(clock.now());
     Ok(SweepReport {
         reminded: store.remind_requests(now).await?,
         requests_expired: store.expire_requests(now).await?,

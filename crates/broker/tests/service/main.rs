@@ -23,4 +23,5 @@ mod outbox;
 mod refusals;
 mod standing;
 mod tickets;
+mod upgrade;
 mod visibility;
