@@ -61,6 +61,8 @@ pub struct IdentityContacts {
     cache: Mutex<HashMap<String, (Instant, TenantContacts)>>,
     /// How long fetched contacts are reused (`audit.contacts_cache_secs`).
     cache_for: Duration,
+    /// The clock tokens are judged by.
+    clock: keyholder_kit::clock::SharedClock,
 }
 
 impl IdentityContacts {
@@ -71,6 +73,7 @@ impl IdentityContacts {
         tls: &keyholder_kit::tls::TlsConfig,
         credentials_file: PathBuf,
         cache_for: Duration,
+        clock: keyholder_kit::clock::SharedClock,
     ) -> Result<Self, keyholder_kit::client::ClientError> {
         Ok(Self {
             channel: channel(identity_url, tls)?,
@@ -78,6 +81,7 @@ impl IdentityContacts {
             token: OnceCell::new(),
             cache: Mutex::new(HashMap::new()),
             cache_for,
+            clock,
         })
     }
 
@@ -86,7 +90,11 @@ impl IdentityContacts {
             .get_or_try_init(|| async {
                 let creds: ServiceCredentials = credentials::read(&self.credentials_file)
                     .map_err(|e| ContactsError::Unavailable(e.to_string()))?;
-                Ok(ServiceToken::new(self.channel.clone(), creds))
+                Ok(ServiceToken::new(
+                    self.channel.clone(),
+                    creds,
+                    self.clock.clone(),
+                ))
             })
             .await
     }

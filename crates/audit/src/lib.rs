@@ -118,6 +118,7 @@ impl Audit {
         let standing_token = Arc::new(CredentialsFileToken::new(
             identity_channel.clone(),
             config.credentials_file(ServiceName::Audit),
+            clock.clone(),
         ));
         let contacts: Arc<dyn ContactSource> = match &options.contacts {
             Some(c) => c.clone(),
@@ -126,6 +127,7 @@ impl Audit {
                 &config.tls,
                 config.credentials_file(ServiceName::Audit),
                 Duration::from_secs(config.audit.contacts_cache_secs),
+                clock.clone(),
             )?),
         };
         let mailer = match &options.mailer {

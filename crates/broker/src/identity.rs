@@ -23,6 +23,7 @@ pub struct IdentityClient {
     channel: Channel,
     credentials_file: PathBuf,
     token: OnceCell<ServiceToken>,
+    clock: keyholder_kit::clock::SharedClock,
     /// Tenants identity confirmed, with their names (possibly empty). Only
     /// positive answers are kept: a tenant created a moment ago must not be
     /// refused because an earlier lookup missed it.
@@ -39,10 +40,15 @@ fn unavailable(status: tonic::Status) -> Error {
 
 impl IdentityClient {
     /// Calls identity on `channel`, signing in with the credentials in `credentials_file`.
-    pub fn new(channel: Channel, credentials_file: PathBuf) -> Self {
+    pub fn new(
+        channel: Channel,
+        credentials_file: PathBuf,
+        clock: keyholder_kit::clock::SharedClock,
+    ) -> Self {
         Self {
             channel,
             credentials_file,
+            clock,
             token: OnceCell::new(),
             tenants: RwLock::new(HashMap::new()),
         }
@@ -56,7 +62,11 @@ impl IdentityClient {
                     credentials::read(&self.credentials_file).map_err(|e| {
                         Error::Identity(format!("broker's service credentials: {e}").into())
                     })?;
-                Ok::<_, Error>(ServiceToken::new(self.channel.clone(), creds))
+                Ok::<_, Error>(ServiceToken::new(
+                    self.channel.clone(),
+                    creds,
+                    self.clock.clone(),
+                ))
             })
             .await
     }

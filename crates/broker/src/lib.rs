@@ -154,6 +154,7 @@ impl Broker {
         let identity = Arc::new(IdentityClient::new(
             identity_channel.clone(),
             config.credentials_file(ServiceName::Broker),
+            clock.clone(),
         ));
         let standing = Arc::new(StandingTable::new(
             config.standing_max_staleness(ServiceName::Broker),
@@ -221,6 +222,7 @@ impl Broker {
             Arc::new(CredentialsFileToken::new(
                 self.identity_channel.clone(),
                 self.config.credentials_file(ServiceName::Broker),
+                core.clock.clone(),
             )),
             shutdown.clone(),
         )));

@@ -246,15 +246,22 @@ pub struct ServiceToken {
     client: IdentityServiceClient<Channel>,
     credentials: ServiceCredentials,
     cached: Mutex<Option<(String, chrono::DateTime<chrono::Utc>)>>,
+    /// The clock the services judge tokens by (the one identity issues them by).
+    clock: crate::clock::SharedClock,
 }
 
 impl ServiceToken {
     /// Signs in at identity on `channel` with `credentials` when needed.
-    pub fn new(channel: Channel, credentials: ServiceCredentials) -> Self {
+    pub fn new(
+        channel: Channel,
+        credentials: ServiceCredentials,
+        clock: crate::clock::SharedClock,
+    ) -> Self {
         Self {
             client: IdentityServiceClient::new(channel),
             credentials,
             cached: Mutex::new(None),
+            clock,
         }
     }
 
@@ -262,7 +269,7 @@ impl ServiceToken {
     pub async fn token(&self) -> Result<String, ClientError> {
         let mut cached = self.cached.lock().await;
         if let Some((tok, exp)) = cached.as_ref()
-            && *exp - chrono::Utc::now() > chrono::Duration::seconds(60)
+            && *exp - self.clock.now() > chrono::Duration::seconds(60)
         {
             return Ok(tok.clone());
         }
@@ -282,7 +289,7 @@ impl ServiceToken {
         let exp = resp
             .expire_time
             .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
-            .unwrap_or_else(chrono::Utc::now);
+            .unwrap_or_else(|| self.clock.now());
         *cached = Some((resp.access_token.clone(), exp));
         Ok(resp.access_token)
     }

@@ -214,15 +214,21 @@ pub struct CredentialsFileToken {
     channel: crate::client::Channel,
     file: std::path::PathBuf,
     token: tokio::sync::OnceCell<crate::client::ServiceToken>,
+    clock: crate::clock::SharedClock,
 }
 
 impl CredentialsFileToken {
     /// Signs in at identity on `channel` with the credentials in `file`.
-    pub fn new(channel: crate::client::Channel, file: std::path::PathBuf) -> Self {
+    pub fn new(
+        channel: crate::client::Channel,
+        file: std::path::PathBuf,
+        clock: crate::clock::SharedClock,
+    ) -> Self {
         Self {
             channel,
             file,
             token: tokio::sync::OnceCell::new(),
+            clock,
         }
     }
 }
@@ -239,6 +245,7 @@ impl TokenSource for CredentialsFileToken {
                 Ok::<_, String>(crate::client::ServiceToken::new(
                     self.channel.clone(),
                     creds,
+                    self.clock.clone(),
                 ))
             })
             .await?;

@@ -149,6 +149,7 @@ async fn a_peer_takes_a_dead_senders_mail_only_once_its_renewed_lease_ran_out() 
                 &w.suite.config.tls,
                 w.suite.config.credentials_file(ServiceName::Audit),
                 std::time::Duration::from_secs(w.suite.config.audit.contacts_cache_secs),
+                w.suite.clock.clone(),
             )
             .unwrap(),
         ),

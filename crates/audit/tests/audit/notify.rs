@@ -309,6 +309,7 @@ async fn two_replicas_never_send_one_mail_twice() {
                 &w.suite.config.tls,
                 w.suite.config.credentials_file(ServiceName::Audit),
                 std::time::Duration::from_secs(w.suite.config.audit.contacts_cache_secs),
+                w.suite.clock.clone(),
             )
             .unwrap(),
         ),
