@@ -82,21 +82,16 @@ impl Identity {
         let kek = keyholder_kit::kek::KekRing::from_config(config)?;
         let db =
             keyholder_kit::db::open::<migrations::Migrator>(&url, config.migrate_on_start).await?;
-        let store = store::Store::new(db, kek);
+        let store = store::Store::new(db, kek, clock.clone());
         // Databases of an earlier version hold plaintext; a rotated ring
         // leaves values under an older KEK: both are sealed anew here.
         store.reseal_secrets().await?;
         let keys = Arc::new(keys::KeyRing::new(store.clone(), clock.clone()));
         keys.ensure_key().await?;
-        bootstrap::run(&store, config, clock.now().timestamp()).await?;
+        bootstrap::run(&store, config, clock.now()).await?;
         let gate = Gate::new(
-            // Token windows are judged by the wall clock: identity issues
-            // tokens by it, while tests move the services' clocks by days.
-            Authenticator::new(
-                keys.clone(),
-                AUDIENCE_IDENTITY,
-                keyholder_kit::clock::system(),
-            ),
+            // Token windows are judged by the clock that issues the tokens.
+            Authenticator::new(keys.clone(), AUDIENCE_IDENTITY, clock.clone()),
             Arc::new(grpc::standing::DatabaseStanding::new(store.clone())),
             PUBLIC_METHODS,
         );

@@ -3,35 +3,19 @@
 use super::Api;
 use super::convert::{department_pb, rights_from_pb, role_pb, subject_from_pb};
 use crate::domain::authorize::SubjectRef;
-use crate::domain::departments::{Node, would_cycle};
-use crate::domain::rights::{self, ADMIN_ROLE, INTEGRATOR_ROLE};
+use crate::domain::departments::{Department, tree_of, would_cycle};
+use crate::domain::rights::{self, ADMIN_ROLE, INTEGRATOR_ROLE, Role};
 use crate::domain::{random, validate};
 use crate::error::{Error, Result};
-
-use crate::store::{department, role, subject_parts};
+use crate::store::subject_parts;
 use keyholder_kit::auth::{Principal, PrincipalKind};
 use keyholder_kit::paging::Page;
 use keyholder_proto::audit::v1::Event;
 use keyholder_proto::identity::v1 as pb;
-use std::collections::HashMap;
 use tonic::Request;
 
-pub(super) fn tree(ds: &[department::Model]) -> HashMap<String, Node> {
-    ds.iter()
-        .map(|d| {
-            (
-                d.department_id.clone(),
-                Node {
-                    name: d.name.clone(),
-                    parent: d.parent_id.clone(),
-                },
-            )
-        })
-        .collect()
-}
-
 impl Api {
-    async fn tenant_department(&self, tenant_id: &str, id: &str) -> Result<department::Model> {
+    async fn tenant_department(&self, tenant_id: &str, id: &str) -> Result<Department> {
         self.store
             .department(id)
             .await?
@@ -40,7 +24,7 @@ impl Api {
     }
 
     /// A role of a tenant the caller administers.
-    async fn admin_role(&self, p: &Principal, role_id: &str) -> Result<role::Model> {
+    async fn admin_role(&self, p: &Principal, role_id: &str) -> Result<Role> {
         let id = validate::uuid("role_id", role_id)?;
         let r = self
             .store
@@ -58,7 +42,7 @@ impl Api {
     fn role_change(
         &self,
         p: &Principal,
-        role: &role::Model,
+        role: &Role,
         change: &str,
         subject: &SubjectRef,
     ) -> Vec<Event> {
@@ -85,7 +69,8 @@ impl Api {
         match s {
             SubjectRef::User(id) => {
                 let ok = self.store.user(id).await?.is_some_and(|u| {
-                    u.tenant_id == tenant_id && matches!(u.kind.as_str(), "employee" | "integrator")
+                    u.tenant_id == tenant_id
+                        && matches!(u.kind, PrincipalKind::Employee | PrincipalKind::Integrator)
                 });
                 if !ok {
                     return Err(Error::not_found(format!("user {id} not found")));
@@ -113,16 +98,16 @@ impl Api {
             if let Some(parent) = &parent {
                 self.tenant_department(&tenant_id, parent).await?;
                 let snapshot = self.store.org_snapshot(&tenant_id).await?;
-                if would_cycle(&id, parent, &tree(&snapshot.departments)) {
+                if would_cycle(&id, parent, &tree_of(&snapshot.departments)) {
                     return Err(Error::precondition("departments cannot form a cycle"));
                 }
             }
-            let d = department::Model {
+            let d = Department {
                 department_id: id,
                 tenant_id: tenant_id.clone(),
                 name,
                 parent_id: parent,
-                created_at: self.now().timestamp(),
+                created_at: self.now(),
             };
             let events = self.change(
                 &p,
@@ -134,7 +119,7 @@ impl Api {
                     ("parent_id", d.parent_id.as_deref().unwrap_or("")),
                 ],
             );
-            self.store.insert_department(d.clone(), &events).await?;
+            self.store.insert_department(&d, &events).await?;
             Ok(pb::CreateDepartmentResponse {
                 department: Some(department_pb(&d)),
             })
@@ -232,14 +217,7 @@ impl Api {
                     "role {name} already exists in this tenant"
                 )));
             }
-            let role = role::Model {
-                role_id: random::id(),
-                tenant_id: tenant_id.clone(),
-                name,
-                rights: rights::encode(&rs),
-                built_in: false,
-                created_at: self.now().timestamp(),
-            };
+            let role = Role::new(&tenant_id, name, &rs, false, self.now());
             let events = self.change(
                 &p,
                 &tenant_id,
@@ -250,7 +228,7 @@ impl Api {
                     ("rights", &role.rights),
                 ],
             );
-            self.store.insert_role(role.clone(), &events).await?;
+            self.store.insert_role(&role, &events).await?;
             Ok(pb::CreateRoleResponse {
                 role: Some(role_pb(&role)),
             })
@@ -311,7 +289,7 @@ impl Api {
                     ("rights", &role.rights),
                 ],
             );
-            self.store.save_role(role.clone(), &events).await?;
+            self.store.save_role(&role, &events).await?;
             Ok(pb::UpdateRoleResponse {
                 role: Some(role_pb(&role)),
             })

@@ -1,11 +1,10 @@
 //! Employees and users: create, read, list, dismiss, re-hire, admins.
 
 use super::Api;
-use super::convert::user_kind;
-use crate::domain::people::{self, Target};
-use crate::domain::{password, random, validate};
+use crate::domain::people::{self, NewUser, Target, User};
+use crate::domain::{password, validate};
 use crate::error::{Error, Result};
-use crate::store::{Limit, Write, user};
+use crate::store::{Limit, Write};
 use keyholder_kit::auth::{Principal, PrincipalKind};
 use keyholder_kit::paging::Page;
 use keyholder_proto::identity::v1 as pb;
@@ -16,7 +15,7 @@ impl Api {
     /// A user the caller may see: the operator sees everyone, service
     /// accounts with `identity.users.read` too, members see their tenant.
     /// Anyone else gets NOT_FOUND, exactly as for a missing user.
-    pub(super) async fn tenant_user(&self, p: &Principal, id: &str) -> Result<user::Model> {
+    pub(super) async fn tenant_user(&self, p: &Principal, id: &str) -> Result<User> {
         let missing = || Error::not_found(format!("user {id} not found"));
         let u = self.store.user(id).await?.ok_or_else(missing)?;
         let visible = p.is_operator()
@@ -27,7 +26,7 @@ impl Api {
     }
 
     /// The user as stored now (after a targeted update).
-    pub(super) async fn fresh_user(&self, id: &str) -> Result<user::Model> {
+    pub(super) async fn fresh_user(&self, id: &str) -> Result<User> {
         self.store
             .user(id)
             .await?
@@ -35,13 +34,8 @@ impl Api {
     }
 
     /// What the rules need to know about a user being changed.
-    pub(super) async fn target_facts(&self, u: &user::Model) -> Result<Target> {
-        Ok(Target {
-            kind: user_kind(u)?,
-            admin: u.admin,
-            chief: self.is_chief(u).await?,
-            active: u.active,
-        })
+    pub(super) async fn target_facts(&self, u: &User) -> Result<Target> {
+        Ok(u.target(self.is_chief(u).await?))
     }
 
     /// Checks that every department exists in the tenant.
@@ -88,25 +82,12 @@ impl Api {
                     "a user with e-mail {email} already exists in this tenant"
                 )));
             }
-            let u = user::Model {
-                user_id: random::id(),
-                tenant_id: tenant_id.clone(),
+            let u = NewUser {
                 email,
                 display_name: display,
-                kind: "employee".into(),
-                admin: false,
-                active: true,
                 password_hash: password::hash(&r.password).await?,
-                totp_secret: None,
-                totp_enabled: false,
-                totp_pending: None,
-                partner_id: None,
-                totp_deadline: None,
-                failed_attempts: 0,
-                locked_until: None,
-                totp_last_step: None,
-                created_at: self.now().timestamp(),
-            };
+            }
+            .employee(&tenant_id, self.now());
             let events = self.change(
                 &p,
                 &tenant_id,
@@ -122,7 +103,7 @@ impl Api {
             // with the insert: concurrent calls cannot overshoot the limit.
             self.store
                 .write_within_limit(
-                    u.clone(),
+                    &u,
                     Write::Insert(&departments),
                     Limit::Seats,
                     &events,
@@ -188,7 +169,7 @@ impl Api {
 
     /// The user to change and the caller's right to change them: agents by
     /// the operator, tenant users by that tenant's admins.
-    async fn changeable_user(&self, p: &Principal, id: &str) -> Result<user::Model> {
+    async fn changeable_user(&self, p: &Principal, id: &str) -> Result<User> {
         let id = validate::uuid("user_id", id)?;
         let u = self.tenant_user(p, &id).await?;
         if u.tenant_id.is_empty() {
@@ -213,10 +194,10 @@ impl Api {
                     &p,
                     &u.tenant_id,
                     "user_deactivated",
-                    &[("user_id", &u.user_id), ("user_kind", &u.kind)],
+                    &[("user_id", &u.user_id), ("user_kind", u.kind.as_str())],
                 );
                 self.store
-                    .deactivate_user(&u.user_id, self.now().timestamp(), &events)
+                    .deactivate_user(&u.user_id, self.now(), &events)
                     .await?;
                 tracing::info!(user_id = %u.user_id, by = %p.id, "user deactivated");
             }
@@ -241,24 +222,20 @@ impl Api {
                 return Err(Error::denied("integrators may not re-hire administrators"));
             }
             if !u.active {
+                let now = self.now();
+                // An integrator always has a partner; the name is for the refusal.
                 let partner_id = u.partner_id.clone().unwrap_or_default();
                 let partner_name = match facts.kind {
-                    PrincipalKind::Integrator => self
-                        .store
-                        .partner(&partner_id)
-                        .await?
-                        .map(|p| p.name)
-                        .unwrap_or_default(),
+                    PrincipalKind::Integrator => self.partner_name(&partner_id).await?,
                     _ => String::new(),
                 };
                 // Re-hired without 2FA: a fresh 10 days to turn it on.
-                let totp_deadline = (facts.kind == PrincipalKind::Integrator && !u.totp_enabled)
-                    .then(|| people::totp_deadline(self.now()).timestamp());
+                let totp_deadline = u.rehire_deadline(now);
                 let events = self.change(
                     &p,
                     &u.tenant_id,
                     "user_reactivated",
-                    &[("user_id", &u.user_id), ("user_kind", &u.kind)],
+                    &[("user_id", &u.user_id), ("user_kind", u.kind.as_str())],
                 );
                 // Limits are checked under the tenant's lock, with the write.
                 let limit = match facts.kind {
@@ -266,7 +243,7 @@ impl Api {
                     PrincipalKind::Integrator => Some(Limit::Partner {
                         partner_id: &partner_id,
                         partner_name: &partner_name,
-                        now_secs: self.now().timestamp(),
+                        now,
                     }),
                     _ => None,
                 };
@@ -274,7 +251,7 @@ impl Api {
                     Some(limit) => {
                         self.store
                             .write_within_limit(
-                                u.clone(),
+                                &u,
                                 Write::Reactivate { totp_deadline },
                                 limit,
                                 &events,
