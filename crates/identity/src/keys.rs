@@ -7,16 +7,16 @@ use crate::error::{Error, Result};
 use crate::store::keys::{is_published, published};
 use crate::store::sealed::SIGNING_KEY;
 use crate::store::{Store, signing_key};
-use chrono::{DateTime, Duration, Utc};
-use keyholder_kit::instant::to_stored;
 use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::DecodingKey;
 use keyholder_kit::auth::{
     ACCESS_TOKEN_TYPE, AUDIENCE_IDENTITY, AccessClaims, ISSUER, KeyResolver, REFRESH_TOKEN_TYPE,
 };
 use keyholder_kit::clock::SharedClock;
+use keyholder_kit::instant::to_stored;
 use keyholder_kit::jwt;
 use keyholder_kit::kek::KekRing;
 

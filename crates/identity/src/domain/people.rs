@@ -105,7 +105,13 @@ pub struct NewUser {
 }
 
 impl NewUser {
-    fn user(self, user_id: String, tenant_id: &str, kind: PrincipalKind, now: DateTime<Utc>) -> User {
+    fn user(
+        self,
+        user_id: String,
+        tenant_id: &str,
+        kind: PrincipalKind,
+        now: DateTime<Utc>,
+    ) -> User {
         User {
             user_id,
             tenant_id: tenant_id.to_string(),

@@ -52,9 +52,7 @@ pub struct Counter {
 impl Policy {
     /// The counter as it stands at `now`: forgotten after a quiet spell.
     pub fn current(&self, stored: Option<Counter>, now: DateTime<Utc>) -> Option<Counter> {
-        stored.filter(|c| {
-            now.timestamp() - c.last_failure_at.timestamp() < self.forget_after_secs
-        })
+        stored.filter(|c| now.timestamp() - c.last_failure_at.timestamp() < self.forget_after_secs)
     }
 
     /// The delay owed after `failures` failures in a row: none while free,

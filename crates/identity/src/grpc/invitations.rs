@@ -8,9 +8,7 @@ use crate::domain::people::NewUser;
 use crate::domain::{password, random, validate};
 use crate::error::{Error, Result};
 use crate::events::{self, InvitationMail};
-use keyholder_kit::auth::PrincipalKind;
 use keyholder_kit::paging::Page;
-use keyholder_proto::audit::v1::Actor;
 use keyholder_proto::identity::v1 as pb;
 use std::collections::HashMap;
 use tonic::Request;
@@ -130,26 +128,12 @@ impl Api {
                 password_hash: password::hash(&r.password).await?,
             }
             .integrator(user_id, &inv, now);
-            let actor = Actor {
-                actor_id: u.user_id.clone(),
-                kind: PrincipalKind::Integrator.as_str().into(),
-                display_name: u.display_name.clone(),
-                email: u.email.clone(),
+            let accepted_by = events::Outcome::InvitationAccepted {
+                invitation: &inv,
+                user: &u,
+                partner_name: &partner_name,
             };
-            let events = events::change(
-                &inv.tenant_id,
-                "invitation_accepted",
-                actor,
-                now,
-                &[
-                    ("invitation_id", &inv.id),
-                    ("user_id", &u.user_id),
-                    ("email", &u.email),
-                    ("partner_id", &inv.partner_id),
-                    ("partner_name", &partner_name),
-                    ("inviter_id", &inv.inviter_id),
-                ],
-            );
+            let events = events::of(&accepted_by, events::user_actor(&u), now);
             self.store
                 .accept_invitation(&accepted, &u, &partner_name, &events, now)
                 .await?;
@@ -183,16 +167,7 @@ impl Api {
             let now = self.now();
             let mut withdrawn = inv.clone();
             withdrawn.withdraw(&p.id, admin_employee, now)?;
-            let events = self.change(
-                &p,
-                &inv.tenant_id,
-                "invitation_withdrawn",
-                &[
-                    ("invitation_id", &inv.id),
-                    ("email", &inv.email),
-                    ("partner_id", &inv.partner_id),
-                ],
-            );
+            let events = self.change(&p, events::Outcome::InvitationWithdrawn(&inv));
             self.store
                 .withdraw_invitation(&withdrawn, &events, now)
                 .await?;

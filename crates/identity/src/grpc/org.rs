@@ -7,12 +7,26 @@ use crate::domain::departments::{Department, tree_of, would_cycle};
 use crate::domain::rights::{self, ADMIN_ROLE, INTEGRATOR_ROLE, Role};
 use crate::domain::{random, validate};
 use crate::error::{Error, Result};
-use crate::store::subject_parts;
+use crate::events::Outcome;
 use keyholder_kit::auth::{Principal, PrincipalKind};
 use keyholder_kit::paging::Page;
-use keyholder_proto::audit::v1::Event;
 use keyholder_proto::identity::v1 as pb;
 use tonic::Request;
+
+/// A membership change in a department.
+fn member<'a>(
+    tenant_id: &'a str,
+    department_id: &'a str,
+    user_id: &'a str,
+    added: bool,
+) -> Outcome<'a> {
+    Outcome::DepartmentMember {
+        tenant_id,
+        department_id,
+        user_id,
+        added,
+    }
+}
 
 impl Api {
     async fn tenant_department(&self, tenant_id: &str, id: &str) -> Result<Department> {
@@ -36,32 +50,6 @@ impl Api {
         }
         p.require_admin_of(&r.tenant_id)?;
         Ok(r)
-    }
-
-    /// The event of a role (un)assignment: the role and whom it concerns.
-    fn role_change(
-        &self,
-        p: &Principal,
-        role: &Role,
-        change: &str,
-        subject: &SubjectRef,
-    ) -> Vec<Event> {
-        let (kind, id) = subject_parts(subject);
-        let key = if kind == "department" {
-            "department_id"
-        } else {
-            "user_id"
-        };
-        self.change(
-            p,
-            &role.tenant_id,
-            change,
-            &[
-                ("role_id", &role.role_id),
-                ("role_name", &role.name),
-                (key, id),
-            ],
-        )
     }
 
     /// Checks a subject belongs to the tenant.
@@ -109,16 +97,7 @@ impl Api {
                 parent_id: parent,
                 created_at: self.now(),
             };
-            let events = self.change(
-                &p,
-                &tenant_id,
-                "department_created",
-                &[
-                    ("department_id", &d.department_id),
-                    ("department_name", &d.name),
-                    ("parent_id", d.parent_id.as_deref().unwrap_or("")),
-                ],
-            );
+            let events = self.change(&p, Outcome::DepartmentCreated(&d));
             self.store.insert_department(&d, &events).await?;
             Ok(pb::CreateDepartmentResponse {
                 department: Some(department_pb(&d)),
@@ -174,8 +153,7 @@ impl Api {
         let p = self.caller(&req).await?;
         let r = req.into_inner();
         let (tenant, dept, user) = self.membership(&p, &r.department_id, &r.user_id).await?;
-        let ids = [("department_id", dept.as_str()), ("user_id", user.as_str())];
-        let events = self.change(&p, &tenant, "department_member_added", &ids);
+        let events = self.change(&p, member(&tenant, &dept, &user, true));
         self.store.add_member(&dept, &user, &events).await?;
         Ok(pb::AddDepartmentMemberResponse {})
     }
@@ -187,8 +165,7 @@ impl Api {
         let p = self.caller(&req).await?;
         let r = req.into_inner();
         let (tenant, dept, user) = self.membership(&p, &r.department_id, &r.user_id).await?;
-        let ids = [("department_id", dept.as_str()), ("user_id", user.as_str())];
-        let events = self.change(&p, &tenant, "department_member_removed", &ids);
+        let events = self.change(&p, member(&tenant, &dept, &user, false));
         self.store.remove_member(&dept, &user, &events).await?;
         Ok(pb::RemoveDepartmentMemberResponse {})
     }
@@ -218,16 +195,7 @@ impl Api {
                 )));
             }
             let role = Role::new(&tenant_id, name, &rs, false, self.now());
-            let events = self.change(
-                &p,
-                &tenant_id,
-                "role_created",
-                &[
-                    ("role_id", &role.role_id),
-                    ("role_name", &role.name),
-                    ("rights", &role.rights),
-                ],
-            );
+            let events = self.change(&p, Outcome::RoleCreated(&role));
             self.store.insert_role(&role, &events).await?;
             Ok(pb::CreateRoleResponse {
                 role: Some(role_pb(&role)),
@@ -279,16 +247,7 @@ impl Api {
         // Through `once`: a retried update must not log a second change.
         self.once(&p.id, "UpdateRole", &r.request_id, || async {
             role.rights = rights::encode(&rs);
-            let events = self.change(
-                &p,
-                &role.tenant_id,
-                "role_updated",
-                &[
-                    ("role_id", &role.role_id),
-                    ("role_name", &role.name),
-                    ("rights", &role.rights),
-                ],
-            );
+            let events = self.change(&p, Outcome::RoleUpdated(&role));
             self.store.save_role(&role, &events).await?;
             Ok(pb::UpdateRoleResponse {
                 role: Some(role_pb(&role)),
@@ -321,7 +280,14 @@ impl Api {
             rights::check_integrator_may_grant(&rights::decode(&role.rights))?;
         }
         self.check_subject(&role.tenant_id, &subject).await?;
-        let events = self.role_change(&p, &role, "role_assigned", &subject);
+        let events = self.change(
+            &p,
+            Outcome::RoleAssignment {
+                role: &role,
+                subject: &subject,
+                assigned: true,
+            },
+        );
         self.store
             .assign_role(&role.tenant_id, &role.role_id, &subject, &events)
             .await?;
@@ -336,7 +302,14 @@ impl Api {
         let r = req.into_inner();
         let role = self.admin_role(&p, &r.role_id).await?;
         let subject = subject_from_pb(r.subject.as_ref())?;
-        let events = self.role_change(&p, &role, "role_unassigned", &subject);
+        let events = self.change(
+            &p,
+            Outcome::RoleAssignment {
+                role: &role,
+                subject: &subject,
+                assigned: false,
+            },
+        );
         if !self
             .store
             .unassign_role(&role.role_id, &subject, &events)

@@ -3,9 +3,12 @@
 use super::convert::{key_pb, ts_secs};
 use super::{Api, constant_time_eq, secret_hash};
 use crate::domain::people::User;
-use crate::domain::tokens::{self, RefreshFamily, RefreshToken, Subject, TOTP_ENROLLMENT_ONLY_SCOPE};
+use crate::domain::tokens::{
+    self, RefreshFamily, RefreshToken, Subject, TOTP_ENROLLMENT_ONLY_SCOPE,
+};
 use crate::domain::{random, totp, validate};
 use crate::error::{Error, Result};
+use crate::events::Outcome;
 use chrono::DateTime;
 use keyholder_kit::auth::{ALL_AUDIENCES, ISSUER, PrincipalKind};
 use keyholder_proto::identity::v1 as pb;
@@ -36,11 +39,7 @@ impl Api {
     }
 
     /// The token subject for a signed-in user.
-    pub(super) async fn subject_of(
-        &self,
-        u: &User,
-        amr: Vec<String>,
-    ) -> Result<(Subject, bool)> {
+    pub(super) async fn subject_of(&self, u: &User, amr: Vec<String>) -> Result<(Subject, bool)> {
         let kind = u.kind;
         let restricted = u.totp_overdue(self.now());
         let subject = Subject {
@@ -164,9 +163,7 @@ impl Api {
                 .await?;
             tracing::info!(user_id = %claims.sub, "signed out everywhere");
         } else {
-            self.store
-                .revoke_family(&claims.fam, self.now())
-                .await?;
+            self.store.revoke_family(&claims.fam, self.now()).await?;
         }
         Ok(pb::SignOutResponse {})
     }
@@ -266,7 +263,7 @@ impl Api {
         let secret = self.store.open_totp(&u.user_id, &pending)?;
         let step = totp::check(&secret, &code, self.now())
             .ok_or_else(|| Error::invalid("the TOTP code is not valid for the enrolled secret"))?;
-        let events = self.change(&p, &u.tenant_id, "totp_enabled", &[("user_id", &u.user_id)]);
+        let events = self.change(&p, Outcome::TotpEnabled(&u));
         if !self
             .store
             .confirm_totp(&u.user_id, &pending, step, &events)
@@ -300,12 +297,7 @@ impl Api {
         self.once(&p.id, "DisableTotp", &r.request_id, || async {
             let u = self.tenant_user(&p, &target_id).await?;
             p.require_capability(&u.tenant_id, Capability::DisableTwoFactor)?;
-            let events = self.change(
-                &p,
-                &u.tenant_id,
-                "totp_disabled",
-                &[("user_id", &u.user_id)],
-            );
+            let events = self.change(&p, Outcome::TotpDisabled(&u));
             self.store.disable_totp(&u.user_id, &events).await?;
             tracing::info!(user_id = %u.user_id, by = %p.id, "totp turned off");
             let u = self.fresh_user(&u.user_id).await?;

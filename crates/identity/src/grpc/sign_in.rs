@@ -202,23 +202,12 @@ impl Api {
 
     /// Tells the tenant's audit trail that guesses at `u` are now slowed
     /// (once per episode, at the failure that started the delays).
-    async fn report_throttled(
-        &self,
-        u: &User,
-        after: Counter,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        let events = events::change(
-            &u.tenant_id,
-            "sign_in_throttled",
-            events::system(),
-            now,
-            &[
-                ("user_id", &u.user_id),
-                ("email", &u.email),
-                ("failures", &after.failures.to_string()),
-            ],
-        );
+    async fn report_throttled(&self, u: &User, after: Counter, now: DateTime<Utc>) -> Result<()> {
+        let throttled = events::Outcome::SignInThrottled {
+            user: u,
+            failures: after.failures,
+        };
+        let events = events::of(&throttled, events::system(), now);
         if !events.is_empty() {
             self.store.record_events(&events).await?;
         }

@@ -7,6 +7,7 @@ use crate::domain::people::{self, NewUser, User};
 use crate::domain::rights::{Role, built_in_roles};
 use crate::domain::{password, random, validate};
 use crate::error::{Error, Result};
+use crate::events::Outcome;
 use keyholder_kit::auth::Principal;
 use keyholder_kit::paging::Page;
 use keyholder_proto::identity::v1 as pb;
@@ -73,18 +74,12 @@ impl Api {
                 .into_iter()
                 .map(|(n, rs)| Role::new(&tenant_id, n.into(), &rs, true, now))
                 .collect();
-            let seats = t.seat_limit.to_string();
             let events = self.change(
                 &p,
-                &tenant_id,
-                "tenant_created",
-                &[
-                    ("tenant_name", &t.name),
-                    ("locale", &t.locale),
-                    ("seat_limit", &seats),
-                    ("user_id", &chief.user_id),
-                    ("email", &chief.email),
-                ],
+                Outcome::TenantCreated {
+                    tenant: &t,
+                    chief: &chief,
+                },
             );
             self.store
                 .create_tenant(&t, &chief, &roles, &events)
@@ -159,7 +154,7 @@ impl Api {
         }
         self.once(&p.id, "UpdateTenant", &r.request_id, || async {
             let mut t = self.visible_tenant(&p, &tenant_id).await?;
-            let mut changed: Vec<(&str, String)> = Vec::new();
+            let mut changed: Vec<(&'static str, String)> = Vec::new();
             if let Some(n) = name.clone() {
                 changed.push(("tenant_name", n.clone()));
                 t.name = n;
@@ -176,9 +171,13 @@ impl Api {
                 changed.push(("seat_limit", s.to_string()));
                 t.seat_limit = i64::from(s);
             }
-            let attributes: Vec<(&str, &str)> =
-                changed.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            let events = self.change(&p, &tenant_id, "tenant_updated", &attributes);
+            let events = self.change(
+                &p,
+                Outcome::TenantUpdated {
+                    tenant_id: &tenant_id,
+                    changed: &changed,
+                },
+            );
             self.store.save_tenant(&t, &events).await?;
             Ok(pb::UpdateTenantResponse {
                 tenant: Some(tenant_pb(&t)),
@@ -209,12 +208,11 @@ impl Api {
             people::check_transfer(&actor, &facts, target.user_id == p.id)?;
             let events = self.change(
                 &p,
-                &tenant_id,
-                "ownership_transferred",
-                &[
-                    ("previous_user_id", &t.chief_admin_id),
-                    ("user_id", &target.user_id),
-                ],
+                Outcome::OwnershipTransferred {
+                    tenant_id: &tenant_id,
+                    previous: &t.chief_admin_id,
+                    to: &target.user_id,
+                },
             );
             let previous = std::mem::replace(&mut t.chief_admin_id, target.user_id.clone());
             self.store

@@ -4,6 +4,7 @@ use super::Api;
 use crate::domain::people::{self, NewUser, Target, User};
 use crate::domain::{password, validate};
 use crate::error::{Error, Result};
+use crate::events::Outcome;
 use crate::store::{Limit, Write};
 use keyholder_kit::auth::{Principal, PrincipalKind};
 use keyholder_kit::paging::Page;
@@ -90,24 +91,15 @@ impl Api {
             .employee(&tenant_id, self.now());
             let events = self.change(
                 &p,
-                &tenant_id,
-                "employee_created",
-                &[
-                    ("user_id", &u.user_id),
-                    ("email", &u.email),
-                    ("display_name", &u.display_name),
-                    ("department_ids", &departments.join(",")),
-                ],
+                Outcome::EmployeeCreated {
+                    user: &u,
+                    departments: &departments,
+                },
             );
             // The seat check runs again under the tenant's lock, atomically
             // with the insert: concurrent calls cannot overshoot the limit.
             self.store
-                .write_within_limit(
-                    &u,
-                    Write::Insert(&departments),
-                    Limit::Seats,
-                    &events,
-                )
+                .write_within_limit(&u, Write::Insert(&departments), Limit::Seats, &events)
                 .await?;
             Ok(pb::CreateEmployeeResponse {
                 user: Some(self.user_pb(&u).await?),
@@ -190,12 +182,7 @@ impl Api {
         self.once(&p.id, "DeactivateUser", &r.request_id, || async {
             people::check_deactivate(&p, &self.target_facts(&u).await?)?;
             if u.active {
-                let events = self.change(
-                    &p,
-                    &u.tenant_id,
-                    "user_deactivated",
-                    &[("user_id", &u.user_id), ("user_kind", u.kind.as_str())],
-                );
+                let events = self.change(&p, Outcome::UserDeactivated(&u));
                 self.store
                     .deactivate_user(&u.user_id, self.now(), &events)
                     .await?;
@@ -231,12 +218,7 @@ impl Api {
                 };
                 // Re-hired without 2FA: a fresh 10 days to turn it on.
                 let totp_deadline = u.rehire_deadline(now);
-                let events = self.change(
-                    &p,
-                    &u.tenant_id,
-                    "user_reactivated",
-                    &[("user_id", &u.user_id), ("user_kind", u.kind.as_str())],
-                );
+                let events = self.change(&p, Outcome::UserReactivated(&u));
                 // Limits are checked under the tenant's lock, with the write.
                 let limit = match facts.kind {
                     PrincipalKind::Employee => Some(Limit::Seats),
@@ -285,12 +267,7 @@ impl Api {
             p.require_capability(&u.tenant_id, Capability::AppointAdmins)?;
             people::check_set_admin(&self.target_facts(&u).await?, r.admin)?;
             if u.admin != r.admin {
-                let change = if r.admin {
-                    "admin_appointed"
-                } else {
-                    "admin_dismissed"
-                };
-                let events = self.change(&p, &u.tenant_id, change, &[("user_id", &u.user_id)]);
+                let events = self.change(&p, Outcome::AdminSet(&u, r.admin));
                 self.store.set_admin(&u.user_id, r.admin, &events).await?;
                 tracing::info!(user_id = %u.user_id, admin = r.admin, by = %p.id, "admin role changed");
             }

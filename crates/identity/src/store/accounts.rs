@@ -39,10 +39,7 @@ impl Store {
     /// Adds a service account unless one with its client id exists already
     /// (`INSERT … ON CONFLICT DO NOTHING`): replicas starting together never
     /// fail on each other's insert.
-    pub async fn insert_service_account_if_absent(
-        &self,
-        a: &ServiceAccount,
-    ) -> Result<(), DbErr> {
+    pub async fn insert_service_account_if_absent(&self, a: &ServiceAccount) -> Result<(), DbErr> {
         service_account::Entity::insert(to_model(a).into_active_model())
             .on_conflict(
                 OnConflict::column(service_account::Column::ClientId)
@@ -55,10 +52,7 @@ impl Store {
     }
 
     /// A service account by client id.
-    pub async fn service_account(
-        &self,
-        client_id: &str,
-    ) -> Result<Option<ServiceAccount>, Error> {
+    pub async fn service_account(&self, client_id: &str) -> Result<Option<ServiceAccount>, Error> {
         service_account::Entity::find_by_id(client_id.to_string())
             .one(&self.db)
             .await?
@@ -67,10 +61,7 @@ impl Store {
     }
 
     /// A page of service accounts, oldest first.
-    pub async fn list_service_accounts(
-        &self,
-        page: Page,
-    ) -> Result<Vec<ServiceAccount>, Error> {
+    pub async fn list_service_accounts(&self, page: Page) -> Result<Vec<ServiceAccount>, Error> {
         service_account::Entity::find()
             .order_by_asc(service_account::Column::CreatedAtUs)
             .order_by_asc(service_account::Column::ClientId)

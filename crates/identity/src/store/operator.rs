@@ -34,7 +34,10 @@ pub async fn reset_operator(
         .exec(&txn)
         .await?;
     refresh_family::Entity::update_many()
-        .col_expr(refresh_family::Column::RevokedAtUs, Expr::value(to_stored(now)))
+        .col_expr(
+            refresh_family::Column::RevokedAtUs,
+            Expr::value(to_stored(now)),
+        )
         .filter(refresh_family::Column::UserId.eq(operator.user_id.clone()))
         .filter(refresh_family::Column::RevokedAtUs.is_null())
         .exec(&txn)

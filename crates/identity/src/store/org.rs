@@ -207,11 +207,7 @@ impl Store {
     }
 
     /// A role by tenant and name.
-    pub async fn role_by_name(
-        &self,
-        tenant_id: &str,
-        name: &str,
-    ) -> Result<Option<Role>, Error> {
+    pub async fn role_by_name(&self, tenant_id: &str, name: &str) -> Result<Option<Role>, Error> {
         role::Entity::find()
             .filter(role::Column::TenantId.eq(tenant_id))
             .filter(role::Column::Name.eq(name))

@@ -61,10 +61,7 @@ impl Store {
     }
 
     /// A page of partners with their domains.
-    pub async fn list_partners(
-        &self,
-        page: Page,
-    ) -> Result<Vec<(Partner, Vec<String>)>, Error> {
+    pub async fn list_partners(&self, page: Page) -> Result<Vec<(Partner, Vec<String>)>, Error> {
         let ps = partner::Entity::find()
             .order_by_asc(partner::Column::CreatedAtUs)
             .order_by_asc(partner::Column::PartnerId)

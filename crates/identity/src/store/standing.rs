@@ -207,7 +207,14 @@ impl Store {
             return Ok(false);
         }
         let who = Who::service_account(client_id);
-        record(&txn, &who, Reason::ServiceAccountDisabled, false, self.now()).await?;
+        record(
+            &txn,
+            &who,
+            Reason::ServiceAccountDisabled,
+            false,
+            self.now(),
+        )
+        .await?;
         self.commit_with(txn, &[]).await?;
         Ok(true)
     }

@@ -84,7 +84,10 @@ impl Store {
     ) -> Result<bool, DbErr> {
         let txn = self.db.begin().await?;
         let res = refresh_token::Entity::update_many()
-            .col_expr(refresh_token::Column::SpentAtUs, Expr::value(to_stored(now)))
+            .col_expr(
+                refresh_token::Column::SpentAtUs,
+                Expr::value(to_stored(now)),
+            )
             .filter(refresh_token::Column::Jti.eq(old))
             .filter(refresh_token::Column::SpentAtUs.is_null())
             .exec(&txn)

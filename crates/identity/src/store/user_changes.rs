@@ -126,7 +126,10 @@ impl Store {
         update_user(&txn, id, cols, Condition::all()).await?;
         standing::record_user(&txn, id, Reason::Deactivated, false, now).await?;
         refresh_family::Entity::update_many()
-            .col_expr(refresh_family::Column::RevokedAtUs, Expr::value(to_stored(now)))
+            .col_expr(
+                refresh_family::Column::RevokedAtUs,
+                Expr::value(to_stored(now)),
+            )
             .filter(refresh_family::Column::UserId.eq(id))
             .filter(refresh_family::Column::RevokedAtUs.is_null())
             .exec(&txn)
@@ -145,7 +148,10 @@ pub(super) async fn reactivate<C: ConnectionTrait>(
 ) -> Result<(), DbErr> {
     let mut cols = vec![(user::Column::Active, Expr::value(true))];
     if let Some(deadline) = totp_deadline {
-        cols.push((user::Column::TotpDeadlineUs, Expr::value(to_stored(deadline))));
+        cols.push((
+            user::Column::TotpDeadlineUs,
+            Expr::value(to_stored(deadline)),
+        ));
     }
     update_user(conn, id, cols, Condition::all()).await?;
     standing::record_user(conn, id, Reason::Reactivated, true, now).await

@@ -249,11 +249,7 @@ impl Store {
     }
 
     /// A user by tenant ("" for none) and e-mail.
-    pub async fn user_by_email(
-        &self,
-        tenant_id: &str,
-        email: &str,
-    ) -> Result<Option<User>, Error> {
+    pub async fn user_by_email(&self, tenant_id: &str, email: &str) -> Result<Option<User>, Error> {
         user::Entity::find()
             .filter(user::Column::TenantId.eq(tenant_id))
             .filter(user::Column::Email.eq(email))
