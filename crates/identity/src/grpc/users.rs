@@ -210,11 +210,17 @@ impl Api {
             }
             if !u.active {
                 let now = self.now();
-                // An integrator always has a partner; the name is for the refusal.
-                let partner_id = u.partner_id.clone().unwrap_or_default();
-                let partner_name = match facts.kind {
-                    PrincipalKind::Integrator => self.partner_name(&partner_id).await?,
-                    _ => String::new(),
+                // An integrator counts against its partner's limit; one
+                // without a partner is a broken row, not "no partner".
+                let (partner_id, partner_name) = match facts.kind {
+                    PrincipalKind::Integrator => {
+                        let id = u.partner_id.clone().ok_or_else(|| {
+                            Error::internal(format!("integrator {} has no partner", u.user_id))
+                        })?;
+                        let name = self.partner_name(&id).await?;
+                        (id, name)
+                    }
+                    _ => (String::new(), String::new()),
                 };
                 // Re-hired without 2FA: a fresh 10 days to turn it on.
                 let totp_deadline = u.rehire_deadline(now);
