@@ -16,8 +16,8 @@ pub struct Role {
     pub tenant_id: String,
     /// Name, unique in the tenant.
     pub name: String,
-    /// The rights, encoded (see [`encode`]).
-    pub rights: String,
+    /// The rights it grants.
+    pub rights: Vec<Right>,
     /// One of the roles every tenant starts with (not editable).
     pub built_in: bool,
     /// When it was created.
@@ -37,7 +37,7 @@ impl Role {
             role_id: crate::domain::random::id(),
             tenant_id: tenant_id.into(),
             name,
-            rights: encode(rights),
+            rights: rights.to_vec(),
             built_in,
             created_at: now,
         }

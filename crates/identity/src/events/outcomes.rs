@@ -216,7 +216,7 @@ impl Outcome<'_> {
             Self::RoleCreated(r) | Self::RoleUpdated(r) => vec![
                 ("role_id", s(&r.role_id)),
                 ("role_name", s(&r.name)),
-                ("rights", s(&r.rights)),
+                ("rights", crate::domain::rights::encode(&r.rights)),
             ],
             Self::RoleAssignment {
                 role, subject: who, ..

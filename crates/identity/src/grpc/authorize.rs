@@ -71,7 +71,7 @@ impl Api {
             .iter()
             .map(|r| RoleFacts {
                 name: r.name.clone(),
-                rights: rights::decode(&r.rights),
+                rights: r.rights.clone(),
                 holders: holders.remove(r.role_id.as_str()).unwrap_or_default(),
             })
             .collect();

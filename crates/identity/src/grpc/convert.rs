@@ -6,7 +6,7 @@ use crate::domain::departments::Department;
 use crate::domain::directory::{App, Partner, ServiceAccount, Tenant};
 use crate::domain::invitations::{Invitation, Policy, State};
 use crate::domain::people::User;
-use crate::domain::rights::{self, Right, Role};
+use crate::domain::rights::{Right, Role};
 use crate::domain::tokens::PublishedKey;
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
@@ -144,11 +144,12 @@ pub fn role_pb(r: &Role) -> pb::Role {
         role_id: r.role_id.clone(),
         tenant_id: r.tenant_id.clone(),
         name: r.name.clone(),
-        rights: rights::decode(&r.rights)
-            .into_iter()
+        rights: r
+            .rights
+            .iter()
             .map(|x| pb::Right {
-                entity: x.entity,
-                action: x.action,
+                entity: x.entity.clone(),
+                action: x.action.clone(),
             })
             .collect(),
         built_in: r.built_in,

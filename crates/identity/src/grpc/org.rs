@@ -246,7 +246,7 @@ impl Api {
         }
         // Through `once`: a retried update must not log a second change.
         self.once(&p.id, "UpdateRole", &r.request_id, || async {
-            role.rights = rights::encode(&rs);
+            role.rights = rs.clone();
             let events = self.change(&p, Outcome::RoleUpdated(&role));
             self.store.save_role(&role, &events).await?;
             Ok(pb::UpdateRoleResponse {
@@ -277,7 +277,7 @@ impl Api {
             ));
         }
         if p.kind == PrincipalKind::Integrator {
-            rights::check_integrator_may_grant(&rights::decode(&role.rights))?;
+            rights::check_integrator_may_grant(&role.rights)?;
         }
         self.check_subject(&role.tenant_id, &subject).await?;
         let events = self.change(

@@ -7,7 +7,7 @@ use super::{
 use crate::domain::authorize::SubjectRef;
 use crate::domain::departments::Department;
 use crate::domain::directory::App;
-use crate::domain::rights::{Assignment, Role};
+use crate::domain::rights::{self, Assignment, Role};
 use crate::error::Error;
 use keyholder_kit::instant::{from_stored, to_stored};
 use keyholder_kit::paging::Page;
@@ -68,7 +68,7 @@ pub(super) fn role_model(r: &Role) -> role::Model {
         role_id: r.role_id.clone(),
         tenant_id: r.tenant_id.clone(),
         name: r.name.clone(),
-        rights: r.rights.clone(),
+        rights: rights::encode(&r.rights),
         built_in: r.built_in,
         created_at_us: to_stored(r.created_at),
     }
@@ -80,7 +80,7 @@ fn role_of(m: role::Model) -> Result<Role, Error> {
         role_id: m.role_id,
         tenant_id: m.tenant_id,
         name: m.name,
-        rights: m.rights,
+        rights: rights::decode(&m.rights),
         built_in: m.built_in,
     })
 }
