@@ -356,6 +356,55 @@ mod tests {
         ));
     }
 
+    fn person() -> NewUser {
+        NewUser {
+            email: "ann@acme.example".into(),
+            display_name: "Ann".into(),
+            password_hash: "h".into(),
+        }
+    }
+
+    #[test]
+    fn each_kind_of_user_starts_by_its_rules() {
+        let e = person().employee("t", t0());
+        assert_eq!(
+            (e.kind, e.admin, e.active),
+            (PrincipalKind::Employee, false, true)
+        );
+        assert_eq!((e.tenant_id.as_str(), e.created_at), ("t", t0()));
+        let chief = person().chief_admin("t", t0());
+        assert!(chief.admin && chief.target(true).chief);
+        let (inv, _) = crate::domain::invitations::Invitation::create(
+            crate::domain::invitations::NewInvitation {
+                tenant_id: "t".into(),
+                partner_id: "p".into(),
+                email: "ann@acme.example".into(),
+                display_name: "Ann".into(),
+                inviter_id: "boss".into(),
+            },
+            t0(),
+        )
+        .unwrap();
+        // Accepted three days later: 2FA is still due ten days from the invitation.
+        let i = person().integrator("u1".into(), &inv, t0() + Duration::days(3));
+        assert_eq!(i.user_id, "u1");
+        assert_eq!(i.partner_id.as_deref(), Some("p"));
+        assert_eq!(i.totp_deadline, Some(t0() + Duration::days(10)));
+        assert!(!i.totp_overdue(t0() + Duration::days(10)));
+        assert!(i.totp_overdue(t0() + Duration::days(11)));
+        assert_eq!(i.rehire_deadline(t0()), Some(t0() + Duration::days(10)));
+        let agent = person()
+            .support_agent(t0(), |id| Ok(format!("sealed-for-{id}")))
+            .unwrap();
+        assert!(agent.totp_enabled && agent.tenant_id.is_empty());
+        assert_eq!(
+            agent.totp_secret,
+            Some(format!("sealed-for-{}", agent.user_id))
+        );
+        assert_eq!(agent.rehire_deadline(t0()), None);
+        assert_eq!(person().operator(t0()).kind, PrincipalKind::Operator);
+    }
+
     #[test]
     fn admin_minus_refusals() {
         let integ = actor(PrincipalKind::Integrator, false);
