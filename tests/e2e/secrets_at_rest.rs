@@ -276,7 +276,7 @@ async fn a_token_minted_with_the_key_taken_from_the_database_is_refused_everywhe
     let key = rows(
         s,
         ServiceName::Identity,
-        "SELECT kid, private_key FROM identity_signing_keys WHERE retired_at IS NULL",
+        "SELECT kid, private_key FROM identity_signing_keys WHERE retired_at_us IS NULL",
         false,
     )
     .await

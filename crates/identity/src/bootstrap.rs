@@ -3,10 +3,13 @@
 //! becomes the account's) and never overwritten, so a re-created database
 //! still matches the credentials people hold.
 
+use crate::domain::directory::ServiceAccount;
+use crate::domain::people::NewUser;
 use crate::domain::{password, random};
 use crate::error::StartError;
 use crate::events;
-use crate::store::{Store, service_account, user};
+use crate::store::Store;
+use chrono::{DateTime, Utc};
 use keyholder_kit::config::{Config, ServiceName};
 use keyholder_kit::credentials::{self, OperatorCredentials, ServiceCredentials};
 use std::path::Path;
@@ -31,7 +34,7 @@ pub const AUDIT_SCOPES: &[&str] = &[
 ];
 
 /// Creates what a first start needs; does nothing once it exists.
-pub async fn run(store: &Store, config: &Config, now: i64) -> Result<(), StartError> {
+pub async fn run(store: &Store, config: &Config, now: DateTime<Utc>) -> Result<(), StartError> {
     ensure_identity_account(store, now).await?;
     for (svc, scopes) in [
         (ServiceName::Broker, BROKER_SCOPES),
@@ -63,30 +66,14 @@ pub async fn run(store: &Store, config: &Config, now: i64) -> Result<(), StartEr
             c
         }
     };
+    let operator = NewUser {
+        email: creds.email.to_lowercase(),
+        display_name: "Operator".into(),
+        password_hash: password::hash(&creds.password).await?,
+    }
+    .operator(now);
     store
-        .insert_user(
-            user::Model {
-                user_id: random::id(),
-                tenant_id: String::new(),
-                email: creds.email.to_lowercase(),
-                display_name: "Operator".into(),
-                kind: "operator".into(),
-                admin: false,
-                active: true,
-                password_hash: password::hash(&creds.password).await?,
-                totp_secret: None,
-                totp_enabled: false,
-                totp_pending: None,
-                partner_id: None,
-                totp_deadline: None,
-                failed_attempts: 0,
-                locked_until: None,
-                totp_last_step: None,
-                created_at: now,
-            },
-            &[],
-            &[],
-        )
+        .insert_user(&operator, &[], &[])
         .await
         .map_err(crate::error::Error::from)?;
     tracing::info!(path = %path.display(), "operator credentials are in this file");
@@ -107,10 +94,10 @@ pub async fn run(store: &Store, config: &Config, now: i64) -> Result<(), StartEr
             }
         };
         store
-            .insert_service_account(service_account::Model {
+            .insert_service_account(&ServiceAccount {
                 client_id: creds.client_id.clone(),
                 name: svc.as_str().into(),
-                scopes: scopes.join(" "),
+                scopes: scopes.iter().map(|s| s.to_string()).collect(),
                 secret_hash: crate::grpc::secret_hash(&creds.client_secret),
                 created_at: now,
             })
@@ -126,12 +113,12 @@ pub async fn run(store: &Store, config: &Config, now: i64) -> Result<(), StartEr
 /// it: the stored hash is of a random value thrown away at once. Made on any
 /// start where it is missing (also for databases bootstrapped before it);
 /// `ON CONFLICT DO NOTHING`, so replicas starting together both succeed.
-async fn ensure_identity_account(store: &Store, now: i64) -> Result<(), StartError> {
+async fn ensure_identity_account(store: &Store, now: DateTime<Utc>) -> Result<(), StartError> {
     store
-        .insert_service_account_if_absent(service_account::Model {
+        .insert_service_account_if_absent(&ServiceAccount {
             client_id: events::SERVICE_ACCOUNT_ID.into(),
             name: ServiceName::Identity.as_str().into(),
-            scopes: events::AUDIT_WRITE_SCOPE.into(),
+            scopes: vec![events::AUDIT_WRITE_SCOPE.into()],
             secret_hash: crate::grpc::secret_hash(&random::secret(32)?),
             created_at: now,
         })

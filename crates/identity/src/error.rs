@@ -45,6 +45,9 @@ pub enum Error {
     /// Audit could not be reached or refused a delivery of events.
     #[error("audit is unavailable: {0}")]
     Audit(String),
+    /// A stored instant the service cannot represent (a corrupt row).
+    #[error("internal error: {0}")]
+    StoredInstant(#[from] keyholder_kit::instant::OutOfRange),
     /// A bug or a crypto failure.
     #[error("internal error: {0}")]
     Internal(String),
@@ -86,7 +89,7 @@ impl ServiceError for Error {
             Self::Auth(e) => e.code(),
             Self::Idempotency(e) => e.code(),
             Self::Audit(_) => ErrorCode::Unavailable,
-            Self::Db(_) | Self::Internal(_) => ErrorCode::Internal,
+            Self::Db(_) | Self::StoredInstant(_) | Self::Internal(_) => ErrorCode::Internal,
         }
     }
 

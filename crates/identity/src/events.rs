@@ -5,6 +5,10 @@
 //! secret that travels, an invitation's acceptance token, has its own field
 //! that audit mails and never logs (see [`integrator_invited`]).
 
+mod outcomes;
+
+pub use outcomes::{Outcome, of, user_actor};
+
 use chrono::{DateTime, Utc};
 use keyholder_kit::auth::Principal;
 use keyholder_proto::audit::v1::{Actor, Event, EventKind};
@@ -54,7 +58,7 @@ pub fn actor(p: &Principal) -> Actor {
     }
 }
 
-/// Identity itself (for example a lock-out after failed sign-ins).
+/// Identity itself (for example slowing guesses after failed sign-ins).
 pub fn system() -> Actor {
     Actor {
         actor_id: SERVICE_ACCOUNT_ID.into(),

@@ -2,18 +2,21 @@
 //! resolves `kid`s for identity's own authenticator straight from the store
 //! (so a rotation by another replica is seen at once).
 
-use crate::domain::tokens::{KEY_PUBLISH_GRACE_SECS, RefreshClaims};
+use crate::domain::tokens::{KEY_PUBLISH_GRACE_SECS, PublishedKey, RefreshClaims};
 use crate::error::{Error, Result};
+use crate::store::keys::{is_published, published};
 use crate::store::sealed::SIGNING_KEY;
 use crate::store::{Store, signing_key};
 use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::DecodingKey;
 use keyholder_kit::auth::{
     ACCESS_TOKEN_TYPE, AUDIENCE_IDENTITY, AccessClaims, ISSUER, KeyResolver, REFRESH_TOKEN_TYPE,
 };
 use keyholder_kit::clock::SharedClock;
+use keyholder_kit::instant::to_stored;
 use keyholder_kit::jwt;
 use keyholder_kit::kek::KekRing;
 
@@ -25,17 +28,22 @@ pub struct KeyRing {
 }
 
 /// A fresh key, its private half sealed with the key-encryption key.
-fn new_key(kek: &KekRing, now: i64) -> Result<signing_key::Model> {
+fn new_key(kek: &KekRing, now: DateTime<Utc>) -> Result<signing_key::Model> {
     let (private, public) = jwt::generate_ed25519()?;
     let kid = crate::domain::random::id();
     Ok(signing_key::Model {
         private_key: kek.seal_str(SIGNING_KEY, &kid, &STANDARD.encode(private))?,
         kid,
         public_key: URL_SAFE_NO_PAD.encode(public),
-        created_at: now,
-        retired_at: None,
-        publish_until: None,
+        created_at_us: to_stored(now),
+        retired_at_us: None,
+        publish_until_us: None,
     })
+}
+
+/// How long a retired key stays published.
+fn publish_grace() -> Duration {
+    Duration::seconds(KEY_PUBLISH_GRACE_SECS)
 }
 
 /// The raw public key of a stored key.
@@ -52,9 +60,9 @@ impl KeyRing {
     /// Makes the first key when there is none.
     pub async fn ensure_key(&self) -> Result<()> {
         if self.store.current_signing_key().await?.is_none() {
-            let now = self.clock.now().timestamp();
+            let now = self.clock.now();
             self.store
-                .rotate_signing_key(new_key(self.store.kek(), now)?, now, KEY_PUBLISH_GRACE_SECS)
+                .rotate_signing_key(new_key(self.store.kek(), now)?, now, publish_grace())
                 .await?;
             tracing::info!("created the first signing key");
         }
@@ -62,22 +70,19 @@ impl KeyRing {
     }
 
     /// Retires the current key and starts a new one.
-    pub async fn rotate(&self) -> Result<signing_key::Model> {
-        let now = self.clock.now().timestamp();
+    pub async fn rotate(&self) -> Result<PublishedKey> {
+        let now = self.clock.now();
         let key = new_key(self.store.kek(), now)?;
         self.store
-            .rotate_signing_key(key.clone(), now, KEY_PUBLISH_GRACE_SECS)
+            .rotate_signing_key(key.clone(), now, publish_grace())
             .await?;
         tracing::info!(kid = %key.kid, "signing key rotated");
-        Ok(key)
+        published(&key)
     }
 
     /// Keys published now.
-    pub async fn published(&self) -> Result<Vec<signing_key::Model>> {
-        Ok(self
-            .store
-            .published_keys(self.clock.now().timestamp())
-            .await?)
+    pub async fn published(&self) -> Result<Vec<PublishedKey>> {
+        self.store.published_keys(self.clock.now()).await
     }
 
     async fn signer(&self) -> Result<(String, Vec<u8>)> {
@@ -123,8 +128,8 @@ impl KeyRing {
             &jwt::decoding_key(&key),
             ISSUER,
             AUDIENCE_IDENTITY,
-            // Issued by the wall clock (see the Authenticator in lib.rs).
-            chrono::Utc::now().timestamp(),
+            // Judged by the clock that issued it (RFC 7519 seconds).
+            self.clock.now().timestamp(),
         )?)
     }
 }
@@ -132,9 +137,9 @@ impl KeyRing {
 #[async_trait]
 impl KeyResolver for KeyRing {
     async fn resolve(&self, kid: &str) -> Option<DecodingKey> {
-        let now = self.clock.now().timestamp();
+        let now = self.clock.now();
         match self.store.signing_key(kid).await {
-            Ok(Some(k)) if k.publish_until.is_none_or(|t| t > now) => {
+            Ok(Some(k)) if is_published(&k, now) => {
                 public_key_bytes(&k).map(|b| jwt::decoding_key(&b))
             }
             Ok(_) => None,

@@ -84,13 +84,13 @@ impl Identity {
         let kek = keyholder_kit::kek::KekRing::from_config(config)?;
         let db =
             keyholder_kit::db::open::<migrations::Migrator>(&url, config.migrate_on_start).await?;
-        let store = store::Store::new(db, kek);
+        let store = store::Store::new(db, kek, clock.clone());
         // Databases of an earlier version hold plaintext; a rotated ring
         // leaves values under an older KEK: both are sealed anew here.
         store.reseal_secrets().await?;
         let keys = Arc::new(keys::KeyRing::new(store.clone(), clock.clone()));
         keys.ensure_key().await?;
-        bootstrap::run(&store, config, clock.now().timestamp()).await?;
+        bootstrap::run(&store, config, clock.now()).await?;
         let gate = Gate::new(
             // Token windows are judged by the injected clock, the one
             // identity issues tokens by (tests share one manual clock).

@@ -294,7 +294,7 @@ async fn reset_operator(config: &Config, out: Option<PathBuf>, print: bool) -> a
     let db = keyholder_kit::db::connect(&config.database_url(ServiceName::Identity))
         .await
         .context("identity database")?;
-    let now = chrono::Utc::now().timestamp();
+    let now = chrono::Utc::now();
     let reset = keyholder_identity::store::operator::reset_operator(&db, hash, now)
         .await
         .context("resetting the operator")?;

@@ -31,7 +31,7 @@ pub struct UserFacts {
     /// TOTP on.
     pub totp_enabled: bool,
     /// Integrators' 2FA deadline.
-    pub totp_deadline: Option<i64>,
+    pub totp_deadline: Option<DateTime<Utc>>,
     /// Departments the user is directly in.
     pub departments: Vec<String>,
 }
@@ -362,7 +362,7 @@ mod tests {
             "the user is deactivated"
         );
         let mut f = facts(PrincipalKind::Integrator, &[]);
-        f.user.totp_deadline = Some(now().timestamp() + 10);
+        f.user.totp_deadline = Some(now() + chrono::Duration::seconds(10));
         assert!(decide(&f, "crm.deal", "read", now()).allowed);
         let late = now() + chrono::Duration::seconds(11);
         let d = decide(&f, "crm.deal", "read", late);

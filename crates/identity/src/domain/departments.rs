@@ -2,7 +2,39 @@
 //! A department is created under an existing one and never moved, so a cycle
 //! cannot be built; the walk below still stops on one, defensively.
 
+use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
+
+/// A department of a tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Department {
+    /// Id.
+    pub department_id: String,
+    /// The tenant.
+    pub tenant_id: String,
+    /// Name.
+    pub name: String,
+    /// The parent department, if any.
+    pub parent_id: Option<String>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// The tree of `departments`, for the walks below.
+pub fn tree_of(departments: &[Department]) -> HashMap<String, Node> {
+    departments
+        .iter()
+        .map(|d| {
+            (
+                d.department_id.clone(),
+                Node {
+                    name: d.name.clone(),
+                    parent: d.parent_id.clone(),
+                },
+            )
+        })
+        .collect()
+}
 
 /// One node: its name and parent.
 #[derive(Debug, Clone, PartialEq, Eq)]

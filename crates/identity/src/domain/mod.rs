@@ -3,6 +3,7 @@
 
 pub mod authorize;
 pub mod departments;
+pub mod directory;
 pub mod invitations;
 pub mod password;
 pub mod people;
@@ -25,9 +26,4 @@ pub fn kind_from_str(s: &str) -> Option<PrincipalKind> {
         "service_account" => PrincipalKind::ServiceAccount,
         _ => return None,
     })
-}
-
-/// Seconds since the epoch of a time.
-pub fn secs(t: chrono::DateTime<chrono::Utc>) -> i64 {
-    t.timestamp()
 }

@@ -3,6 +3,8 @@
 //! whoever asks (the admin-only powers are capabilities). Failed sign-ins are
 //! slowed by `throttle`; nobody is locked out.
 
+use crate::domain::invitations::Invitation;
+use crate::domain::random;
 use crate::error::{Error, Result};
 use chrono::{DateTime, Duration, Utc};
 use keyholder_kit::auth::{Principal, PrincipalKind};
@@ -49,12 +51,156 @@ pub fn totp_deadline(invited: DateTime<Utc>) -> DateTime<Utc> {
 pub fn totp_overdue(
     kind: PrincipalKind,
     totp_enabled: bool,
-    deadline: Option<i64>,
+    deadline: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> bool {
-    kind == PrincipalKind::Integrator
-        && !totp_enabled
-        && deadline.is_some_and(|d| now.timestamp() > d)
+    kind == PrincipalKind::Integrator && !totp_enabled && deadline.is_some_and(|d| now > d)
+}
+
+/// A person who signs in: an employee, an integrator, a support agent or the
+/// operator (service accounts are not users).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Id.
+    pub user_id: String,
+    /// The tenant, or empty for support agents and the operator.
+    pub tenant_id: String,
+    /// Normalised e-mail, unique within the tenant.
+    pub email: String,
+    /// Name shown to people.
+    pub display_name: String,
+    /// Kind.
+    pub kind: PrincipalKind,
+    /// Holds the admin role.
+    pub admin: bool,
+    /// Not deactivated.
+    pub active: bool,
+    /// Argon2 hash of the password.
+    pub password_hash: String,
+    /// The TOTP secret (sealed), once TOTP is on.
+    pub totp_secret: Option<String>,
+    /// TOTP is required at sign-in.
+    pub totp_enabled: bool,
+    /// The secret (sealed) of an enrolment in progress.
+    pub totp_pending: Option<String>,
+    /// An integrator's partner.
+    pub partner_id: Option<String>,
+    /// When an integrator without 2FA loses all but enrolment.
+    pub totp_deadline: Option<DateTime<Utc>>,
+    /// The TOTP time step last accepted (codes of it or earlier are spent).
+    pub totp_last_step: Option<i64>,
+    /// When the user was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Who a new user is, before the rules of their kind apply.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// Normalised e-mail.
+    pub email: String,
+    /// Name shown to people.
+    pub display_name: String,
+    /// Argon2 hash of the chosen password.
+    pub password_hash: String,
+}
+
+impl NewUser {
+    fn user(
+        self,
+        user_id: String,
+        tenant_id: &str,
+        kind: PrincipalKind,
+        now: DateTime<Utc>,
+    ) -> User {
+        User {
+            user_id,
+            tenant_id: tenant_id.to_string(),
+            email: self.email,
+            display_name: self.display_name,
+            kind,
+            admin: false,
+            active: true,
+            password_hash: self.password_hash,
+            totp_secret: None,
+            totp_enabled: false,
+            totp_pending: None,
+            partner_id: None,
+            totp_deadline: None,
+            totp_last_step: None,
+            created_at: now,
+        }
+    }
+
+    /// An employee of `tenant_id`, not an admin, without 2FA.
+    pub fn employee(self, tenant_id: &str, now: DateTime<Utc>) -> User {
+        self.user(random::id(), tenant_id, PrincipalKind::Employee, now)
+    }
+
+    /// The first employee of a new tenant: its chief admin.
+    pub fn chief_admin(self, tenant_id: &str, now: DateTime<Utc>) -> User {
+        User {
+            admin: true,
+            ..self.employee(tenant_id, now)
+        }
+    }
+
+    /// The integrator who accepted `inv` (as `user_id`, the id the invitation
+    /// records): of its tenant and partner, with 2FA due ten days from the
+    /// invitation, not from the acceptance.
+    pub fn integrator(self, user_id: String, inv: &Invitation, now: DateTime<Utc>) -> User {
+        User {
+            partner_id: Some(inv.partner_id.clone()),
+            totp_deadline: Some(totp_deadline(inv.created_at)),
+            ..self.user(user_id, &inv.tenant_id, PrincipalKind::Integrator, now)
+        }
+    }
+
+    /// A support agent (of no tenant). TOTP is mandatory for agents: on from
+    /// the start, with `sealed` (the secret, sealed for this user's id).
+    pub fn support_agent(
+        self,
+        now: DateTime<Utc>,
+        sealed: impl FnOnce(&str) -> Result<String>,
+    ) -> Result<User> {
+        let mut u = self.user(random::id(), "", PrincipalKind::SupportAgent, now);
+        u.totp_secret = Some(sealed(&u.user_id)?);
+        u.totp_enabled = true;
+        Ok(u)
+    }
+
+    /// The operator (of no tenant).
+    pub fn operator(self, now: DateTime<Utc>) -> User {
+        self.user(random::id(), "", PrincipalKind::Operator, now)
+    }
+}
+
+impl User {
+    /// What the rules need to know about this user being changed; `chief`
+    /// comes from the tenant.
+    pub fn target(&self, chief: bool) -> Target {
+        Target {
+            kind: self.kind,
+            admin: self.admin,
+            chief,
+            active: self.active,
+        }
+    }
+
+    /// Past the 2FA deadline without 2FA at `now`?
+    pub fn totp_overdue(&self, now: DateTime<Utc>) -> bool {
+        totp_overdue(self.kind, self.totp_enabled, self.totp_deadline, now)
+    }
+
+    /// The 2FA deadline a re-hire at `now` sets: a fresh ten days for an
+    /// integrator still without 2FA, none otherwise.
+    pub fn rehire_deadline(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        (self.kind == PrincipalKind::Integrator && !self.totp_enabled).then(|| totp_deadline(now))
+    }
+
+    /// An active administrator employee (may withdraw any invitation)?
+    pub fn is_active_admin_employee(&self) -> bool {
+        self.kind == PrincipalKind::Employee && self.admin && self.active
+    }
 }
 
 /// What the rules need to know about the user being changed.
@@ -181,8 +327,8 @@ mod tests {
 
     #[test]
     fn integrator_2fa_deadline() {
-        let deadline = totp_deadline(t0()).timestamp();
-        assert_eq!(deadline - t0().timestamp(), 10 * 86_400);
+        let deadline = totp_deadline(t0());
+        assert_eq!(deadline - t0(), Duration::days(10));
         let k = PrincipalKind::Integrator;
         assert!(!totp_overdue(
             k,
@@ -208,6 +354,55 @@ mod tests {
             Some(deadline),
             t0() + Duration::days(30)
         ));
+    }
+
+    fn person() -> NewUser {
+        NewUser {
+            email: "ann@acme.example".into(),
+            display_name: "Ann".into(),
+            password_hash: "h".into(),
+        }
+    }
+
+    #[test]
+    fn each_kind_of_user_starts_by_its_rules() {
+        let e = person().employee("t", t0());
+        assert_eq!(
+            (e.kind, e.admin, e.active),
+            (PrincipalKind::Employee, false, true)
+        );
+        assert_eq!((e.tenant_id.as_str(), e.created_at), ("t", t0()));
+        let chief = person().chief_admin("t", t0());
+        assert!(chief.admin && chief.target(true).chief);
+        let (inv, _) = crate::domain::invitations::Invitation::create(
+            crate::domain::invitations::NewInvitation {
+                tenant_id: "t".into(),
+                partner_id: "p".into(),
+                email: "ann@acme.example".into(),
+                display_name: "Ann".into(),
+                inviter_id: "boss".into(),
+            },
+            t0(),
+        )
+        .unwrap();
+        // Accepted three days later: 2FA is still due ten days from the invitation.
+        let i = person().integrator("u1".into(), &inv, t0() + Duration::days(3));
+        assert_eq!(i.user_id, "u1");
+        assert_eq!(i.partner_id.as_deref(), Some("p"));
+        assert_eq!(i.totp_deadline, Some(t0() + Duration::days(10)));
+        assert!(!i.totp_overdue(t0() + Duration::days(10)));
+        assert!(i.totp_overdue(t0() + Duration::days(11)));
+        assert_eq!(i.rehire_deadline(t0()), Some(t0() + Duration::days(10)));
+        let agent = person()
+            .support_agent(t0(), |id| Ok(format!("sealed-for-{id}")))
+            .unwrap();
+        assert!(agent.totp_enabled && agent.tenant_id.is_empty());
+        assert_eq!(
+            agent.totp_secret,
+            Some(format!("sealed-for-{}", agent.user_id))
+        );
+        assert_eq!(agent.rehire_deadline(t0()), None);
+        assert_eq!(person().operator(t0()).kind, PrincipalKind::Operator);
     }
 
     #[test]

@@ -2,8 +2,56 @@
 //! right itself (grammar, limits, matching) is `keyholder_rights`, shared
 //! with the broker.
 
+use crate::domain::authorize::SubjectRef;
 use crate::error::{Error, Result};
+use chrono::{DateTime, Utc};
 pub use keyholder_rights::right::{Right, decode, encode, valid_action, valid_entity};
+
+/// A named set of rights in a tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Role {
+    /// Id.
+    pub role_id: String,
+    /// The tenant.
+    pub tenant_id: String,
+    /// Name, unique in the tenant.
+    pub name: String,
+    /// The rights it grants.
+    pub rights: Vec<Right>,
+    /// One of the roles every tenant starts with (not editable).
+    pub built_in: bool,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+impl Role {
+    /// A role of `tenant_id` holding `rights`.
+    pub fn new(
+        tenant_id: &str,
+        name: String,
+        rights: &[Right],
+        built_in: bool,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            role_id: crate::domain::random::id(),
+            tenant_id: tenant_id.into(),
+            name,
+            rights: rights.to_vec(),
+            built_in,
+            created_at: now,
+        }
+    }
+}
+
+/// A role given to a user or a department.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    /// The role.
+    pub role_id: String,
+    /// Its holder.
+    pub subject: SubjectRef,
+}
 
 /// Name of the built-in admin role.
 pub const ADMIN_ROLE: &str = "admin";

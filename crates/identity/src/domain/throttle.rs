@@ -9,7 +9,7 @@
 //! keyed by a hash of (tenant, e-mail) whether or not the e-mail exists, so
 //! its answers cannot tell the two apart.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
 use std::net::IpAddr;
 
@@ -39,19 +39,20 @@ pub const SOURCE: Policy = Policy {
     forget_after_secs: 15 * 60,
 };
 
-/// Failed guesses in a row and when the last one came (seconds).
+/// Failed guesses in a row and when the last one came. Delays are judged
+/// in whole seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Counter {
     /// Failures in a row.
     pub failures: i64,
-    /// Seconds since the epoch of the last failure.
-    pub last_failure_at: i64,
+    /// When the last failure came.
+    pub last_failure_at: DateTime<Utc>,
 }
 
 impl Policy {
     /// The counter as it stands at `now`: forgotten after a quiet spell.
     pub fn current(&self, stored: Option<Counter>, now: DateTime<Utc>) -> Option<Counter> {
-        stored.filter(|c| now.timestamp() - c.last_failure_at < self.forget_after_secs)
+        stored.filter(|c| now.timestamp() - c.last_failure_at.timestamp() < self.forget_after_secs)
     }
 
     /// The delay owed after `failures` failures in a row: none while free,
@@ -72,7 +73,7 @@ impl Policy {
     pub fn wait(&self, stored: Option<Counter>, now: DateTime<Utc>) -> i64 {
         self.current(stored, now).map_or(0, |c| {
             let delay = self.delay_after(c.failures);
-            (c.last_failure_at + delay - now.timestamp()).clamp(0, delay)
+            (c.last_failure_at.timestamp() + delay - now.timestamp()).clamp(0, delay)
         })
     }
 
@@ -81,7 +82,7 @@ impl Policy {
         let failures = self.current(stored, now).map_or(0, |c| c.failures);
         Counter {
             failures: failures + 1,
-            last_failure_at: now.timestamp(),
+            last_failure_at: now,
         }
     }
 
@@ -127,6 +128,40 @@ pub fn judge(counters: Counters, now: DateTime<Utc>) -> Verdict {
     }
 }
 
+/// What becomes of an attempt, judged on the counters as read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Refused without checking (unless the owner's fresh TOTP code
+    /// overrides it); the caller may try again in this many seconds.
+    Wait(i64),
+    /// Heard, and counted as a failure up front (undone if it turns out not
+    /// to be one): the counters become these.
+    Count {
+        /// The source's counter after this attempt.
+        source: Counter,
+        /// The account's counter after this attempt.
+        account: Counter,
+    },
+}
+
+/// The sign-in rule: an attempt at `now`, against the counters `seen`,
+/// waits out the longer delay or is heard and counted.
+pub fn decide(seen: Counters, now: DateTime<Utc>) -> Decision {
+    match judge(seen, now) {
+        Verdict::Wait(secs) => Decision::Wait(secs),
+        Verdict::Hear => Decision::Count {
+            source: SOURCE.after_failure(seen.source, now),
+            account: ACCOUNT.after_failure(seen.account, now),
+        },
+    }
+}
+
+/// Counters quiet since before this instant are forgotten by every policy
+/// (the store may prune them).
+pub fn forget_before(now: DateTime<Utc>) -> DateTime<Utc> {
+    now - Duration::seconds(ACCOUNT.forget_after_secs.max(SOURCE.forget_after_secs))
+}
+
 /// The counter key of a source address. IPv6 hosts get a whole /64, so the
 /// key is the /64; an IPv4-mapped address counts as the IPv4 one. Without a
 /// known address every such caller shares one key.
@@ -152,10 +187,9 @@ pub fn account_key(tenant_id: &str, email: &str) -> String {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
-    use chrono::Duration;
 
     fn t0() -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000, 0).unwrap()
@@ -240,6 +274,26 @@ mod tests {
         assert!(ACCOUNT.delays_start_at(ACCOUNT.after_failure(c, t0())));
         let c = fail(&ACCOUNT, c, 1, t0());
         assert!(!ACCOUNT.delays_start_at(ACCOUNT.after_failure(c, t0())));
+    }
+
+    #[test]
+    fn decide_counts_an_attempt_it_hears_and_refuses_during_a_delay() {
+        let seen = Counters {
+            source: None,
+            account: fail(&ACCOUNT, None, 2, t0()),
+        };
+        let Decision::Count { source, account } = decide(seen, t0()) else {
+            panic!("the third failure is free");
+        };
+        assert_eq!(source.failures, 1);
+        assert_eq!(account.failures, 3);
+        assert!(ACCOUNT.delays_start_at(account));
+        let seen = Counters {
+            source: Some(source),
+            account: Some(account),
+        };
+        assert_eq!(decide(seen, t0()), Decision::Wait(1));
+        assert!(forget_before(t0()) < t0() - Duration::seconds(ACCOUNT.forget_after_secs - 1));
     }
 
     #[test]

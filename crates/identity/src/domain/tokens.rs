@@ -19,6 +19,47 @@ pub const TOTP_ENROLLMENT_ONLY_SCOPE: &str = "identity.totp_enrollment_only";
 /// `amr` for a password.
 pub const AMR_PWD: &str = "pwd";
 
+/// One sign-in's chain of refresh tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshFamily {
+    /// Id.
+    pub family_id: String,
+    /// The user signed in.
+    pub user_id: String,
+    /// How they authenticated.
+    pub amr: Vec<String>,
+    /// When they signed in.
+    pub created_at: DateTime<Utc>,
+    /// When the family was ended, if it was.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// One refresh token of a family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshToken {
+    /// Its `jti`.
+    pub jti: String,
+    /// Its family.
+    pub family_id: String,
+    /// When it expires.
+    pub expires_at: DateTime<Utc>,
+    /// When it was used, if it was (a second use is a replay).
+    pub spent_at: Option<DateTime<Utc>>,
+}
+
+/// A signing key as published (never its private half).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedKey {
+    /// Key id.
+    pub kid: String,
+    /// The raw public key, base64url.
+    pub public_key: String,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+    /// When a retired key stops being published.
+    pub publish_until: Option<DateTime<Utc>>,
+}
+
 /// Who a token speaks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subject {

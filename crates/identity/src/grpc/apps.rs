@@ -2,9 +2,10 @@
 
 use super::Api;
 use super::convert::{app_pb, subject_from_pb};
+use crate::domain::directory::App;
 use crate::domain::validate;
 use crate::error::{Error, Result};
-use crate::store::{app, subject_parts};
+use crate::events::Outcome;
 use keyholder_kit::paging::Page;
 use keyholder_proto::identity::v1 as pb;
 use tonic::Request;
@@ -25,14 +26,14 @@ impl Api {
                     "app {code} is already installed"
                 )));
             }
-            let a = app::Model {
+            let a = App {
                 tenant_id: tenant_id.clone(),
                 code,
                 installed_by: p.id.clone(),
-                installed_at: self.now().timestamp(),
+                installed_at: self.now(),
             };
-            let events = self.change(&p, &tenant_id, "app_installed", &[("app_code", &a.code)]);
-            self.store.insert_app(a.clone(), &events).await?;
+            let events = self.change(&p, Outcome::AppInstalled(&a));
+            self.store.insert_app(&a, &events).await?;
             Ok(pb::InstallAppResponse {
                 app: Some(app_pb(&a, &[])),
             })
@@ -64,19 +65,13 @@ impl Api {
             .ok_or_else(|| Error::not_found(format!("app {code} is not installed")))?;
         // Through `once`: a retried change must not log a second change.
         self.once(&p.id, "SetAppAccess", &r.request_id, || async {
-            let list = access
-                .iter()
-                .map(|s| {
-                    let (kind, id) = subject_parts(s);
-                    format!("{kind}:{id}")
-                })
-                .collect::<Vec<_>>()
-                .join(",");
             let events = self.change(
                 &p,
-                &tenant_id,
-                "app_access_changed",
-                &[("app_code", &code), ("access", &list)],
+                Outcome::AppAccessChanged {
+                    tenant_id: &tenant_id,
+                    code: &code,
+                    access: &access,
+                },
             );
             self.store
                 .set_app_access(&tenant_id, &code, &access, &events)

@@ -1,12 +1,10 @@
 //! `Authorize`: gathers the facts and asks the domain.
 
 use super::Api;
-use super::convert::user_kind;
-use super::org::tree;
 use crate::domain::authorize::{self, AppFacts, Facts, RoleFacts, SubjectRef, UserFacts};
+use crate::domain::departments::tree_of;
 use crate::domain::{rights, validate};
 use crate::error::{Error, Result};
-use crate::store::entities::role_assignment;
 use keyholder_kit::auth::PrincipalKind;
 use keyholder_proto::identity::v1 as pb;
 use std::collections::HashMap;
@@ -53,7 +51,7 @@ impl Api {
                 rule: "the principal is not known".into(),
             });
         };
-        let kind = user_kind(&u)?;
+        let kind = u.kind;
         if u.tenant_id != tenant_id && kind != PrincipalKind::SupportAgent {
             return Ok(authorize::Decision {
                 allowed: false,
@@ -66,14 +64,14 @@ impl Api {
             holders
                 .entry(a.role_id.as_str())
                 .or_default()
-                .push(subject_of(a));
+                .push(a.subject.clone());
         }
         let roles = snapshot
             .roles
             .iter()
             .map(|r| RoleFacts {
                 name: r.name.clone(),
-                rights: rights::decode(&r.rights),
+                rights: r.rights.clone(),
                 holders: holders.remove(r.role_id.as_str()).unwrap_or_default(),
             })
             .collect();
@@ -98,14 +96,10 @@ impl Api {
                 totp_deadline: u.totp_deadline,
                 departments: self.store.user_departments(&u.user_id).await?,
             },
-            departments: tree(&snapshot.departments),
+            departments: tree_of(&snapshot.departments),
             roles,
             app,
         };
         Ok(authorize::decide(&facts, entity, action, self.now()))
     }
-}
-
-fn subject_of(a: &role_assignment::Model) -> SubjectRef {
-    crate::store::org_subject(&a.subject_kind, a.subject_id.clone())
 }

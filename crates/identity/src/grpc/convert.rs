@@ -1,19 +1,30 @@
-//! Stored rows → proto messages, and proto enums → domain values.
+//! Domain values → proto messages, and proto enums → domain values.
 
 use super::Api;
 use crate::domain::authorize::SubjectRef;
+use crate::domain::departments::Department;
+use crate::domain::directory::{App, Partner, ServiceAccount, Tenant};
 use crate::domain::invitations::{Invitation, Policy, State};
-use crate::domain::kind_from_str;
-use crate::domain::rights::{self, Right};
+use crate::domain::people::User;
+use crate::domain::rights::{Right, Role};
+use crate::domain::tokens::PublishedKey;
 use crate::error::{Error, Result};
-use crate::store::{app, department, partner, role, service_account, signing_key, tenant, user};
 use chrono::{DateTime, Utc};
 use keyholder_kit::auth::PrincipalKind;
 use keyholder_proto::identity::v1 as pb;
 use prost_types::Timestamp;
 
-/// Seconds since the epoch → proto timestamp.
-pub fn ts(secs: i64) -> Option<Timestamp> {
+/// An instant → proto timestamp, to the microsecond (what the store keeps,
+/// so an answer and a later read of the same record agree).
+pub fn ts(t: DateTime<Utc>) -> Option<Timestamp> {
+    Some(Timestamp {
+        seconds: t.timestamp(),
+        nanos: i32::try_from(t.timestamp_subsec_micros() * 1_000).unwrap_or(0),
+    })
+}
+
+/// A token's `exp` (RFC 7519 seconds) → proto timestamp.
+pub fn ts_secs(secs: i64) -> Option<Timestamp> {
     Some(Timestamp {
         seconds: secs,
         nanos: 0,
@@ -48,21 +59,17 @@ pub fn kind_to_pb(k: PrincipalKind) -> pb::PrincipalKind {
     }
 }
 
-/// Stored user kind (unknown values are a bug).
-pub fn user_kind(u: &user::Model) -> Result<PrincipalKind> {
-    kind_from_str(&u.kind).ok_or_else(|| Error::internal(format!("unknown user kind {}", u.kind)))
-}
-
 /// A tenant.
-pub fn tenant_pb(t: &tenant::Model) -> pb::Tenant {
+pub fn tenant_pb(t: &Tenant) -> pb::Tenant {
     pb::Tenant {
         tenant_id: t.tenant_id.clone(),
         name: t.name.clone(),
         locale: locale_to_pb(&t.locale) as i32,
+        // Limits are set from a u32 and never below 1.
         seat_limit: u32::try_from(t.seat_limit).unwrap_or(u32::MAX),
         chief_admin_id: t.chief_admin_id.clone(),
         create_time: ts(t.created_at),
-        invitation_policy: policy_to_pb(Policy::parse(&t.invitation_policy)) as i32,
+        invitation_policy: policy_to_pb(t.invitation_policy) as i32,
     }
 }
 
@@ -104,14 +111,14 @@ pub fn invitation_pb(i: &Invitation, partner_name: &str, now: DateTime<Utc>) -> 
         display_name: i.display_name.clone(),
         inviter_id: i.inviter_id.clone(),
         state: state as i32,
-        create_time: ts(i.created_at.timestamp()),
-        expire_time: ts(i.expire_at.timestamp()),
+        create_time: ts(i.created_at),
+        expire_time: ts(i.expire_at),
         user_id: i.user_id.clone().unwrap_or_default(),
     }
 }
 
 /// A public signing key.
-pub fn key_pb(k: &signing_key::Model) -> pb::SigningKey {
+pub fn key_pb(k: &PublishedKey) -> pb::SigningKey {
     pb::SigningKey {
         kid: k.kid.clone(),
         alg: keyholder_kit::jwt::ALGORITHM_NAME.into(),
@@ -122,7 +129,7 @@ pub fn key_pb(k: &signing_key::Model) -> pb::SigningKey {
 }
 
 /// A department.
-pub fn department_pb(d: &department::Model) -> pb::Department {
+pub fn department_pb(d: &Department) -> pb::Department {
     pb::Department {
         department_id: d.department_id.clone(),
         tenant_id: d.tenant_id.clone(),
@@ -132,16 +139,17 @@ pub fn department_pb(d: &department::Model) -> pb::Department {
 }
 
 /// A role.
-pub fn role_pb(r: &role::Model) -> pb::Role {
+pub fn role_pb(r: &Role) -> pb::Role {
     pb::Role {
         role_id: r.role_id.clone(),
         tenant_id: r.tenant_id.clone(),
         name: r.name.clone(),
-        rights: rights::decode(&r.rights)
-            .into_iter()
+        rights: r
+            .rights
+            .iter()
             .map(|x| pb::Right {
-                entity: x.entity,
-                action: x.action,
+                entity: x.entity.clone(),
+                action: x.action.clone(),
             })
             .collect(),
         built_in: r.built_in,
@@ -183,7 +191,7 @@ pub fn subject_from_pb(s: Option<&pb::RoleSubject>) -> Result<SubjectRef> {
 }
 
 /// An app.
-pub fn app_pb(a: &app::Model, access: &[SubjectRef]) -> pb::App {
+pub fn app_pb(a: &App, access: &[SubjectRef]) -> pb::App {
     pb::App {
         tenant_id: a.tenant_id.clone(),
         code: a.code.clone(),
@@ -194,7 +202,7 @@ pub fn app_pb(a: &app::Model, access: &[SubjectRef]) -> pb::App {
 }
 
 /// A partner.
-pub fn partner_pb(p: &partner::Model, domains: Vec<String>) -> pb::Partner {
+pub fn partner_pb(p: &Partner, domains: Vec<String>) -> pb::Partner {
     pb::Partner {
         partner_id: p.partner_id.clone(),
         name: p.name.clone(),
@@ -203,23 +211,18 @@ pub fn partner_pb(p: &partner::Model, domains: Vec<String>) -> pb::Partner {
 }
 
 /// A service account (never its secret).
-pub fn account_pb(a: &service_account::Model) -> pb::ServiceAccount {
+pub fn account_pb(a: &ServiceAccount) -> pb::ServiceAccount {
     pb::ServiceAccount {
         client_id: a.client_id.clone(),
         name: a.name.clone(),
-        scopes: scopes_of(a),
+        scopes: a.scopes.clone(),
         create_time: ts(a.created_at),
     }
 }
 
-/// Stored scopes.
-pub fn scopes_of(a: &service_account::Model) -> Vec<String> {
-    a.scopes.split_whitespace().map(str::to_string).collect()
-}
-
 impl Api {
     /// Is `u` the chief admin of their tenant?
-    pub(super) async fn is_chief(&self, u: &user::Model) -> Result<bool> {
+    pub(super) async fn is_chief(&self, u: &User) -> Result<bool> {
         if u.tenant_id.is_empty() {
             return Ok(false);
         }
@@ -231,8 +234,8 @@ impl Api {
     }
 
     /// A user, with departments and chief-admin flag.
-    pub(super) async fn user_pb(&self, u: &user::Model) -> Result<pb::User> {
-        let kind = user_kind(u)?;
+    pub(super) async fn user_pb(&self, u: &User) -> Result<pb::User> {
+        let kind = u.kind;
         Ok(pb::User {
             user_id: u.user_id.clone(),
             tenant_id: u.tenant_id.clone(),

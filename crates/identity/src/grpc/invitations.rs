@@ -2,17 +2,13 @@
 //! credential), withdraw, list.
 
 use super::Api;
-use super::convert::{invitation_pb, user_kind};
-use super::partners::new_user;
-use crate::domain::invitations::{
-    self, Invitation, Inviter, NewInvitation, Policy, check_may_invite,
-};
-use crate::domain::{password, people, random, validate};
+use super::convert::invitation_pb;
+use crate::domain::invitations::{self, Invitation, Inviter, NewInvitation, check_may_invite};
+use crate::domain::people::NewUser;
+use crate::domain::{password, random, validate};
 use crate::error::{Error, Result};
 use crate::events::{self, InvitationMail};
-use keyholder_kit::auth::PrincipalKind;
 use keyholder_kit::paging::Page;
-use keyholder_proto::audit::v1::Actor;
 use keyholder_proto::identity::v1 as pb;
 use std::collections::HashMap;
 use tonic::Request;
@@ -22,8 +18,9 @@ const UNKNOWN_TOKEN: &str =
     "no invitation has this token; check the e-mail, or ask for a new invitation";
 
 impl Api {
-    /// The partner's name, for answers (empty if the partner is gone).
-    async fn partner_name(&self, partner_id: &str) -> Result<String> {
+    /// The partner's name, for answers and refusals (empty if the partner
+    /// is gone: partners are never deleted, and a name is only shown).
+    pub(super) async fn partner_name(&self, partner_id: &str) -> Result<String> {
         Ok(self
             .store
             .partner(partner_id)
@@ -60,15 +57,11 @@ impl Api {
                 .await?
                 .ok_or_else(|| Error::Unauthenticated("the account no longer exists".into()))?;
             let inviter = Inviter {
-                kind: user_kind(&me)?,
+                kind: me.kind,
                 admin: me.admin,
                 partner_id: me.partner_id.as_deref(),
             };
-            check_may_invite(
-                &inviter,
-                Policy::parse(&t.invitation_policy),
-                &partner.partner_id,
-            )?;
+            check_may_invite(&inviter, t.invitation_policy, &partner.partner_id)?;
             let now = self.now();
             let (inv, token) = Invitation::create(
                 NewInvitation {
@@ -129,40 +122,20 @@ impl Api {
             let mut accepted = inv.clone();
             accepted.accept(&user_id, now)?;
             let partner_name = self.partner_name(&inv.partner_id).await?;
-            let mut u = new_user(
-                &inv.tenant_id,
-                inv.email.clone(),
-                inv.display_name.clone(),
-                "integrator",
-                password::hash(&r.password).await?,
-                now.timestamp(),
-            );
-            u.user_id = user_id;
-            u.partner_id = Some(inv.partner_id.clone());
-            // Ten days from the invitation, not from the acceptance.
-            u.totp_deadline = Some(people::totp_deadline(inv.created_at).timestamp());
-            let actor = Actor {
-                actor_id: u.user_id.clone(),
-                kind: PrincipalKind::Integrator.as_str().into(),
-                display_name: u.display_name.clone(),
-                email: u.email.clone(),
+            let u = NewUser {
+                email: inv.email.clone(),
+                display_name: inv.display_name.clone(),
+                password_hash: password::hash(&r.password).await?,
+            }
+            .integrator(user_id, &inv, now);
+            let accepted_by = events::Outcome::InvitationAccepted {
+                invitation: &inv,
+                user: &u,
+                partner_name: &partner_name,
             };
-            let events = events::change(
-                &inv.tenant_id,
-                "invitation_accepted",
-                actor,
-                now,
-                &[
-                    ("invitation_id", &inv.id),
-                    ("user_id", &u.user_id),
-                    ("email", &u.email),
-                    ("partner_id", &inv.partner_id),
-                    ("partner_name", &partner_name),
-                    ("inviter_id", &inv.inviter_id),
-                ],
-            );
+            let events = events::of(&accepted_by, events::user_actor(&u), now);
             self.store
-                .accept_invitation(&accepted, u.clone(), &partner_name, &events, now)
+                .accept_invitation(&accepted, &u, &partner_name, &events, now)
                 .await?;
             tracing::info!(invitation_id = %inv.id, user_id = %u.user_id, tenant_id = %inv.tenant_id, "invitation accepted");
             Ok(pb::AcceptInvitationResponse {
@@ -190,20 +163,11 @@ impl Api {
                 .store
                 .user(&p.id)
                 .await?
-                .is_some_and(|u| u.kind == "employee" && u.admin && u.active);
+                .is_some_and(|u| u.is_active_admin_employee());
             let now = self.now();
             let mut withdrawn = inv.clone();
             withdrawn.withdraw(&p.id, admin_employee, now)?;
-            let events = self.change(
-                &p,
-                &inv.tenant_id,
-                "invitation_withdrawn",
-                &[
-                    ("invitation_id", &inv.id),
-                    ("email", &inv.email),
-                    ("partner_id", &inv.partner_id),
-                ],
-            );
+            let events = self.change(&p, events::Outcome::InvitationWithdrawn(&inv));
             self.store
                 .withdraw_invitation(&withdrawn, &events, now)
                 .await?;

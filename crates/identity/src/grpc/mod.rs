@@ -84,15 +84,9 @@ impl Api {
         self.clock.now()
     }
 
-    /// The audit event of a change `p` made in a tenant (none outside one).
-    fn change(
-        &self,
-        p: &Principal,
-        tenant_id: &str,
-        change: &str,
-        attributes: &[(&str, &str)],
-    ) -> Vec<Event> {
-        events::change(tenant_id, change, events::actor(p), self.now(), attributes)
+    /// The audit events of a change `p` made (none outside a tenant).
+    fn change(&self, p: &Principal, outcome: events::Outcome<'_>) -> Vec<Event> {
+        events::of(&outcome, events::actor(p), self.now())
     }
 
     /// The verified caller, refused if deactivated or holding only an

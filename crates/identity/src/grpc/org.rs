@@ -3,35 +3,33 @@
 use super::Api;
 use super::convert::{department_pb, rights_from_pb, role_pb, subject_from_pb};
 use crate::domain::authorize::SubjectRef;
-use crate::domain::departments::{Node, would_cycle};
-use crate::domain::rights::{self, ADMIN_ROLE, INTEGRATOR_ROLE};
+use crate::domain::departments::{Department, tree_of, would_cycle};
+use crate::domain::rights::{self, ADMIN_ROLE, INTEGRATOR_ROLE, Role};
 use crate::domain::{random, validate};
 use crate::error::{Error, Result};
-
-use crate::store::{department, role, subject_parts};
+use crate::events::Outcome;
 use keyholder_kit::auth::{Principal, PrincipalKind};
 use keyholder_kit::paging::Page;
-use keyholder_proto::audit::v1::Event;
 use keyholder_proto::identity::v1 as pb;
-use std::collections::HashMap;
 use tonic::Request;
 
-pub(super) fn tree(ds: &[department::Model]) -> HashMap<String, Node> {
-    ds.iter()
-        .map(|d| {
-            (
-                d.department_id.clone(),
-                Node {
-                    name: d.name.clone(),
-                    parent: d.parent_id.clone(),
-                },
-            )
-        })
-        .collect()
+/// A membership change in a department.
+fn member<'a>(
+    tenant_id: &'a str,
+    department_id: &'a str,
+    user_id: &'a str,
+    added: bool,
+) -> Outcome<'a> {
+    Outcome::DepartmentMember {
+        tenant_id,
+        department_id,
+        user_id,
+        added,
+    }
 }
 
 impl Api {
-    async fn tenant_department(&self, tenant_id: &str, id: &str) -> Result<department::Model> {
+    async fn tenant_department(&self, tenant_id: &str, id: &str) -> Result<Department> {
         self.store
             .department(id)
             .await?
@@ -40,7 +38,7 @@ impl Api {
     }
 
     /// A role of a tenant the caller administers.
-    async fn admin_role(&self, p: &Principal, role_id: &str) -> Result<role::Model> {
+    async fn admin_role(&self, p: &Principal, role_id: &str) -> Result<Role> {
         let id = validate::uuid("role_id", role_id)?;
         let r = self
             .store
@@ -54,38 +52,13 @@ impl Api {
         Ok(r)
     }
 
-    /// The event of a role (un)assignment: the role and whom it concerns.
-    fn role_change(
-        &self,
-        p: &Principal,
-        role: &role::Model,
-        change: &str,
-        subject: &SubjectRef,
-    ) -> Vec<Event> {
-        let (kind, id) = subject_parts(subject);
-        let key = if kind == "department" {
-            "department_id"
-        } else {
-            "user_id"
-        };
-        self.change(
-            p,
-            &role.tenant_id,
-            change,
-            &[
-                ("role_id", &role.role_id),
-                ("role_name", &role.name),
-                (key, id),
-            ],
-        )
-    }
-
     /// Checks a subject belongs to the tenant.
     pub(super) async fn check_subject(&self, tenant_id: &str, s: &SubjectRef) -> Result<()> {
         match s {
             SubjectRef::User(id) => {
                 let ok = self.store.user(id).await?.is_some_and(|u| {
-                    u.tenant_id == tenant_id && matches!(u.kind.as_str(), "employee" | "integrator")
+                    u.tenant_id == tenant_id
+                        && matches!(u.kind, PrincipalKind::Employee | PrincipalKind::Integrator)
                 });
                 if !ok {
                     return Err(Error::not_found(format!("user {id} not found")));
@@ -113,28 +86,19 @@ impl Api {
             if let Some(parent) = &parent {
                 self.tenant_department(&tenant_id, parent).await?;
                 let snapshot = self.store.org_snapshot(&tenant_id).await?;
-                if would_cycle(&id, parent, &tree(&snapshot.departments)) {
+                if would_cycle(&id, parent, &tree_of(&snapshot.departments)) {
                     return Err(Error::precondition("departments cannot form a cycle"));
                 }
             }
-            let d = department::Model {
+            let d = Department {
                 department_id: id,
                 tenant_id: tenant_id.clone(),
                 name,
                 parent_id: parent,
-                created_at: self.now().timestamp(),
+                created_at: self.now(),
             };
-            let events = self.change(
-                &p,
-                &tenant_id,
-                "department_created",
-                &[
-                    ("department_id", &d.department_id),
-                    ("department_name", &d.name),
-                    ("parent_id", d.parent_id.as_deref().unwrap_or("")),
-                ],
-            );
-            self.store.insert_department(d.clone(), &events).await?;
+            let events = self.change(&p, Outcome::DepartmentCreated(&d));
+            self.store.insert_department(&d, &events).await?;
             Ok(pb::CreateDepartmentResponse {
                 department: Some(department_pb(&d)),
             })
@@ -189,8 +153,7 @@ impl Api {
         let p = self.caller(&req).await?;
         let r = req.into_inner();
         let (tenant, dept, user) = self.membership(&p, &r.department_id, &r.user_id).await?;
-        let ids = [("department_id", dept.as_str()), ("user_id", user.as_str())];
-        let events = self.change(&p, &tenant, "department_member_added", &ids);
+        let events = self.change(&p, member(&tenant, &dept, &user, true));
         self.store.add_member(&dept, &user, &events).await?;
         Ok(pb::AddDepartmentMemberResponse {})
     }
@@ -202,8 +165,7 @@ impl Api {
         let p = self.caller(&req).await?;
         let r = req.into_inner();
         let (tenant, dept, user) = self.membership(&p, &r.department_id, &r.user_id).await?;
-        let ids = [("department_id", dept.as_str()), ("user_id", user.as_str())];
-        let events = self.change(&p, &tenant, "department_member_removed", &ids);
+        let events = self.change(&p, member(&tenant, &dept, &user, false));
         self.store.remove_member(&dept, &user, &events).await?;
         Ok(pb::RemoveDepartmentMemberResponse {})
     }
@@ -232,25 +194,9 @@ impl Api {
                     "role {name} already exists in this tenant"
                 )));
             }
-            let role = role::Model {
-                role_id: random::id(),
-                tenant_id: tenant_id.clone(),
-                name,
-                rights: rights::encode(&rs),
-                built_in: false,
-                created_at: self.now().timestamp(),
-            };
-            let events = self.change(
-                &p,
-                &tenant_id,
-                "role_created",
-                &[
-                    ("role_id", &role.role_id),
-                    ("role_name", &role.name),
-                    ("rights", &role.rights),
-                ],
-            );
-            self.store.insert_role(role.clone(), &events).await?;
+            let role = Role::new(&tenant_id, name, &rs, false, self.now());
+            let events = self.change(&p, Outcome::RoleCreated(&role));
+            self.store.insert_role(&role, &events).await?;
             Ok(pb::CreateRoleResponse {
                 role: Some(role_pb(&role)),
             })
@@ -300,18 +246,9 @@ impl Api {
         }
         // Through `once`: a retried update must not log a second change.
         self.once(&p.id, "UpdateRole", &r.request_id, || async {
-            role.rights = rights::encode(&rs);
-            let events = self.change(
-                &p,
-                &role.tenant_id,
-                "role_updated",
-                &[
-                    ("role_id", &role.role_id),
-                    ("role_name", &role.name),
-                    ("rights", &role.rights),
-                ],
-            );
-            self.store.save_role(role.clone(), &events).await?;
+            role.rights = rs.clone();
+            let events = self.change(&p, Outcome::RoleUpdated(&role));
+            self.store.save_role(&role, &events).await?;
             Ok(pb::UpdateRoleResponse {
                 role: Some(role_pb(&role)),
             })
@@ -340,10 +277,17 @@ impl Api {
             ));
         }
         if p.kind == PrincipalKind::Integrator {
-            rights::check_integrator_may_grant(&rights::decode(&role.rights))?;
+            rights::check_integrator_may_grant(&role.rights)?;
         }
         self.check_subject(&role.tenant_id, &subject).await?;
-        let events = self.role_change(&p, &role, "role_assigned", &subject);
+        let events = self.change(
+            &p,
+            Outcome::RoleAssignment {
+                role: &role,
+                subject: &subject,
+                assigned: true,
+            },
+        );
         self.store
             .assign_role(&role.tenant_id, &role.role_id, &subject, &events)
             .await?;
@@ -358,7 +302,14 @@ impl Api {
         let r = req.into_inner();
         let role = self.admin_role(&p, &r.role_id).await?;
         let subject = subject_from_pb(r.subject.as_ref())?;
-        let events = self.role_change(&p, &role, "role_unassigned", &subject);
+        let events = self.change(
+            &p,
+            Outcome::RoleAssignment {
+                role: &role,
+                subject: &subject,
+                assigned: false,
+            },
+        );
         if !self
             .store
             .unassign_role(&role.role_id, &subject, &events)

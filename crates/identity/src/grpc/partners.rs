@@ -4,42 +4,13 @@
 use super::Api;
 use super::convert::{account_pb, partner_pb};
 use super::secret_hash;
+use crate::domain::directory::{Partner, ServiceAccount};
+use crate::domain::people::NewUser;
 use crate::domain::{password, random, totp, validate};
 use crate::error::{Error, Result};
-use crate::store::{partner, service_account, user};
 use keyholder_kit::paging::Page;
 use keyholder_proto::identity::v1 as pb;
 use tonic::Request;
-
-/// A new active user without 2FA or departments.
-pub(super) fn new_user(
-    tenant_id: &str,
-    email: String,
-    name: String,
-    kind: &str,
-    hash: String,
-    now: i64,
-) -> user::Model {
-    user::Model {
-        user_id: random::id(),
-        tenant_id: tenant_id.into(),
-        email,
-        display_name: name,
-        kind: kind.into(),
-        admin: false,
-        active: true,
-        password_hash: hash,
-        totp_secret: None,
-        totp_enabled: false,
-        totp_pending: None,
-        partner_id: None,
-        totp_deadline: None,
-        failed_attempts: 0,
-        locked_until: None,
-        totp_last_step: None,
-        created_at: now,
-    }
-}
 
 impl Api {
     pub(super) async fn h_register_partner(
@@ -68,12 +39,8 @@ impl Api {
                     )));
                 }
             }
-            let partner = partner::Model {
-                partner_id: random::id(),
-                name,
-                created_at: self.now().timestamp(),
-            };
-            self.store.insert_partner(partner.clone(), &domains).await?;
+            let partner = Partner::new(name, self.now());
+            self.store.insert_partner(&partner, &domains).await?;
             Ok(pb::RegisterPartnerResponse {
                 partner: Some(partner_pb(&partner, domains.clone())),
             })
@@ -129,18 +96,13 @@ impl Api {
                     )));
                 }
                 let secret = totp::new_secret()?;
-                let mut u = new_user(
-                    "",
+                let u = NewUser {
                     email,
-                    display,
-                    "support_agent",
-                    password::hash(&r.password).await?,
-                    self.now().timestamp(),
-                );
-                // TOTP is mandatory for agents: on from the start.
-                u.totp_secret = Some(self.store.seal_totp(&u.user_id, &secret)?);
-                u.totp_enabled = true;
-                self.store.insert_user(u.clone(), &[], &[]).await?;
+                    display_name: display,
+                    password_hash: password::hash(&r.password).await?,
+                }
+                .support_agent(self.now(), |id| Ok(self.store.seal_totp(id, &secret)?))?;
+                self.store.insert_user(&u, &[], &[]).await?;
                 Ok(pb::CreateSupportAgentResponse {
                     otpauth_uri: totp::otpauth_uri(&secret, &u.email),
                     user: Some(self.user_pb(&u).await?),
@@ -171,14 +133,14 @@ impl Api {
         }
         // Not through `once`: the secret is shown once and never stored.
         let secret = random::secret(32)?;
-        let a = service_account::Model {
+        let a = ServiceAccount {
             client_id: format!("svc-{}", random::id()),
             name,
-            scopes: scopes.join(" "),
+            scopes,
             secret_hash: secret_hash(&secret),
-            created_at: self.now().timestamp(),
+            created_at: self.now(),
         };
-        self.store.insert_service_account(a.clone()).await?;
+        self.store.insert_service_account(&a).await?;
         tracing::info!(client_id = %a.client_id, "service account created");
         Ok(pb::CreateServiceAccountResponse {
             account: Some(account_pb(&a)),

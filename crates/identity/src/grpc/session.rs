@@ -1,11 +1,15 @@
 //! Keys, refresh, sign-out, service tokens and TOTP (SignIn: `sign_in`).
 
-use super::convert::{key_pb, scopes_of, ts, user_kind};
+use super::convert::{key_pb, ts_secs};
 use super::{Api, constant_time_eq, secret_hash};
-use crate::domain::tokens::{self, Subject, TOTP_ENROLLMENT_ONLY_SCOPE};
-use crate::domain::{people, random, totp, validate};
+use crate::domain::people::User;
+use crate::domain::tokens::{
+    self, RefreshFamily, RefreshToken, Subject, TOTP_ENROLLMENT_ONLY_SCOPE,
+};
+use crate::domain::{random, totp, validate};
 use crate::error::{Error, Result};
-use crate::store::{refresh_family, refresh_token, user};
+use crate::events::Outcome;
+use chrono::DateTime;
 use keyholder_kit::auth::{ALL_AUDIENCES, ISSUER, PrincipalKind};
 use keyholder_proto::identity::v1 as pb;
 use keyholder_rights::Capability;
@@ -35,13 +39,9 @@ impl Api {
     }
 
     /// The token subject for a signed-in user.
-    pub(super) async fn subject_of(
-        &self,
-        u: &user::Model,
-        amr: Vec<String>,
-    ) -> Result<(Subject, bool)> {
-        let kind = user_kind(u)?;
-        let restricted = people::totp_overdue(kind, u.totp_enabled, u.totp_deadline, self.now());
+    pub(super) async fn subject_of(&self, u: &User, amr: Vec<String>) -> Result<(Subject, bool)> {
+        let kind = u.kind;
+        let restricted = u.totp_overdue(self.now());
         let subject = Subject {
             id: u.user_id.clone(),
             kind,
@@ -72,41 +72,35 @@ impl Api {
         let now = self.now();
         let access = tokens::access_claims(subject, now, random::id());
         let refresh = tokens::refresh_claims(&subject.id, family, now, random::id());
-        let row = refresh_token::Model {
+        let token = RefreshToken {
             jti: refresh.jti.clone(),
             family_id: family.into(),
-            expires_at: refresh.exp,
+            expires_at: DateTime::from_timestamp(refresh.exp, 0)
+                .ok_or_else(|| Error::internal("refresh token expiry out of range"))?,
             spent_at: None,
         };
         if first {
-            self.store
-                .start_family(
-                    refresh_family::Model {
-                        family_id: family.into(),
-                        user_id: subject.id.clone(),
-                        amr: subject.amr.join(" "),
-                        created_at: now.timestamp(),
-                        revoked_at: None,
-                    },
-                    row,
-                )
-                .await?;
+            let started = RefreshFamily {
+                family_id: family.into(),
+                user_id: subject.id.clone(),
+                amr: subject.amr.clone(),
+                created_at: now,
+                revoked_at: None,
+            };
+            self.store.start_family(&started, &token).await?;
         } else if let Some(old) = previous
-            && !self
-                .store
-                .spend_refresh_token(old, row, now.timestamp())
-                .await?
+            && !self.store.spend_refresh_token(old, &token, now).await?
         {
-            self.store.revoke_family(family, now.timestamp()).await?;
+            self.store.revoke_family(family, now).await?;
             return Err(Error::Unauthenticated(
                 "refresh token was already used; every session from it has been revoked".into(),
             ));
         }
         Ok(pb::TokenPair {
             access_token: self.keys.sign_access(&access).await?,
-            access_token_expire_time: ts(access.exp),
+            access_token_expire_time: ts_secs(access.exp),
             refresh_token: self.keys.sign_refresh(&refresh).await?,
-            refresh_token_expire_time: ts(refresh.exp),
+            refresh_token_expire_time: ts_secs(refresh.exp),
         })
     }
 
@@ -116,7 +110,7 @@ impl Api {
     ) -> Result<pb::RefreshTokenResponse> {
         let r = req.into_inner();
         let claims = self.keys.verify_refresh(r.refresh_token.trim()).await?;
-        let now = self.now().timestamp();
+        let now = self.now();
         let token = self
             .store
             .refresh_token(&claims.jti)
@@ -148,8 +142,7 @@ impl Api {
             .ok_or_else(|| {
                 Error::Unauthenticated("the account is deactivated or no longer exists".into())
             })?;
-        let amr = family.amr.split_whitespace().map(str::to_string).collect();
-        let (subject, _) = self.subject_of(&u, amr).await?;
+        let (subject, _) = self.subject_of(&u, family.amr.clone()).await?;
         let tokens = self
             .token_pair(&subject, &family.family_id, false, Some(&claims.jti))
             .await?;
@@ -166,13 +159,11 @@ impl Api {
         let claims = self.keys.verify_refresh(r.refresh_token.trim()).await?;
         if r.everywhere {
             self.store
-                .sign_out_everywhere(&claims.sub, self.now().timestamp())
+                .sign_out_everywhere(&claims.sub, self.now())
                 .await?;
             tracing::info!(user_id = %claims.sub, "signed out everywhere");
         } else {
-            self.store
-                .revoke_family(&claims.fam, self.now().timestamp())
-                .await?;
+            self.store.revoke_family(&claims.fam, self.now()).await?;
         }
         Ok(pb::SignOutResponse {})
     }
@@ -209,7 +200,7 @@ impl Api {
             tenant_id: None,
             admin: false,
             chief: false,
-            scopes: scopes_of(&account),
+            scopes: account.scopes.clone(),
             amr: vec![],
             name: account.name.clone(),
             email: String::new(),
@@ -218,7 +209,7 @@ impl Api {
         let claims = tokens::access_claims(&subject, self.now(), random::id());
         Ok(pb::IssueServiceTokenResponse {
             access_token: self.keys.sign_access(&claims).await?,
-            expire_time: ts(claims.exp),
+            expire_time: ts_secs(claims.exp),
         })
     }
 
@@ -272,7 +263,7 @@ impl Api {
         let secret = self.store.open_totp(&u.user_id, &pending)?;
         let step = totp::check(&secret, &code, self.now())
             .ok_or_else(|| Error::invalid("the TOTP code is not valid for the enrolled secret"))?;
-        let events = self.change(&p, &u.tenant_id, "totp_enabled", &[("user_id", &u.user_id)]);
+        let events = self.change(&p, Outcome::TotpEnabled(&u));
         if !self
             .store
             .confirm_totp(&u.user_id, &pending, step, &events)
@@ -306,12 +297,7 @@ impl Api {
         self.once(&p.id, "DisableTotp", &r.request_id, || async {
             let u = self.tenant_user(&p, &target_id).await?;
             p.require_capability(&u.tenant_id, Capability::DisableTwoFactor)?;
-            let events = self.change(
-                &p,
-                &u.tenant_id,
-                "totp_disabled",
-                &[("user_id", &u.user_id)],
-            );
+            let events = self.change(&p, Outcome::TotpDisabled(&u));
             self.store.disable_totp(&u.user_id, &events).await?;
             tracing::info!(user_id = %u.user_id, by = %p.id, "totp turned off");
             let u = self.fresh_user(&u.user_id).await?;

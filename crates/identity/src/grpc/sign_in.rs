@@ -5,12 +5,12 @@
 //! same work and gets the same answer as a wrong password.
 
 use super::Api;
-use super::convert::user_kind;
-use crate::domain::throttle::{self, ACCOUNT, Counter, SOURCE, Verdict};
+use crate::domain::people::User;
+use crate::domain::throttle::{self, ACCOUNT, Counter, Decision};
 use crate::domain::{password, random, tokens, totp, validate};
 use crate::error::{Error, Result};
 use crate::events;
-use crate::store::{Claim, Store, user};
+use crate::store::{Claim, Store};
 use chrono::{DateTime, Utc};
 use keyholder_kit::auth::PrincipalKind;
 use keyholder_proto::identity::v1 as pb;
@@ -39,7 +39,7 @@ enum Admitted {
 }
 
 /// The time step of a valid code of `u`'s TOTP, if it has one on.
-fn code_step(store: &Store, u: &user::Model, code: &str, now: DateTime<Utc>) -> Option<i64> {
+fn code_step(store: &Store, u: &User, code: &str, now: DateTime<Utc>) -> Option<i64> {
     match (&u.totp_secret, u.totp_enabled) {
         (Some(sealed), true) => match store.open_totp(&u.user_id, sealed) {
             Ok(secret) => totp::check(&secret, code, now),
@@ -80,7 +80,7 @@ impl Api {
         // `u` is stale once the slow password check is done: from here on
         // only targeted writes.
         let password_ok = password::verify(&r.password, &u.password_hash).await;
-        let kind = user_kind(&u)?;
+        let kind = u.kind;
         let needs_code = u.totp_enabled || kind == PrincipalKind::SupportAgent;
         let step = match admitted {
             Admitted::Owner { step } => Some(step),
@@ -133,35 +133,36 @@ impl Api {
     async fn admit(
         &self,
         keys: &Keys,
-        u: Option<&user::Model>,
+        u: Option<&User>,
         code: &str,
         now: DateTime<Utc>,
     ) -> Result<Admitted> {
-        let forget_before =
-            now.timestamp() - ACCOUNT.forget_after_secs.max(SOURCE.forget_after_secs);
         for _ in 0..CLAIM_TRIES {
             let seen = self
                 .store
                 .sign_in_counters(&keys.source, &keys.account)
                 .await?;
-            if let Verdict::Wait(secs) = throttle::judge(seen, now) {
-                // Only the owner's code gets past a delay. It is spent before
-                // the password is checked, so one code buys one password
-                // check, and nobody without it makes us hash anything.
-                if let Some(u) = u
-                    && let Some(step) = code_step(&self.store, u, code, now)
-                    && self.store.spend_totp_step(&u.user_id, step).await?
-                {
-                    return Ok(Admitted::Owner { step });
+            let (source_after, account_after) = match throttle::decide(seen, now) {
+                Decision::Wait(secs) => {
+                    // Only the owner's code gets past a delay. It is spent
+                    // before the password is checked, so one code buys one
+                    // password check, and nobody without it makes us hash
+                    // anything.
+                    if let Some(u) = u
+                        && let Some(step) = code_step(&self.store, u, code, now)
+                        && self.store.spend_totp_step(&u.user_id, step).await?
+                    {
+                        return Ok(Admitted::Owner { step });
+                    }
+                    return Err(Error::Throttled(secs));
                 }
-                return Err(Error::Throttled(secs));
-            }
-            let account_after = ACCOUNT.after_failure(seen.account, now);
+                Decision::Count { source, account } => (source, account),
+            };
             let claims = [
                 Claim {
                     key: &keys.source,
                     seen: seen.source,
-                    next: SOURCE.after_failure(seen.source, now),
+                    next: source_after,
                 },
                 Claim {
                     key: &keys.account,
@@ -171,7 +172,7 @@ impl Api {
             ];
             if self
                 .store
-                .claim_sign_in_attempt(&claims, forget_before)
+                .claim_sign_in_attempt(&claims, throttle::forget_before(now))
                 .await?
             {
                 return Ok(Admitted::Counted { account_after });
@@ -201,23 +202,12 @@ impl Api {
 
     /// Tells the tenant's audit trail that guesses at `u` are now slowed
     /// (once per episode, at the failure that started the delays).
-    async fn report_throttled(
-        &self,
-        u: &user::Model,
-        after: Counter,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        let events = events::change(
-            &u.tenant_id,
-            "sign_in_throttled",
-            events::system(),
-            now,
-            &[
-                ("user_id", &u.user_id),
-                ("email", &u.email),
-                ("failures", &after.failures.to_string()),
-            ],
-        );
+    async fn report_throttled(&self, u: &User, after: Counter, now: DateTime<Utc>) -> Result<()> {
+        let throttled = events::Outcome::SignInThrottled {
+            user: u,
+            failures: after.failures,
+        };
+        let events = events::of(&throttled, events::system(), now);
         if !events.is_empty() {
             self.store.record_events(&events).await?;
         }

@@ -3,8 +3,8 @@
 //! database on every call, since identity is the source of truth).
 
 use crate::error::Error;
-use crate::store::standing::Reason;
-use crate::store::{Store, standing_log};
+use crate::store::Store;
+use crate::store::standing::{Change, Reason};
 use async_trait::async_trait;
 use keyholder_kit::auth::{AuthError, Principal, PrincipalKind};
 use keyholder_kit::standing::{HEARTBEAT, Standing, StandingCheck, WATCH_SCOPE, admits};
@@ -34,7 +34,7 @@ impl DatabaseStanding {
         Self { store }
     }
 
-    async fn live(&self, p: &Principal) -> std::result::Result<Standing, sea_orm::DbErr> {
+    async fn live(&self, p: &Principal) -> std::result::Result<Standing, Error> {
         let exists_and_active = if p.kind == PrincipalKind::ServiceAccount {
             self.store.service_account(&p.id).await?.is_some()
                 // Identity's own account signs its tokens in-process and
@@ -105,9 +105,9 @@ impl StandingFeed {
     }
 }
 
-fn reason_pb(s: &str) -> i32 {
+fn reason_pb(r: Option<Reason>) -> i32 {
     use pb::StandingReason as R;
-    (match Reason::parse(s) {
+    (match r {
         Some(Reason::Deactivated) => R::Deactivated,
         Some(Reason::Demoted) => R::Demoted,
         Some(Reason::OwnershipTransferred) => R::OwnershipTransferred,
@@ -118,16 +118,17 @@ fn reason_pb(s: &str) -> i32 {
     }) as i32
 }
 
-fn change_pb(r: standing_log::Model) -> pb::StandingChange {
+fn change_pb(r: Change) -> pb::StandingChange {
     pb::StandingChange {
+        // Log sequences and versions start at 1 and only grow.
         sequence: u64::try_from(r.seq).unwrap_or(0),
         principal_id: r.principal_id,
         version: u64::try_from(r.version).unwrap_or(0),
         active: r.active,
-        reason: reason_pb(&r.reason),
+        reason: reason_pb(r.reason),
         tenant_id: r.tenant_id,
         kind: r.kind,
-        change_time_ms: r.created_at_ms,
+        change_time_ms: r.at.timestamp_millis(),
     }
 }
 

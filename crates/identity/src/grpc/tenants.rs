@@ -2,11 +2,12 @@
 
 use super::Api;
 use super::convert::{locale_from_pb, locale_to_pb, policy_from_pb, tenant_pb};
-use crate::domain::invitations::Policy;
-use crate::domain::rights::{self, built_in_roles};
-use crate::domain::{password, people, random, validate};
+use crate::domain::directory::Tenant;
+use crate::domain::people::{self, NewUser, User};
+use crate::domain::rights::{Role, built_in_roles};
+use crate::domain::{password, random, validate};
 use crate::error::{Error, Result};
-use crate::store::{role, tenant, user};
+use crate::events::Outcome;
 use keyholder_kit::auth::Principal;
 use keyholder_kit::paging::Page;
 use keyholder_proto::identity::v1 as pb;
@@ -17,7 +18,7 @@ use tonic::Request;
 impl Api {
     /// A tenant the caller may see: its members, the operator, or a service
     /// account with `identity.contacts.read`. Others learn nothing.
-    pub(super) async fn visible_tenant(&self, p: &Principal, id: &str) -> Result<tenant::Model> {
+    pub(super) async fn visible_tenant(&self, p: &Principal, id: &str) -> Result<Tenant> {
         let id = validate::uuid("tenant_id", id)?;
         if !(p.is_operator() || p.is_member_of(&id) || p.has_scope("identity.contacts.read")) {
             return Err(Error::denied(format!(
@@ -53,62 +54,35 @@ impl Api {
         let display = validate::name("chief_admin.display_name", &chief.display_name)?;
         password::validate(&chief.password)?;
         self.once(&p.id, "CreateTenant", &r.request_id, || async {
-            let now = self.now().timestamp();
+            let now = self.now();
             let tenant_id = random::id();
-            let chief = user::Model {
-                user_id: random::id(),
-                tenant_id: tenant_id.clone(),
+            let chief = NewUser {
                 email,
                 display_name: display,
-                kind: "employee".into(),
-                admin: true,
-                active: true,
                 password_hash: password::hash(&chief.password).await?,
-                totp_secret: None,
-                totp_enabled: false,
-                totp_pending: None,
-                partner_id: None,
-                totp_deadline: None,
-                failed_attempts: 0,
-                locked_until: None,
-                totp_last_step: None,
-                created_at: now,
-            };
-            let t = tenant::Model {
-                tenant_id: tenant_id.clone(),
+            }
+            .chief_admin(&tenant_id, now);
+            let t = Tenant::new(
+                tenant_id.clone(),
                 name,
-                locale: locale.into(),
-                seat_limit: i64::from(r.seat_limit),
-                chief_admin_id: chief.user_id.clone(),
-                created_at: now,
-                invitation_policy: Policy::default().as_str().into(),
-            };
-            let roles = built_in_roles()
+                locale,
+                r.seat_limit,
+                chief.user_id.clone(),
+                now,
+            );
+            let roles: Vec<Role> = built_in_roles()
                 .into_iter()
-                .map(|(n, rs)| role::Model {
-                    role_id: random::id(),
-                    tenant_id: tenant_id.clone(),
-                    name: n.into(),
-                    rights: rights::encode(&rs),
-                    built_in: true,
-                    created_at: now,
-                })
+                .map(|(n, rs)| Role::new(&tenant_id, n.into(), &rs, true, now))
                 .collect();
-            let seats = t.seat_limit.to_string();
             let events = self.change(
                 &p,
-                &tenant_id,
-                "tenant_created",
-                &[
-                    ("tenant_name", &t.name),
-                    ("locale", &t.locale),
-                    ("seat_limit", &seats),
-                    ("user_id", &chief.user_id),
-                    ("email", &chief.email),
-                ],
+                Outcome::TenantCreated {
+                    tenant: &t,
+                    chief: &chief,
+                },
             );
             self.store
-                .create_tenant(t.clone(), chief.clone(), roles, &events)
+                .create_tenant(&t, &chief, &roles, &events)
                 .await?;
             tracing::info!(tenant_id = %t.tenant_id, "tenant created");
             Ok(pb::CreateTenantResponse {
@@ -180,7 +154,7 @@ impl Api {
         }
         self.once(&p.id, "UpdateTenant", &r.request_id, || async {
             let mut t = self.visible_tenant(&p, &tenant_id).await?;
-            let mut changed: Vec<(&str, String)> = Vec::new();
+            let mut changed: Vec<(&'static str, String)> = Vec::new();
             if let Some(n) = name.clone() {
                 changed.push(("tenant_name", n.clone()));
                 t.name = n;
@@ -191,16 +165,20 @@ impl Api {
             }
             if let Some(pol) = policy {
                 changed.push(("invitation_policy", pol.as_str().into()));
-                t.invitation_policy = pol.as_str().into();
+                t.invitation_policy = pol;
             }
             if let Some(s) = r.seat_limit {
                 changed.push(("seat_limit", s.to_string()));
                 t.seat_limit = i64::from(s);
             }
-            let attributes: Vec<(&str, &str)> =
-                changed.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            let events = self.change(&p, &tenant_id, "tenant_updated", &attributes);
-            self.store.save_tenant(t.clone(), &events).await?;
+            let events = self.change(
+                &p,
+                Outcome::TenantUpdated {
+                    tenant_id: &tenant_id,
+                    changed: &changed,
+                },
+            );
+            self.store.save_tenant(&t, &events).await?;
             Ok(pb::UpdateTenantResponse {
                 tenant: Some(tenant_pb(&t)),
             })
@@ -230,16 +208,15 @@ impl Api {
             people::check_transfer(&actor, &facts, target.user_id == p.id)?;
             let events = self.change(
                 &p,
-                &tenant_id,
-                "ownership_transferred",
-                &[
-                    ("previous_user_id", &t.chief_admin_id),
-                    ("user_id", &target.user_id),
-                ],
+                Outcome::OwnershipTransferred {
+                    tenant_id: &tenant_id,
+                    previous: &t.chief_admin_id,
+                    to: &target.user_id,
+                },
             );
             let previous = std::mem::replace(&mut t.chief_admin_id, target.user_id.clone());
             self.store
-                .transfer_ownership(t.clone(), &previous, &events)
+                .transfer_ownership(&t, &previous, &events)
                 .await?;
             tracing::info!(tenant_id = %t.tenant_id, from = %p.id, to = %target.user_id, "ownership transferred");
             Ok(pb::TransferOwnershipResponse {
@@ -263,7 +240,7 @@ impl Api {
             .tenant(&tenant_id)
             .await?
             .ok_or_else(|| Error::not_found(format!("tenant {tenant_id} not found")))?;
-        let contact = |u: &user::Model| pb::Contact {
+        let contact = |u: &User| pb::Contact {
             user_id: u.user_id.clone(),
             email: u.email.clone(),
             display_name: u.display_name.clone(),

@@ -1,11 +1,11 @@
 //! Employees and users: create, read, list, dismiss, re-hire, admins.
 
 use super::Api;
-use super::convert::user_kind;
-use crate::domain::people::{self, Target};
-use crate::domain::{password, random, validate};
+use crate::domain::people::{self, NewUser, Target, User};
+use crate::domain::{password, validate};
 use crate::error::{Error, Result};
-use crate::store::{Limit, Write, user};
+use crate::events::Outcome;
+use crate::store::{Limit, Write};
 use keyholder_kit::auth::{Principal, PrincipalKind};
 use keyholder_kit::paging::Page;
 use keyholder_proto::identity::v1 as pb;
@@ -16,7 +16,7 @@ impl Api {
     /// A user the caller may see: the operator sees everyone, service
     /// accounts with `identity.users.read` too, members see their tenant.
     /// Anyone else gets NOT_FOUND, exactly as for a missing user.
-    pub(super) async fn tenant_user(&self, p: &Principal, id: &str) -> Result<user::Model> {
+    pub(super) async fn tenant_user(&self, p: &Principal, id: &str) -> Result<User> {
         let missing = || Error::not_found(format!("user {id} not found"));
         let u = self.store.user(id).await?.ok_or_else(missing)?;
         let visible = p.is_operator()
@@ -27,7 +27,7 @@ impl Api {
     }
 
     /// The user as stored now (after a targeted update).
-    pub(super) async fn fresh_user(&self, id: &str) -> Result<user::Model> {
+    pub(super) async fn fresh_user(&self, id: &str) -> Result<User> {
         self.store
             .user(id)
             .await?
@@ -35,13 +35,8 @@ impl Api {
     }
 
     /// What the rules need to know about a user being changed.
-    pub(super) async fn target_facts(&self, u: &user::Model) -> Result<Target> {
-        Ok(Target {
-            kind: user_kind(u)?,
-            admin: u.admin,
-            chief: self.is_chief(u).await?,
-            active: u.active,
-        })
+    pub(super) async fn target_facts(&self, u: &User) -> Result<Target> {
+        Ok(u.target(self.is_chief(u).await?))
     }
 
     /// Checks that every department exists in the tenant.
@@ -88,45 +83,23 @@ impl Api {
                     "a user with e-mail {email} already exists in this tenant"
                 )));
             }
-            let u = user::Model {
-                user_id: random::id(),
-                tenant_id: tenant_id.clone(),
+            let u = NewUser {
                 email,
                 display_name: display,
-                kind: "employee".into(),
-                admin: false,
-                active: true,
                 password_hash: password::hash(&r.password).await?,
-                totp_secret: None,
-                totp_enabled: false,
-                totp_pending: None,
-                partner_id: None,
-                totp_deadline: None,
-                failed_attempts: 0,
-                locked_until: None,
-                totp_last_step: None,
-                created_at: self.now().timestamp(),
-            };
+            }
+            .employee(&tenant_id, self.now());
             let events = self.change(
                 &p,
-                &tenant_id,
-                "employee_created",
-                &[
-                    ("user_id", &u.user_id),
-                    ("email", &u.email),
-                    ("display_name", &u.display_name),
-                    ("department_ids", &departments.join(",")),
-                ],
+                Outcome::EmployeeCreated {
+                    user: &u,
+                    departments: &departments,
+                },
             );
             // The seat check runs again under the tenant's lock, atomically
             // with the insert: concurrent calls cannot overshoot the limit.
             self.store
-                .write_within_limit(
-                    u.clone(),
-                    Write::Insert(&departments),
-                    Limit::Seats,
-                    &events,
-                )
+                .write_within_limit(&u, Write::Insert(&departments), Limit::Seats, &events)
                 .await?;
             Ok(pb::CreateEmployeeResponse {
                 user: Some(self.user_pb(&u).await?),
@@ -188,7 +161,7 @@ impl Api {
 
     /// The user to change and the caller's right to change them: agents by
     /// the operator, tenant users by that tenant's admins.
-    async fn changeable_user(&self, p: &Principal, id: &str) -> Result<user::Model> {
+    async fn changeable_user(&self, p: &Principal, id: &str) -> Result<User> {
         let id = validate::uuid("user_id", id)?;
         let u = self.tenant_user(p, &id).await?;
         if u.tenant_id.is_empty() {
@@ -209,14 +182,9 @@ impl Api {
         self.once(&p.id, "DeactivateUser", &r.request_id, || async {
             people::check_deactivate(&p, &self.target_facts(&u).await?)?;
             if u.active {
-                let events = self.change(
-                    &p,
-                    &u.tenant_id,
-                    "user_deactivated",
-                    &[("user_id", &u.user_id), ("user_kind", &u.kind)],
-                );
+                let events = self.change(&p, Outcome::UserDeactivated(&u));
                 self.store
-                    .deactivate_user(&u.user_id, self.now().timestamp(), &events)
+                    .deactivate_user(&u.user_id, self.now(), &events)
                     .await?;
                 tracing::info!(user_id = %u.user_id, by = %p.id, "user deactivated");
             }
@@ -241,32 +209,29 @@ impl Api {
                 return Err(Error::denied("integrators may not re-hire administrators"));
             }
             if !u.active {
-                let partner_id = u.partner_id.clone().unwrap_or_default();
-                let partner_name = match facts.kind {
-                    PrincipalKind::Integrator => self
-                        .store
-                        .partner(&partner_id)
-                        .await?
-                        .map(|p| p.name)
-                        .unwrap_or_default(),
-                    _ => String::new(),
+                let now = self.now();
+                // An integrator counts against its partner's limit; one
+                // without a partner is a broken row, not "no partner".
+                let (partner_id, partner_name) = match facts.kind {
+                    PrincipalKind::Integrator => {
+                        let id = u.partner_id.clone().ok_or_else(|| {
+                            Error::internal(format!("integrator {} has no partner", u.user_id))
+                        })?;
+                        let name = self.partner_name(&id).await?;
+                        (id, name)
+                    }
+                    _ => (String::new(), String::new()),
                 };
                 // Re-hired without 2FA: a fresh 10 days to turn it on.
-                let totp_deadline = (facts.kind == PrincipalKind::Integrator && !u.totp_enabled)
-                    .then(|| people::totp_deadline(self.now()).timestamp());
-                let events = self.change(
-                    &p,
-                    &u.tenant_id,
-                    "user_reactivated",
-                    &[("user_id", &u.user_id), ("user_kind", &u.kind)],
-                );
+                let totp_deadline = u.rehire_deadline(now);
+                let events = self.change(&p, Outcome::UserReactivated(&u));
                 // Limits are checked under the tenant's lock, with the write.
                 let limit = match facts.kind {
                     PrincipalKind::Employee => Some(Limit::Seats),
                     PrincipalKind::Integrator => Some(Limit::Partner {
                         partner_id: &partner_id,
                         partner_name: &partner_name,
-                        now_secs: self.now().timestamp(),
+                        now,
                     }),
                     _ => None,
                 };
@@ -274,7 +239,7 @@ impl Api {
                     Some(limit) => {
                         self.store
                             .write_within_limit(
-                                u.clone(),
+                                &u,
                                 Write::Reactivate { totp_deadline },
                                 limit,
                                 &events,
@@ -308,12 +273,7 @@ impl Api {
             p.require_capability(&u.tenant_id, Capability::AppointAdmins)?;
             people::check_set_admin(&self.target_facts(&u).await?, r.admin)?;
             if u.admin != r.admin {
-                let change = if r.admin {
-                    "admin_appointed"
-                } else {
-                    "admin_dismissed"
-                };
-                let events = self.change(&p, &u.tenant_id, change, &[("user_id", &u.user_id)]);
+                let events = self.change(&p, Outcome::AdminSet(&u, r.admin));
                 self.store.set_admin(&u.user_id, r.admin, &events).await?;
                 tracing::info!(user_id = %u.user_id, admin = r.admin, by = %p.id, "admin role changed");
             }

@@ -1,5 +1,5 @@
 //! Identity's schema. Plain SQL that both SQLite and PostgreSQL accept
-//! (TEXT, BIGINT seconds since the epoch, BOOLEAN), one file per migration.
+//! (TEXT, BIGINT microseconds since the epoch in `_us` columns, BOOLEAN), one file per migration.
 
 use sea_orm_migration::prelude::*;
 
@@ -11,6 +11,7 @@ mod m0005_standing;
 mod m0006_sign_in_throttle;
 mod m0007_invitations;
 mod m0008_outbox_traceparent;
+mod m0010_instants_in_microseconds;
 pub(crate) mod m0011_request_ids;
 
 /// Runs identity's migrations, tracked in `identity_migrations`.
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_sign_in_throttle::Migration),
             Box::new(m0007_invitations::Migration),
             Box::new(m0008_outbox_traceparent::Migration),
+            Box::new(m0010_instants_in_microseconds::Migration),
             Box::new(m0011_request_ids::Migration),
         ]
     }

@@ -1,4 +1,7 @@
 //! sea-orm entities, one module per table (see migrations for the schema).
+//! Every instant is `i64` microseconds in a `_us` column (ADR 0016), read and
+//! written only through `keyholder_kit::instant`; the outbox and idempotency
+//! tables are the exceptions, replaced separately.
 
 macro_rules! no_relations {
     () => {
@@ -17,9 +20,9 @@ pub mod signing_key {
         pub kid: String,
         pub private_key: String,
         pub public_key: String,
-        pub created_at: i64,
-        pub retired_at: Option<i64>,
-        pub publish_until: Option<i64>,
+        pub created_at_us: i64,
+        pub retired_at_us: Option<i64>,
+        pub publish_until_us: Option<i64>,
     }
     no_relations!();
 }
@@ -35,7 +38,7 @@ pub mod tenant {
         pub locale: String,
         pub seat_limit: i64,
         pub chief_admin_id: String,
-        pub created_at: i64,
+        pub created_at_us: i64,
         /// Who may invite integrators: `everyone` or `admins_only`.
         pub invitation_policy: String,
     }
@@ -60,12 +63,8 @@ pub mod user {
         pub totp_enabled: bool,
         pub totp_pending: Option<String>,
         pub partner_id: Option<String>,
-        pub totp_deadline: Option<i64>,
-        /// Unused since sign-in throttling (m0006) replaced the lock-out.
-        pub failed_attempts: i64,
-        /// Unused since sign-in throttling (m0006) replaced the lock-out.
-        pub locked_until: Option<i64>,
-        pub created_at: i64,
+        pub totp_deadline_us: Option<i64>,
+        pub created_at_us: i64,
         /// The TOTP time step last accepted (codes of it or earlier are spent).
         pub totp_last_step: Option<i64>,
     }
@@ -82,7 +81,7 @@ pub mod service_account {
         pub name: String,
         pub scopes: String,
         pub secret_hash: String,
-        pub created_at: i64,
+        pub created_at_us: i64,
     }
     no_relations!();
 }
@@ -96,8 +95,8 @@ pub mod refresh_family {
         pub family_id: String,
         pub user_id: String,
         pub amr: String,
-        pub created_at: i64,
-        pub revoked_at: Option<i64>,
+        pub created_at_us: i64,
+        pub revoked_at_us: Option<i64>,
     }
     no_relations!();
 }
@@ -110,8 +109,8 @@ pub mod refresh_token {
         #[sea_orm(primary_key, auto_increment = false)]
         pub jti: String,
         pub family_id: String,
-        pub expires_at: i64,
-        pub spent_at: Option<i64>,
+        pub expires_at_us: i64,
+        pub spent_at_us: Option<i64>,
     }
     no_relations!();
 }
@@ -126,7 +125,7 @@ pub mod department {
         pub tenant_id: String,
         pub name: String,
         pub parent_id: Option<String>,
-        pub created_at: i64,
+        pub created_at_us: i64,
     }
     no_relations!();
 }
@@ -155,7 +154,7 @@ pub mod role {
         pub name: String,
         pub rights: String,
         pub built_in: bool,
-        pub created_at: i64,
+        pub created_at_us: i64,
     }
     no_relations!();
 }
@@ -186,7 +185,7 @@ pub mod app {
         #[sea_orm(primary_key, auto_increment = false)]
         pub code: String,
         pub installed_by: String,
-        pub installed_at: i64,
+        pub installed_at_us: i64,
     }
     no_relations!();
 }
@@ -216,7 +215,7 @@ pub mod partner {
         #[sea_orm(primary_key, auto_increment = false)]
         pub partner_id: String,
         pub name: String,
-        pub created_at: i64,
+        pub created_at_us: i64,
     }
     no_relations!();
 }
@@ -275,13 +274,12 @@ pub mod invitation {
         pub inviter_id: String,
         /// Hex SHA-256 of the acceptance token (the token itself is never stored).
         pub token_hash: String,
-        /// `pending`, `accepted` or `withdrawn` (expiry is read from `expire_at_secs`).
+        /// `pending`, `accepted` or `withdrawn` (expiry is read from `expire_at_us`).
         pub state: String,
         pub user_id: Option<String>,
-        /// Seconds since the epoch, like every instant in this table.
-        pub created_at_secs: i64,
-        pub expire_at_secs: i64,
-        pub closed_at_secs: Option<i64>,
+        pub created_at_us: i64,
+        pub expire_at_us: i64,
+        pub closed_at_us: Option<i64>,
     }
     no_relations!();
 }
@@ -315,7 +313,7 @@ pub mod standing_log {
         pub reason: String,
         pub tenant_id: String,
         pub kind: String,
-        pub created_at_ms: i64,
+        pub created_at_us: i64,
     }
     no_relations!();
 }

@@ -4,17 +4,14 @@
 use super::users::{check_limit, write_user};
 use super::{Limit, Store, Write, insert, invitation, user};
 use crate::domain::invitations::{Invitation, Status};
+use crate::domain::people::User;
 use crate::error::Error;
 use chrono::{DateTime, Utc};
+use keyholder_kit::instant::{from_stored, to_stored};
 use keyholder_kit::paging::Page;
 use keyholder_proto::audit::v1::Event;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-
-fn time(secs: i64) -> Result<DateTime<Utc>, Error> {
-    DateTime::from_timestamp(secs, 0)
-        .ok_or_else(|| Error::internal(format!("stored time {secs} is out of range")))
-}
 
 /// A row as the domain sees it.
 fn to_domain(m: invitation::Model) -> Result<Invitation, Error> {
@@ -25,9 +22,9 @@ fn to_domain(m: invitation::Model) -> Result<Invitation, Error> {
         ))
     })?;
     Ok(Invitation {
-        created_at: time(m.created_at_secs)?,
-        expire_at: time(m.expire_at_secs)?,
-        closed_at: m.closed_at_secs.map(time).transpose()?,
+        created_at: from_stored(m.created_at_us)?,
+        expire_at: from_stored(m.expire_at_us)?,
+        closed_at: m.closed_at_us.map(from_stored).transpose()?,
         id: m.invitation_id,
         tenant_id: m.tenant_id,
         partner_id: m.partner_id,
@@ -52,9 +49,9 @@ fn to_model(i: &Invitation) -> invitation::Model {
         token_hash: i.token_hash.clone(),
         state: i.status.as_str().into(),
         user_id: i.user_id.clone(),
-        created_at_secs: i.created_at.timestamp(),
-        expire_at_secs: i.expire_at.timestamp(),
-        closed_at_secs: i.closed_at.map(|t| t.timestamp()),
+        created_at_us: to_stored(i.created_at),
+        expire_at_us: to_stored(i.expire_at),
+        closed_at_us: i.closed_at.map(to_stored),
     }
 }
 
@@ -69,12 +66,12 @@ async fn close<C: ConnectionTrait>(
         .col_expr(invitation::Column::State, Expr::value(to.status.as_str()))
         .col_expr(invitation::Column::UserId, Expr::value(to.user_id.clone()))
         .col_expr(
-            invitation::Column::ClosedAtSecs,
-            Expr::value(to.closed_at.map(|t| t.timestamp())),
+            invitation::Column::ClosedAtUs,
+            Expr::value(to.closed_at.map(to_stored)),
         )
         .filter(invitation::Column::InvitationId.eq(to.id.as_str()))
         .filter(invitation::Column::State.eq(Status::Pending.as_str()))
-        .filter(invitation::Column::ExpireAtSecs.gt(now.timestamp()))
+        .filter(invitation::Column::ExpireAtUs.gt(to_stored(now)))
         .exec(conn)
         .await?;
     if done.rows_affected != 1 {
@@ -119,7 +116,7 @@ impl Store {
             .filter(invitation::Column::TenantId.eq(inv.tenant_id.as_str()))
             .filter(invitation::Column::Email.eq(inv.email.as_str()))
             .filter(invitation::Column::State.eq(Status::Pending.as_str()))
-            .filter(invitation::Column::ExpireAtSecs.gt(now.timestamp()))
+            .filter(invitation::Column::ExpireAtUs.gt(to_stored(now)))
             .one(&txn)
             .await?;
         if let Some(p) = pending {
@@ -134,7 +131,7 @@ impl Store {
             Limit::Partner {
                 partner_id: &inv.partner_id,
                 partner_name,
-                now_secs: now.timestamp(),
+                now,
             },
         )
         .await?;
@@ -151,7 +148,7 @@ impl Store {
     pub async fn accept_invitation(
         &self,
         accepted: &Invitation,
-        u: user::Model,
+        u: &User,
         partner_name: &str,
         events: &[Event],
         now: DateTime<Utc>,
@@ -165,11 +162,11 @@ impl Store {
             Limit::Partner {
                 partner_id: &accepted.partner_id,
                 partner_name,
-                now_secs: now.timestamp(),
+                now,
             },
         )
         .await?;
-        write_user(&txn, u, Write::Insert(&[])).await?;
+        write_user(&txn, u, Write::Insert(&[]), now).await?;
         self.commit_with(txn, events).await?;
         Ok(())
     }
@@ -223,9 +220,9 @@ impl Store {
         if !include_closed {
             q = q
                 .filter(invitation::Column::State.eq(Status::Pending.as_str()))
-                .filter(invitation::Column::ExpireAtSecs.gt(now.timestamp()));
+                .filter(invitation::Column::ExpireAtUs.gt(to_stored(now)));
         }
-        q.order_by_asc(invitation::Column::CreatedAtSecs)
+        q.order_by_asc(invitation::Column::CreatedAtUs)
             .order_by_asc(invitation::Column::InvitationId)
             .offset(page.offset)
             .limit(page.limit + 1)

@@ -1,9 +1,12 @@
-//! Every database call of identity. Time comes in as a parameter.
+//! Every database call of identity. The store owns the rows: it maps them to
+//! and from the domain's types (converting stored instants only through
+//! `keyholder_kit::instant`), and handlers never see a row. Time comes in as
+//! a parameter, or from the injected clock the store holds.
 
 mod accounts;
 pub mod entities;
 mod invitations;
-mod keys;
+pub mod keys;
 pub mod operator;
 mod org;
 pub mod outbox;
@@ -21,6 +24,8 @@ pub use org::{OrgSnapshot, subject_from as org_subject, subject_parts};
 pub use throttle::Claim;
 pub use users::{Limit, Write};
 
+use chrono::{DateTime, Utc};
+use keyholder_kit::clock::SharedClock;
 use keyholder_kit::idempotency::Ledger;
 use keyholder_kit::kek::KekRing;
 use keyholder_proto::audit::v1::Event;
@@ -42,14 +47,17 @@ pub struct Store {
     committed: Arc<tokio::sync::watch::Sender<u64>>,
     /// Seals and opens the secrets kept in the tables.
     kek: KekRing,
+    /// The service's clock (stamps written without a caller's `now`).
+    clock: SharedClock,
 }
 
 impl Store {
     /// Wraps a migrated connection.
-    pub fn new(db: DatabaseConnection, kek: KekRing) -> Self {
+    pub fn new(db: DatabaseConnection, kek: KekRing, clock: SharedClock) -> Self {
         let postgres = keyholder_kit::db::is_postgres(&db);
         Self {
             kek,
+            clock,
             db,
             postgres,
             outbox_wake: Arc::new(Notify::new()),
@@ -60,6 +68,11 @@ impl Store {
     /// The connection (for transactions spanning several calls).
     pub fn db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// Now, by the service's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
     }
 
     /// True on PostgreSQL.

@@ -4,6 +4,9 @@
 
 use super::standing::{Reason, record_user};
 use super::{refresh_family, user};
+use chrono::{DateTime, Utc};
+use keyholder_kit::auth::PrincipalKind;
+use keyholder_kit::instant::to_stored;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, TransactionTrait};
 
@@ -15,11 +18,11 @@ use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, 
 pub async fn reset_operator(
     db: &DatabaseConnection,
     password_hash: String,
-    now: i64,
+    now: DateTime<Utc>,
 ) -> Result<Option<(String, String)>, DbErr> {
     let txn = db.begin().await?;
     let Some(operator) = user::Entity::find()
-        .filter(user::Column::Kind.eq("operator"))
+        .filter(user::Column::Kind.eq(PrincipalKind::Operator.as_str()))
         .one(&txn)
         .await?
     else {
@@ -31,16 +34,26 @@ pub async fn reset_operator(
         .exec(&txn)
         .await?;
     refresh_family::Entity::update_many()
-        .col_expr(refresh_family::Column::RevokedAt, Expr::value(now))
+        .col_expr(
+            refresh_family::Column::RevokedAtUs,
+            Expr::value(to_stored(now)),
+        )
         .filter(refresh_family::Column::UserId.eq(operator.user_id.clone()))
-        .filter(refresh_family::Column::RevokedAt.is_null())
+        .filter(refresh_family::Column::RevokedAtUs.is_null())
         .exec(&txn)
         .await?;
     let key = crate::domain::throttle::account_key("", &operator.email);
     super::throttle::sign_in_throttle::Entity::delete_by_id(key)
         .exec(&txn)
         .await?;
-    record_user(&txn, &operator.user_id, Reason::SignedOutEverywhere, true).await?;
+    record_user(
+        &txn,
+        &operator.user_id,
+        Reason::SignedOutEverywhere,
+        true,
+        now,
+    )
+    .await?;
     txn.commit().await?;
     Ok(Some((operator.user_id, operator.email)))
 }

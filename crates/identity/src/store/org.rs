@@ -1,9 +1,15 @@
-//! Departments, roles, role assignments, apps and their access lists.
+//! Departments, roles, role assignments, apps and their access lists: rows ↔
+//! domain types.
 
 use super::{
     Store, app, app_access, department, department_member, insert, role, role_assignment, save,
 };
 use crate::domain::authorize::SubjectRef;
+use crate::domain::departments::Department;
+use crate::domain::directory::App;
+use crate::domain::rights::{self, Assignment, Role};
+use crate::error::Error;
+use keyholder_kit::instant::{from_stored, to_stored};
 use keyholder_kit::paging::Page;
 use keyholder_proto::audit::v1::Event;
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -29,30 +35,84 @@ pub fn subject_from(kind: &str, id: String) -> SubjectRef {
 #[derive(Debug, Clone, Default)]
 pub struct OrgSnapshot {
     /// Departments.
-    pub departments: Vec<department::Model>,
+    pub departments: Vec<Department>,
     /// Roles.
-    pub roles: Vec<role::Model>,
+    pub roles: Vec<Role>,
     /// Role assignments.
-    pub assignments: Vec<role_assignment::Model>,
+    pub assignments: Vec<Assignment>,
+}
+
+fn department_model(d: &Department) -> department::Model {
+    department::Model {
+        department_id: d.department_id.clone(),
+        tenant_id: d.tenant_id.clone(),
+        name: d.name.clone(),
+        parent_id: d.parent_id.clone(),
+        created_at_us: to_stored(d.created_at),
+    }
+}
+
+fn department_of(m: department::Model) -> Result<Department, Error> {
+    Ok(Department {
+        created_at: from_stored(m.created_at_us)?,
+        department_id: m.department_id,
+        tenant_id: m.tenant_id,
+        name: m.name,
+        parent_id: m.parent_id,
+    })
+}
+
+/// The row of a role.
+pub(super) fn role_model(r: &Role) -> role::Model {
+    role::Model {
+        role_id: r.role_id.clone(),
+        tenant_id: r.tenant_id.clone(),
+        name: r.name.clone(),
+        rights: rights::encode(&r.rights),
+        built_in: r.built_in,
+        created_at_us: to_stored(r.created_at),
+    }
+}
+
+fn role_of(m: role::Model) -> Result<Role, Error> {
+    Ok(Role {
+        created_at: from_stored(m.created_at_us)?,
+        role_id: m.role_id,
+        tenant_id: m.tenant_id,
+        name: m.name,
+        rights: rights::decode(&m.rights),
+        built_in: m.built_in,
+    })
+}
+
+fn app_of(m: app::Model) -> Result<App, Error> {
+    Ok(App {
+        installed_at: from_stored(m.installed_at_us)?,
+        tenant_id: m.tenant_id,
+        code: m.code,
+        installed_by: m.installed_by,
+    })
+}
+
+fn all<M, T>(rows: Vec<M>, f: fn(M) -> Result<T, Error>) -> Result<Vec<T>, Error> {
+    rows.into_iter().map(f).collect()
 }
 
 impl Store {
     /// Adds a department, with its events.
-    pub async fn insert_department(
-        &self,
-        d: department::Model,
-        events: &[Event],
-    ) -> Result<(), DbErr> {
+    pub async fn insert_department(&self, d: &Department, events: &[Event]) -> Result<(), DbErr> {
         let txn = self.begin_write().await?;
-        insert(&txn, d).await?;
+        insert(&txn, department_model(d)).await?;
         self.commit_with(txn, events).await
     }
 
     /// A department by id.
-    pub async fn department(&self, id: &str) -> Result<Option<department::Model>, DbErr> {
+    pub async fn department(&self, id: &str) -> Result<Option<Department>, Error> {
         department::Entity::find_by_id(id.to_string())
             .one(&self.db)
-            .await
+            .await?
+            .map(department_of)
+            .transpose()
     }
 
     /// A page of a tenant's departments.
@@ -60,15 +120,16 @@ impl Store {
         &self,
         tenant_id: &str,
         page: Page,
-    ) -> Result<Vec<department::Model>, DbErr> {
-        department::Entity::find()
+    ) -> Result<Vec<Department>, Error> {
+        let rows = department::Entity::find()
             .filter(department::Column::TenantId.eq(tenant_id))
-            .order_by_asc(department::Column::CreatedAt)
+            .order_by_asc(department::Column::CreatedAtUs)
             .order_by_asc(department::Column::DepartmentId)
             .offset(page.offset)
             .limit(page.limit + 1)
             .all(&self.db)
-            .await
+            .await?;
+        all(rows, department_of)
     }
 
     /// Puts a user in a department (no-op, and no events, when already
@@ -123,48 +184,51 @@ impl Store {
     }
 
     /// Adds a role, with its events.
-    pub async fn insert_role(&self, r: role::Model, events: &[Event]) -> Result<(), DbErr> {
+    pub async fn insert_role(&self, r: &Role, events: &[Event]) -> Result<(), DbErr> {
         let txn = self.begin_write().await?;
-        insert(&txn, r).await?;
+        insert(&txn, role_model(r)).await?;
         self.commit_with(txn, events).await
     }
 
     /// Writes a role, with its events.
-    pub async fn save_role(&self, r: role::Model, events: &[Event]) -> Result<(), DbErr> {
+    pub async fn save_role(&self, r: &Role, events: &[Event]) -> Result<(), DbErr> {
         let txn = self.begin_write().await?;
-        save(&txn, r).await?;
+        save(&txn, role_model(r)).await?;
         self.commit_with(txn, events).await
     }
 
     /// A role by id.
-    pub async fn role(&self, id: &str) -> Result<Option<role::Model>, DbErr> {
-        role::Entity::find_by_id(id.to_string()).one(&self.db).await
+    pub async fn role(&self, id: &str) -> Result<Option<Role>, Error> {
+        role::Entity::find_by_id(id.to_string())
+            .one(&self.db)
+            .await?
+            .map(role_of)
+            .transpose()
     }
 
     /// A role by tenant and name.
-    pub async fn role_by_name(
-        &self,
-        tenant_id: &str,
-        name: &str,
-    ) -> Result<Option<role::Model>, DbErr> {
+    pub async fn role_by_name(&self, tenant_id: &str, name: &str) -> Result<Option<Role>, Error> {
         role::Entity::find()
             .filter(role::Column::TenantId.eq(tenant_id))
             .filter(role::Column::Name.eq(name))
             .one(&self.db)
-            .await
+            .await?
+            .map(role_of)
+            .transpose()
     }
 
     /// A page of a tenant's roles, built-in ones first.
-    pub async fn list_roles(&self, tenant_id: &str, page: Page) -> Result<Vec<role::Model>, DbErr> {
-        role::Entity::find()
+    pub async fn list_roles(&self, tenant_id: &str, page: Page) -> Result<Vec<Role>, Error> {
+        let rows = role::Entity::find()
             .filter(role::Column::TenantId.eq(tenant_id))
             .order_by_desc(role::Column::BuiltIn)
-            .order_by_asc(role::Column::CreatedAt)
+            .order_by_asc(role::Column::CreatedAtUs)
             .order_by_asc(role::Column::Name)
             .offset(page.offset)
             .limit(page.limit + 1)
             .all(&self.db)
-            .await
+            .await?;
+        all(rows, role_of)
     }
 
     /// Assigns a role (no-op, and no events, when already assigned). True
@@ -224,27 +288,42 @@ impl Store {
     }
 
     /// A tenant's departments, roles and assignments.
-    pub async fn org_snapshot(&self, tenant_id: &str) -> Result<OrgSnapshot, DbErr> {
+    pub async fn org_snapshot(&self, tenant_id: &str) -> Result<OrgSnapshot, Error> {
+        let departments = department::Entity::find()
+            .filter(department::Column::TenantId.eq(tenant_id))
+            .all(&self.db)
+            .await?;
+        let roles = role::Entity::find()
+            .filter(role::Column::TenantId.eq(tenant_id))
+            .all(&self.db)
+            .await?;
+        let assignments = role_assignment::Entity::find()
+            .filter(role_assignment::Column::TenantId.eq(tenant_id))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|a| Assignment {
+                subject: subject_from(&a.subject_kind, a.subject_id),
+                role_id: a.role_id,
+            })
+            .collect();
         Ok(OrgSnapshot {
-            departments: department::Entity::find()
-                .filter(department::Column::TenantId.eq(tenant_id))
-                .all(&self.db)
-                .await?,
-            roles: role::Entity::find()
-                .filter(role::Column::TenantId.eq(tenant_id))
-                .all(&self.db)
-                .await?,
-            assignments: role_assignment::Entity::find()
-                .filter(role_assignment::Column::TenantId.eq(tenant_id))
-                .all(&self.db)
-                .await?,
+            departments: all(departments, department_of)?,
+            roles: all(roles, role_of)?,
+            assignments,
         })
     }
 
     /// Installs an app, with its events.
-    pub async fn insert_app(&self, a: app::Model, events: &[Event]) -> Result<(), DbErr> {
+    pub async fn insert_app(&self, a: &App, events: &[Event]) -> Result<(), DbErr> {
+        let row = app::Model {
+            tenant_id: a.tenant_id.clone(),
+            code: a.code.clone(),
+            installed_by: a.installed_by.clone(),
+            installed_at_us: to_stored(a.installed_at),
+        };
         let txn = self.begin_write().await?;
-        insert(&txn, a).await?;
+        insert(&txn, row).await?;
         self.commit_with(txn, events).await
     }
 
@@ -253,7 +332,7 @@ impl Store {
         &self,
         tenant_id: &str,
         code: &str,
-    ) -> Result<Option<(app::Model, Vec<SubjectRef>)>, DbErr> {
+    ) -> Result<Option<(App, Vec<SubjectRef>)>, Error> {
         let Some(a) = app::Entity::find_by_id((tenant_id.to_string(), code.to_string()))
             .one(&self.db)
             .await?
@@ -261,7 +340,7 @@ impl Store {
             return Ok(None);
         };
         let access = access_of(&self.db, &a).await?;
-        Ok(Some((a, access)))
+        Ok(Some((app_of(a)?, access)))
     }
 
     /// A page of a tenant's apps with access lists.
@@ -269,7 +348,7 @@ impl Store {
         &self,
         tenant_id: &str,
         page: Page,
-    ) -> Result<Vec<(app::Model, Vec<SubjectRef>)>, DbErr> {
+    ) -> Result<Vec<(App, Vec<SubjectRef>)>, Error> {
         let apps = app::Entity::find()
             .filter(app::Column::TenantId.eq(tenant_id))
             .order_by_asc(app::Column::Code)
@@ -280,7 +359,7 @@ impl Store {
         let mut out = Vec::with_capacity(apps.len());
         for a in apps {
             let access = access_of(&self.db, &a).await?;
-            out.push((a, access));
+            out.push((app_of(a)?, access));
         }
         Ok(out)
     }

@@ -6,6 +6,9 @@
 use super::{
     Store, refresh_family, service_account, standing_log, standing_version as standing, user,
 };
+use crate::error::Error;
+use chrono::{DateTime, Utc};
+use keyholder_kit::instant::{from_stored, to_stored};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
@@ -63,6 +66,27 @@ impl Reason {
     }
 }
 
+/// One change of standing, as followers see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Position in the log (commit order).
+    pub seq: i64,
+    /// User id or client id.
+    pub principal_id: String,
+    /// The standing version after the change.
+    pub version: i64,
+    /// Whether the principal is still active.
+    pub active: bool,
+    /// Why (`None`: a reason this release does not know).
+    pub reason: Option<Reason>,
+    /// Tenant, if any.
+    pub tenant_id: String,
+    /// Principal kind (snake case).
+    pub kind: String,
+    /// When it was made.
+    pub at: DateTime<Utc>,
+}
+
 /// Whose standing changes.
 #[derive(Debug, Clone)]
 pub struct Who {
@@ -102,16 +126,16 @@ pub(crate) async fn user_who<C: ConnectionTrait>(conn: &C, id: &str) -> Result<O
 /// PostgreSQL the log is locked first so sequence order is commit order and
 /// a follower reading "everything after n" can never skip a late commit.
 ///
-/// The log's time is read here, like a column default: it records when the
-/// change was committed, and followers use it only to tell which sessions
-/// began before a dismissal.
+/// `now` (the service's clock, which also stamps tokens' `iat`) is when the
+/// change was made; followers use it only to tell which sessions began
+/// before a dismissal.
 pub(crate) async fn record<C: ConnectionTrait>(
     conn: &C,
     who: &Who,
     reason: Reason,
     active: bool,
+    now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    let now_ms = chrono::Utc::now().timestamp_millis();
     if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
         conn.execute_unprepared("LOCK TABLE identity_standing_log IN EXCLUSIVE MODE")
             .await?;
@@ -148,7 +172,7 @@ pub(crate) async fn record<C: ConnectionTrait>(
         reason: Set(reason.as_str().to_string()),
         tenant_id: Set(who.tenant_id.clone()),
         kind: Set(who.kind.clone()),
-        created_at_ms: Set(now_ms),
+        created_at_us: Set(to_stored(now)),
         ..Default::default()
     }
     .insert(conn)
@@ -162,9 +186,10 @@ pub(crate) async fn record_user<C: ConnectionTrait>(
     id: &str,
     reason: Reason,
     active: bool,
+    now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     match user_who(conn, id).await? {
-        Some(who) => record(conn, &who, reason, active).await,
+        Some(who) => record(conn, &who, reason, active, now).await,
         None => Ok(()),
     }
 }
@@ -182,22 +207,36 @@ impl Store {
             return Ok(false);
         }
         let who = Who::service_account(client_id);
-        record(&txn, &who, Reason::ServiceAccountDisabled, false).await?;
+        record(
+            &txn,
+            &who,
+            Reason::ServiceAccountDisabled,
+            false,
+            self.now(),
+        )
+        .await?;
         self.commit_with(txn, &[]).await?;
         Ok(true)
     }
 
     /// Signs a user out everywhere: every refresh family ends and every
     /// access token already issued dies at every service.
-    pub async fn sign_out_everywhere(&self, user_id: &str, now: i64) -> Result<(), DbErr> {
+    pub async fn sign_out_everywhere(
+        &self,
+        user_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), DbErr> {
         let txn = self.begin_write().await?;
         refresh_family::Entity::update_many()
-            .col_expr(refresh_family::Column::RevokedAt, Expr::value(now))
+            .col_expr(
+                refresh_family::Column::RevokedAtUs,
+                Expr::value(to_stored(now)),
+            )
             .filter(refresh_family::Column::UserId.eq(user_id))
-            .filter(refresh_family::Column::RevokedAt.is_null())
+            .filter(refresh_family::Column::RevokedAtUs.is_null())
             .exec(&txn)
             .await?;
-        record_user(&txn, user_id, Reason::SignedOutEverywhere, true).await?;
+        record_user(&txn, user_id, Reason::SignedOutEverywhere, true, now).await?;
         self.commit_with(txn, &[]).await
     }
 
@@ -211,17 +250,27 @@ impl Store {
     }
 
     /// Standing changes after `after`, oldest first, at most `limit`.
-    pub async fn standing_changes(
-        &self,
-        after: i64,
-        limit: u64,
-    ) -> Result<Vec<standing_log::Model>, DbErr> {
+    pub async fn standing_changes(&self, after: i64, limit: u64) -> Result<Vec<Change>, Error> {
         standing_log::Entity::find()
             .filter(standing_log::Column::Seq.gt(after))
             .order_by_asc(standing_log::Column::Seq)
             .limit(limit)
             .all(self.db())
-            .await
+            .await?
+            .into_iter()
+            .map(|r| {
+                Ok(Change {
+                    at: from_stored(r.created_at_us)?,
+                    seq: r.seq,
+                    principal_id: r.principal_id,
+                    version: r.version,
+                    active: r.active,
+                    reason: Reason::parse(&r.reason),
+                    tenant_id: r.tenant_id,
+                    kind: r.kind,
+                })
+            })
+            .collect()
     }
 }
 

@@ -6,6 +6,9 @@
 
 use super::Store;
 use crate::domain::throttle::{Counter, Counters};
+use crate::error::Error;
+use chrono::{DateTime, Utc};
+use keyholder_kit::instant::{from_stored, to_stored};
 use keyholder_proto::audit::v1::Event;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -22,7 +25,7 @@ pub mod sign_in_throttle {
         #[sea_orm(primary_key, auto_increment = false)]
         pub throttle_key: String,
         pub failures: i64,
-        pub last_failure_at: i64,
+        pub last_failure_at_us: i64,
     }
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
@@ -48,7 +51,7 @@ async fn compare_and_set<C: ConnectionTrait>(conn: &C, c: &Claim<'_>) -> Result<
         let row = ActiveModel {
             throttle_key: Set(c.key.to_string()),
             failures: Set(c.next.failures),
-            last_failure_at: Set(c.next.last_failure_at),
+            last_failure_at_us: Set(to_stored(c.next.last_failure_at)),
         };
         let res = Entity::insert(row)
             .on_conflict_do_nothing_on([Column::ThrottleKey])
@@ -58,10 +61,13 @@ async fn compare_and_set<C: ConnectionTrait>(conn: &C, c: &Claim<'_>) -> Result<
     };
     let res = Entity::update_many()
         .col_expr(Column::Failures, Expr::value(c.next.failures))
-        .col_expr(Column::LastFailureAt, Expr::value(c.next.last_failure_at))
+        .col_expr(
+            Column::LastFailureAtUs,
+            Expr::value(to_stored(c.next.last_failure_at)),
+        )
         .filter(Column::ThrottleKey.eq(c.key))
         .filter(Column::Failures.eq(seen.failures))
-        .filter(Column::LastFailureAt.eq(seen.last_failure_at))
+        .filter(Column::LastFailureAtUs.eq(to_stored(seen.last_failure_at)))
         .exec(conn)
         .await?;
     Ok(res.rows_affected == 1)
@@ -69,22 +75,25 @@ async fn compare_and_set<C: ConnectionTrait>(conn: &C, c: &Claim<'_>) -> Result<
 
 impl Store {
     /// The counters of a source and an account key, as stored.
-    pub async fn sign_in_counters(&self, source: &str, account: &str) -> Result<Counters, DbErr> {
+    pub async fn sign_in_counters(&self, source: &str, account: &str) -> Result<Counters, Error> {
         let rows = Entity::find()
             .filter(Column::ThrottleKey.is_in([source, account]))
             .all(&self.db)
             .await?;
-        let of = |key: &str| {
+        let of = |key: &str| -> Result<Option<Counter>, Error> {
             rows.iter()
                 .find(|r| r.throttle_key == key)
-                .map(|r| Counter {
-                    failures: r.failures,
-                    last_failure_at: r.last_failure_at,
+                .map(|r| {
+                    Ok(Counter {
+                        failures: r.failures,
+                        last_failure_at: from_stored(r.last_failure_at_us)?,
+                    })
                 })
+                .transpose()
         };
         Ok(Counters {
-            source: of(source),
-            account: of(account),
+            source: of(source)?,
+            account: of(account)?,
         })
     }
 
@@ -95,7 +104,7 @@ impl Store {
     pub async fn claim_sign_in_attempt(
         &self,
         claims: &[Claim<'_>],
-        forget_before: i64,
+        forget_before: DateTime<Utc>,
     ) -> Result<bool, DbErr> {
         let txn = self.begin_write().await?;
         for c in claims {
@@ -109,7 +118,7 @@ impl Store {
             // Keeps the table to the keys active lately, however many
             // made-up e-mails are tried.
             Entity::delete_many()
-                .filter(Column::LastFailureAt.lt(forget_before))
+                .filter(Column::LastFailureAtUs.lt(to_stored(forget_before)))
                 .exec(&self.db)
                 .await?;
         }

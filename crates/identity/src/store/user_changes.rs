@@ -6,6 +6,8 @@
 
 use super::standing::{self, Reason};
 use super::{Store, refresh_family, user};
+use chrono::{DateTime, Utc};
+use keyholder_kit::instant::to_stored;
 use keyholder_proto::audit::v1::Event;
 use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
@@ -106,39 +108,51 @@ impl Store {
         let cols = vec![(user::Column::Admin, Expr::value(admin))];
         update_user(&txn, id, cols, Condition::all()).await?;
         if !admin {
-            standing::record_user(&txn, id, Reason::Demoted, true).await?;
+            standing::record_user(&txn, id, Reason::Demoted, true, self.now()).await?;
         }
         self.commit_with(txn, events).await
     }
 
     /// Deactivates a user (only `active`) and revokes every refresh family
     /// of theirs, with the events, atomically.
-    pub async fn deactivate_user(&self, id: &str, now: i64, events: &[Event]) -> Result<(), DbErr> {
+    pub async fn deactivate_user(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+        events: &[Event],
+    ) -> Result<(), DbErr> {
         let txn = self.begin_write().await?;
         let cols = vec![(user::Column::Active, Expr::value(false))];
         update_user(&txn, id, cols, Condition::all()).await?;
-        standing::record_user(&txn, id, Reason::Deactivated, false).await?;
+        standing::record_user(&txn, id, Reason::Deactivated, false, now).await?;
         refresh_family::Entity::update_many()
-            .col_expr(refresh_family::Column::RevokedAt, Expr::value(now))
+            .col_expr(
+                refresh_family::Column::RevokedAtUs,
+                Expr::value(to_stored(now)),
+            )
             .filter(refresh_family::Column::UserId.eq(id))
-            .filter(refresh_family::Column::RevokedAt.is_null())
+            .filter(refresh_family::Column::RevokedAtUs.is_null())
             .exec(&txn)
             .await?;
         self.commit_with(txn, events).await
     }
 }
 
-/// Re-activates a user in `conn`: active again, and a fresh 2FA deadline
-/// when one is given. Only those columns.
+/// Re-activates a user in `conn` at `now`: active again, and a fresh 2FA
+/// deadline when one is given. Only those columns.
 pub(super) async fn reactivate<C: ConnectionTrait>(
     conn: &C,
     id: &str,
-    totp_deadline: Option<i64>,
+    totp_deadline: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     let mut cols = vec![(user::Column::Active, Expr::value(true))];
     if let Some(deadline) = totp_deadline {
-        cols.push((user::Column::TotpDeadline, Expr::value(deadline)));
+        cols.push((
+            user::Column::TotpDeadlineUs,
+            Expr::value(to_stored(deadline)),
+        ));
     }
     update_user(conn, id, cols, Condition::all()).await?;
-    standing::record_user(conn, id, Reason::Reactivated, true).await
+    standing::record_user(conn, id, Reason::Reactivated, true, now).await
 }

@@ -1,14 +1,67 @@
 //! Users: employees, integrators, support agents and the operator.
 
 use super::{Store, department_member, insert, invitation, tenant, user};
-use crate::domain::people;
+use crate::domain::kind_from_str;
+use crate::domain::people::{self, User};
 use crate::error::Error;
+use chrono::{DateTime, Utc};
+use keyholder_kit::auth::PrincipalKind;
+use keyholder_kit::instant::{from_stored, to_stored};
 use keyholder_kit::paging::Page;
 use keyholder_proto::audit::v1::Event;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, SqlErr,
 };
+
+/// The row of a user.
+pub(super) fn to_model(u: &User) -> user::Model {
+    user::Model {
+        user_id: u.user_id.clone(),
+        tenant_id: u.tenant_id.clone(),
+        email: u.email.clone(),
+        display_name: u.display_name.clone(),
+        kind: u.kind.as_str().into(),
+        admin: u.admin,
+        active: u.active,
+        password_hash: u.password_hash.clone(),
+        totp_secret: u.totp_secret.clone(),
+        totp_enabled: u.totp_enabled,
+        totp_pending: u.totp_pending.clone(),
+        partner_id: u.partner_id.clone(),
+        totp_deadline_us: u.totp_deadline.map(to_stored),
+        totp_last_step: u.totp_last_step,
+        created_at_us: to_stored(u.created_at),
+    }
+}
+
+/// A row as the domain sees it.
+pub(super) fn to_domain(m: user::Model) -> Result<User, Error> {
+    let kind = kind_from_str(&m.kind).ok_or_else(|| {
+        Error::internal(format!("user {} has unknown kind {}", m.user_id, m.kind))
+    })?;
+    Ok(User {
+        kind,
+        totp_deadline: m.totp_deadline_us.map(from_stored).transpose()?,
+        created_at: from_stored(m.created_at_us)?,
+        user_id: m.user_id,
+        tenant_id: m.tenant_id,
+        email: m.email,
+        display_name: m.display_name,
+        admin: m.admin,
+        active: m.active,
+        password_hash: m.password_hash,
+        totp_secret: m.totp_secret,
+        totp_enabled: m.totp_enabled,
+        totp_pending: m.totp_pending,
+        partner_id: m.partner_id,
+        totp_last_step: m.totp_last_step,
+    })
+}
+
+fn to_domains(rows: Vec<user::Model>) -> Result<Vec<User>, Error> {
+    rows.into_iter().map(to_domain).collect()
+}
 
 /// The limit a user about to become active counts against.
 #[derive(Debug, Clone, Copy)]
@@ -21,8 +74,8 @@ pub enum Limit<'a> {
         partner_id: &'a str,
         /// Its name, for the refusal.
         partner_name: &'a str,
-        /// Now (seconds): invitations expired by then hold no place.
-        now_secs: i64,
+        /// Now: invitations expired by then hold no place.
+        now: DateTime<Utc>,
     },
 }
 
@@ -35,17 +88,17 @@ pub enum Write<'a> {
     /// fresh 2FA deadline are written).
     Reactivate {
         /// The new 2FA deadline, if any.
-        totp_deadline: Option<i64>,
+        totp_deadline: Option<DateTime<Utc>>,
     },
 }
 
 async fn insert_with_departments<C: ConnectionTrait>(
     conn: &C,
-    u: user::Model,
+    u: &User,
     departments: &[String],
 ) -> Result<(), DbErr> {
     let id = u.user_id.clone();
-    insert(conn, u).await?;
+    insert(conn, to_model(u)).await?;
     for d in departments {
         insert(
             conn,
@@ -62,7 +115,7 @@ async fn insert_with_departments<C: ConnectionTrait>(
 async fn count_seats<C: ConnectionTrait>(conn: &C, tenant_id: &str) -> Result<u64, DbErr> {
     user::Entity::find()
         .filter(user::Column::TenantId.eq(tenant_id))
-        .filter(user::Column::Kind.eq("employee"))
+        .filter(user::Column::Kind.eq(PrincipalKind::Employee.as_str()))
         .filter(user::Column::Active.eq(true))
         .count(conn)
         .await
@@ -74,11 +127,11 @@ async fn count_partner_places<C: ConnectionTrait>(
     conn: &C,
     tenant_id: &str,
     partner_id: &str,
-    now_secs: i64,
+    now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
     let integrators = user::Entity::find()
         .filter(user::Column::TenantId.eq(tenant_id))
-        .filter(user::Column::Kind.eq("integrator"))
+        .filter(user::Column::Kind.eq(PrincipalKind::Integrator.as_str()))
         .filter(user::Column::PartnerId.eq(partner_id))
         .filter(user::Column::Active.eq(true))
         .count(conn)
@@ -87,7 +140,7 @@ async fn count_partner_places<C: ConnectionTrait>(
         .filter(invitation::Column::TenantId.eq(tenant_id))
         .filter(invitation::Column::PartnerId.eq(partner_id))
         .filter(invitation::Column::State.eq("pending"))
-        .filter(invitation::Column::ExpireAtSecs.gt(now_secs))
+        .filter(invitation::Column::ExpireAtUs.gt(to_stored(now)))
         .count(conn)
         .await?;
     Ok(integrators + invitations)
@@ -107,9 +160,9 @@ pub(super) async fn check_limit<C: ConnectionTrait>(
         Limit::Partner {
             partner_id,
             partner_name,
-            now_secs,
+            now,
         } => {
-            let n = count_partner_places(conn, &t.tenant_id, partner_id, now_secs).await?;
+            let n = count_partner_places(conn, &t.tenant_id, partner_id, now).await?;
             people::check_partner_limit(n, partner_name)
         }
     }
@@ -118,14 +171,15 @@ pub(super) async fn check_limit<C: ConnectionTrait>(
 /// Writes a user as `write` says; a taken e-mail is ALREADY_EXISTS.
 pub(super) async fn write_user<C: ConnectionTrait>(
     conn: &C,
-    u: user::Model,
+    u: &User,
     write: Write<'_>,
+    now: DateTime<Utc>,
 ) -> Result<(), Error> {
     let email = u.email.clone();
     let written = match write {
         Write::Insert(departments) => insert_with_departments(conn, u, departments).await,
         Write::Reactivate { totp_deadline } => {
-            super::user_changes::reactivate(conn, &u.user_id, totp_deadline).await
+            super::user_changes::reactivate(conn, &u.user_id, totp_deadline, now).await
         }
     };
     written.map_err(|e| match e.sql_err() {
@@ -140,7 +194,7 @@ impl Store {
     /// Adds a user (and their department memberships) with its events.
     pub async fn insert_user(
         &self,
-        u: user::Model,
+        u: &User,
         departments: &[String],
         events: &[Event],
     ) -> Result<(), DbErr> {
@@ -155,7 +209,7 @@ impl Store {
     /// SQLite), so concurrent calls can never overshoot the limit.
     pub async fn write_within_limit(
         &self,
-        u: user::Model,
+        u: &User,
         write: Write<'_>,
         limit: Limit<'_>,
         events: &[Event],
@@ -163,7 +217,7 @@ impl Store {
         let txn = self.begin_write().await?;
         let t = self.locked_tenant(&txn, &u.tenant_id).await?;
         check_limit(&txn, &t, limit).await?;
-        write_user(&txn, u, write).await?;
+        write_user(&txn, u, write, self.now()).await?;
         self.commit_with(txn, events).await?;
         Ok(())
     }
@@ -186,39 +240,41 @@ impl Store {
     }
 
     /// A user by id.
-    pub async fn user(&self, id: &str) -> Result<Option<user::Model>, DbErr> {
-        user::Entity::find_by_id(id.to_string()).one(&self.db).await
+    pub async fn user(&self, id: &str) -> Result<Option<User>, Error> {
+        user::Entity::find_by_id(id.to_string())
+            .one(&self.db)
+            .await?
+            .map(to_domain)
+            .transpose()
     }
 
     /// A user by tenant ("" for none) and e-mail.
-    pub async fn user_by_email(
-        &self,
-        tenant_id: &str,
-        email: &str,
-    ) -> Result<Option<user::Model>, DbErr> {
+    pub async fn user_by_email(&self, tenant_id: &str, email: &str) -> Result<Option<User>, Error> {
         user::Entity::find()
             .filter(user::Column::TenantId.eq(tenant_id))
             .filter(user::Column::Email.eq(email))
             .one(&self.db)
-            .await
+            .await?
+            .map(to_domain)
+            .transpose()
     }
 
     /// Re-activates a user outside any limit (support agents), with events.
     pub async fn reactivate_user(
         &self,
         id: &str,
-        totp_deadline: Option<i64>,
+        totp_deadline: Option<DateTime<Utc>>,
         events: &[Event],
     ) -> Result<(), DbErr> {
         let txn = self.begin_write().await?;
-        super::user_changes::reactivate(&txn, id, totp_deadline).await?;
+        super::user_changes::reactivate(&txn, id, totp_deadline, self.now()).await?;
         self.commit_with(txn, events).await
     }
 
     /// Is there an operator yet?
     pub async fn operator_exists(&self) -> Result<bool, DbErr> {
         Ok(user::Entity::find()
-            .filter(user::Column::Kind.eq("operator"))
+            .filter(user::Column::Kind.eq(PrincipalKind::Operator.as_str()))
             .count(&self.db)
             .await?
             > 0)
@@ -236,10 +292,10 @@ impl Store {
         email: &str,
         include_inactive: bool,
         page: Page,
-    ) -> Result<Vec<user::Model>, DbErr> {
+    ) -> Result<Vec<User>, Error> {
         let mut q = user::Entity::find().filter(user::Column::TenantId.eq(tenant_id));
         if tenant_id.is_empty() {
-            q = q.filter(user::Column::Kind.eq("support_agent"));
+            q = q.filter(user::Column::Kind.eq(PrincipalKind::SupportAgent.as_str()));
         }
         if !email.is_empty() {
             q = q.filter(user::Column::Email.eq(email));
@@ -247,24 +303,27 @@ impl Store {
         if !include_inactive {
             q = q.filter(user::Column::Active.eq(true));
         }
-        q.order_by_asc(user::Column::CreatedAt)
+        let rows = q
+            .order_by_asc(user::Column::CreatedAtUs)
             .order_by_asc(user::Column::UserId)
             .offset(page.offset)
             .limit(page.limit + 1)
             .all(&self.db)
-            .await
+            .await?;
+        to_domains(rows)
     }
 
     /// Active admin employees of a tenant.
-    pub async fn tenant_admins(&self, tenant_id: &str) -> Result<Vec<user::Model>, DbErr> {
-        user::Entity::find()
+    pub async fn tenant_admins(&self, tenant_id: &str) -> Result<Vec<User>, Error> {
+        let rows = user::Entity::find()
             .filter(user::Column::TenantId.eq(tenant_id))
-            .filter(user::Column::Kind.eq("employee"))
+            .filter(user::Column::Kind.eq(PrincipalKind::Employee.as_str()))
             .filter(user::Column::Admin.eq(true))
             .filter(user::Column::Active.eq(true))
-            .order_by_asc(user::Column::CreatedAt)
+            .order_by_asc(user::Column::CreatedAtUs)
             .all(&self.db)
-            .await
+            .await?;
+        to_domains(rows)
     }
 
     /// Departments a user is directly in.

@@ -352,7 +352,7 @@ async fn an_expired_token_fails_and_frees_its_place() {
     let mut s = Suite::new().await;
     let clock = ManualClock::new(chrono::Utc::now());
     s.start_identity_with_clock(clock.clone()).await;
-    let a = s.create_tenant("A", 3).await;
+    let mut a = s.create_tenant("A", 3).await;
     s.register_partner("Integra", &["integra.example"]).await;
     let inv = s
         .invite_integrator_as(&a.tenant_id, &a.admin_token, "late@integra.example")
@@ -360,6 +360,11 @@ async fn an_expired_token_fails_and_frees_its_place() {
         .unwrap();
     let token = s.invitation_token("late@integra.example").await;
     clock.advance(chrono::Duration::days(7));
+    // Identity judges tokens by its own clock: the admin's week-old token
+    // has expired, so they sign in again.
+    a.admin_token = s
+        .sign_in(&a.tenant_id, &a.admin_email, &a.admin_password, "")
+        .await;
     refused(
         s.identity()
             .accept_invitation(accept(&token, "late-but-long-pw"))

@@ -33,6 +33,7 @@ mod tenants;
 mod throttle;
 mod tokens;
 mod totp_replay;
+mod upgrade;
 mod users;
 
 use keyholder_proto::identity::v1 as pb;

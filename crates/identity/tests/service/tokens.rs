@@ -13,7 +13,7 @@ async fn real_private_key(s: &Suite) -> (String, Vec<u8>) {
         .await
         .unwrap();
     let kek = keyholder_kit::kek::KekRing::from_config(&s.config).unwrap();
-    let store = keyholder_identity::store::Store::new(db, kek);
+    let store = keyholder_identity::store::Store::new(db, kek, keyholder_kit::clock::system());
     let key = store.current_signing_key().await.unwrap().unwrap();
     // The test holds the KEK, so it can open the key an attacker could not.
     let private = store
