@@ -54,7 +54,7 @@ async fn an_extension_mails_the_admins_and_the_agent_with_the_old_and_new_end() 
                     nanos: 0,
                 }),
             },
-            &w.tenant.admin_token,
+            &w.suite.admin_token(&w.tenant).await,
         ))
         .await
         .expect("admin extends the grant");
@@ -126,7 +126,7 @@ async fn a_lapsed_request_mails_the_agent_and_is_in_the_admins_record() {
                 page_size: 10,
                 ..Default::default()
             },
-            &w.tenant.admin_token,
+            &w.suite.admin_token(&w.tenant).await,
         ))
         .await
         .unwrap()

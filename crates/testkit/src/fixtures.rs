@@ -68,6 +68,38 @@ impl Suite {
             .await
     }
 
+    /// The chief admin's token if it is still good by the suite's clock,
+    /// else a fresh one: for tests that move the clock on.
+    pub async fn admin_token(&self, t: &TenantFixture) -> String {
+        if self.token_alive(&t.admin_token) {
+            return t.admin_token.clone();
+        }
+        self.admin_token_now(t).await
+    }
+
+    /// The agent's token if it is still good by the suite's clock, else a
+    /// fresh one (password and the current TOTP step).
+    pub async fn agent_token(&self, a: &AgentFixture) -> String {
+        if self.token_alive(&a.token) {
+            return a.token.clone();
+        }
+        self.sign_in("", &a.email, &a.password, &self.totp(&a.totp_secret))
+            .await
+    }
+
+    /// Whether a token's `exp` is more than a minute past the suite's clock.
+    pub fn token_alive(&self, token: &str) -> bool {
+        use base64::Engine as _;
+        let exp = token
+            .split('.')
+            .nth(1)
+            .and_then(|p| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(p).ok())
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| v.get("exp").and_then(serde_json::Value::as_i64));
+        let now = keyholder_kit::clock::Clock::now(&*self.clock).timestamp();
+        exp.is_some_and(|exp| exp - 60 > now)
+    }
+
     /// Signs in and returns the access token.
     pub async fn sign_in(
         &self,

@@ -40,6 +40,21 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .drop_table(Table::drop().table(TABLE).if_exists().to_owned())
+            .await?;
+        // The old table, empty, so the release before this one finds it.
+        manager
+            .create_table(
+                Table::create()
+                    .table("broker_idempotency")
+                    .if_not_exists()
+                    .col(ColumnDef::new("caller").text().not_null())
+                    .col(ColumnDef::new("rpc").text().not_null())
+                    .col(ColumnDef::new("request_id").text().not_null())
+                    .col(ColumnDef::new("response").binary().not_null())
+                    .col(ColumnDef::new("created_at").big_integer().not_null())
+                    .primary_key(Index::create().col("caller").col("rpc").col("request_id"))
+                    .to_owned(),
+            )
             .await
     }
 }

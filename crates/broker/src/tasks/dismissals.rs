@@ -40,8 +40,11 @@ pub async fn run(
 
 async fn end_sessions(store: &Store, c: &StandingChange, clock: &SharedClock) {
     // Only sessions begun before the dismissal: replaying the log after a
-    // re-hire must not end the re-hired agent's new sessions.
-    let before = chrono::DateTime::from_timestamp_millis(c.change_time_ms);
+    // re-hire must not end the re-hired agent's new sessions. The feed
+    // gives milliseconds while sessions start to the microsecond: the whole
+    // millisecond of the dismissal counts as before it (no session can start
+    // after a dismissal within it, and re-hiring takes longer).
+    let before = chrono::DateTime::from_timestamp_millis(c.change_time_ms.saturating_add(1));
     match store
         .end_sessions_of_agent_before(
             &c.principal_id,

@@ -211,7 +211,7 @@ impl Ctx {
                     mode: Some(mode as i32),
                     ..Default::default()
                 },
-                &self.tenant.admin_token,
+                &self.suite.admin_token(&self.tenant).await,
             ))
             .await
             .expect("mode change")
@@ -234,7 +234,7 @@ impl Ctx {
 
     pub async fn request(&self, ticket: &str, scope: pb::Scope) -> pb::AccessRequest {
         self.broker()
-            .create_access_request(bearer(self.request_msg(ticket, scope), &self.agent.token))
+            .create_access_request(bearer(self.request_msg(ticket, scope), &self.suite.agent_token(&self.agent).await))
             .await
             .expect("create request")
             .into_inner()
@@ -250,7 +250,7 @@ impl Ctx {
                     access_request_id: request_id.into(),
                     ..Default::default()
                 },
-                &self.tenant.admin_token,
+                &self.suite.admin_token(&self.tenant).await,
             ))
             .await
             .expect("approve")
@@ -265,7 +265,7 @@ impl Ctx {
                 pb::IssueGrantCredentialRequest {
                     grant_id: grant_id.into(),
                 },
-                &self.agent.token,
+                &self.suite.agent_token(&self.agent).await,
             ))
             .await
             .expect("issue credential")
@@ -282,7 +282,7 @@ impl Ctx {
                     credential: credential.into(),
                     reason: "checking the deal pipeline settings".into(),
                 },
-                &self.agent.token,
+                &self.suite.agent_token(&self.agent).await,
             ))
             .await
             .map(|r| r.into_inner())

@@ -31,7 +31,7 @@ async fn pending_requests_get_a_reminder_then_expire() {
             pb::GetAccessRequestRequest {
                 access_request_id: req.access_request_id.clone(),
             },
-            &ctx.tenant.admin_token,
+            &ctx.suite.admin_token(&ctx.tenant).await,
         ))
         .await
         .unwrap()
@@ -46,7 +46,7 @@ async fn pending_requests_get_a_reminder_then_expire() {
                 access_request_id: req.access_request_id.clone(),
                 ..Default::default()
             },
-            &ctx.tenant.admin_token,
+            &ctx.suite.admin_token(&ctx.tenant).await,
         ))
         .await
         .unwrap_err();
@@ -76,7 +76,7 @@ async fn an_expired_grant_ends_its_session_and_refuses_sign_in() {
                 }),
                 ..Default::default()
             },
-            &ctx.tenant.admin_token,
+            &ctx.suite.admin_token(&ctx.tenant).await,
         ))
         .await
         .unwrap()
@@ -92,6 +92,8 @@ async fn an_expired_grant_ends_its_session_and_refuses_sign_in() {
     );
 
     ctx.suite.clock.advance(Duration::minutes(61));
+    // The backend's own token has expired by now too: it gets a new one.
+    let backend = ctx.backend_token().await;
     // Even before the sweeper runs, the grant's end is enforced.
     let late = ctx
         .check(&mut broker, &backend, &s.access_token, "crm.deal", "read")
@@ -105,7 +107,7 @@ async fn an_expired_grant_ends_its_session_and_refuses_sign_in() {
             pb::GetGrantRequest {
                 grant_id: g.grant_id.clone(),
             },
-            &ctx.tenant.admin_token,
+            &ctx.suite.admin_token(&ctx.tenant).await,
         ))
         .await
         .unwrap()
@@ -237,7 +239,7 @@ async fn a_grant_ending_soon_is_noticed_once_per_end_even_after_a_restart() {
                     nanos: 0,
                 }),
             },
-            &ctx.tenant.admin_token,
+            &ctx.suite.admin_token(&ctx.tenant).await,
         ))
         .await
         .unwrap();

@@ -527,10 +527,13 @@ async fn subscribers_receive_events_in_order_signed_and_after_being_down() {
         ))
         .await
         .unwrap();
+    let suite = &ctx.suite;
     let list = |state: pb::WebhookDeliveryState| {
-        let (op, sub_id) = (op.clone(), sub_id.clone());
+        let sub_id = sub_id.clone();
         let mut b = ctx.broker();
         async move {
+            // Signed in anew: the test moves the clock on by weeks.
+            let op = suite.operator_token().await;
             b.list_webhook_deliveries(bearer(
                 pb::ListWebhookDeliveriesRequest {
                     subscription_id: sub_id,
@@ -593,6 +596,7 @@ async fn subscribers_receive_events_in_order_signed_and_after_being_down() {
     assert!(list(pb::WebhookDeliveryState::Unspecified).await.is_empty());
 
     // The secret is shown once: a retry of the same create gets no secret.
+    let op = ctx.suite.operator_token().await;
     let again = ctx
         .broker()
         .create_webhook_subscription(bearer(

@@ -58,7 +58,7 @@ async fn standing_mode_lets_agents_in_read_only_until_turned_off() {
             pb::GetSupportAccessSettingsRequest {
                 tenant_id: ctx.tenant.tenant_id.clone(),
             },
-            &ctx.agent.token,
+            &ctx.suite.agent_token(&ctx.agent).await,
         ))
         .await
         .unwrap()
@@ -81,7 +81,7 @@ async fn standing_mode_lets_agents_in_read_only_until_turned_off() {
             pb::GetSupportAccessSettingsRequest {
                 tenant_id: ctx.tenant.tenant_id.clone(),
             },
-            &ctx.tenant.admin_token,
+            &ctx.suite.admin_token(&ctx.tenant).await,
         ))
         .await
         .unwrap()
@@ -123,7 +123,7 @@ async fn concurrent_first_sign_ins_share_one_standing_grant() {
                 tenant_id: ctx.tenant.tenant_id.clone(),
                 ..Default::default()
             },
-            &ctx.tenant.admin_token,
+            &ctx.suite.admin_token(&ctx.tenant).await,
         ))
         .await
         .unwrap()
@@ -148,7 +148,7 @@ async fn an_unswept_expired_standing_grant_is_replaced() {
             pb::GetGrantRequest {
                 grant_id: first.grant_id.clone(),
             },
-            &ctx.tenant.admin_token,
+            &ctx.suite.admin_token(&ctx.tenant).await,
         ))
         .await
         .unwrap()
