@@ -11,6 +11,7 @@ mod m0005_standing;
 mod m0006_sign_in_throttle;
 mod m0007_invitations;
 mod m0008_outbox_traceparent;
+mod m0009_one_outbox;
 
 /// Runs identity's migrations, tracked in `identity_migrations`.
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_sign_in_throttle::Migration),
             Box::new(m0007_invitations::Migration),
             Box::new(m0008_outbox_traceparent::Migration),
+            Box::new(m0009_one_outbox::Migration),
         ]
     }
 

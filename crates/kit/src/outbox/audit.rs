@@ -28,6 +28,7 @@ pub trait AuditCaller: Send + Sync + 'static {
 #[derive(Debug, Clone)]
 pub struct AuditSink<A> {
     caller: A,
+    audit: Channel,
     client: AuditServiceClient<Channel>,
     service: &'static str,
 }
@@ -37,9 +38,20 @@ impl<A: AuditCaller> AuditSink<A> {
     pub fn new(service: &'static str, caller: A, audit: Channel) -> Self {
         Self {
             caller,
-            client: AuditServiceClient::new(audit),
+            client: AuditServiceClient::new(audit.clone()),
+            audit,
             service,
         }
+    }
+
+    /// The service's side.
+    pub fn caller(&self) -> &A {
+        &self.caller
+    }
+
+    /// The channel to audit.
+    pub fn channel(&self) -> Channel {
+        self.audit.clone()
     }
 
     async fn send(&self, events: Vec<Event>) -> Result<(), Sent> {

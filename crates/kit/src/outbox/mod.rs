@@ -88,6 +88,19 @@ impl Outbox {
             == 1)
     }
 
+    /// How many rows wait (neither delivered nor dead).
+    pub async fn pending<C: ConnectionTrait>(&self, conn: &C) -> Result<u64, DbErr> {
+        rows::pending(conn, self).await
+    }
+
+    /// The dead letters, oldest first.
+    pub async fn dead_letters<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+    ) -> Result<Vec<DeadLetter>, DbErr> {
+        rows::dead_letters(conn, self).await
+    }
+
     async fn insert<C: ConnectionTrait>(
         &self,
         conn: &C,

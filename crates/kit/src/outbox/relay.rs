@@ -129,6 +129,7 @@ struct Inner<S> {
     /// replica never mistakes a lapsed lease of its predecessor for its own.
     owner: String,
     wake: Arc<Notify>,
+    sending: tokio::sync::Mutex<()>,
 }
 
 impl<S: Sink> Relay<S> {
@@ -162,6 +163,7 @@ impl<S: Sink> Relay<S> {
                 options,
                 owner: uuid::Uuid::new_v4().to_string(),
                 wake,
+                sending: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -176,14 +178,29 @@ impl<S: Sink> Relay<S> {
         &self.inner.options
     }
 
-    /// Claims one batch, delivers it, settles every row.
+    /// Claims one batch of due rows, delivers it, settles every row.
     pub async fn deliver_once(&self) -> Result<Report, DbErr> {
+        self.deliver(false).await
+    }
+
+    /// As [`Self::deliver_once`], but rows waiting out a backoff are tried
+    /// now too (tests and tools; leases and per-tenant order still hold).
+    pub async fn deliver_now(&self) -> Result<Report, DbErr> {
+        self.deliver(true).await
+    }
+
+    async fn deliver(&self, ahead_of_backoff: bool) -> Result<Report, DbErr> {
         let i = &*self.inner;
+        // One batch at a time per relay: a test's call beside the
+        // background loop waits for its batch instead of finding it leased.
+        let _one = i.sending.lock().await;
         let now = to_stored(i.clock.now());
         let until = now.saturating_add(duration_to_stored(
             chrono::Duration::from_std(i.options.lease).unwrap_or(chrono::Duration::MAX),
         ));
-        let batch = rows::claim(&i.db, &i.outbox, &i.owner, now, until, i.options.batch).await?;
+        let due = if ahead_of_backoff { i64::MAX } else { now };
+        let batch =
+            rows::claim(&i.db, &i.outbox, &i.owner, now, due, until, i.options.batch).await?;
         if batch.is_empty() {
             return Ok(Report::default());
         }
@@ -271,12 +288,12 @@ impl<S: Sink> Relay<S> {
 
     /// Rows waiting (neither delivered nor dead).
     pub async fn pending(&self) -> Result<u64, DbErr> {
-        rows::pending(&self.inner.db, &self.inner.outbox).await
+        self.inner.outbox.pending(&self.inner.db).await
     }
 
     /// The dead letters, oldest first.
     pub async fn dead_letters(&self) -> Result<Vec<DeadLetter>, DbErr> {
-        rows::dead_letters(&self.inner.db, &self.inner.outbox).await
+        self.inner.outbox.dead_letters(&self.inner.db).await
     }
 
     /// Delivers until `shutdown`, checked after every batch: a stop waits

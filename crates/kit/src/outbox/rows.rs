@@ -55,12 +55,15 @@ fn seq_list(seqs: &[i64]) -> String {
 /// Leases up to `limit` rows that are due, unleased (or whose lease
 /// lapsed) and not behind a row of their tenant that is leased or waiting
 /// out a backoff, oldest first. Claims are serialised so two relays never
-/// take one row.
+/// take one row. Rows count as due when their next attempt is at or before
+/// `due_us` (`now_us` normally; later to retry ahead of the backoff).
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn claim(
     db: &DatabaseConnection,
     outbox: &Outbox,
     owner: &str,
     now_us: i64,
+    due_us: i64,
     lease_until_us: i64,
     limit: u64,
 ) -> Result<Vec<Message>, DbErr> {
@@ -94,9 +97,9 @@ pub(crate) async fn claim(
             backend,
             &due,
             vec![
+                due_us.into(),
                 now_us.into(),
-                now_us.into(),
-                now_us.into(),
+                due_us.into(),
                 now_us.into(),
                 limit.into(),
             ],

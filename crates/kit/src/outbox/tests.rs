@@ -204,6 +204,21 @@ async fn a_failing_row_backs_off_then_becomes_a_dead_letter() {
     assert_eq!(dead[0].last_error, "receiver down");
     clock.advance(chrono::Duration::days(1));
     assert_eq!(r.deliver_once().await.unwrap().claimed, 0);
+    assert_eq!(r.deliver_now().await.unwrap().claimed, 0);
+}
+
+#[tokio::test]
+async fn deliver_now_tries_a_row_ahead_of_its_backoff() {
+    let d = fresh().await;
+    let clock = ManualClock::new(start());
+    let sink = Arc::new(Recorder::default());
+    sink.failing.lock().unwrap().insert("e1".into());
+    let r = relay(&d, &sink, &clock, quick());
+    put(&d, "e1", "t", None, start()).await;
+    assert_eq!(r.deliver_once().await.unwrap().retried, 1);
+    sink.failing.lock().unwrap().clear();
+    assert_eq!(r.deliver_once().await.unwrap().claimed, 0);
+    assert_eq!(r.deliver_now().await.unwrap().delivered, 1);
 }
 
 #[tokio::test]
@@ -259,7 +274,7 @@ async fn a_leased_row_waits_until_its_lease_lapses() {
     // Another relay claimed it and died mid-send.
     let now = crate::instant::to_stored(start());
     let lease = 30_000_000;
-    let taken = rows::claim(&d.db, &d.outbox, "dead-peer", now, now + lease, 10)
+    let taken = rows::claim(&d.db, &d.outbox, "dead-peer", now, now, now + lease, 10)
         .await
         .unwrap();
     assert_eq!(taken.len(), 1);
