@@ -8,6 +8,7 @@ mod m0002_outbox_rejects_and_one_standing_grant;
 mod m0003_grant_ending_notice;
 mod m0004_outbox_traceparent;
 mod m0005_helpdesk;
+mod m0006_one_outbox;
 
 /// Runs broker's migrations.
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_grant_ending_notice::Migration),
             Box::new(m0004_outbox_traceparent::Migration),
             Box::new(m0005_helpdesk::Migration),
+            Box::new(m0006_one_outbox::Migration),
         ]
     }
 

@@ -50,7 +50,8 @@ pub struct NewMessage<'a> {
     pub secret: Option<&'a str>,
     /// The W3C trace context of the call that wrote it.
     pub traceparent: Option<&'a str>,
-    /// When it was written.
+    /// When it was written (by the service's clock; the row is due at
+    /// once whatever the relay's clock says).
     pub created_at: DateTime<Utc>,
 }
 
@@ -110,7 +111,7 @@ impl Outbox {
         let at = to_stored(m.created_at);
         let sql = format!(
             "INSERT INTO {} (event_id, tenant_id, payload, secret, traceparent, created_at_us, \
-             attempts, next_attempt_at_us, last_error) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ''){tail}",
+             attempts, next_attempt_at_us, last_error) VALUES (?, ?, ?, ?, ?, ?, 0, 0, ''){tail}",
             self.table
         );
         let values: Vec<Value> = vec![
@@ -119,7 +120,6 @@ impl Outbox {
             m.payload.to_vec().into(),
             m.secret.map(str::to_string).into(),
             m.traceparent.map(str::to_string).into(),
-            at.into(),
             at.into(),
         ];
         Ok(conn
