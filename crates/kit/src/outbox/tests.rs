@@ -1,6 +1,8 @@
 //! The outbox on a real database: SQLite by default, PostgreSQL too when
 //! `KEYHOLDER_TEST_DATABASE_URL` names one (each test then uses its own table).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use super::*;
 use crate::CancellationToken;
 use crate::clock::{ManualClock, SharedClock};
