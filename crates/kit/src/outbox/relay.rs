@@ -232,7 +232,9 @@ impl<S: Sink> Relay<S> {
                         report.dead += 1;
                     } else {
                         let wait = i.options.backoff.delay(attempts);
-                        let next = to_stored(now + i.options.backoff.chrono_delay(attempts));
+                        let next = now
+                            .checked_add_signed(i.options.backoff.chrono_delay(attempts))
+                            .map_or(i64::MAX, to_stored);
                         rows::retry(&txn, &i.outbox, m.seq, &i.owner, next, &why).await?;
                         report.retried += 1;
                         report.retry_in = Some(report.retry_in.map_or(wait, |w| w.min(wait)));
