@@ -128,7 +128,7 @@ async fn outbox_drained(w: &World) {
         let row = db
             .query_one_raw(Statement::from_string(
                 db.get_database_backend(),
-                "SELECT COUNT(*) FROM broker_outbox WHERE delivered_at IS NULL AND rejected_at IS NULL",
+                "SELECT COUNT(*) FROM broker_outbox WHERE delivered_at_us IS NULL AND dead_at_us IS NULL",
             ))
             .await
             .expect("count the outbox")

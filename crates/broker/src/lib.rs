@@ -80,6 +80,8 @@ pub struct BrokerHandle {
     store: Store,
     clock: SharedClock,
     ending_notice: chrono::Duration,
+    identity: Arc<IdentityClient>,
+    config: Config,
 }
 
 impl BrokerHandle {
@@ -92,6 +94,23 @@ impl BrokerHandle {
     /// deliverer does it every 10 minutes); returns how many.
     pub async fn prune_webhook_deliveries(&self) -> Result<u64, Error> {
         helpdesk::outbound::prune(&self.store, &self.clock).await
+    }
+
+    /// A second relay of the outbox to audit, as another broker would run
+    /// it, timed by `clock` with `options` (tests of leases, backoff, pruning).
+    pub fn outbox_replica(
+        &self,
+        clock: SharedClock,
+        options: keyholder_kit::outbox::RelayOptions,
+    ) -> Result<tasks::deliverer::Deliverer, keyholder_kit::client::ClientError> {
+        let audit = channel(&self.config.audit.url, &self.config.tls)?;
+        Ok(tasks::deliverer::relay(
+            &self.store,
+            self.identity.clone(),
+            audit,
+            clock,
+            options,
+        ))
     }
 
     /// Events waiting in the outbox.
@@ -184,6 +203,8 @@ impl Broker {
             store: self.core.store.clone(),
             clock: self.core.clock.clone(),
             ending_notice: self.config.grant_ending_notice(),
+            identity: self.core.identity.clone(),
+            config: self.config.clone(),
         }
     }
 
@@ -313,7 +334,6 @@ fn tokio_util_tasks(
             core.store.clone(),
             core.identity.clone(),
             audit,
-            core.clock.clone(),
             shutdown.clone(),
         )),
         tokio::spawn(tasks::invalidation::run(

@@ -9,19 +9,21 @@ pub fn gauges(m: &Metrics) -> Vec<SqlGauge> {
         m.sql_gauge(
             "keyholder_outbox_pending",
             "Events waiting for delivery to audit",
-            "SELECT COUNT(*) FROM broker_outbox WHERE delivered_at IS NULL AND rejected_at IS NULL",
+            "SELECT COUNT(*) FROM broker_outbox WHERE delivered_at_us IS NULL AND dead_at_us IS NULL",
             Reading::Value,
         ),
         m.sql_gauge(
             "keyholder_outbox_oldest_age_seconds",
             "Age of the oldest event waiting for delivery to audit",
-            "SELECT MIN(created_at) FROM broker_outbox WHERE delivered_at IS NULL AND rejected_at IS NULL",
-            Reading::AgeOf { per_second: 1_000 },
+            "SELECT MIN(created_at_us) FROM broker_outbox WHERE delivered_at_us IS NULL AND dead_at_us IS NULL",
+            Reading::AgeOf {
+                per_second: 1_000_000,
+            },
         ),
         m.sql_gauge(
             "keyholder_outbox_rejected",
-            "Events audit refused for good, set aside for an operator",
-            "SELECT COUNT(*) FROM broker_outbox WHERE rejected_at IS NOT NULL",
+            "Events given up (refused by audit, or out of attempts), set aside for an operator",
+            "SELECT COUNT(*) FROM broker_outbox WHERE dead_at_us IS NOT NULL",
             Reading::Value,
         ),
         m.sql_gauge(

@@ -75,6 +75,16 @@ impl IdentityHandle {
     pub async fn rejected_events(&self) -> Result<Vec<(String, String)>, Error> {
         self.deliverer.rejected().await
     }
+
+    /// A second relay of the outbox, as another replica would run it,
+    /// timed by `clock` with `options` (tests of leases, backoff, pruning).
+    pub fn outbox_replica(
+        &self,
+        clock: SharedClock,
+        options: keyholder_kit::outbox::RelayOptions,
+    ) -> deliverer::Deliverer {
+        self.deliverer.replica(clock, options)
+    }
 }
 
 impl Identity {

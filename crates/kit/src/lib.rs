@@ -20,6 +20,7 @@ pub mod instant;
 pub mod jwt;
 pub mod kek;
 pub mod metrics;
+pub mod outbox;
 pub mod paging;
 pub mod sealed;
 pub mod secret;

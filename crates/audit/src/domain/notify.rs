@@ -118,9 +118,12 @@ pub fn after_failure(kind: FailureKind, attempts: i32, age: Duration) -> NextSte
 /// Wait before attempt `attempts + 1`, after `attempts` failures: 15 s doubling,
 /// at most an hour (15 s, 30 s, 1 min, 2 min, …, 1 h, 1 h, …).
 pub fn backoff(attempts: i32) -> Duration {
-    let exp = attempts.clamp(1, 20) - 1;
-    let secs = 15_i64.saturating_mul(1_i64 << exp);
-    Duration::seconds(secs.min(3600))
+    // The kit's one backoff rule (ADR 0017).
+    const SCHEDULE: keyholder_kit::outbox::Backoff = keyholder_kit::outbox::Backoff::new(
+        std::time::Duration::from_secs(15),
+        std::time::Duration::from_secs(3600),
+    );
+    SCHEDULE.chrono_delay(u32::try_from(attempts).unwrap_or(0))
 }
 
 /// The stable Message-ID of a notification, so a resend after an ambiguous

@@ -19,6 +19,7 @@ use hyper_util::rt::TokioIo;
 use keyholder_kit::CancellationToken;
 use keyholder_kit::clock::SharedClock;
 use keyholder_kit::kek::KekRing;
+use keyholder_kit::outbox::Backoff;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -35,10 +36,17 @@ pub const LEASE_MS: i64 = 60 * 1000;
 /// An event still undelivered this long after it happened is given up.
 pub const GIVE_UP_AFTER_MS: i64 = 24 * 60 * 60 * 1000;
 
+/// The retry schedule: 1 s doubling up to [`MAX_BACKOFF_MS`] (the kit's
+/// one backoff rule).
+pub const BACKOFF: Backoff = Backoff::new(
+    Duration::from_secs(1),
+    Duration::from_millis(MAX_BACKOFF_MS.unsigned_abs()),
+);
+
 /// The wait after the `attempts`-th failure: 1 s, 2 s, 4 s … up to 5 minutes.
 pub fn backoff_ms(attempts: i32) -> i64 {
-    let exp = u32::try_from(attempts.clamp(0, 20)).unwrap_or(20);
-    (1000i64 << exp).min(MAX_BACKOFF_MS)
+    let failures = u32::try_from(attempts).unwrap_or(0).saturating_add(1);
+    i64::try_from(BACKOFF.delay(failures).as_millis()).unwrap_or(MAX_BACKOFF_MS)
 }
 
 /// How often settled rows older than [`webhooks::KEEP_SETTLED_MS`] are forgotten.

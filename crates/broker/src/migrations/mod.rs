@@ -8,6 +8,7 @@ mod m0002_outbox_rejects_and_one_standing_grant;
 mod m0003_grant_ending_notice;
 mod m0004_outbox_traceparent;
 mod m0005_helpdesk;
+mod m0006_one_outbox;
 mod m0007_instants_in_microseconds;
 pub(crate) mod m0008_request_ids;
 
@@ -23,7 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_grant_ending_notice::Migration),
             Box::new(m0004_outbox_traceparent::Migration),
             Box::new(m0005_helpdesk::Migration),
-            // m0006 is the outbox's.
+            Box::new(m0006_one_outbox::Migration),
             Box::new(m0007_instants_in_microseconds::Migration),
             Box::new(m0008_request_ids::Migration),
         ]

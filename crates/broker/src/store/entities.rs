@@ -127,7 +127,8 @@ pub mod sessions {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// `broker_outbox`
+/// `broker_outbox`: the kit's outbox shape (`keyholder_kit::outbox::schema`),
+/// read by tests; the relay itself works on it through the kit.
 pub mod outbox {
     use sea_orm::entity::prelude::*;
 
@@ -139,15 +140,22 @@ pub mod outbox {
         pub event_id: String,
         pub tenant_id: String,
         pub payload: Vec<u8>,
-        pub created_at: i64,
-        pub delivered_at: Option<i64>,
-        pub attempts: i32,
-        /// Set when audit refused the event as invalid: it is never resent.
-        pub rejected_at: Option<i64>,
-        /// Audit's reason for refusing it.
-        pub last_error: String,
+        /// Unused by broker (its events carry no secret).
+        pub secret: Option<String>,
         /// The W3C trace context of the call that wrote it, if traced.
         pub traceparent: Option<String>,
+        pub created_at_us: i64,
+        pub attempts: i64,
+        pub next_attempt_at_us: i64,
+        /// While in the future, one broker is sending this row.
+        pub leased_until_us: Option<i64>,
+        pub lease_owner: Option<String>,
+        pub delivered_at_us: Option<i64>,
+        /// Set when the event was given up (audit refused it as invalid, or
+        /// it ran out of attempts): it is never resent.
+        pub dead_at_us: Option<i64>,
+        /// The last failure's reason (audit's, for a refusal).
+        pub last_error: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

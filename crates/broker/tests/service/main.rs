@@ -21,6 +21,7 @@ mod lifecycle;
 mod metrics;
 mod outbox;
 mod refusals;
+mod relay;
 mod standing;
 mod tickets;
 mod upgrade;

@@ -11,6 +11,7 @@ mod m0005_standing;
 mod m0006_sign_in_throttle;
 mod m0007_invitations;
 mod m0008_outbox_traceparent;
+mod m0009_one_outbox;
 mod m0010_instants_in_microseconds;
 pub(crate) mod m0011_request_ids;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_sign_in_throttle::Migration),
             Box::new(m0007_invitations::Migration),
             Box::new(m0008_outbox_traceparent::Migration),
+            Box::new(m0009_one_outbox::Migration),
             Box::new(m0010_instants_in_microseconds::Migration),
             Box::new(m0011_request_ids::Migration),
         ]

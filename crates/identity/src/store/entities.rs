@@ -233,6 +233,8 @@ pub mod partner_domain {
 }
 
 pub mod outbox {
+    //! The kit's outbox shape (`keyholder_kit::outbox::schema`), read by
+    //! tests; the relay itself works on it through the kit.
     use sea_orm::entity::prelude::*;
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "identity_outbox")]
@@ -242,20 +244,25 @@ pub mod outbox {
         pub event_id: String,
         pub tenant_id: String,
         pub payload: Vec<u8>,
-        pub created_at: i64,
-        pub delivered_at: Option<i64>,
-        pub attempts: i64,
-        /// When the event was set aside for good (audit refused it as
-        /// invalid, or it does not decode); such rows are never resent.
-        pub rejected_at: Option<i64>,
-        /// Why it was set aside (audit's reason), or empty.
-        pub last_error: String,
         /// A secret the event must carry to audit but the payload must not
         /// keep (an invitation's acceptance token); cleared once the event is
         /// delivered or set aside.
         pub secret: Option<String>,
         /// The W3C trace context of the call that wrote it, if traced.
         pub traceparent: Option<String>,
+        pub created_at_us: i64,
+        pub attempts: i64,
+        pub next_attempt_at_us: i64,
+        /// While in the future, one relay is sending this row.
+        pub leased_until_us: Option<i64>,
+        pub lease_owner: Option<String>,
+        pub delivered_at_us: Option<i64>,
+        /// When the event was set aside for good (audit refused it as
+        /// invalid, it does not decode, or it ran out of attempts); such rows
+        /// are never resent.
+        pub dead_at_us: Option<i64>,
+        /// Why it last failed (audit's reason), or empty.
+        pub last_error: String,
     }
     no_relations!();
 }

@@ -27,6 +27,7 @@ mod outbox;
 mod outbox_org;
 mod partners;
 mod receiver;
+mod relay;
 mod session;
 mod standing_refusals;
 mod tenants;

@@ -1,0 +1,144 @@
+//! The sink both event outboxes (identity's and broker's) deliver through:
+//! audit's IngestEvents, a batch per call. When audit refuses a batch as
+//! invalid, its events are sent one by one so only the offending ones are
+//! set aside (dead letters, with audit's reason) and the rest keep flowing;
+//! any other failure (audit down, auth …) retries from that event on.
+
+use super::{Message, Outcome, Sink};
+use crate::client::Channel;
+use keyholder_proto::audit::v1::audit_service_client::AuditServiceClient;
+use keyholder_proto::audit::v1::{Event, IngestEventsRequest};
+use tracing::Instrument;
+
+/// What differs between the services delivering to audit.
+#[async_trait::async_trait]
+pub trait AuditCaller: Send + Sync + 'static {
+    /// The event a claimed row stands for, or why it cannot be sent (it is
+    /// then set aside).
+    fn event(&self, m: &Message) -> Result<Event, String>;
+
+    /// `req` with the service's credentials attached.
+    async fn authorize(
+        &self,
+        req: IngestEventsRequest,
+    ) -> Result<tonic::Request<IngestEventsRequest>, String>;
+}
+
+/// Delivers event rows to audit.
+#[derive(Debug, Clone)]
+pub struct AuditSink<A> {
+    caller: A,
+    audit: Channel,
+    client: AuditServiceClient<Channel>,
+    service: &'static str,
+}
+
+impl<A: AuditCaller> AuditSink<A> {
+    /// A sink to `audit` for `service` (named in delivery spans).
+    pub fn new(service: &'static str, caller: A, audit: Channel) -> Self {
+        Self {
+            caller,
+            client: AuditServiceClient::new(audit.clone()),
+            audit,
+            service,
+        }
+    }
+
+    /// The service's side.
+    pub fn caller(&self) -> &A {
+        &self.caller
+    }
+
+    /// The channel to audit.
+    pub fn channel(&self) -> Channel {
+        self.audit.clone()
+    }
+
+    async fn send(&self, events: Vec<Event>) -> Result<(), Sent> {
+        let req = self
+            .caller
+            .authorize(IngestEventsRequest { events })
+            .await
+            .map_err(Sent::Other)?;
+        match self.client.clone().ingest_events(req).await {
+            Ok(_) => Ok(()),
+            Err(s) if s.code() == tonic::Code::InvalidArgument => {
+                Err(Sent::Refused(s.message().to_string()))
+            }
+            Err(s) => Err(Sent::Other(format!("audit: {}", s.message()))),
+        }
+    }
+
+    async fn deliver_batch(&self, batch: &[Message]) -> Vec<Outcome> {
+        let mut out: Vec<Option<Outcome>> = vec![None; batch.len()];
+        let mut events = Vec::with_capacity(batch.len());
+        let mut sendable = Vec::with_capacity(batch.len());
+        for (k, m) in batch.iter().enumerate() {
+            match self.caller.event(m) {
+                Ok(e) => {
+                    events.push(e);
+                    sendable.push(k);
+                }
+                Err(why) => out[k] = Some(Outcome::Reject(why)),
+            }
+        }
+        if !events.is_empty() {
+            match self.send(events.clone()).await {
+                Ok(()) => fill(&mut out, &sendable, || Outcome::Delivered),
+                Err(Sent::Other(e)) => fill(&mut out, &sendable, || Outcome::Retry(e.clone())),
+                Err(Sent::Refused(why)) if sendable.len() == 1 => {
+                    fill(&mut out, &sendable, || Outcome::Reject(why.clone()))
+                }
+                Err(Sent::Refused(_)) => self.one_by_one(&mut out, &sendable, events).await,
+            }
+        }
+        out.into_iter()
+            .map(|o| o.unwrap_or_else(|| Outcome::Retry("not sent".into())))
+            .collect()
+    }
+
+    async fn one_by_one(
+        &self,
+        out: &mut [Option<Outcome>],
+        sendable: &[usize],
+        events: Vec<Event>,
+    ) {
+        for (n, (&k, event)) in sendable.iter().zip(events).enumerate() {
+            match self.send(vec![event]).await {
+                Ok(()) => out[k] = Some(Outcome::Delivered),
+                Err(Sent::Refused(why)) => out[k] = Some(Outcome::Reject(why)),
+                Err(Sent::Other(e)) => {
+                    // Nothing after a transient failure goes ahead of it.
+                    fill(out, &sendable[n..], || Outcome::Retry(e.clone()));
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn fill(out: &mut [Option<Outcome>], at: &[usize], outcome: impl Fn() -> Outcome) {
+    for &k in at {
+        out[k] = Some(outcome());
+    }
+}
+
+#[async_trait::async_trait]
+impl<A: AuditCaller> Sink for AuditSink<A> {
+    async fn deliver(&self, batch: &[Message]) -> Vec<Outcome> {
+        // The delivery joins the trace of the calls that wrote the batch.
+        let span = crate::telemetry::delivery_span(
+            self.service,
+            batch.iter().map(|m| m.traceparent.as_deref()),
+        );
+        self.deliver_batch(batch).instrument(span).await
+    }
+}
+
+/// Why a send failed.
+enum Sent {
+    /// Audit answered INVALID_ARGUMENT: resending the same events cannot help.
+    Refused(String),
+    /// Anything else: retry later.
+    Other(String),
+}

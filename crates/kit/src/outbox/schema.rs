@@ -1,0 +1,89 @@
+//! The one outbox table shape (ADR 0017), created or rebuilt by a service's
+//! migration under the service's own table name (ADR 0003). Plain SQL both
+//! SQLite and PostgreSQL accept; instants are `_us` (ADR 0016).
+
+use super::Outbox;
+use sea_orm::{ConnectionTrait, DbBackend, DbErr};
+
+/// Every column, in table order (what a rebuild copies into).
+pub const COLUMNS: &str = "seq, event_id, tenant_id, payload, secret, traceparent, \
+    created_at_us, attempts, next_attempt_at_us, leased_until_us, lease_owner, \
+    delivered_at_us, dead_at_us, last_error";
+
+/// Index name suffixes (`<table>_<suffix>`).
+const INDEXES: [&str; 4] = ["event_id", "unsettled", "tenant", "delivered"];
+
+/// The statements that create `outbox`'s table and indexes.
+pub fn create_statements(outbox: &Outbox, backend: DbBackend) -> Vec<String> {
+    let t = outbox.table();
+    let (pk, blob) = match backend {
+        DbBackend::Postgres => ("BIGSERIAL PRIMARY KEY", "BYTEA"),
+        _ => ("INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB"),
+    };
+    vec![
+        format!(
+            "CREATE TABLE {t} (
+                seq {pk},
+                event_id TEXT NOT NULL,
+                tenant_id TEXT NOT NULL,
+                payload {blob} NOT NULL,
+                secret TEXT NULL,
+                traceparent TEXT NULL,
+                created_at_us BIGINT NOT NULL,
+                attempts BIGINT NOT NULL DEFAULT 0,
+                next_attempt_at_us BIGINT NOT NULL DEFAULT 0,
+                leased_until_us BIGINT NULL,
+                lease_owner TEXT NULL,
+                delivered_at_us BIGINT NULL,
+                dead_at_us BIGINT NULL,
+                last_error TEXT NOT NULL DEFAULT '')"
+        ),
+        // The receiver's idempotency key, and `enqueue_once`'s conflict target.
+        format!("CREATE UNIQUE INDEX {t}_event_id ON {t} (event_id)"),
+        // What the relay scans: unsettled rows in order.
+        format!("CREATE INDEX {t}_unsettled ON {t} (delivered_at_us, dead_at_us, seq)"),
+        // The per-tenant order check, and pruning by age.
+        format!("CREATE INDEX {t}_tenant ON {t} (tenant_id, seq)"),
+        format!("CREATE INDEX {t}_delivered ON {t} (delivered_at_us)"),
+    ]
+}
+
+/// Creates `outbox`'s table.
+pub async fn create<C: ConnectionTrait>(conn: &C, outbox: &Outbox) -> Result<(), DbErr> {
+    for sql in create_statements(outbox, conn.get_database_backend()) {
+        conn.execute_unprepared(&sql).await?;
+    }
+    Ok(())
+}
+
+/// Moves an existing queue table of another shape onto this one, keeping
+/// its rows: the old table is renamed `<table>_old`, the new one created,
+/// `select` (a `SELECT` of [`COLUMNS`] in order `FROM <table>_old`) copied
+/// in, and the old table dropped. The sequence goes on after the highest
+/// copied `seq`, so receivers never see an id reused.
+pub async fn rebuild<C: ConnectionTrait>(
+    conn: &C,
+    outbox: &Outbox,
+    select: &str,
+) -> Result<(), DbErr> {
+    let t = outbox.table();
+    conn.execute_unprepared(&format!("ALTER TABLE {t} RENAME TO {t}_old"))
+        .await?;
+    // Index names stay with the renamed table: free the new shape's names.
+    for index in INDEXES {
+        conn.execute_unprepared(&format!("DROP INDEX IF EXISTS {t}_{index}"))
+            .await?;
+    }
+    create(conn, outbox).await?;
+    conn.execute_unprepared(&format!("INSERT INTO {t} ({COLUMNS}) {select}"))
+        .await?;
+    conn.execute_unprepared(&format!("DROP TABLE {t}_old"))
+        .await?;
+    if conn.get_database_backend() == DbBackend::Postgres {
+        conn.execute_unprepared(&format!(
+            "SELECT setval(pg_get_serial_sequence('{t}', 'seq'), COALESCE((SELECT MAX(seq) FROM {t}), 0) + 1, false)"
+        ))
+        .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,431 @@
+//! The outbox on a real database: SQLite by default, PostgreSQL too when
+//! `KEYHOLDER_TEST_DATABASE_URL` names one (each test then uses its own table).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use super::*;
+use crate::CancellationToken;
+use crate::clock::{ManualClock, SharedClock};
+use crate::secret::Secret;
+use chrono::{DateTime, Utc};
+use sea_orm::{DatabaseConnection, TransactionTrait};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+struct Db {
+    db: DatabaseConnection,
+    outbox: Outbox,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A fresh outbox table: in a temporary SQLite file, or a uniquely named
+/// table on the PostgreSQL test server.
+async fn fresh() -> Db {
+    let table: &'static str =
+        Box::leak(format!("kit_outbox_{}", uuid::Uuid::new_v4().simple()).into_boxed_str());
+    let outbox = Outbox::new(table);
+    let (db, dir) = match std::env::var("KEYHOLDER_TEST_DATABASE_URL") {
+        Ok(url) => (crate::db::connect(&Secret::new(url)).await.unwrap(), None),
+        Err(_) => {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("outbox.db").display());
+            (
+                crate::db::connect(&Secret::new(url)).await.unwrap(),
+                Some(dir),
+            )
+        }
+    };
+    schema::create(&db, &outbox).await.unwrap();
+    Db {
+        db,
+        outbox,
+        _dir: dir,
+    }
+}
+
+fn start() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+}
+
+/// Records what it was given; fails or refuses the ids it is told to.
+#[derive(Default)]
+struct Recorder {
+    got: Mutex<Vec<String>>,
+    batches: Mutex<usize>,
+    failing: Mutex<HashSet<String>>,
+    refused: Mutex<HashSet<String>>,
+    /// Cancelled during the first batch (shutdown test).
+    stop: Mutex<Option<CancellationToken>>,
+    /// Held while delivering (lets two relays overlap).
+    pause: Option<Duration>,
+}
+
+#[async_trait::async_trait]
+impl Sink for Arc<Recorder> {
+    async fn deliver(&self, batch: &[Message]) -> Vec<Outcome> {
+        *self.batches.lock().unwrap() += 1;
+        if let Some(stop) = self.stop.lock().unwrap().take() {
+            stop.cancel();
+        }
+        if let Some(p) = self.pause {
+            tokio::time::sleep(p).await;
+        }
+        let mut out = Vec::new();
+        let mut failed = HashSet::new();
+        for m in batch {
+            if failed.contains(&m.tenant_id) || self.failing.lock().unwrap().contains(&m.event_id) {
+                failed.insert(m.tenant_id.clone());
+                out.push(Outcome::Retry("receiver down".into()));
+            } else if self.refused.lock().unwrap().contains(&m.event_id) {
+                out.push(Outcome::Reject("field x too long".into()));
+            } else {
+                self.got.lock().unwrap().push(m.event_id.clone());
+                out.push(Outcome::Delivered);
+            }
+        }
+        out
+    }
+}
+
+async fn put(d: &Db, id: &str, tenant: &str, secret: Option<&str>, at: DateTime<Utc>) {
+    let txn = d.db.begin().await.unwrap();
+    d.outbox
+        .enqueue(
+            &txn,
+            NewMessage {
+                event_id: id,
+                tenant_id: tenant,
+                payload: id.as_bytes(),
+                secret,
+                traceparent: None,
+                created_at: at,
+            },
+        )
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+}
+
+fn relay(
+    d: &Db,
+    sink: &Arc<Recorder>,
+    clock: &Arc<ManualClock>,
+    o: RelayOptions,
+) -> Relay<Arc<Recorder>> {
+    let clock: SharedClock = clock.clone();
+    Relay::new(d.db.clone(), d.outbox, sink.clone(), clock, o)
+}
+
+fn quick() -> RelayOptions {
+    RelayOptions {
+        backoff: Backoff::new(Duration::from_secs(1), Duration::from_secs(8)),
+        max_attempts: 4,
+        ..RelayOptions::default()
+    }
+}
+
+#[tokio::test]
+async fn a_committed_row_is_delivered_once_and_a_rolled_back_one_never() {
+    let d = fresh().await;
+    let clock = ManualClock::new(start());
+    let sink = Arc::new(Recorder::default());
+    let r = relay(&d, &sink, &clock, quick());
+    put(&d, "e1", "t", Some("sealed"), start()).await;
+    let txn = d.db.begin().await.unwrap();
+    let m = NewMessage {
+        event_id: "gone",
+        tenant_id: "t",
+        payload: b"x",
+        secret: None,
+        traceparent: None,
+        created_at: start(),
+    };
+    d.outbox.enqueue(&txn, m).await.unwrap();
+    txn.rollback().await.unwrap();
+    let rep = r.deliver_once().await.unwrap();
+    assert_eq!((rep.claimed, rep.delivered), (1, 1));
+    assert_eq!(r.deliver_once().await.unwrap(), Report::default());
+    assert_eq!(*sink.got.lock().unwrap(), vec!["e1".to_string()]);
+    assert_eq!(r.pending().await.unwrap(), 0);
+    // enqueue_once writes an id only once.
+    assert!(
+        !d.outbox
+            .enqueue_once(
+                &d.db,
+                NewMessage {
+                    event_id: "e1",
+                    ..m
+                }
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        d.outbox
+            .enqueue_once(
+                &d.db,
+                NewMessage {
+                    event_id: "e2",
+                    ..m
+                }
+            )
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test]
+async fn a_failing_row_backs_off_then_becomes_a_dead_letter() {
+    let d = fresh().await;
+    let clock = ManualClock::new(start());
+    let sink = Arc::new(Recorder::default());
+    sink.failing.lock().unwrap().insert("bad".into());
+    let r = relay(&d, &sink, &clock, quick());
+    put(&d, "bad", "t", Some("sealed"), start()).await;
+    // Attempts 1..3 fail and wait 1 s, 2 s, 4 s; nothing is tried earlier.
+    for (n, wait) in [(1, 1i64), (2, 2), (3, 4)] {
+        let rep = r.deliver_once().await.unwrap();
+        assert_eq!((rep.claimed, rep.retried), (1, 1), "attempt {n}");
+        assert_eq!(rep.retry_in, Some(Duration::from_secs(wait.unsigned_abs())));
+        clock.advance(chrono::Duration::seconds(wait) - chrono::Duration::milliseconds(1));
+        assert_eq!(
+            r.deliver_once().await.unwrap().claimed,
+            0,
+            "early retry {n}"
+        );
+        clock.advance(chrono::Duration::milliseconds(1));
+    }
+    // The fourth failure is the last: a dead letter, kept with the reason.
+    let rep = r.deliver_once().await.unwrap();
+    assert_eq!((rep.dead, rep.retried), (1, 0));
+    assert_eq!(r.pending().await.unwrap(), 0);
+    let dead = r.dead_letters().await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!((dead[0].event_id.as_str(), dead[0].attempts), ("bad", 4));
+    assert_eq!(dead[0].last_error, "receiver down");
+    clock.advance(chrono::Duration::days(1));
+    assert_eq!(r.deliver_once().await.unwrap().claimed, 0);
+    assert_eq!(r.deliver_now().await.unwrap().claimed, 0);
+}
+
+#[tokio::test]
+async fn deliver_now_tries_a_row_ahead_of_its_backoff() {
+    let d = fresh().await;
+    let clock = ManualClock::new(start());
+    let sink = Arc::new(Recorder::default());
+    sink.failing.lock().unwrap().insert("e1".into());
+    let r = relay(&d, &sink, &clock, quick());
+    put(&d, "e1", "t", None, start()).await;
+    assert_eq!(r.deliver_once().await.unwrap().retried, 1);
+    sink.failing.lock().unwrap().clear();
+    assert_eq!(r.deliver_once().await.unwrap().claimed, 0);
+    assert_eq!(r.deliver_now().await.unwrap().delivered, 1);
+}
+
+#[tokio::test]
+async fn a_refused_row_is_set_aside_at_once_and_the_rest_flow() {
+    let d = fresh().await;
+    let clock = ManualClock::new(start());
+    let sink = Arc::new(Recorder::default());
+    sink.refused.lock().unwrap().insert("e2".into());
+    let r = relay(&d, &sink, &clock, quick());
+    for id in ["e1", "e2", "e3"] {
+        put(&d, id, "t", None, start()).await;
+    }
+    let rep = r.deliver_once().await.unwrap();
+    assert_eq!((rep.delivered, rep.dead), (2, 1));
+    assert_eq!(*sink.got.lock().unwrap(), vec!["e1", "e3"]);
+    assert_eq!(
+        r.dead_letters().await.unwrap()[0].last_error,
+        "field x too long"
+    );
+}
+
+#[tokio::test]
+async fn a_tenant_waiting_out_a_backoff_holds_back_only_its_own_rows() {
+    let d = fresh().await;
+    let clock = ManualClock::new(start());
+    let sink = Arc::new(Recorder::default());
+    sink.failing.lock().unwrap().insert("a1".into());
+    let r = relay(&d, &sink, &clock, quick());
+    put(&d, "a1", "A", None, start()).await;
+    put(&d, "a2", "A", None, start()).await;
+    put(&d, "b1", "B", None, start()).await;
+    let rep = r.deliver_once().await.unwrap();
+    // a1 failed, so a2 (behind it) was not sent either; b1 went.
+    assert_eq!((rep.claimed, rep.delivered, rep.retried), (3, 1, 2));
+    put(&d, "b2", "B", None, start()).await;
+    let rep = r.deliver_once().await.unwrap();
+    assert_eq!((rep.claimed, rep.delivered), (1, 1));
+    assert_eq!(*sink.got.lock().unwrap(), vec!["b1", "b2"]);
+    sink.failing.lock().unwrap().clear();
+    clock.advance(chrono::Duration::seconds(1));
+    let rep = r.deliver_once().await.unwrap();
+    assert_eq!(rep.delivered, 2);
+    assert_eq!(*sink.got.lock().unwrap(), vec!["b1", "b2", "a1", "a2"]);
+}
+
+#[tokio::test]
+async fn a_leased_row_waits_until_its_lease_lapses() {
+    let d = fresh().await;
+    let clock = ManualClock::new(start());
+    let sink = Arc::new(Recorder::default());
+    let r = relay(&d, &sink, &clock, quick());
+    put(&d, "e1", "t", None, start()).await;
+    // Another relay claimed it and died mid-send.
+    let now = crate::instant::to_stored(start());
+    let lease = 30_000_000;
+    let taken = rows::claim(&d.db, &d.outbox, "dead-peer", now, now, now + lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 1);
+    assert_eq!(r.deliver_once().await.unwrap().claimed, 0);
+    clock.advance(chrono::Duration::seconds(29));
+    assert_eq!(r.deliver_once().await.unwrap().claimed, 0);
+    clock.advance(chrono::Duration::seconds(1));
+    assert_eq!(r.deliver_once().await.unwrap().delivered, 1);
+}
+
+#[tokio::test]
+async fn delivered_rows_older_than_the_retention_are_pruned_dead_letters_stay() {
+    let d = fresh().await;
+    let clock = ManualClock::new(start());
+    let sink = Arc::new(Recorder::default());
+    sink.refused.lock().unwrap().insert("dead".into());
+    let o = RelayOptions {
+        retention: Duration::from_secs(3600),
+        ..quick()
+    };
+    let r = relay(&d, &sink, &clock, o);
+    put(&d, "old", "t", None, start()).await;
+    put(&d, "dead", "u", None, start()).await;
+    r.deliver_once().await.unwrap();
+    clock.advance(chrono::Duration::minutes(30));
+    put(&d, "new", "t", None, clock.now()).await;
+    put(&d, "waiting", "v", None, clock.now()).await;
+    sink.failing.lock().unwrap().insert("waiting".into());
+    r.deliver_once().await.unwrap();
+    clock.advance(chrono::Duration::minutes(31));
+    assert_eq!(r.prune().await.unwrap(), 1);
+    let left: HashMap<String, i64> = sea_orm::ConnectionTrait::query_all_raw(
+        &d.db,
+        sea_orm::Statement::from_string(
+            d.db.get_database_backend(),
+            format!("SELECT event_id, attempts FROM {}", d.outbox.table()),
+        ),
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| {
+        (
+            r.try_get_by_index(0).unwrap(),
+            r.try_get_by_index(1).unwrap(),
+        )
+    })
+    .collect();
+    let mut ids: Vec<&str> = left.keys().map(String::as_str).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, vec!["dead", "new", "waiting"]);
+}
+
+use crate::clock::Clock;
+use sea_orm::ConnectionTrait;
+
+#[tokio::test]
+async fn two_relays_never_deliver_one_row_twice() {
+    let d = fresh().await;
+    let clock = ManualClock::new(start());
+    let sink = Arc::new(Recorder {
+        pause: Some(Duration::from_millis(5)),
+        ..Recorder::default()
+    });
+    let o = RelayOptions {
+        batch: 7,
+        ..quick()
+    };
+    let (a, b) = (relay(&d, &sink, &clock, o), relay(&d, &sink, &clock, o));
+    for n in 0..60 {
+        put(
+            &d,
+            &format!("e{n:02}"),
+            &format!("t{}", n % 3),
+            None,
+            start(),
+        )
+        .await;
+    }
+    let drive = |r: Relay<Arc<Recorder>>| async move {
+        while r.pending().await.unwrap() > 0 {
+            r.deliver_once().await.unwrap();
+        }
+    };
+    tokio::join!(drive(a.clone()), drive(b.clone()));
+    let got = sink.got.lock().unwrap().clone();
+    let unique: HashSet<&String> = got.iter().collect();
+    assert_eq!((got.len(), unique.len()), (60, 60));
+    // Each tenant's rows arrived in the order written.
+    for t in 0..3 {
+        let mine: Vec<&String> = got
+            .iter()
+            .filter(|id| id[1..].parse::<usize>().unwrap() % 3 == t)
+            .collect();
+        let mut sorted = mine.clone();
+        sorted.sort();
+        assert_eq!(mine, sorted);
+    }
+}
+
+#[tokio::test]
+async fn shutdown_stops_after_the_current_batch() {
+    let d = fresh().await;
+    let clock = ManualClock::new(start());
+    let stop = CancellationToken::new();
+    let sink = Arc::new(Recorder::default());
+    *sink.stop.lock().unwrap() = Some(stop.clone());
+    let o = RelayOptions {
+        batch: 2,
+        ..quick()
+    };
+    let r = relay(&d, &sink, &clock, o);
+    for n in 0..10 {
+        put(&d, &format!("e{n}"), "t", None, start()).await;
+    }
+    tokio::time::timeout(Duration::from_secs(10), r.clone().run(stop))
+        .await
+        .unwrap();
+    assert_eq!(*sink.batches.lock().unwrap(), 1);
+    assert_eq!(r.pending().await.unwrap(), 8);
+}
+
+#[tokio::test]
+async fn a_rebuild_keeps_the_rows_and_the_sequence() {
+    let d = fresh().await;
+    let t = d.outbox.table();
+    put(&d, "e1", "t", Some("s"), start()).await;
+    put(&d, "e2", "t", None, start()).await;
+    let select = format!("SELECT {} FROM {t}_old", schema::COLUMNS);
+    schema::rebuild(&d.db, &d.outbox, &select).await.unwrap();
+    put(&d, "e3", "t", None, start()).await;
+    let rows =
+        d.db.query_all_raw(sea_orm::Statement::from_string(
+            d.db.get_database_backend(),
+            format!("SELECT seq, event_id FROM {t} ORDER BY seq"),
+        ))
+        .await
+        .unwrap();
+    let got: Vec<(i64, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.try_get_by_index(0).unwrap(),
+                r.try_get_by_index(1).unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![(1, "e1".into()), (2, "e2".into()), (3, "e3".into())]
+    );
+}
