@@ -334,6 +334,7 @@ fn tokio_util_tasks(
             core.store.clone(),
             core.identity.clone(),
             audit,
+            config.broker.outbox.relay_options(),
             shutdown.clone(),
         )),
         tokio::spawn(tasks::invalidation::run(

@@ -40,14 +40,20 @@ impl Deliverer {
     /// default options. The relay is timed by the wall clock: its waits are
     /// real sleeps, and retries must come due while a test holds the
     /// service clock still.
-    pub fn new(store: Store, keys: Arc<KeyRing>, clock: SharedClock, audit: Channel) -> Self {
+    pub fn new(
+        store: Store,
+        keys: Arc<KeyRing>,
+        clock: SharedClock,
+        audit: Channel,
+        options: RelayOptions,
+    ) -> Self {
         Self::with(
             store,
             keys,
             clock,
             audit,
             keyholder_kit::clock::system(),
-            RelayOptions::default(),
+            options,
         )
     }
 

@@ -109,8 +109,13 @@ impl Identity {
             PUBLIC_METHODS,
         );
         let audit = keyholder_kit::client::channel(&config.audit.url, &config.tls)?;
-        let deliverer =
-            deliverer::Deliverer::new(store.clone(), keys.clone(), clock.clone(), audit);
+        let deliverer = deliverer::Deliverer::new(
+            store.clone(),
+            keys.clone(),
+            clock.clone(),
+            audit,
+            config.identity.outbox.relay_options(),
+        );
         Ok(Self {
             feed: grpc::standing::StandingFeed::new(store.clone()).polling_every(
                 keyholder_kit::config::millis(config.identity.standing_poll_ms),

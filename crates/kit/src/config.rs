@@ -118,6 +118,8 @@ service_section! {
         standing_poll_ms: u64 = 500,
         /// Hours a retry-safe call's answer is kept for its retries.
         request_id_retention_hours: u64 = 24,
+        /// The relay of identity's events to audit (`[identity.outbox]`).
+        outbox: OutboxConfig = OutboxConfig::default(),
     }
 }
 
@@ -140,6 +142,64 @@ service_section! {
         revocation_poll_ms: u64 = 500,
         /// Hours a retry-safe call's answer is kept for its retries.
         request_id_retention_hours: u64 = 24,
+        /// The relay of broker's events to audit (`[broker.outbox]`).
+        outbox: OutboxConfig = OutboxConfig::default(),
+    }
+}
+
+/// How a service relays its outbox (`KEYHOLDER_<SERVICE>__OUTBOX__*`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxConfig {
+    /// Rows claimed per batch.
+    pub batch: u64,
+    /// How often to look for rows written by other replicas (ms); a local
+    /// commit wakes the relay at once.
+    pub poll_ms: u64,
+    /// First wait after a failed delivery (ms), doubling up to `backoff_max_ms`.
+    pub backoff_first_ms: u64,
+    /// Longest wait between attempts (ms).
+    pub backoff_max_ms: u64,
+    /// Attempts after which a row is set aside as a dead letter.
+    pub max_attempts: u32,
+    /// How long a claim holds its rows (s): longer than a delivery takes.
+    pub lease_secs: u64,
+    /// How long delivered rows are kept before pruning (hours).
+    pub retention_hours: u64,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        let d = crate::outbox::RelayOptions::default();
+        let ms = |x: std::time::Duration| u64::try_from(x.as_millis()).unwrap_or(u64::MAX);
+        Self {
+            batch: d.batch,
+            poll_ms: ms(d.poll),
+            backoff_first_ms: ms(d.backoff.base),
+            backoff_max_ms: ms(d.backoff.max),
+            max_attempts: d.max_attempts,
+            lease_secs: d.lease.as_secs(),
+            retention_hours: d.retention.as_secs() / 3600,
+        }
+    }
+}
+
+impl OutboxConfig {
+    /// The relay's options.
+    pub fn relay_options(&self) -> crate::outbox::RelayOptions {
+        use std::time::Duration;
+        crate::outbox::RelayOptions {
+            batch: self.batch.max(1),
+            poll: millis(self.poll_ms),
+            backoff: crate::outbox::Backoff::new(
+                millis(self.backoff_first_ms),
+                millis(self.backoff_max_ms.max(self.backoff_first_ms)),
+            ),
+            max_attempts: self.max_attempts.max(1),
+            lease: Duration::from_secs(self.lease_secs.max(1)),
+            retention: Duration::from_secs(self.retention_hours.saturating_mul(3600)),
+            ..crate::outbox::RelayOptions::default()
+        }
     }
 }
 

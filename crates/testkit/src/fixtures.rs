@@ -93,7 +93,11 @@ impl Suite {
         let exp = token
             .split('.')
             .nth(1)
-            .and_then(|p| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(p).ok())
+            .and_then(|p| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(p)
+                    .ok()
+            })
             .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
             .and_then(|v| v.get("exp").and_then(serde_json::Value::as_i64));
         let now = keyholder_kit::clock::Clock::now(&*self.clock).timestamp();

@@ -8,6 +8,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 pub mod audit;
+pub mod audit_receiver;
 pub mod broker;
 pub mod db;
 mod fixtures;
@@ -135,10 +136,9 @@ impl Suite {
         &mut self,
         addr: Option<SocketAddr>,
     ) -> (SocketAddr, CancellationToken) {
-        let svc =
-            keyholder_identity::Identity::prepare(&self.config, self.clock.clone())
-                .await
-                .expect("identity prepares");
+        let svc = keyholder_identity::Identity::prepare(&self.config, self.clock.clone())
+            .await
+            .expect("identity prepares");
         let (listener, addr) = match addr {
             None => ephemeral_listener().await,
             Some(a) => (rebind(a).await, a),

@@ -50,10 +50,11 @@ pub async fn run(
     store: Store,
     identity: Arc<IdentityClient>,
     audit: Channel,
+    options: RelayOptions,
     shutdown: CancellationToken,
 ) {
     let clock = keyholder_kit::clock::system();
-    relay(&store, identity, audit, clock, RelayOptions::default())
+    relay(&store, identity, audit, clock, options)
         .run(shutdown)
         .await;
 }

@@ -1,141 +1,28 @@
 //! Shared set-up: a suite with identity, a test audit receiver and a broker,
 //! one tenant with its chief admin, one agent, and helpers for each step.
 
-use keyholder_proto::audit::v1::audit_service_server::{AuditService, AuditServiceServer};
-use keyholder_proto::audit::v1::*;
 use keyholder_proto::broker::v1 as pb;
 use keyholder_proto::broker::v1::broker_service_client::BrokerServiceClient;
 use keyholder_testkit::broker::StartedBroker;
 use keyholder_testkit::{AgentFixture, Suite, TenantFixture, bearer};
-use std::collections::HashSet;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tonic::transport::Channel;
-use tonic::{Request, Response, Status};
+use tonic::Status;
 
-/// Events a test receiver got, by id, plus how many arrived again.
-#[derive(Default)]
-pub struct Received {
-    pub events: Mutex<Vec<Event>>,
-    pub duplicates: Mutex<u32>,
-    /// Event ids refused as invalid: a batch holding one is refused whole
-    /// with INVALID_ARGUMENT, as audit does.
-    pub reject: Mutex<HashSet<String>>,
-    /// While set, every call fails with UNAVAILABLE (audit is down).
-    pub down: AtomicBool,
-}
+pub use keyholder_testkit::audit_receiver::Received;
 
-impl Received {
-    pub fn of_kind(&self, kind: EventKind) -> Vec<Event> {
-        self.events
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|e| e.kind == kind as i32)
-            .cloned()
-            .collect()
-    }
-}
-
-/// A stand-in for audit's IngestEvents (test code only).
-#[derive(Clone)]
-pub struct Receiver(pub Arc<Received>);
-
-#[tonic::async_trait]
-impl AuditService for Receiver {
-    async fn ingest_events(
-        &self,
-        request: Request<IngestEventsRequest>,
-    ) -> Result<Response<IngestEventsResponse>, Status> {
-        if request.metadata().get("authorization").is_none() {
-            return Err(Status::unauthenticated("no token"));
-        }
-        if self.0.down.load(Ordering::SeqCst) {
-            return Err(Status::unavailable("test receiver is down"));
-        }
-        let events = request.into_inner().events;
-        {
-            let reject = self.0.reject.lock().unwrap();
-            if let Some(i) = events.iter().position(|e| reject.contains(&e.event_id)) {
-                return Err(Status::invalid_argument(format!(
-                    "event {i}: entity is longer than 200 characters"
-                )));
-            }
-        }
-        let mut have = self.0.events.lock().unwrap();
-        let (mut accepted, mut duplicates) = (0, 0);
-        for e in events {
-            if have.iter().any(|h| h.event_id == e.event_id) {
-                duplicates += 1;
-            } else {
-                have.push(e);
-                accepted += 1;
-            }
-        }
-        *self.0.duplicates.lock().unwrap() += duplicates;
-        Ok(Response::new(IngestEventsResponse {
-            accepted,
-            duplicates,
-        }))
-    }
-    async fn list_login_history(
-        &self,
-        _: Request<ListLoginHistoryRequest>,
-    ) -> Result<Response<ListLoginHistoryResponse>, Status> {
-        Err(Status::unimplemented("test receiver"))
-    }
-    async fn list_events(
-        &self,
-        _: Request<ListEventsRequest>,
-    ) -> Result<Response<ListEventsResponse>, Status> {
-        Err(Status::unimplemented("test receiver"))
-    }
-    type ExportEventsStream = tokio_stream::Empty<Result<ExportEventsResponse, Status>>;
-    async fn export_events(
-        &self,
-        _: Request<ExportEventsRequest>,
-    ) -> Result<Response<Self::ExportEventsStream>, Status> {
-        Err(Status::unimplemented("test receiver"))
-    }
-    async fn verify_chain(
-        &self,
-        _: Request<VerifyChainRequest>,
-    ) -> Result<Response<VerifyChainResponse>, Status> {
-        Err(Status::unimplemented("test receiver"))
-    }
-    async fn list_notifications(
-        &self,
-        _: Request<ListNotificationsRequest>,
-    ) -> Result<Response<ListNotificationsResponse>, Status> {
-        Err(Status::unimplemented("test receiver"))
-    }
-    async fn verify_receipt(
-        &self,
-        _: Request<keyholder_proto::audit::v1::VerifyReceiptRequest>,
-    ) -> Result<Response<keyholder_proto::audit::v1::VerifyReceiptResponse>, Status> {
-        Err(Status::unimplemented("test receiver"))
-    }
-}
-
-/// Serves a receiver on `listener` until `stop` is cancelled.
+/// Serves the testkit's receiver on `listener` (any bearer token accepted)
+/// until `stop` is cancelled.
 pub fn serve_receiver(
     listener: TcpListener,
     received: Arc<Received>,
     stop: keyholder_kit::CancellationToken,
 ) {
-    tokio::spawn(async move {
-        let _ = tonic::transport::Server::builder()
-            .add_service(AuditServiceServer::new(Receiver(received)))
-            .serve_with_incoming_shutdown(
-                tokio_stream::wrappers::TcpListenerStream::new(listener),
-                stop.cancelled_owned(),
-            )
-            .await;
-    });
+    keyholder_testkit::audit_receiver::serve_receiver(listener, received, None, stop);
 }
 
 /// Polls `check` (up to ~15 s) until it holds; returns whether it did.
@@ -234,7 +121,10 @@ impl Ctx {
 
     pub async fn request(&self, ticket: &str, scope: pb::Scope) -> pb::AccessRequest {
         self.broker()
-            .create_access_request(bearer(self.request_msg(ticket, scope), &self.suite.agent_token(&self.agent).await))
+            .create_access_request(bearer(
+                self.request_msg(ticket, scope),
+                &self.suite.agent_token(&self.agent).await,
+            ))
             .await
             .expect("create request")
             .into_inner()
