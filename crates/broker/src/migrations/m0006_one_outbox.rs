@@ -4,7 +4,6 @@
 //! and `dead_at_us` for what `rejected_at` held. Every row is kept.
 
 use keyholder_kit::outbox::schema;
-use sea_orm::DbBackend;
 use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
@@ -38,36 +37,12 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
-        let postgres = db.get_database_backend() == DbBackend::Postgres;
-        let (pk, blob) = if postgres {
-            ("BIGSERIAL PRIMARY KEY", "BYTEA")
-        } else {
-            ("INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB")
-        };
-        for sql in [
-            format!(
-                "CREATE TABLE broker_outbox_old (seq {pk}, event_id TEXT NOT NULL UNIQUE, \
-                 tenant_id TEXT NOT NULL, payload {blob} NOT NULL, created_at BIGINT NOT NULL, \
-                 delivered_at BIGINT, attempts INTEGER NOT NULL, rejected_at BIGINT, \
-                 last_error TEXT NOT NULL DEFAULT '', traceparent TEXT NULL)"
-            ),
-            COPY_BACK.to_string(),
-            "DROP TABLE broker_outbox".to_string(),
-            "ALTER TABLE broker_outbox_old RENAME TO broker_outbox".to_string(),
-            "CREATE INDEX broker_outbox_pending ON broker_outbox (delivered_at, seq)".to_string(),
-        ] {
-            db.execute_unprepared(&sql).await?;
-        }
-        if postgres {
-            db.execute_unprepared(
-                "SELECT setval(pg_get_serial_sequence('broker_outbox', 'seq'), \
-                 COALESCE((SELECT MAX(seq) FROM broker_outbox), 0) + 1, false)",
-            )
-            .await?;
-        }
-        Ok(())
+        schema::restore(db, &crate::store::outbox::OUTBOX, OLD_COLUMNS, COPY_BACK).await
     }
 }
+
+/// The old table's columns (`{pk}`, `{blob}`: the backend's types).
+const OLD_COLUMNS: &str = "seq {pk}, event_id TEXT NOT NULL UNIQUE, tenant_id TEXT NOT NULL, payload {blob} NOT NULL, created_at BIGINT NOT NULL, delivered_at BIGINT, attempts INTEGER NOT NULL, rejected_at BIGINT, last_error TEXT NOT NULL DEFAULT '', traceparent TEXT NULL";
 
 #[cfg(test)]
 mod tests {
@@ -132,7 +107,8 @@ mod tests {
         assert_eq!(rows[1].traceparent.as_deref(), Some("tp"));
         assert_eq!(OUTBOX.pending(&db).await.unwrap(), 1);
         assert_eq!(OUTBOX.dead_letters(&db).await.unwrap()[0].event_id, "b");
-        Migrator::down(&db, Some(1)).await.unwrap();
+        // Back down through the later migrations and this one.
+        Migrator::down(&db, Some(3)).await.unwrap();
         let back = db
             .query_one_raw(sea_orm::Statement::from_string(
                 db.get_database_backend(),

@@ -10,8 +10,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tonic::transport::Channel;
 use tonic::Status;
+use tonic::transport::Channel;
 
 pub use keyholder_testkit::audit_receiver::Received;
 

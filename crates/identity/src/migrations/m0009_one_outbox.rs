@@ -36,35 +36,12 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
-        let (pk, blob) = match db.get_database_backend() {
-            sea_orm::DbBackend::Postgres => ("BIGSERIAL PRIMARY KEY", "BYTEA"),
-            _ => ("INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB"),
-        };
-        for sql in [
-            format!(
-                "CREATE TABLE identity_outbox_old (seq {pk}, event_id TEXT NOT NULL UNIQUE, \
-                 tenant_id TEXT NOT NULL, payload {blob} NOT NULL, created_at BIGINT NOT NULL, \
-                 delivered_at BIGINT NULL, attempts BIGINT NOT NULL, rejected_at BIGINT NULL, \
-                 last_error TEXT NOT NULL DEFAULT '', secret TEXT NULL, traceparent TEXT NULL)"
-            ),
-            COPY_BACK.to_string(),
-            "DROP TABLE identity_outbox".to_string(),
-            "ALTER TABLE identity_outbox_old RENAME TO identity_outbox".to_string(),
-            "CREATE INDEX identity_outbox_pending ON identity_outbox (delivered_at, seq)"
-                .to_string(),
-        ] {
-            db.execute_unprepared(&sql).await?;
-        }
-        if db.get_database_backend() == sea_orm::DbBackend::Postgres {
-            db.execute_unprepared(
-                "SELECT setval(pg_get_serial_sequence('identity_outbox', 'seq'), \
-                 COALESCE((SELECT MAX(seq) FROM identity_outbox), 0) + 1, false)",
-            )
-            .await?;
-        }
-        Ok(())
+        schema::restore(db, &crate::store::outbox::OUTBOX, OLD_COLUMNS, COPY_BACK).await
     }
 }
+
+/// The old table's columns (`{pk}`, `{blob}`: the backend's types).
+const OLD_COLUMNS: &str = "seq {pk}, event_id TEXT NOT NULL UNIQUE, tenant_id TEXT NOT NULL, payload {blob} NOT NULL, created_at BIGINT NOT NULL, delivered_at BIGINT NULL, attempts BIGINT NOT NULL, rejected_at BIGINT NULL, last_error TEXT NOT NULL DEFAULT '', secret TEXT NULL, traceparent TEXT NULL";
 
 #[cfg(test)]
 mod tests {
@@ -140,7 +117,8 @@ mod tests {
         assert_eq!(OUTBOX.pending(&db).await.unwrap(), 1);
         assert_eq!(OUTBOX.dead_letters(&db).await.unwrap()[0].event_id, "b");
         // And back down, the same rows in the old shape.
-        Migrator::down(&db, Some(1)).await.unwrap();
+        // Back down through the later migrations and this one.
+        Migrator::down(&db, Some(3)).await.unwrap();
         let back = db
             .query_one_raw(sea_orm::Statement::from_string(
                 db.get_database_backend(),

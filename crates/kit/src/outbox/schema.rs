@@ -87,3 +87,41 @@ pub async fn rebuild<C: ConnectionTrait>(
     }
     Ok(())
 }
+
+/// The way back from [`rebuild`]: re-creates the table in its old shape as
+/// `<table>_old` from `columns` (the column list of its `CREATE TABLE`, with
+/// `{pk}` and `{blob}` standing for the backend's serial key and byte
+/// types), copies the rows back with `copy_back` (an `INSERT INTO
+/// <table>_old … SELECT … FROM <table>`), swaps the tables and re-creates
+/// the old pending index.
+pub async fn restore<C: ConnectionTrait>(
+    conn: &C,
+    outbox: &Outbox,
+    columns: &str,
+    copy_back: &str,
+) -> Result<(), DbErr> {
+    let t = outbox.table();
+    let postgres = conn.get_database_backend() == DbBackend::Postgres;
+    let (pk, blob) = if postgres {
+        ("BIGSERIAL PRIMARY KEY", "BYTEA")
+    } else {
+        ("INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB")
+    };
+    let columns = columns.replace("{pk}", pk).replace("{blob}", blob);
+    for sql in [
+        format!("CREATE TABLE {t}_old ({columns})"),
+        copy_back.to_string(),
+        format!("DROP TABLE {t}"),
+        format!("ALTER TABLE {t}_old RENAME TO {t}"),
+        format!("CREATE INDEX {t}_pending ON {t} (delivered_at, seq)"),
+    ] {
+        conn.execute_unprepared(&sql).await?;
+    }
+    if postgres {
+        conn.execute_unprepared(&format!(
+            "SELECT setval(pg_get_serial_sequence('{t}', 'seq'), COALESCE((SELECT MAX(seq) FROM {t}), 0) + 1, false)"
+        ))
+        .await?;
+    }
+    Ok(())
+}
