@@ -5,7 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bootstrap;
-pub mod deliverer;
+pub mod config;
 pub mod domain;
 pub mod error;
 pub mod events;
@@ -14,8 +14,10 @@ pub mod keys;
 pub mod metrics;
 pub mod migrations;
 pub mod store;
+pub mod tasks;
 
 pub use error::{Error, StartError};
+use tasks::deliverer;
 
 use keyholder_kit::CancellationToken;
 use keyholder_kit::auth::{AUDIENCE_IDENTITY, Authenticator};
@@ -90,6 +92,7 @@ impl IdentityHandle {
 impl Identity {
     /// Connects, migrates and bootstraps; returns once ready to serve.
     pub async fn prepare(config: &Config, clock: SharedClock) -> Result<Self, StartError> {
+        let settings = config::Settings::of(config);
         let url = config.database_url(ServiceName::Identity);
         let kek = keyholder_kit::kek::KekRing::from_config(config)?;
         let db =
@@ -114,21 +117,19 @@ impl Identity {
             keys.clone(),
             clock.clone(),
             audit,
-            config.identity.outbox.relay_options(),
+            settings.outbox.clone(),
         );
         Ok(Self {
             feed: grpc::standing::StandingFeed::new(store.clone()).polling_every(
                 keyholder_kit::config::millis(config.identity.standing_poll_ms),
             ),
-            request_id_retention: keyholder_kit::config::hours(
-                config.identity.request_id_retention_hours,
-            ),
+            request_id_retention: settings.request_id_retention,
             api: grpc::Api::new(store, keys, clock),
             gate,
             deliverer,
-            grace: config.shutdown_grace(),
+            grace: settings.grace,
             metrics: keyholder_kit::metrics::Metrics::new("identity"),
-            metrics_listen: config.identity.metrics_listen,
+            metrics_listen: settings.metrics_listen,
             tls: config.tls.clone(),
         })
     }

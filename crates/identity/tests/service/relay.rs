@@ -45,7 +45,7 @@ async fn replicas_never_deliver_one_event_twice() {
                 .await;
         }
     };
-    let drain = |r: keyholder_identity::deliverer::Deliverer| async move {
+    let drain = |r: keyholder_identity::tasks::deliverer::Deliverer| async move {
         for _ in 0..200 {
             r.deliver_once().await.unwrap();
             tokio::time::sleep(Duration::from_millis(5)).await;

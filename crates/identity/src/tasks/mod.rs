@@ -1,0 +1,3 @@
+//! Identity's background work: relaying its outbox to audit.
+
+pub mod deliverer;
