@@ -33,11 +33,14 @@ pub struct LoginQuery {
     pub end: Option<DateTime<Utc>>,
 }
 
-fn actor_json(a: &Option<Actor>) -> String {
-    // An Actor is four strings: serialising cannot fail.
-    a.as_ref()
-        .and_then(|a| serde_json::to_string(a).ok())
-        .unwrap_or_default()
+/// An actor as the row stores it; empty when there is none. A failure is an
+/// error: an empty string would read back as "unknown person".
+fn actor_json(a: &Option<Actor>) -> Result<String, Error> {
+    match a {
+        None => Ok(String::new()),
+        Some(a) => serde_json::to_string(a)
+            .map_err(|e| Error::Internal(format!("cannot store a login actor: {e}"))),
+    }
 }
 
 fn actor_from(json: &str) -> Result<Option<Actor>, Error> {
@@ -56,8 +59,8 @@ fn to_model(
     sequence: i64,
     source: &NewEvent,
     e: &LoginEntry,
-) -> sign_in::ActiveModel {
-    sign_in::ActiveModel {
+) -> Result<sign_in::ActiveModel, Error> {
+    Ok(sign_in::ActiveModel {
         event_id: Set(source.event_id.clone()),
         tenant_id: Set(tenant.to_string()),
         sequence: Set(sequence),
@@ -65,15 +68,15 @@ fn to_model(
         succeeded: Set(i32::from(e.succeeded)),
         session_id: Set(e.session_id.clone()),
         agent_id: Set(source.agent_id().to_string()),
-        accessed_by: Set(actor_json(&e.accessed_by)),
-        granted_by: Set(actor_json(&e.granted_by)),
+        accessed_by: Set(actor_json(&e.accessed_by)?),
+        granted_by: Set(actor_json(&e.granted_by)?),
         reason: Set(e.reason.clone()),
         ticket_ref: Set(e.ticket_ref.clone()),
         grant_id: Set(e.grant_id.clone()),
         refusal: Set(e.refusal.clone()),
         sign_out_time_us: Set(e.sign_out_time.map(to_stored)),
         end_reason: Set(e.end_reason.clone()),
-    }
+    })
 }
 
 /// A row as the domain's entry.
@@ -156,10 +159,10 @@ pub(crate) async fn project_events<C: ConnectionTrait>(
             }
         }
     }
-    let rows: Vec<sign_in::ActiveModel> = opens
+    let rows = opens
         .iter()
         .map(|(seq, e, entry)| to_model(tenant, *seq, e, entry))
-        .collect();
+        .collect::<Result<Vec<_>, _>>()?;
     for chunk in rows.chunks(INSERT_CHUNK) {
         sign_in::Entity::insert_many(chunk.to_vec())
             .on_conflict_do_nothing_on([sign_in::Column::EventId])
