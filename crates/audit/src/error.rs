@@ -35,6 +35,13 @@ pub enum Error {
     /// The witness could not be written or read.
     #[error(transparent)]
     Witness(#[from] crate::witness::WitnessError),
+    /// A stored instant the service cannot represent (a corrupt row).
+    #[error(transparent)]
+    StoredInstant(#[from] keyholder_kit::instant::OutOfRange),
+    /// An event's canonical content could not be written (the bytes the
+    /// hash chain covers, so nothing is stored).
+    #[error(transparent)]
+    Canonical(#[from] crate::domain::event::CanonicalError),
     /// A bug or broken invariant.
     #[error("internal error: {0}")]
     Internal(String),
@@ -50,7 +57,11 @@ impl ServiceError for Error {
             | Error::Input(_)
             | Error::InvalidArgument(_) => ErrorCode::InvalidArgument,
             Error::Conflict => ErrorCode::Aborted,
-            Error::Db(_) | Error::Witness(_) | Error::Internal(_) => ErrorCode::Internal,
+            Error::Db(_)
+            | Error::Witness(_)
+            | Error::StoredInstant(_)
+            | Error::Canonical(_)
+            | Error::Internal(_) => ErrorCode::Internal,
         }
     }
 

@@ -13,6 +13,7 @@ pub mod mail;
 pub mod metrics;
 pub mod migrations;
 pub mod store;
+pub mod tasks;
 pub mod witness;
 
 pub use error::{Error, StartError};
@@ -23,6 +24,9 @@ use crate::ledger::{CheckpointPolicy, Ledger};
 use crate::mail::owner::MailOwner;
 use crate::mail::worker::MailWorker;
 use crate::store::Store;
+use crate::tasks::AbortOnDrop;
+use crate::tasks::checkpoints::checkpoint_loop;
+use crate::tasks::mail::mail_loop;
 use keyholder_kit::CancellationToken;
 use keyholder_kit::auth::{AUDIENCE_AUDIT, Authenticator};
 use keyholder_kit::client::{RemoteKeySet, channel};
@@ -256,49 +260,5 @@ impl Audit {
         }
         drop(mail_owner);
         Ok(())
-    }
-}
-
-/// Aborts a background task when dropped, so tasks end with the `serve` that
-/// started them, even when that future is dropped rather than finished.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-async fn mail_loop(
-    worker: MailWorker,
-    wakeup: Arc<Notify>,
-    poll: Duration,
-    shutdown: CancellationToken,
-) {
-    // A pass at once: mail reclaimed at start should not wait for a tick.
-    loop {
-        if let Err(e) = worker.deliver_once().await {
-            tracing::warn!(error = %e, "mailer pass failed");
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = wakeup.notified() => {}
-            _ = tokio::time::sleep(poll) => {}
-        }
-    }
-}
-
-async fn checkpoint_loop(ledger: Ledger, shutdown: CancellationToken) {
-    let every = ledger.policy().every;
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep(every) => {}
-        }
-        match ledger.checkpoint_all().await {
-            Ok(n) if n > 0 => tracing::info!(checkpoints = n, "signed audit checkpoints"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "checkpointing failed"),
-        }
     }
 }

@@ -14,7 +14,7 @@ pub fn gauges(m: &Metrics) -> Vec<SqlGauge> {
         m.sql_gauge(
             "keyholder_mail_oldest_pending_age_seconds",
             "Age of the oldest mail waiting to be sent",
-            "SELECT MIN(create_time) FROM audit_notifications WHERE state = 'pending'",
+            "SELECT MIN(create_time_us) FROM audit_notifications WHERE state = 'pending'",
             Reading::AgeOf {
                 per_second: 1_000_000,
             },
@@ -34,7 +34,7 @@ pub fn gauges(m: &Metrics) -> Vec<SqlGauge> {
         m.sql_gauge(
             "keyholder_audit_checkpoint_age_seconds",
             "Age of the newest signed checkpoint of any tenant's log",
-            "SELECT MAX(create_time) FROM audit_checkpoints",
+            "SELECT MAX(create_time_us) FROM audit_checkpoints",
             Reading::AgeOf {
                 per_second: 1_000_000,
             },

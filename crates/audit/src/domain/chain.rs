@@ -46,7 +46,7 @@ pub struct ChainRow {
     /// Kind column.
     pub kind: String,
     /// Occur-time column (microseconds).
-    pub occur_time: i64,
+    pub occur_time_us: i64,
     /// Agent column.
     pub agent_id: String,
     /// Session column.
@@ -69,7 +69,7 @@ impl ChainRow {
             tenant_id: &self.tenant_id,
             event_id: &self.event_id,
             kind: &self.kind,
-            occur_time: self.occur_time,
+            occur_time_us: self.occur_time_us,
             agent_id: &self.agent_id,
             session_id: &self.session_id,
             grant_id: &self.grant_id,
@@ -93,7 +93,7 @@ pub struct ChainRowRef<'a> {
     /// Kind column.
     pub kind: &'a str,
     /// Occur-time column (microseconds).
-    pub occur_time: i64,
+    pub occur_time_us: i64,
     /// Agent column.
     pub agent_id: &'a str,
     /// Session column.
@@ -249,14 +249,14 @@ fn columns_match(row: &ChainRowRef<'_>) -> bool {
         return false;
     };
     let occur = chrono::DateTime::parse_from_rfc3339(&c.occur_time)
-        .map(|t| t.timestamp_micros())
+        .map(|t| keyholder_kit::instant::to_stored(t.with_timezone(&chrono::Utc)))
         .ok();
     c.sequence == row.sequence
         && c.tenant_id == row.tenant_id
         && c.event_id == row.event_id
         && c.kind == row.kind
         && Kind::parse(&c.kind).is_some()
-        && occur == Some(row.occur_time)
+        && occur == Some(row.occur_time_us)
         && c.agent.as_ref().map(|a| a.id.as_ref()).unwrap_or("") == row.agent_id
         && c.session_id == row.session_id
         && c.grant_id == row.grant_id
@@ -278,14 +278,14 @@ mod tests {
         (1..=n)
             .map(|seq| {
                 let e = sample(&format!("e{seq}"));
-                let content = e.canonical(seq);
+                let content = e.canonical(seq).unwrap();
                 let hash = link_hash(&prev, &content);
                 let row = ChainRow {
                     sequence: seq,
                     tenant_id: e.tenant_id.clone(),
                     event_id: e.event_id.clone(),
                     kind: e.kind.as_str().into(),
-                    occur_time: e.occur_time.timestamp_micros(),
+                    occur_time_us: keyholder_kit::instant::to_stored(e.occur_time),
                     agent_id: e.agent_id().into(),
                     session_id: e.session_id.clone(),
                     grant_id: e.grant_id.clone(),

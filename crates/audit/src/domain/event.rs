@@ -13,6 +13,17 @@ pub const MAX_BATCH: usize = 500;
 /// Longest free-text field (reason, attributes) accepted.
 const MAX_TEXT_LEN: usize = 4000;
 
+/// An event's canonical content could not be serialised.
+#[derive(Debug, thiserror::Error)]
+#[error("event {event_id}: cannot write its canonical content: {source}")]
+pub struct CanonicalError {
+    /// The event.
+    pub event_id: String,
+    /// What serde_json said.
+    #[source]
+    pub source: serde_json::Error,
+}
+
 /// What happened (mirrors the contract's `EventKind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -275,8 +286,10 @@ impl NewEvent {
         self.agent.as_ref().map(|a| a.id.as_str()).unwrap_or("")
     }
 
-    /// The canonical content of this event at `sequence`: the bytes its hash covers.
-    pub fn canonical(&self, sequence: i64) -> String {
+    /// The canonical content of this event at `sequence`: the bytes its hash
+    /// covers. A failure is an error, never empty content: an empty string
+    /// would be hashed and chained as if it were the event.
+    pub fn canonical(&self, sequence: i64) -> Result<String, CanonicalError> {
         let content = Canonical {
             v: 1,
             tenant_id: &self.tenant_id,
@@ -299,8 +312,10 @@ impl NewEvent {
             source: &self.source,
             attributes: &self.attributes,
         };
-        // Serializing plain strings, numbers and a BTreeMap cannot fail.
-        serde_json::to_string(&content).unwrap_or_default()
+        serde_json::to_string(&content).map_err(|source| CanonicalError {
+            event_id: self.event_id.clone(),
+            source,
+        })
     }
 
     /// Reads canonical content back.
@@ -429,10 +444,10 @@ pub(crate) mod tests {
     #[test]
     fn canonical_form_is_stable_and_round_trips() {
         let e = sample("e1");
-        let text = e.canonical(7);
+        let text = e.canonical(7).unwrap();
         assert!(text.contains(r#""attributes":{"a":"1","b":"2"}"#), "{text}");
         assert!(text.contains(r#""occur_time":"2023-11-14T22:13:20.123456Z""#));
-        assert_eq!(text, e.clone().canonical(7));
+        assert_eq!(text, e.clone().canonical(7).unwrap());
         let (seq, back) = NewEvent::from_canonical(&text).unwrap();
         assert_eq!(seq, 7);
         assert_eq!(back, e);

@@ -6,6 +6,7 @@ use crate::error::Error;
 use crate::store::entities::{event, notification};
 use crate::store::events::EventQuery;
 use chrono::{DateTime, Utc};
+use keyholder_kit::instant::from_stored;
 use keyholder_proto::audit::v1 as pb;
 use keyholder_rights::input;
 use prost_types::Timestamp;
@@ -17,8 +18,10 @@ pub(crate) fn ts(t: DateTime<Utc>) -> Timestamp {
     }
 }
 
-fn ts_micros(us: i64) -> Option<Timestamp> {
-    DateTime::from_timestamp_micros(us).map(ts)
+/// A stored instant as a proto timestamp; a corrupt row is an error, not
+/// a missing time.
+fn stored_ts(us: i64) -> Result<Timestamp, Error> {
+    Ok(ts(from_stored(us)?))
 }
 
 fn from_ts(t: &Timestamp) -> Option<DateTime<Utc>> {
@@ -197,7 +200,7 @@ pub(crate) fn recorded(m: event::Model) -> Result<pb::RecordedEvent, Error> {
         event: Some(event_to_proto(e)),
         sequence: m.sequence,
         hash: m.hash,
-        record_time: ts_micros(m.record_time),
+        record_time: Some(stored_ts(m.record_time_us)?),
     })
 }
 
@@ -217,13 +220,13 @@ pub(crate) fn login_entry(e: LoginEntry) -> pb::LoginHistoryEntry {
     }
 }
 
-pub(crate) fn notification_to_proto(n: notification::Model) -> pb::Notification {
+pub(crate) fn notification_to_proto(n: notification::Model) -> Result<pb::Notification, Error> {
     let state = match n.state.as_str() {
         "sent" => pb::NotificationState::Sent,
         "failed" => pb::NotificationState::Failed,
         _ => pb::NotificationState::Pending,
     };
-    pb::Notification {
+    Ok(pb::Notification {
         message_id: crate::domain::notify::message_id(&n.notification_id),
         notification_id: n.notification_id,
         event_id: n.event_id,
@@ -232,14 +235,14 @@ pub(crate) fn notification_to_proto(n: notification::Model) -> pb::Notification 
         state: state as i32,
         attempts: n.attempts,
         last_error: n.last_error,
-        send_time: n.send_time.and_then(ts_micros),
-        create_time: ts_micros(n.create_time),
+        send_time: n.send_time_us.map(stored_ts).transpose()?,
+        create_time: Some(stored_ts(n.create_time_us)?),
         next_attempt_time: if state == pb::NotificationState::Pending {
-            ts_micros(n.next_attempt_time)
+            Some(stored_ts(n.next_attempt_time_us)?)
         } else {
             None
         },
-    }
+    })
 }
 
 pub(crate) fn query_from(f: Option<pb::EventFilter>) -> Result<EventQuery, Error> {

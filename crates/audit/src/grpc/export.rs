@@ -7,6 +7,7 @@ use crate::error::Error;
 use crate::store::Store;
 use crate::store::entities::event;
 use crate::store::events::EventQuery;
+use keyholder_kit::instant::from_stored;
 use keyholder_proto::audit::v1::ExportEventsResponse;
 use tokio::sync::mpsc;
 use tonic::Status;
@@ -56,9 +57,7 @@ fn json_line(m: &event::Model) -> Result<Vec<u8>, Error> {
         .map_err(|e| Error::Internal(format!("stored event {} unreadable: {e}", m.event_id)))?;
     if let Some(obj) = value.as_object_mut() {
         obj.remove("v");
-        let record = chrono::DateTime::from_timestamp_micros(m.record_time)
-            .map(format_time)
-            .unwrap_or_default();
+        let record = format_time(from_stored(m.record_time_us)?);
         obj.insert("record_time".into(), record.into());
         obj.insert("prev_hash".into(), m.prev_hash.clone().into());
         obj.insert("hash".into(), m.hash.clone().into());
@@ -74,7 +73,8 @@ fn csv_record(m: &event::Model) -> Result<Vec<String>, Error> {
     let actor = e.actor.unwrap_or_default();
     let agent = e.agent.unwrap_or_default();
     let granted = e.granted_by.unwrap_or_default();
-    let attributes = serde_json::to_string(&e.attributes).unwrap_or_default();
+    let attributes = serde_json::to_string(&e.attributes)
+        .map_err(|err| Error::Internal(format!("cannot serialize attributes: {err}")))?;
     Ok(vec![
         m.sequence.to_string(),
         e.event_id,
@@ -98,9 +98,7 @@ fn csv_record(m: &event::Model) -> Result<Vec<String>, Error> {
         e.expire_time.map(format_time).unwrap_or_default(),
         e.source,
         attributes,
-        chrono::DateTime::from_timestamp_micros(m.record_time)
-            .map(format_time)
-            .unwrap_or_default(),
+        format_time(from_stored(m.record_time_us)?),
         m.hash.clone(),
     ])
 }

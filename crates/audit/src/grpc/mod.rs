@@ -35,7 +35,7 @@ pub struct AuditApi {
 /// The listing a login history token belongs to: tenant and every filter.
 fn login_scope(tenant: &str, q: &LoginQuery) -> Vec<u8> {
     let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
-        t.map(|t| t.timestamp_micros().to_string())
+        t.map(|t| keyholder_kit::instant::to_stored(t).to_string())
             .unwrap_or_default()
     };
     login_cursor::scope(&[
@@ -272,7 +272,7 @@ impl AuditService for AuditApi {
                 .into_iter()
                 .take(keep)
                 .map(convert::notification_to_proto)
-                .collect(),
+                .collect::<Result<_, _>>()?,
             next_page_token,
         }))
     }

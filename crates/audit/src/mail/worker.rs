@@ -18,6 +18,7 @@ use crate::error::Error;
 use crate::store::Store;
 use crate::store::entities::job;
 use crate::store::outbox::{Failure, NewNotification};
+use keyholder_kit::instant::to_stored;
 use std::sync::Arc;
 
 /// How long a claimed e-mail stays reserved for one worker without a
@@ -110,7 +111,7 @@ impl MailWorker {
                 Err((reason, kind)) => {
                     report.unresolved += 1;
                     let attempts = job.attempts + 1;
-                    let age = self.age(job.create_time);
+                    let age = self.age(job.create_time_us);
                     let failure = self.failure(kind, attempts, age, reason);
                     log_failure("job", &job.job_id, &job.tenant_id, age, &failure);
                     self.store.fail_job(&job.job_id, &failure).await?;
@@ -120,7 +121,7 @@ impl MailWorker {
         for n in self.store.due_notifications(BATCH).await? {
             if !self
                 .store
-                .claim(&n.notification_id, &self.owner, self.lease_until())
+                .claim(&n.notification_id, &self.owner, self.lease_until_us())
                 .await?
             {
                 continue;
@@ -147,7 +148,7 @@ impl MailWorker {
                 }
                 Err(e) => {
                     report.failed += 1;
-                    let age = self.age(n.create_time);
+                    let age = self.age(n.create_time_us);
                     let failure = self.failure(e.kind(), attempts, age, e.to_string());
                     log_failure(
                         "notification",
@@ -166,8 +167,8 @@ impl MailWorker {
     }
 
     /// End of a lease taken or renewed now (µs).
-    fn lease_until(&self) -> i64 {
-        (self.store.clock.now() + LEASE).timestamp_micros()
+    fn lease_until_us(&self) -> i64 {
+        to_stored(self.store.clock.now() + LEASE)
     }
 
     /// Sends `mail`, renewing the claim on `id` while the server talks.
@@ -186,7 +187,7 @@ impl MailWorker {
             tokio::select! {
                 sent = &mut send => return Some(sent),
                 _ = renew.tick() => {
-                    match self.store.renew_lease(id, &self.owner, self.lease_until()).await {
+                    match self.store.renew_lease(id, &self.owner, self.lease_until_us()).await {
                         Ok(true) => {}
                         Ok(false) => {
                             tracing::warn!(notification_id = %id, "claim lost while sending; another worker has the e-mail");
@@ -213,26 +214,22 @@ impl MailWorker {
             NextStep::RetryAfter(wait) => Failure {
                 attempts,
                 give_up: false,
-                next_attempt_time: (now + wait).timestamp_micros(),
+                next_attempt_time_us: to_stored(now + wait),
                 error,
             },
             NextStep::GiveUp => Failure {
                 attempts,
                 give_up: true,
-                next_attempt_time: now.timestamp_micros(),
+                next_attempt_time_us: to_stored(now),
                 error,
             },
         }
     }
 
-    /// How long ago a row created at `create_time` (µs) was queued.
-    fn age(&self, create_time: i64) -> chrono::Duration {
+    /// How long ago a row created at `create_time_us` was queued.
+    fn age(&self, create_time_us: i64) -> chrono::Duration {
         chrono::Duration::microseconds(
-            self.store
-                .clock
-                .now()
-                .timestamp_micros()
-                .saturating_sub(create_time),
+            to_stored(self.store.clock.now()).saturating_sub(create_time_us),
         )
     }
 

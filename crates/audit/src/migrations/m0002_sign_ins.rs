@@ -107,6 +107,9 @@ impl MigrationTrait for Migration {
         for sql in UP {
             db.execute_unprepared(sql).await?;
         }
+        // The back-fill goes through today's entities, whose instant
+        // columns carry m0003's names: give them those names first.
+        super::m0003_instants_named_in_microseconds::rename(db, true).await?;
         backfill(db).await
     }
 
@@ -119,6 +122,7 @@ impl MigrationTrait for Migration {
             .get_connection()
             .execute_unprepared("DROP INDEX audit_events_tenant_kind_session")
             .await?;
-        Ok(())
+        // Back to the names m0001 made, as its up found them.
+        super::m0003_instants_named_in_microseconds::rename(manager.get_connection(), false).await
     }
 }

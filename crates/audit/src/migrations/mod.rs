@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 
 mod m0001_initial;
 mod m0002_sign_ins;
+mod m0003_instants_named_in_microseconds;
 
 pub use m0002_sign_ins::backfill as backfill_login_history;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m0001_initial::Migration),
             Box::new(m0002_sign_ins::Migration),
+            Box::new(m0003_instants_named_in_microseconds::Migration),
         ]
     }
 

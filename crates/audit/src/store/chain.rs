@@ -20,7 +20,7 @@ impl From<event::Model> for ChainRow {
             tenant_id: m.tenant_id,
             event_id: m.event_id,
             kind: m.kind,
-            occur_time: m.occur_time,
+            occur_time_us: m.occur_time_us,
             agent_id: m.agent_id,
             session_id: m.session_id,
             grant_id: m.grant_id,
@@ -53,8 +53,8 @@ pub async fn reseal<C: ConnectionTrait>(
 }
 
 /// The columns verification reads, in [`row_ref`]'s order.
-const SCAN_SQL_PG: &str = "SELECT sequence, tenant_id, event_id, kind, occur_time, agent_id, session_id, grant_id, content, prev_hash, hash FROM audit_events WHERE tenant_id = $1 AND sequence > $2 AND sequence <= $3 ORDER BY sequence";
-const SCAN_SQL_SQLITE: &str = "SELECT sequence, tenant_id, event_id, kind, occur_time, agent_id, session_id, grant_id, content, prev_hash, hash FROM audit_events WHERE tenant_id = ?1 AND sequence > ?2 AND sequence <= ?3 ORDER BY sequence";
+const SCAN_SQL_PG: &str = "SELECT sequence, tenant_id, event_id, kind, occur_time_us, agent_id, session_id, grant_id, content, prev_hash, hash FROM audit_events WHERE tenant_id = $1 AND sequence > $2 AND sequence <= $3 ORDER BY sequence";
+const SCAN_SQL_SQLITE: &str = "SELECT sequence, tenant_id, event_id, kind, occur_time_us, agent_id, session_id, grant_id, content, prev_hash, hash FROM audit_events WHERE tenant_id = ?1 AND sequence > ?2 AND sequence <= ?3 ORDER BY sequence";
 
 /// Borrows one scanned row's columns from the driver's buffer.
 fn row_ref<R>(row: &R) -> Result<ChainRowRef<'_>, sqlx::Error>
@@ -69,7 +69,7 @@ where
         tenant_id: row.try_get(1)?,
         event_id: row.try_get(2)?,
         kind: row.try_get(3)?,
-        occur_time: row.try_get(4)?,
+        occur_time_us: row.try_get(4)?,
         agent_id: row.try_get(5)?,
         session_id: row.try_get(6)?,
         grant_id: row.try_get(7)?,
@@ -200,7 +200,7 @@ impl Store {
             hash: Set(hash.to_string()),
             key_id: Set(key_id.to_string()),
             signature: Set(signature.to_string()),
-            create_time: Set(self.now_micros()),
+            create_time_us: Set(self.now_us()),
         })
         .on_conflict_do_nothing_on([checkpoint::Column::TenantId, checkpoint::Column::Sequence])
         .exec_without_returning(&self.db)
@@ -211,7 +211,7 @@ impl Store {
     /// Every signing key.
     pub async fn signing_keys(&self) -> Result<Vec<signing_key::Model>, Error> {
         Ok(signing_key::Entity::find()
-            .order_by_asc(signing_key::Column::CreateTime)
+            .order_by_asc(signing_key::Column::CreateTimeUs)
             .all(&self.db)
             .await?)
     }
@@ -227,7 +227,7 @@ impl Store {
             key_id: Set(key_id.to_string()),
             private_key: Set(private_key.to_string()),
             public_key: Set(public_key.to_string()),
-            create_time: Set(self.now_micros()),
+            create_time_us: Set(self.now_us()),
         })
         .exec_without_returning(&self.db)
         .await?;

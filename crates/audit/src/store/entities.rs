@@ -18,9 +18,9 @@ pub mod event {
         /// Kind name.
         pub kind: String,
         /// When it happened (µs).
-        pub occur_time: i64,
+        pub occur_time_us: i64,
         /// When stored (µs).
-        pub record_time: i64,
+        pub record_time_us: i64,
         /// Agent id or empty.
         pub agent_id: String,
         /// Session id or empty.
@@ -88,7 +88,7 @@ pub mod checkpoint {
         /// Base64 Ed25519 signature.
         pub signature: String,
         /// When made (µs).
-        pub create_time: i64,
+        pub create_time_us: i64,
     }
 
     /// No relations.
@@ -114,7 +114,7 @@ pub mod signing_key {
         /// Base64 raw public key.
         pub public_key: String,
         /// When made (µs).
-        pub create_time: i64,
+        pub create_time_us: i64,
     }
 
     /// No relations.
@@ -146,11 +146,11 @@ pub mod job {
         /// Attempts to resolve.
         pub attempts: i32,
         /// Next attempt (µs).
-        pub next_attempt_time: i64,
+        pub next_attempt_time_us: i64,
         /// Last error.
         pub last_error: String,
         /// When made (µs).
-        pub create_time: i64,
+        pub create_time_us: i64,
     }
 
     /// No relations.
@@ -192,15 +192,15 @@ pub mod notification {
         /// Last error.
         pub last_error: String,
         /// Next attempt (µs).
-        pub next_attempt_time: i64,
+        pub next_attempt_time_us: i64,
         /// Claimed by a worker until (µs); 0 when free.
-        pub lease_until: i64,
+        pub lease_until_us: i64,
         /// Which worker claimed it.
         pub lease_owner: String,
         /// When made (µs).
-        pub create_time: i64,
+        pub create_time_us: i64,
         /// When the server accepted it (µs).
-        pub send_time: Option<i64>,
+        pub send_time_us: Option<i64>,
     }
 
     /// No relations.
@@ -227,7 +227,7 @@ pub mod sign_in {
         /// That event's place in the chain (orders entries of equal time).
         pub sequence: i64,
         /// When (µs).
-        pub sign_in_time: i64,
+        pub sign_in_time_us: i64,
         /// 1 for a sign-in, 0 for a refused attempt.
         pub succeeded: i32,
         /// Session; empty for a refused attempt.
@@ -247,7 +247,7 @@ pub mod sign_in {
         /// The refusal, for refused attempts.
         pub refusal: String,
         /// When the session ended (µs), once it has.
-        pub sign_out_time: Option<i64>,
+        pub sign_out_time_us: Option<i64>,
         /// Why it ended.
         pub end_reason: String,
     }

@@ -12,6 +12,7 @@ use crate::domain::notify::{Audience, audiences};
 use crate::domain::templates::Rendered;
 use crate::error::Error;
 use chrono::{DateTime, Utc};
+use keyholder_kit::instant::to_stored;
 use keyholder_kit::paging::Page;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -110,10 +111,10 @@ impl EventQuery {
             c = c.add(event::Column::GrantId.eq(self.grant_id.as_str()));
         }
         if let Some(t) = self.start {
-            c = c.add(event::Column::OccurTime.gte(t.timestamp_micros()));
+            c = c.add(event::Column::OccurTimeUs.gte(to_stored(t)));
         }
         if let Some(t) = self.end {
-            c = c.add(event::Column::OccurTime.lt(t.timestamp_micros()));
+            c = c.add(event::Column::OccurTimeUs.lt(to_stored(t)));
         }
         c
     }
@@ -136,9 +137,9 @@ fn invitation_rows(
         audience: Set(Audience::Invitee.as_str().to_string()),
         state: Set("done".into()),
         attempts: Set(0),
-        next_attempt_time: Set(now),
+        next_attempt_time_us: Set(now),
         last_error: Set(String::new()),
-        create_time: Set(now),
+        create_time_us: Set(now),
     };
     let mail = notification::ActiveModel {
         notification_id: Set(uuid::Uuid::new_v4().to_string()),
@@ -152,11 +153,11 @@ fn invitation_rows(
         state: Set("pending".into()),
         attempts: Set(0),
         last_error: Set(String::new()),
-        next_attempt_time: Set(now),
-        lease_until: Set(0),
+        next_attempt_time_us: Set(now),
+        lease_until_us: Set(0),
         lease_owner: Set(String::new()),
-        create_time: Set(now),
-        send_time: Set(None),
+        create_time_us: Set(now),
+        send_time_us: Set(None),
     };
     (job, mail)
 }
@@ -229,7 +230,7 @@ impl Store {
             .into_iter()
             .collect();
 
-        let now = self.now_micros();
+        let now = self.now_us();
         let mut seen = HashSet::new();
         let mut fates = Vec::with_capacity(events.len());
         let (mut seq, mut prev) = (h.sequence, h.hash.clone());
@@ -251,15 +252,15 @@ impl Store {
             if matches!(e.kind, Kind::SignIn | Kind::SignInRefused | Kind::SignOut) {
                 logins.push((seq, e));
             }
-            let content = e.canonical(seq);
+            let content = e.canonical(seq)?;
             let hash = link_hash(&prev, &content);
             rows.push(event::ActiveModel {
                 event_id: Set(e.event_id.clone()),
                 tenant_id: Set(tenant.to_string()),
                 sequence: Set(seq),
                 kind: Set(e.kind.as_str().to_string()),
-                occur_time: Set(e.occur_time.timestamp_micros()),
-                record_time: Set(now),
+                occur_time_us: Set(to_stored(e.occur_time)),
+                record_time_us: Set(now),
                 agent_id: Set(e.agent_id().to_string()),
                 session_id: Set(e.session_id.clone()),
                 grant_id: Set(e.grant_id.clone()),
@@ -275,9 +276,9 @@ impl Store {
                     audience: Set(audience.as_str().to_string()),
                     state: Set("pending".into()),
                     attempts: Set(0),
-                    next_attempt_time: Set(now),
+                    next_attempt_time_us: Set(now),
                     last_error: Set(String::new()),
-                    create_time: Set(now),
+                    create_time_us: Set(now),
                 });
             }
             if let (Kind::IntegratorInvited, Some(token)) = (e.kind, invitation_token) {
@@ -386,7 +387,7 @@ impl Store {
     ) -> Result<Vec<event::Model>, Error> {
         Ok(event::Entity::find()
             .filter(query.condition(tenant_id))
-            .order_by_desc(event::Column::OccurTime)
+            .order_by_desc(event::Column::OccurTimeUs)
             .order_by_desc(event::Column::Sequence)
             .offset(page.offset)
             .limit(page.limit + 1)

@@ -28,8 +28,8 @@ impl Store {
         &self.db
     }
 
-    pub(crate) fn now_micros(&self) -> i64 {
-        self.clock.now().timestamp_micros()
+    pub(crate) fn now_us(&self) -> i64 {
+        keyholder_kit::instant::to_stored(self.clock.now())
     }
 }
 

@@ -37,7 +37,7 @@ pub struct Failure {
     /// Give up.
     pub give_up: bool,
     /// When to try again (µs), if not giving up.
-    pub next_attempt_time: i64,
+    pub next_attempt_time_us: i64,
     /// What went wrong.
     pub error: String,
 }
@@ -47,8 +47,8 @@ impl Store {
     pub async fn due_jobs(&self, limit: u64) -> Result<Vec<job::Model>, Error> {
         Ok(job::Entity::find()
             .filter(job::Column::State.eq("pending"))
-            .filter(job::Column::NextAttemptTime.lte(self.now_micros()))
-            .order_by_asc(job::Column::CreateTime)
+            .filter(job::Column::NextAttemptTimeUs.lte(self.now_us()))
+            .order_by_asc(job::Column::CreateTimeUs)
             .limit(limit)
             .all(&self.db)
             .await?)
@@ -61,7 +61,7 @@ impl Store {
         job: &job::Model,
         mails: Vec<NewNotification>,
     ) -> Result<(), Error> {
-        let now = self.now_micros();
+        let now = self.now_us();
         let txn = self.db.begin().await?;
         for m in mails {
             notification::Entity::insert(notification::ActiveModel {
@@ -76,11 +76,11 @@ impl Store {
                 state: Set("pending".into()),
                 attempts: Set(0),
                 last_error: Set(String::new()),
-                next_attempt_time: Set(now),
-                lease_until: Set(0),
+                next_attempt_time_us: Set(now),
+                lease_until_us: Set(0),
                 lease_owner: Set(String::new()),
-                create_time: Set(now),
-                send_time: Set(None),
+                create_time_us: Set(now),
+                send_time_us: Set(None),
             })
             .on_conflict_do_nothing_on([
                 notification::Column::JobId,
@@ -107,8 +107,8 @@ impl Store {
                 Expr::value(if f.give_up { "failed" } else { "pending" }),
             )
             .col_expr(
-                job::Column::NextAttemptTime,
-                Expr::value(f.next_attempt_time),
+                job::Column::NextAttemptTimeUs,
+                Expr::value(f.next_attempt_time_us),
             )
             .col_expr(job::Column::LastError, Expr::value(f.error.clone()))
             .filter(job::Column::JobId.eq(job_id))
@@ -119,27 +119,30 @@ impl Store {
 
     /// E-mails due now and not claimed by a live worker.
     pub async fn due_notifications(&self, limit: u64) -> Result<Vec<notification::Model>, Error> {
-        let now = self.now_micros();
+        let now = self.now_us();
         Ok(notification::Entity::find()
             .filter(notification::Column::State.eq("pending"))
-            .filter(notification::Column::NextAttemptTime.lte(now))
-            .filter(notification::Column::LeaseUntil.lt(now))
-            .order_by_asc(notification::Column::CreateTime)
+            .filter(notification::Column::NextAttemptTimeUs.lte(now))
+            .filter(notification::Column::LeaseUntilUs.lt(now))
+            .order_by_asc(notification::Column::CreateTimeUs)
             .limit(limit)
             .all(&self.db)
             .await?)
     }
 
-    /// Claims an e-mail for `owner` until `lease_until`; false when another
+    /// Claims an e-mail for `owner` until `lease_until_us`; false when another
     /// worker got it first.
-    pub async fn claim(&self, id: &str, owner: &str, lease_until: i64) -> Result<bool, Error> {
-        let now = self.now_micros();
+    pub async fn claim(&self, id: &str, owner: &str, lease_until_us: i64) -> Result<bool, Error> {
+        let now = self.now_us();
         let r = notification::Entity::update_many()
-            .col_expr(notification::Column::LeaseUntil, Expr::value(lease_until))
+            .col_expr(
+                notification::Column::LeaseUntilUs,
+                Expr::value(lease_until_us),
+            )
             .col_expr(notification::Column::LeaseOwner, Expr::value(owner))
             .filter(notification::Column::NotificationId.eq(id))
             .filter(notification::Column::State.eq("pending"))
-            .filter(notification::Column::LeaseUntil.lt(now))
+            .filter(notification::Column::LeaseUntilUs.lt(now))
             .exec(&self.db)
             .await?;
         Ok(r.rows_affected == 1)
@@ -151,10 +154,13 @@ impl Store {
         &self,
         id: &str,
         owner: &str,
-        lease_until: i64,
+        lease_until_us: i64,
     ) -> Result<bool, Error> {
         let r = notification::Entity::update_many()
-            .col_expr(notification::Column::LeaseUntil, Expr::value(lease_until))
+            .col_expr(
+                notification::Column::LeaseUntilUs,
+                Expr::value(lease_until_us),
+            )
             .filter(notification::Column::NotificationId.eq(id))
             .filter(notification::Column::State.eq("pending"))
             .filter(notification::Column::LeaseOwner.eq(owner))
@@ -167,10 +173,10 @@ impl Store {
     /// only for an owner whose previous holder is known dead. Returns how many.
     pub async fn release_claims(&self, owner: &str) -> Result<u64, Error> {
         let r = notification::Entity::update_many()
-            .col_expr(notification::Column::LeaseUntil, Expr::value(0_i64))
+            .col_expr(notification::Column::LeaseUntilUs, Expr::value(0_i64))
             .filter(notification::Column::State.eq("pending"))
             .filter(notification::Column::LeaseOwner.eq(owner))
-            .filter(notification::Column::LeaseUntil.gt(0_i64))
+            .filter(notification::Column::LeaseUntilUs.gt(0_i64))
             .exec(&self.db)
             .await?;
         Ok(r.rows_affected)
@@ -178,12 +184,12 @@ impl Store {
 
     /// Marks an e-mail accepted by the server.
     pub async fn mark_sent(&self, id: &str, owner: &str, attempts: i32) -> Result<(), Error> {
-        let now = self.now_micros();
+        let now = self.now_us();
         notification::Entity::update_many()
             .col_expr(notification::Column::State, Expr::value("sent"))
             .col_expr(notification::Column::Attempts, Expr::value(attempts))
-            .col_expr(notification::Column::SendTime, Expr::value(Some(now)))
-            .col_expr(notification::Column::LeaseUntil, Expr::value(0_i64))
+            .col_expr(notification::Column::SendTimeUs, Expr::value(Some(now)))
+            .col_expr(notification::Column::LeaseUntilUs, Expr::value(0_i64))
             .col_expr(notification::Column::LastError, Expr::value(""))
             .filter(notification::Column::NotificationId.eq(id))
             .filter(notification::Column::LeaseOwner.eq(owner))
@@ -219,10 +225,10 @@ impl Store {
             )
             .col_expr(notification::Column::Attempts, Expr::value(f.attempts))
             .col_expr(
-                notification::Column::NextAttemptTime,
-                Expr::value(f.next_attempt_time),
+                notification::Column::NextAttemptTimeUs,
+                Expr::value(f.next_attempt_time_us),
             )
-            .col_expr(notification::Column::LeaseUntil, Expr::value(0_i64))
+            .col_expr(notification::Column::LeaseUntilUs, Expr::value(0_i64))
             .col_expr(
                 notification::Column::LastError,
                 Expr::value(f.error.clone()),
@@ -242,7 +248,7 @@ impl Store {
     ) -> Result<Vec<notification::Model>, Error> {
         Ok(notification::Entity::find()
             .filter(notification::Column::TenantId.eq(tenant_id))
-            .order_by_desc(notification::Column::CreateTime)
+            .order_by_desc(notification::Column::CreateTimeUs)
             .order_by_asc(notification::Column::NotificationId)
             .offset(page.offset)
             .limit(page.limit + 1)

@@ -9,6 +9,7 @@ use crate::domain::history::{LoginEntry, Projection, project};
 use crate::domain::login_cursor::Cursor;
 use crate::error::Error;
 use chrono::{DateTime, Utc};
+use keyholder_kit::instant::{from_stored, to_stored};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
@@ -32,11 +33,14 @@ pub struct LoginQuery {
     pub end: Option<DateTime<Utc>>,
 }
 
-fn actor_json(a: &Option<Actor>) -> String {
-    // An Actor is four strings: serialising cannot fail.
-    a.as_ref()
-        .and_then(|a| serde_json::to_string(a).ok())
-        .unwrap_or_default()
+/// An actor as the row stores it; empty when there is none. A failure is an
+/// error: an empty string would read back as "unknown person".
+fn actor_json(a: &Option<Actor>) -> Result<String, Error> {
+    match a {
+        None => Ok(String::new()),
+        Some(a) => serde_json::to_string(a)
+            .map_err(|e| Error::Internal(format!("cannot store a login actor: {e}"))),
+    }
 }
 
 fn actor_from(json: &str) -> Result<Option<Actor>, Error> {
@@ -55,29 +59,24 @@ fn to_model(
     sequence: i64,
     source: &NewEvent,
     e: &LoginEntry,
-) -> sign_in::ActiveModel {
-    sign_in::ActiveModel {
+) -> Result<sign_in::ActiveModel, Error> {
+    Ok(sign_in::ActiveModel {
         event_id: Set(source.event_id.clone()),
         tenant_id: Set(tenant.to_string()),
         sequence: Set(sequence),
-        sign_in_time: Set(e.sign_in_time.timestamp_micros()),
+        sign_in_time_us: Set(to_stored(e.sign_in_time)),
         succeeded: Set(i32::from(e.succeeded)),
         session_id: Set(e.session_id.clone()),
         agent_id: Set(source.agent_id().to_string()),
-        accessed_by: Set(actor_json(&e.accessed_by)),
-        granted_by: Set(actor_json(&e.granted_by)),
+        accessed_by: Set(actor_json(&e.accessed_by)?),
+        granted_by: Set(actor_json(&e.granted_by)?),
         reason: Set(e.reason.clone()),
         ticket_ref: Set(e.ticket_ref.clone()),
         grant_id: Set(e.grant_id.clone()),
         refusal: Set(e.refusal.clone()),
-        sign_out_time: Set(e.sign_out_time.map(|t| t.timestamp_micros())),
+        sign_out_time_us: Set(e.sign_out_time.map(to_stored)),
         end_reason: Set(e.end_reason.clone()),
-    }
-}
-
-fn micros(t: i64) -> Result<DateTime<Utc>, Error> {
-    DateTime::from_timestamp_micros(t)
-        .ok_or_else(|| Error::Internal(format!("stored time {t} is out of range")))
+    })
 }
 
 /// A row as the domain's entry.
@@ -85,8 +84,8 @@ fn to_domain(m: &sign_in::Model) -> Result<LoginEntry, Error> {
     Ok(LoginEntry {
         session_id: m.session_id.clone(),
         accessed_by: actor_from(&m.accessed_by)?,
-        sign_in_time: micros(m.sign_in_time)?,
-        sign_out_time: m.sign_out_time.map(micros).transpose()?,
+        sign_in_time: from_stored(m.sign_in_time_us)?,
+        sign_out_time: m.sign_out_time_us.map(from_stored).transpose()?,
         reason: m.reason.clone(),
         granted_by: actor_from(&m.granted_by)?,
         ticket_ref: m.ticket_ref.clone(),
@@ -160,10 +159,10 @@ pub(crate) async fn project_events<C: ConnectionTrait>(
             }
         }
     }
-    let rows: Vec<sign_in::ActiveModel> = opens
+    let rows = opens
         .iter()
         .map(|(seq, e, entry)| to_model(tenant, *seq, e, entry))
-        .collect();
+        .collect::<Result<Vec<_>, _>>()?;
     for chunk in rows.chunks(INSERT_CHUNK) {
         sign_in::Entity::insert_many(chunk.to_vec())
             .on_conflict_do_nothing_on([sign_in::Column::EventId])
@@ -183,14 +182,14 @@ pub(crate) async fn project_events<C: ConnectionTrait>(
         };
         sign_in::Entity::update_many()
             .col_expr(
-                sign_in::Column::SignOutTime,
-                Expr::value(Some(sign_out_time.timestamp_micros())),
+                sign_in::Column::SignOutTimeUs,
+                Expr::value(Some(to_stored(sign_out_time))),
             )
             .col_expr(sign_in::Column::EndReason, Expr::value(end_reason))
             .filter(sign_in::Column::TenantId.eq(tenant))
             .filter(sign_in::Column::SessionId.eq(session_id))
             .filter(sign_in::Column::Succeeded.eq(1))
-            .filter(sign_in::Column::SignOutTime.is_null())
+            .filter(sign_in::Column::SignOutTimeUs.is_null())
             .exec(conn)
             .await?;
     }
@@ -216,17 +215,17 @@ impl Store {
             c = c.add(sign_in::Column::Succeeded.eq(1));
         }
         if let Some(t) = query.start {
-            c = c.add(sign_in::Column::SignInTime.gte(t.timestamp_micros()));
+            c = c.add(sign_in::Column::SignInTimeUs.gte(to_stored(t)));
         }
         if let Some(t) = query.end {
-            c = c.add(sign_in::Column::SignInTime.lt(t.timestamp_micros()));
+            c = c.add(sign_in::Column::SignInTimeUs.lt(to_stored(t)));
         }
         if let Some(at) = after {
             // A row comparison: both databases walk the index backwards from
             // this point instead of skipping rows.
             c = c.add(ExprTrait::lt(
                 Expr::tuple([
-                    Expr::col(sign_in::Column::SignInTime),
+                    Expr::col(sign_in::Column::SignInTimeUs),
                     Expr::col(sign_in::Column::Sequence),
                 ]),
                 Expr::tuple([Expr::value(at.sign_in_time), Expr::value(at.sequence)]),
@@ -234,7 +233,7 @@ impl Store {
         }
         let rows = sign_in::Entity::find()
             .filter(c)
-            .order_by_desc(sign_in::Column::SignInTime)
+            .order_by_desc(sign_in::Column::SignInTimeUs)
             .order_by_desc(sign_in::Column::Sequence)
             .limit(limit + 1)
             .all(&self.db)
@@ -243,7 +242,7 @@ impl Store {
             .map(|m| {
                 Ok((
                     Cursor {
-                        sign_in_time: m.sign_in_time,
+                        sign_in_time: m.sign_in_time_us,
                         sequence: m.sequence,
                     },
                     to_domain(m)?,

@@ -70,13 +70,13 @@ async fn crash_mid_send_and_restart(
     assert_eq!(row.state, "pending");
     assert_eq!(row.lease_owner, owner);
     assert_eq!(
-        row.lease_until,
+        row.lease_until_us,
         (w.suite.clock.now() + LEASE).timestamp_micros()
     );
 
     crash.crash().await;
     smtp.release();
-    assert_eq!(the_only_row(&w).await.lease_until, row.lease_until);
+    assert_eq!(the_only_row(&w).await.lease_until_us, row.lease_until_us);
 
     let restarted = Instant::now();
     w.audit = w.suite.start_audit().await;
@@ -165,7 +165,7 @@ async fn a_peer_takes_a_dead_senders_mail_only_once_its_renewed_lease_ran_out() 
         let renewed = (w.suite.clock.now() + LEASE).timestamp_micros();
         let deadline = Instant::now() + Duration::from_secs(5);
         // Waits for the next renewal (every 20 ms), bounded.
-        while the_only_row(&w).await.lease_until != renewed {
+        while the_only_row(&w).await.lease_until_us != renewed {
             assert!(Instant::now() < deadline, "lease not renewed");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }

@@ -16,4 +16,5 @@ mod queries;
 mod receipts;
 mod retries;
 mod tamper;
+mod upgrade;
 mod witness;

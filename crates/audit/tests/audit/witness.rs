@@ -71,7 +71,7 @@ pub async fn rewrite_and_rehash(w: &World, tenant: &str, edit: impl FnOnce(&mut 
     let mut prev = GENESIS.to_string();
     for (i, e) in events.iter().enumerate() {
         let seq = i as i64 + 1;
-        let content = e.canonical(seq);
+        let content = e.canonical(seq).unwrap();
         let hash = link_hash(&prev, &content);
         statements.push(format!(
             "UPDATE audit_events SET sequence = {seq}, content = {}, prev_hash = '{prev}', hash = '{hash}' WHERE event_id = {}",
