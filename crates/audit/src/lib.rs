@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod config;
 pub mod contacts;
 pub mod domain;
 pub mod error;
@@ -86,6 +87,7 @@ impl Audit {
         clock: SharedClock,
         options: AuditOptions,
     ) -> Result<Self, StartError> {
+        let settings = config::Settings::of(config);
         let db = keyholder_kit::db::open::<migrations::Migrator>(
             &config.database_url(ServiceName::Audit),
             config.migrate_on_start,
@@ -96,9 +98,7 @@ impl Audit {
         let witness: Option<Arc<dyn witness::Witness>> = if options.witness_off {
             None
         } else {
-            Some(Arc::new(witness::FileWitness::open(
-                &config.audit_witness_dir(),
-            )?))
+            Some(Arc::new(witness::FileWitness::open(&settings.witness_dir)?))
         };
         let ledger = Ledger::load(
             store.clone(),
@@ -115,9 +115,7 @@ impl Audit {
             // The injected clock: the one identity issues tokens by.
             clock.clone(),
         );
-        let standing = Arc::new(StandingTable::new(
-            config.standing_max_staleness(ServiceName::Audit),
-        ));
+        let standing = Arc::new(StandingTable::new(settings.standing_max_staleness));
         let gate = Gate::new(auth, standing.clone(), &[]);
         let standing_token = Arc::new(CredentialsFileToken::new(
             identity_channel.clone(),
@@ -130,7 +128,7 @@ impl Audit {
                 identity_url,
                 &config.tls,
                 config.credentials_file(ServiceName::Audit),
-                Duration::from_secs(config.audit.contacts_cache_secs),
+                settings.contacts_cache,
                 clock.clone(),
             )?),
         };
@@ -168,10 +166,10 @@ impl Audit {
             worker,
             mail_owner,
             options,
-            grace: config.shutdown_grace(),
-            mail_poll: keyholder_kit::config::millis(config.audit.mail_poll_ms),
+            grace: settings.grace,
+            mail_poll: settings.mail_poll,
             metrics: keyholder_kit::metrics::Metrics::new("audit"),
-            metrics_listen: config.audit.metrics_listen,
+            metrics_listen: settings.metrics_listen,
             tls: config.tls.clone(),
         })
     }

@@ -94,7 +94,7 @@ pub struct AccessCache {
 
 impl Default for AccessCache {
     fn default() -> Self {
-        Self::new(Self::MAX_AGE)
+        Self::new(Self::MAX_AGE, Self::CAPACITY)
     }
 }
 
@@ -104,11 +104,12 @@ impl AccessCache {
     /// Entries kept at most (beyond this the least used go first).
     pub const CAPACITY: u64 = 200_000;
 
-    /// An empty cache with entries re-read after `max_age`.
-    pub fn new(max_age: Duration) -> Self {
+    /// An empty cache of at most `capacity` entries, each re-read after
+    /// `max_age` (`broker.session_cache_ms`, `broker.session_cache_capacity`).
+    pub fn new(max_age: Duration, capacity: u64) -> Self {
         Self {
             entries: Cache::builder()
-                .max_capacity(Self::CAPACITY)
+                .max_capacity(capacity)
                 .time_to_live(max_age)
                 .support_invalidation_closures()
                 .build(),
@@ -305,7 +306,7 @@ mod tests {
 
     #[tokio::test]
     async fn old_entries_are_not_served() {
-        let c = AccessCache::new(Duration::ZERO);
+        let c = AccessCache::new(Duration::ZERO, AccessCache::CAPACITY);
         c.put(st("s1", "g1"), c.generation()).await;
         assert!(c.get("s1").await.is_none());
     }

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cache;
+pub mod config;
 pub mod domain;
 pub mod error;
 pub mod events;
@@ -68,6 +69,7 @@ impl Core {
 pub struct Broker {
     core: Arc<Core>,
     config: Config,
+    settings: config::Settings,
     gate: Gate,
     identity_channel: keyholder_kit::client::Channel,
     metrics: Arc<keyholder_kit::metrics::Metrics>,
@@ -125,41 +127,19 @@ impl BrokerHandle {
     }
 }
 
-/// Knobs beyond the suite configuration, for tests.
-#[derive(Debug, Clone)]
-pub struct BrokerOptions {
-    /// How long CheckAccess trusts a cached session state before re-reading
-    /// it ([`AccessCache::MAX_AGE`] by default). Tests set it very large to
-    /// prove that invalidation alone (NOTIFY, the revocation poll) ends access.
-    pub cache_max_age: std::time::Duration,
-}
-
-impl Default for BrokerOptions {
-    fn default() -> Self {
-        Self {
-            cache_max_age: AccessCache::MAX_AGE,
-        }
-    }
-}
-
 impl Broker {
     /// Connects, migrates and loads (or makes) the session signing key.
     pub async fn prepare(config: &Config, clock: SharedClock) -> Result<Self, StartError> {
-        Self::prepare_with(config, clock, BrokerOptions::default()).await
-    }
-
-    /// [`Broker::prepare`] with non-default options.
-    pub async fn prepare_with(
-        config: &Config,
-        clock: SharedClock,
-        options: BrokerOptions,
-    ) -> Result<Self, StartError> {
+        let settings = config::Settings::of(config);
         let db = keyholder_kit::db::open::<migrations::Migrator>(
             &config.database_url(ServiceName::Broker),
             config.migrate_on_start,
         )
         .await?;
-        let cache = Arc::new(AccessCache::new(options.cache_max_age));
+        let cache = Arc::new(AccessCache::new(
+            settings.session_cache,
+            settings.session_cache_capacity,
+        ));
         let store = Store::new(db.clone(), cache, Arc::new(Notify::new()));
         let kek = keyholder_kit::kek::KekRing::from_config(config)?;
         let keys = SessionKeys::load_or_create(&db, &kek, clock.now()).await?;
@@ -175,9 +155,7 @@ impl Broker {
             config.credentials_file(ServiceName::Broker),
             clock.clone(),
         ));
-        let standing = Arc::new(StandingTable::new(
-            config.standing_max_staleness(ServiceName::Broker),
-        ));
+        let standing = Arc::new(StandingTable::new(settings.standing_max_staleness));
         let gate = Gate::new(auth, standing.clone(), PUBLIC_METHODS);
         let core = Core {
             store,
@@ -191,6 +169,7 @@ impl Broker {
         Ok(Self {
             core: Arc::new(core),
             config: config.clone(),
+            settings,
             gate,
             identity_channel,
             metrics: keyholder_kit::metrics::Metrics::new("broker"),
@@ -202,7 +181,7 @@ impl Broker {
         BrokerHandle {
             store: self.core.store.clone(),
             clock: self.core.clock.clone(),
-            ending_notice: self.config.grant_ending_notice(),
+            ending_notice: self.settings.grant_ending_notice,
             identity: self.core.identity.clone(),
             config: self.config.clone(),
         }
@@ -216,7 +195,7 @@ impl Broker {
         listener: TcpListener,
         shutdown: CancellationToken,
     ) -> Result<(), StartError> {
-        let webhooks = match self.config.broker.webhook_listen {
+        let webhooks = match self.settings.webhook_listen {
             Some(addr) => Some(
                 TcpListener::bind(addr)
                     .await
@@ -269,12 +248,12 @@ impl Broker {
         )));
         tasks.push(tokio::spawn(
             core.store.request_ledger(core.clock.clone()).prune_until(
-                keyholder_kit::config::hours(self.config.broker.request_id_retention_hours),
+                self.settings.request_id_retention,
                 keyholder_kit::idempotency::PRUNE_EVERY,
                 shutdown.clone(),
             ),
         ));
-        if self.config.broker.metrics_listen.is_some() {
+        if self.settings.metrics_listen.is_some() {
             tokio::spawn(keyholder_kit::metrics::follow_standing_age(
                 self.metrics.clone(),
                 core.standing.clone(),
@@ -295,14 +274,14 @@ impl Broker {
             routes,
             keyholder_kit::serve::ServeOptions {
                 health_names: vec!["keyholder.broker.v1.BrokerService"],
-                grace: self.config.shutdown_grace(),
+                grace: self.settings.grace,
                 gate: self.gate,
                 readiness: vec![
                     Arc::new(keyholder_kit::serve::DatabaseReady(core.store.db().clone())),
                     core.standing.clone(),
                 ],
                 metrics: self.metrics.clone(),
-                metrics_listen: self.config.broker.metrics_listen,
+                metrics_listen: self.settings.metrics_listen,
                 tls: self.config.tls.clone(),
             },
             shutdown.clone(),
@@ -322,24 +301,25 @@ fn tokio_util_tasks(
     shutdown: &CancellationToken,
 ) -> Result<Vec<tokio::task::JoinHandle<()>>, StartError> {
     let audit = channel(&config.audit.url, &config.tls)?;
+    let settings = config::Settings::of(config);
     Ok(vec![
         tokio::spawn(tasks::sweeper::run(
             core.store.clone(),
             core.clock.clone(),
-            config.grant_ending_notice(),
-            keyholder_kit::config::millis(config.broker.sweep_interval_ms),
+            settings.grant_ending_notice,
+            settings.sweep_every,
             shutdown.clone(),
         )),
         tokio::spawn(tasks::deliverer::run(
             core.store.clone(),
             core.identity.clone(),
             audit,
-            config.broker.outbox.relay_options(),
+            settings.outbox.clone(),
             shutdown.clone(),
         )),
         tokio::spawn(tasks::invalidation::run(
             core.store.clone(),
-            keyholder_kit::config::millis(config.broker.revocation_poll_ms),
+            settings.revocation_poll,
             shutdown.clone(),
         )),
     ])

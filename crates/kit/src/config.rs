@@ -140,6 +140,12 @@ service_section! {
         sweep_interval_ms: u64 = 1000,
         /// How often revocations written by other replicas are read (ms).
         revocation_poll_ms: u64 = 500,
+        /// How long CheckAccess trusts a cached session state before
+        /// re-reading it (ms): the bound on staleness should every
+        /// invalidation be missed.
+        session_cache_ms: u64 = 1000,
+        /// Session states kept in that cache at most.
+        session_cache_capacity: u64 = 200_000,
         /// Hours a retry-safe call's answer is kept for its retries.
         request_id_retention_hours: u64 = 24,
         /// The relay of broker's events to audit (`[broker.outbox]`).

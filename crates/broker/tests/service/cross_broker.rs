@@ -5,7 +5,7 @@
 
 use crate::common::*;
 use chrono::Duration;
-use keyholder_broker::{Broker, BrokerOptions};
+use keyholder_broker::Broker;
 use keyholder_proto::audit::v1::EventKind;
 use keyholder_proto::broker::v1 as pb;
 use keyholder_proto::broker::v1::broker_service_client::BrokerServiceClient;
@@ -16,15 +16,11 @@ use tonic::transport::Channel;
 /// an invalidation (NOTIFY, or the revocation-log poll) can make it re-read a
 /// session.
 async fn broker_with_a_cache_that_never_expires(ctx: &Ctx) -> BrokerServiceClient<Channel> {
-    let svc = Broker::prepare_with(
-        &ctx.suite.config,
-        ctx.suite.clock.clone(),
-        BrokerOptions {
-            cache_max_age: std::time::Duration::from_secs(24 * 3600),
-        },
-    )
-    .await
-    .unwrap();
+    let mut config = ctx.suite.config.clone();
+    config.broker.session_cache_ms = 24 * 3600 * 1000;
+    let svc = Broker::prepare(&config, ctx.suite.clock.clone())
+        .await
+        .unwrap();
     let (listener, addr) = ephemeral_listener().await;
     let stop = ctx.suite.shutdown.clone();
     tokio::spawn(async move { svc.serve(listener, stop).await });
