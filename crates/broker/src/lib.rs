@@ -314,7 +314,7 @@ fn tokio_util_tasks(
             core.store.clone(),
             core.identity.clone(),
             audit,
-            settings.outbox.clone(),
+            settings.outbox,
             shutdown.clone(),
         )),
         tokio::spawn(tasks::invalidation::run(

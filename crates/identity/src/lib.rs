@@ -117,7 +117,7 @@ impl Identity {
             keys.clone(),
             clock.clone(),
             audit,
-            settings.outbox.clone(),
+            settings.outbox,
         );
         Ok(Self {
             feed: grpc::standing::StandingFeed::new(store.clone()).polling_every(

@@ -69,3 +69,16 @@ pub async fn fresh_postgres_database() -> Secret {
     let prefix = base.rsplit_once('/').map(|(p, _)| p).unwrap_or(base);
     Secret::new(format!("{prefix}/{name}{query}"))
 }
+
+/// One empty database for a migration test: a fresh PostgreSQL database
+/// when the suite runs on PostgreSQL, else the SQLite file `file` in `dir`.
+pub async fn scratch_database(dir: &Path, file: &str) -> sea_orm::DatabaseConnection {
+    let url = if on_postgres() {
+        fresh_postgres_database().await.expose().to_string()
+    } else {
+        format!("sqlite://{}?mode=rwc", dir.join(file).display())
+    };
+    Database::connect(url.as_str())
+        .await
+        .expect("connect to a scratch database")
+}

@@ -12,20 +12,14 @@ use keyholder_audit::store::Store;
 use keyholder_audit::store::sign_ins::LoginQuery;
 use keyholder_kit::clock::ManualClock;
 use keyholder_kit::paging::Page;
-use keyholder_testkit::db::{fresh_postgres_database, on_postgres};
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use sea_orm_migration::MigratorTrait;
 
 /// 2026-11-27 10:00:00.123456 UTC, in microseconds (audit's unit all along).
 const T_US: i64 = 1_795_860_000_123_456;
 
 async fn connect(dir: &std::path::Path) -> DatabaseConnection {
-    let url = if on_postgres() {
-        fresh_postgres_database().await.expose().to_string()
-    } else {
-        format!("sqlite://{}?mode=rwc", dir.join("audit.db").display())
-    };
-    Database::connect(url.as_str()).await.unwrap()
+    keyholder_testkit::db::scratch_database(dir, "audit.db").await
 }
 
 fn at(us: i64) -> DateTime<Utc> {

@@ -8,8 +8,9 @@ use keyholder_broker::domain::state::{GrantState, RequestState};
 use keyholder_broker::migrations::Migrator;
 use keyholder_broker::store::Store;
 use keyholder_broker::store::entities::grants;
-use keyholder_testkit::db::{fresh_postgres_database, on_postgres};
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait};
+use keyholder_broker::store::entities::outbox;
+use keyholder_broker::store::outbox::OUTBOX;
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, QueryOrder};
 use sea_orm_migration::MigratorTrait;
 use std::sync::Arc;
 
@@ -18,12 +19,7 @@ const T_MS: i64 = 1_795_860_000_123;
 const HOUR_MS: i64 = 3_600_000;
 
 async fn connect(dir: &std::path::Path) -> DatabaseConnection {
-    let url = if on_postgres() {
-        fresh_postgres_database().await.expose().to_string()
-    } else {
-        format!("sqlite://{}?mode=rwc", dir.join("broker.db").display())
-    };
-    Database::connect(url.as_str()).await.unwrap()
+    keyholder_testkit::db::scratch_database(dir, "broker.db").await
 }
 
 /// Rows as the millisecond schema stored them.
@@ -125,4 +121,75 @@ async fn an_upgraded_database_keeps_its_instants() {
         .unwrap()
         .unwrap();
     assert_eq!(back.try_get::<i64>("", "created_at").unwrap(), T_MS);
+}
+
+/// The outbox's move onto the kit's one shape keeps every row, and goes
+/// back down.
+#[tokio::test]
+async fn the_outbox_migration_keeps_old_rows_in_the_new_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = keyholder_testkit::db::scratch_database(dir.path(), "broker.db").await;
+    let pg = keyholder_testkit::db::on_postgres();
+    Migrator::up(&db, Some(5)).await.unwrap();
+    let blob = |n: u8| {
+        if pg {
+            format!("'\\x0{n}'::bytea")
+        } else {
+            format!("x'0{n}'")
+        }
+    };
+    let (b1, b2, b3) = (blob(1), blob(2), blob(3));
+    db.execute_unprepared(&format!(
+        "INSERT INTO broker_outbox (event_id, tenant_id, payload, created_at, delivered_at, \
+         attempts, rejected_at, last_error, traceparent) VALUES \
+         ('a', 't', {b1}, 1000, 1001, 2, NULL, '', NULL), \
+         ('b', 't', {b2}, 2000, NULL, 5, 2001, 'too long', 'tp'), \
+         ('c', 'u', {b3}, 3000, NULL, 1, NULL, '', NULL)"
+    ))
+    .await
+    .unwrap();
+    Migrator::up(&db, None).await.unwrap();
+    let rows = outbox::Entity::find()
+        .order_by_asc(outbox::Column::Seq)
+        .all(&db)
+        .await
+        .unwrap();
+    let shape: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.seq,
+                r.event_id.as_str(),
+                r.created_at_us,
+                r.delivered_at_us,
+                r.dead_at_us,
+                r.attempts,
+                r.last_error.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        vec![
+            (1, "a", 1_000_000, Some(1_001_000), None, 2, ""),
+            (2, "b", 2_000_000, None, Some(2_001_000), 5, "too long"),
+            (3, "c", 3_000_000, None, None, 1, ""),
+        ]
+    );
+    assert_eq!(rows[1].traceparent.as_deref(), Some("tp"));
+    assert_eq!(OUTBOX.pending(&db).await.unwrap(), 1);
+    assert_eq!(OUTBOX.dead_letters(&db).await.unwrap()[0].event_id, "b");
+    // Back down through the later migrations and this one.
+    Migrator::down(&db, Some(3)).await.unwrap();
+    let back = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) FROM broker_outbox WHERE created_at = 3000 AND rejected_at IS NULL",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index::<i64>(0)
+        .unwrap();
+    assert_eq!(back, 1);
 }

@@ -5,8 +5,10 @@ use crate::*;
 use chrono::{DateTime, Duration};
 use keyholder_identity::migrations::Migrator;
 use keyholder_identity::store::Store;
+use keyholder_identity::store::entities::outbox;
+use keyholder_identity::store::outbox::OUTBOX;
 use keyholder_kit::config::ServiceName;
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder};
 use sea_orm_migration::MigratorTrait;
 
 /// An instant as the old columns held it: seconds.
@@ -84,4 +86,86 @@ async fn an_upgraded_database_reads_back_the_same_instants() {
     // And the service starts on the upgraded database.
     s.start_identity().await;
     s.operator_token().await;
+}
+
+/// The outbox's move onto the kit's one shape keeps every row, and goes
+/// back down.
+#[tokio::test]
+async fn the_outbox_migration_keeps_old_rows_in_the_new_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = keyholder_testkit::db::scratch_database(dir.path(), "identity.db").await;
+    let pg = keyholder_testkit::db::on_postgres();
+    Migrator::up(&db, Some(8)).await.unwrap();
+    let blob = |n: u8| {
+        if pg {
+            format!("'\\x0{n}'::bytea")
+        } else {
+            format!("x'0{n}'")
+        }
+    };
+    let (b1, b2, b3) = (blob(1), blob(2), blob(3));
+    db.execute_unprepared(&format!(
+        "INSERT INTO identity_outbox (event_id, tenant_id, payload, created_at, delivered_at, \
+         attempts, rejected_at, last_error, secret, traceparent) VALUES \
+         ('a', 't', {b1}, 100, 101, 2, NULL, '', NULL, NULL), \
+         ('b', 't', {b2}, 200, NULL, 5, 201, 'too long', NULL, 'tp'), \
+         ('c', 'u', {b3}, 300, NULL, 1, NULL, '', 'sealed', NULL)"
+    ))
+    .await
+    .unwrap();
+    Migrator::up(&db, None).await.unwrap();
+    let rows = outbox::Entity::find()
+        .order_by_asc(outbox::Column::Seq)
+        .all(&db)
+        .await
+        .unwrap();
+    let shape: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.seq,
+                r.event_id.as_str(),
+                r.created_at_us,
+                r.delivered_at_us,
+                r.dead_at_us,
+                r.attempts,
+                r.secret.as_deref(),
+                r.last_error.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        vec![
+            (1, "a", 100_000_000, Some(101_000_000), None, 2, None, ""),
+            (
+                2,
+                "b",
+                200_000_000,
+                None,
+                Some(201_000_000),
+                5,
+                None,
+                "too long"
+            ),
+            (3, "c", 300_000_000, None, None, 1, Some("sealed"), ""),
+        ]
+    );
+    assert_eq!(rows[1].traceparent.as_deref(), Some("tp"));
+    assert_eq!(OUTBOX.pending(&db).await.unwrap(), 1);
+    assert_eq!(OUTBOX.dead_letters(&db).await.unwrap()[0].event_id, "b");
+    // Back down through the later migrations and this one: the same rows
+    // in the old shape.
+    Migrator::down(&db, Some(3)).await.unwrap();
+    let back = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) FROM identity_outbox WHERE created_at = 300 AND rejected_at IS NULL",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index::<i64>(0)
+        .unwrap();
+    assert_eq!(back, 1);
 }
