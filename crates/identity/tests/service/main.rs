@@ -30,6 +30,7 @@ mod receiver;
 mod session;
 mod standing_refusals;
 mod tenants;
+mod tenants_ownership;
 mod throttle;
 mod tokens;
 mod totp_replay;
