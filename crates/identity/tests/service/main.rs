@@ -31,6 +31,7 @@ mod relay;
 mod session;
 mod standing_refusals;
 mod tenants;
+mod tenants_ownership;
 mod throttle;
 mod tokens;
 mod totp_replay;
