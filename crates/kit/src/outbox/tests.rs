@@ -30,13 +30,21 @@ async fn fresh() -> Db {
         Err(_) => {
             let dir = tempfile::tempdir().unwrap();
             let url = format!("sqlite://{}", dir.path().join("outbox.db").display());
+            // The table exists before the pool opens: an SQLite connection
+            // opened earlier may prepare against the schema it last read
+            // and miss the unique index `ON CONFLICT` names.
+            let setup = crate::db::connect(&Secret::new(url.clone())).await.unwrap();
+            schema::create(&setup, &outbox).await.unwrap();
+            setup.close().await.unwrap();
             (
                 crate::db::connect(&Secret::new(url)).await.unwrap(),
                 Some(dir),
             )
         }
     };
-    schema::create(&db, &outbox).await.unwrap();
+    if dir.is_none() {
+        schema::create(&db, &outbox).await.unwrap();
+    }
     Db {
         db,
         outbox,
