@@ -4,7 +4,7 @@
 
 use super::ending::end_grant;
 use super::entities::grants;
-use super::listing::{Columns, ListFilter, page_of};
+use super::listing::{Columns, ListFilter, columns, page_of};
 use super::rows::grant_from;
 use super::{Ended, Store, push};
 use crate::domain::grant::{EndCause, EndedGrant, Extended, Grant};
@@ -23,15 +23,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 pub type GrantFilter = ListFilter<GrantState>;
 
 /// The columns a grant listing reads.
-const LISTED: Columns<grants::Column> = Columns {
-    tenant_id: grants::Column::TenantId,
-    agent_id: grants::Column::AgentId,
-    ticket_ref: grants::Column::TicketRef,
-    state: grants::Column::State,
-    expire_at_us: grants::Column::ExpireAtUs,
-    created_at_us: grants::Column::CreatedAtUs,
-    id: grants::Column::Id,
-};
+const LISTED: Columns<grants::Column> = columns!(grants);
 
 /// The outcome of issuing a one-time credential.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

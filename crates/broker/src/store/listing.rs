@@ -76,6 +76,23 @@ pub(super) struct Columns<C> {
     pub id: C,
 }
 
+/// The [`Columns`] of an entity module (`requests`, `grants`): both name
+/// their listed columns alike.
+macro_rules! columns {
+    ($m:ident) => {
+        Columns {
+            tenant_id: $m::Column::TenantId,
+            agent_id: $m::Column::AgentId,
+            ticket_ref: $m::Column::TicketRef,
+            state: $m::Column::State,
+            expire_at_us: $m::Column::ExpireAtUs,
+            created_at_us: $m::Column::CreatedAtUs,
+            id: $m::Column::Id,
+        }
+    };
+}
+pub(super) use columns;
+
 /// A page of `E`'s rows matching `f`, newest first, plus the next page token.
 pub(super) async fn page_of<E, S, C>(
     conn: &C,

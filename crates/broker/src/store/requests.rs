@@ -3,7 +3,7 @@
 //! with a conditional update, so of two deciders exactly one wins.
 
 use super::entities::{requests, settings};
-use super::listing::{Columns, ListFilter, page_of};
+use super::listing::{Columns, ListFilter, columns, page_of};
 use super::rows::{grant_row, request_from, request_row};
 use super::{Ended, Store, push};
 use crate::domain::Mode;
@@ -27,15 +27,7 @@ use sea_orm::{
 pub type RequestFilter = ListFilter<RequestState>;
 
 /// The columns a request listing reads.
-const LISTED: Columns<requests::Column> = Columns {
-    tenant_id: requests::Column::TenantId,
-    agent_id: requests::Column::AgentId,
-    ticket_ref: requests::Column::TicketRef,
-    state: requests::Column::State,
-    expire_at_us: requests::Column::ExpireAtUs,
-    created_at_us: requests::Column::CreatedAtUs,
-    id: requests::Column::Id,
-};
+const LISTED: Columns<requests::Column> = columns!(requests);
 
 fn all_from(rows: Vec<requests::Model>) -> Result<Vec<AccessRequest>, Error> {
     rows.into_iter().map(request_from).collect()
