@@ -79,6 +79,39 @@ where
     })
 }
 
+/// Streams the rows `sql` selects (bound to `tenant_id`, `after`, `through`)
+/// from `pool` into `visit`, until they end or `visit` breaks: one body for
+/// both drivers, whose pools differ in type.
+async fn scan_rows<DB, F>(
+    pool: &sqlx::Pool<DB>,
+    sql: &'static str,
+    tenant_id: &str,
+    after: i64,
+    through: i64,
+    visit: &mut F,
+) -> Result<(), sqlx::Error>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    i64: for<'q> sqlx::Encode<'q, DB> + for<'q> sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    usize: sqlx::ColumnIndex<DB::Row>,
+    F: FnMut(ChainRowRef<'_>) -> ControlFlow<()>,
+{
+    let mut rows = sqlx::query(sql)
+        .bind(tenant_id)
+        .bind(after)
+        .bind(through)
+        .fetch(pool);
+    while let Some(row) = rows.next().await {
+        if visit(row_ref(&row?)?).is_break() {
+            break;
+        }
+    }
+    Ok(())
+}
+
 impl Store {
     /// Streams a tenant's chain rows with `after < sequence <= through`, in
     /// sequence order, in one query, handing each to `visit` borrowed from
@@ -94,42 +127,18 @@ impl Store {
     where
         F: FnMut(ChainRowRef<'_>) -> ControlFlow<()>,
     {
-        let bad =
-            |e: sqlx::Error| Error::Db(sea_orm::DbErr::Custom(format!("scanning the chain: {e}")));
-        match self.db.get_database_backend() {
+        let scanned = match self.db.get_database_backend() {
             DbBackend::Postgres => {
                 let pool = self.db.get_postgres_connection_pool();
-                let mut rows = sqlx::query(SCAN_SQL_PG)
-                    .bind(tenant_id)
-                    .bind(after)
-                    .bind(through)
-                    .fetch(pool);
-                while let Some(row) = rows.next().await {
-                    let row = row.map_err(bad)?;
-                    if visit(row_ref(&row).map_err(bad)?).is_break() {
-                        break;
-                    }
-                }
+                scan_rows(pool, SCAN_SQL_PG, tenant_id, after, through, &mut visit).await
             }
             DbBackend::Sqlite => {
                 let pool = self.db.get_sqlite_connection_pool();
-                let mut rows = sqlx::query(SCAN_SQL_SQLITE)
-                    .bind(tenant_id)
-                    .bind(after)
-                    .bind(through)
-                    .fetch(pool);
-                while let Some(row) = rows.next().await {
-                    let row = row.map_err(bad)?;
-                    if visit(row_ref(&row).map_err(bad)?).is_break() {
-                        break;
-                    }
-                }
+                scan_rows(pool, SCAN_SQL_SQLITE, tenant_id, after, through, &mut visit).await
             }
-            other => {
-                return Err(Error::Internal(format!("audit does not run on {other:?}")));
-            }
-        }
-        Ok(())
+            other => return Err(Error::Internal(format!("audit does not run on {other:?}"))),
+        };
+        scanned.map_err(|e| Error::Db(sea_orm::DbErr::Custom(format!("scanning the chain: {e}"))))
     }
 
     /// Up to `limit` rows of a tenant's chain after `after_sequence`, by sequence.

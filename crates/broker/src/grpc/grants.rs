@@ -3,7 +3,7 @@
 
 use super::convert::{grant_out, grant_state_in, time, ts};
 use super::requests::HELPDESK;
-use super::visibility::{record_visible_to, require_admin, require_capability};
+use super::visibility::{listing, record_visible_to, require_capability};
 use super::{caller, idempotent, random_token, sha256_hex};
 use crate::Core;
 use crate::domain::grant::{EndCause, Grant};
@@ -11,9 +11,8 @@ use crate::domain::state::GrantEvent;
 use crate::domain::{Person, input};
 use crate::error::Error;
 use crate::events;
-use crate::store::grants::{CredentialIssue, GrantFilter};
+use crate::store::grants::CredentialIssue;
 use keyholder_kit::auth::Principal;
-use keyholder_kit::paging::Page;
 use keyholder_proto::broker::v1::*;
 use keyholder_rights::Capability;
 use tonic::Request;
@@ -56,22 +55,7 @@ pub(super) async fn list(
 ) -> Result<ListGrantsResponse, Error> {
     let who = caller(&req)?;
     let p = &who.0;
-    let mut r = req.into_inner();
-    super::requests::filters(&mut r.tenant_id, &mut r.ticket_ref, &mut r.agent_id)?;
-    let page = Page::parse(r.page_size, &r.page_token)?;
-    let mut f = GrantFilter {
-        state: grant_state_in(r.state)?,
-        ticket_ref: (!r.ticket_ref.is_empty()).then(|| r.ticket_ref.clone()),
-        agent_id: (!r.agent_id.is_empty()).then(|| r.agent_id.clone()),
-        tenant_id: None,
-    };
-    if r.tenant_id.is_empty() {
-        p.require_support_agent()?;
-        f.agent_id = Some(p.id.clone());
-    } else {
-        require_admin(p, &r.tenant_id)?;
-        f.tenant_id = Some(r.tenant_id.clone());
-    }
+    let (f, page) = listing(p, req.get_ref(), grant_state_in)?;
     let now = core.now();
     let (rows, next) = core.store.list_grants(&f, page, now).await?;
     Ok(ListGrantsResponse {

@@ -2,9 +2,7 @@
 //! ApproveAccessRequest, DenyAccessRequest.
 
 use super::convert::{duration, grant_out, request_out, request_state_in, scope_in};
-use super::visibility::{
-    record_visible_to, require_admin, require_capability, require_tenant_exists,
-};
+use super::visibility::{listing, record_visible_to, require_capability, require_tenant_exists};
 use super::{caller, idempotent};
 use crate::Core;
 use crate::domain::limits::check_open_for_approval;
@@ -13,9 +11,7 @@ use crate::domain::state::RequestEvent;
 use crate::domain::{Mode, Person, input};
 use crate::error::Error;
 use crate::events;
-use crate::store::requests::RequestFilter;
 use keyholder_kit::auth::{AuthError, Principal, PrincipalKind};
-use keyholder_kit::paging::Page;
 use keyholder_proto::broker::v1::*;
 use keyholder_rights::Capability;
 use tonic::Request;
@@ -64,22 +60,6 @@ async fn agent_for(core: &Core, p: &Principal, agent_id: &str) -> Result<Person,
         name: u.display_name,
         email: u.email,
     })
-}
-
-/// Checks a listing's optional filters (tenant, ticket, agent) in place.
-pub(super) fn filters(
-    tenant_id: &mut String,
-    ticket_ref: &mut String,
-    agent_id: &mut String,
-) -> Result<(), Error> {
-    if !tenant_id.trim().is_empty() {
-        *tenant_id = input::tenant_id(tenant_id)?;
-    } else {
-        tenant_id.clear();
-    }
-    *ticket_ref = input::optional_name("ticket_ref", ticket_ref)?;
-    *agent_id = input::optional_uuid("agent_id", agent_id)?;
-    Ok(())
 }
 
 pub(super) async fn create(
@@ -169,28 +149,27 @@ pub(super) async fn list(
 ) -> Result<ListAccessRequestsResponse, Error> {
     let who = caller(&req)?;
     let p = &who.0;
-    let mut r = req.into_inner();
-    filters(&mut r.tenant_id, &mut r.ticket_ref, &mut r.agent_id)?;
-    let page = Page::parse(r.page_size, &r.page_token)?;
-    let mut f = RequestFilter {
-        state: request_state_in(r.state)?,
-        ticket_ref: (!r.ticket_ref.is_empty()).then(|| r.ticket_ref.clone()),
-        agent_id: (!r.agent_id.is_empty()).then(|| r.agent_id.clone()),
-        tenant_id: None,
-    };
-    if r.tenant_id.is_empty() {
-        p.require_support_agent()?;
-        f.agent_id = Some(p.id.clone());
-    } else {
-        require_admin(p, &r.tenant_id)?;
-        f.tenant_id = Some(r.tenant_id.clone());
-    }
+    let (f, page) = listing(p, req.get_ref(), request_state_in)?;
     let now = core.now();
     let (rows, next) = core.store.list_requests(&f, page, now).await?;
     Ok(ListAccessRequestsResponse {
         access_requests: rows.iter().map(|m| request_out(m, now)).collect(),
         next_page_token: next,
     })
+}
+
+/// The request `id` and the decision's `note`, once `p` may decide it: an
+/// approval and a denial ask the same.
+async fn to_decide(
+    core: &Core,
+    p: &Principal,
+    id: &str,
+    note: &str,
+) -> Result<(AccessRequest, String), Error> {
+    let m = load(core, p, id).await?;
+    require_capability(p, &m.tenant_id, Capability::DecideAccessRequests)?;
+    let note = input::optional_text("note", note, input::MAX_NOTE_LEN)?;
+    Ok((m, note))
 }
 
 pub(super) async fn approve(
@@ -200,9 +179,7 @@ pub(super) async fn approve(
     let who = caller(&req)?;
     let p = &who.0;
     let r = req.into_inner();
-    let m = load(core, p, &r.access_request_id).await?;
-    require_capability(p, &m.tenant_id, Capability::DecideAccessRequests)?;
-    let note = input::optional_text("note", &r.note, input::MAX_NOTE_LEN)?;
+    let (m, note) = to_decide(core, p, &r.access_request_id, &r.note).await?;
     idempotent(core, &p.id, "ApproveAccessRequest", &r.request_id, async {
         let now = core.now();
         let s = core.store.settings(&m.tenant_id).await?;
@@ -247,9 +224,7 @@ pub(super) async fn deny(
     let who = caller(&req)?;
     let p = &who.0;
     let r = req.into_inner();
-    let m = load(core, p, &r.access_request_id).await?;
-    require_capability(p, &m.tenant_id, Capability::DecideAccessRequests)?;
-    let note = input::optional_text("note", &r.note, input::MAX_NOTE_LEN)?;
+    let (m, note) = to_decide(core, p, &r.access_request_id, &r.note).await?;
     idempotent(core, &p.id, "DenyAccessRequest", &r.request_id, async {
         let now = core.now();
         let admin = person(p);

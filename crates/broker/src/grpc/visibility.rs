@@ -4,8 +4,12 @@
 //! so refusals reveal nothing about other tenants.
 
 use crate::Core;
+use crate::domain::input;
 use crate::error::Error;
+use crate::store::listing::ListFilter;
 use keyholder_kit::auth::{AuthError, Principal, PrincipalKind};
+use keyholder_kit::paging::Page;
+use keyholder_proto::broker::v1::{ListAccessRequestsRequest, ListGrantsRequest};
 
 /// The answer for a tenant that does not exist or that the caller may not see.
 pub(super) fn tenant_not_found(tenant_id: &str) -> Error {
@@ -63,4 +67,75 @@ pub(super) async fn require_tenant_exists(core: &Core, tenant_id: &str) -> Resul
     } else {
         Err(tenant_not_found(tenant_id))
     }
+}
+
+/// What a listing of requests or grants is asked with.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Asked<'a> {
+    tenant_id: &'a str,
+    ticket_ref: &'a str,
+    agent_id: &'a str,
+    page_size: i32,
+    page_token: &'a str,
+    state: i32,
+}
+
+/// A listing call of requests or grants: both carry the same fields.
+pub(super) trait ListCall {
+    /// Its fields.
+    fn asked(&self) -> Asked<'_>;
+}
+
+// The generated messages share no trait of their own; one body serves both.
+macro_rules! list_call {
+    ($($t:ty),*) => {$(
+        impl ListCall for $t {
+            fn asked(&self) -> Asked<'_> {
+                Asked {
+                    tenant_id: &self.tenant_id,
+                    ticket_ref: &self.ticket_ref,
+                    agent_id: &self.agent_id,
+                    page_size: self.page_size,
+                    page_token: &self.page_token,
+                    state: self.state,
+                }
+            }
+        }
+    )*};
+}
+
+list_call!(ListAccessRequestsRequest, ListGrantsRequest);
+
+/// The filter and page of a listing of requests or grants, checked in this
+/// order: the optional filters, the page, the state (`state_in` reads it),
+/// then who may list. Without a tenant only a support agent may, and sees
+/// only their own; with one, only an administrator of it.
+pub(super) fn listing<S>(
+    p: &Principal,
+    call: &impl ListCall,
+    state_in: fn(i32) -> Result<Option<S>, Error>,
+) -> Result<(ListFilter<S>, Page), Error> {
+    let r = call.asked();
+    let tenant_id = if r.tenant_id.trim().is_empty() {
+        String::new()
+    } else {
+        input::tenant_id(r.tenant_id)?
+    };
+    let ticket_ref = input::optional_name("ticket_ref", r.ticket_ref)?;
+    let agent_id = input::optional_uuid("agent_id", r.agent_id)?;
+    let page = Page::parse(r.page_size, r.page_token)?;
+    let mut f = ListFilter {
+        state: state_in(r.state)?,
+        ticket_ref: (!ticket_ref.is_empty()).then_some(ticket_ref),
+        agent_id: (!agent_id.is_empty()).then_some(agent_id),
+        tenant_id: None,
+    };
+    if tenant_id.is_empty() {
+        p.require_support_agent()?;
+        f.agent_id = Some(p.id.clone());
+    } else {
+        require_admin(p, &tenant_id)?;
+        f.tenant_id = Some(tenant_id);
+    }
+    Ok((f, page))
 }

@@ -4,6 +4,7 @@
 
 use super::ending::end_grant;
 use super::entities::grants;
+use super::listing::{Columns, ListFilter, columns, page_of};
 use super::rows::grant_from;
 use super::{Ended, Store, push};
 use crate::domain::grant::{EndCause, EndedGrant, Extended, Grant};
@@ -16,20 +17,13 @@ use keyholder_kit::instant::{duration_to_stored, to_stored};
 use keyholder_kit::paging::Page;
 use keyholder_proto::audit::v1::Actor;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 
 /// Filters of a grant listing.
-#[derive(Debug, Default, Clone)]
-pub struct GrantFilter {
-    /// Tenant, if set.
-    pub tenant_id: Option<String>,
-    /// Agent, if set.
-    pub agent_id: Option<String>,
-    /// State (as of now), if set.
-    pub state: Option<GrantState>,
-    /// Ticket, if set.
-    pub ticket_ref: Option<String>,
-}
+pub type GrantFilter = ListFilter<GrantState>;
+
+/// The columns a grant listing reads.
+const LISTED: Columns<grants::Column> = columns!(grants);
 
 /// The outcome of issuing a one-time credential.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,47 +57,9 @@ impl Store {
         page: Page,
         now: DateTime<Utc>,
     ) -> Result<(Vec<Grant>, String), Error> {
-        let mut q = grants::Entity::find();
-        if let Some(t) = &f.tenant_id {
-            q = q.filter(grants::Column::TenantId.eq(t));
-        }
-        if let Some(a) = &f.agent_id {
-            q = q.filter(grants::Column::AgentId.eq(a));
-        }
-        if let Some(t) = &f.ticket_ref {
-            q = q.filter(grants::Column::TicketRef.eq(t));
-        }
-        let now_us = to_stored(now);
-        let active = GrantState::Active.as_str();
-        match f.state {
-            Some(GrantState::Active) => {
-                q = q
-                    .filter(grants::Column::State.eq(active))
-                    .filter(grants::Column::ExpireAtUs.gt(now_us));
-            }
-            Some(GrantState::Expired) => {
-                q = q.filter(
-                    grants::Column::State.eq(GrantState::Expired.as_str()).or(
-                        grants::Column::State
-                            .eq(active)
-                            .and(grants::Column::ExpireAtUs.lte(now_us)),
-                    ),
-                );
-            }
-            Some(GrantState::Revoked) => {
-                q = q.filter(grants::Column::State.eq(GrantState::Revoked.as_str()))
-            }
-            None => {}
-        }
-        let rows = q
-            .order_by_desc(grants::Column::CreatedAtUs)
-            .order_by_desc(grants::Column::Id)
-            .offset(page.offset)
-            .limit(page.limit + 1)
-            .all(self.db())
-            .await?;
-        let (next, keep) = page.finish(rows.len());
-        Ok((all_from(rows.into_iter().take(keep).collect())?, next))
+        let (rows, next) =
+            page_of::<grants::Entity, _, _>(self.db(), &LISTED, f, page, now).await?;
+        Ok((all_from(rows)?, next))
     }
 
     /// Writes an extension if the grant is still active with the end it was

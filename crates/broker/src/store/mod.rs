@@ -8,6 +8,7 @@ pub mod entities;
 pub mod grants;
 pub mod helpdesk;
 pub mod keys;
+pub mod listing;
 pub mod outbox;
 pub mod requests;
 pub mod revocations;

@@ -3,6 +3,7 @@
 //! with a conditional update, so of two deciders exactly one wins.
 
 use super::entities::{requests, settings};
+use super::listing::{Columns, ListFilter, columns, page_of};
 use super::rows::{grant_row, request_from, request_row};
 use super::{Ended, Store, push};
 use crate::domain::Mode;
@@ -16,24 +17,17 @@ use chrono::{DateTime, Utc};
 use keyholder_kit::instant::to_stored;
 use keyholder_kit::paging::Page;
 use keyholder_proto::audit::v1::Actor;
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect,
+    QuerySelect,
 };
 
 /// Filters of a request listing.
-#[derive(Debug, Default, Clone)]
-pub struct RequestFilter {
-    /// Tenant, if set.
-    pub tenant_id: Option<String>,
-    /// Agent, if set.
-    pub agent_id: Option<String>,
-    /// State, if set.
-    pub state: Option<RequestState>,
-    /// Ticket, if set.
-    pub ticket_ref: Option<String>,
-}
+pub type RequestFilter = ListFilter<RequestState>;
+
+/// The columns a request listing reads.
+const LISTED: Columns<requests::Column> = columns!(requests);
 
 fn all_from(rows: Vec<requests::Model>) -> Result<Vec<AccessRequest>, Error> {
     rows.into_iter().map(request_from).collect()
@@ -68,46 +62,9 @@ impl Store {
         page: Page,
         now: DateTime<Utc>,
     ) -> Result<(Vec<AccessRequest>, String), Error> {
-        let mut q = requests::Entity::find();
-        if let Some(t) = &f.tenant_id {
-            q = q.filter(requests::Column::TenantId.eq(t));
-        }
-        if let Some(a) = &f.agent_id {
-            q = q.filter(requests::Column::AgentId.eq(a));
-        }
-        if let Some(t) = &f.ticket_ref {
-            q = q.filter(requests::Column::TicketRef.eq(t));
-        }
-        let now_us = to_stored(now);
-        let pending = RequestState::Pending.as_str();
-        // Filter on the state as of now, so an overdue pending request lists as expired.
-        match f.state {
-            Some(RequestState::Pending) => {
-                q = q
-                    .filter(requests::Column::State.eq(pending))
-                    .filter(requests::Column::ExpireAtUs.gt(now_us));
-            }
-            Some(RequestState::Expired) => {
-                q = q.filter(
-                    requests::Column::State
-                        .eq(RequestState::Expired.as_str())
-                        .or(requests::Column::State
-                            .eq(pending)
-                            .and(requests::Column::ExpireAtUs.lte(now_us))),
-                );
-            }
-            Some(s) => q = q.filter(requests::Column::State.eq(s.as_str())),
-            None => {}
-        }
-        let rows = q
-            .order_by_desc(requests::Column::CreatedAtUs)
-            .order_by_desc(requests::Column::Id)
-            .offset(page.offset)
-            .limit(page.limit + 1)
-            .all(self.db())
-            .await?;
-        let (next, keep) = page.finish(rows.len());
-        Ok((all_from(rows.into_iter().take(keep).collect())?, next))
+        let (rows, next) =
+            page_of::<requests::Entity, _, _>(self.db(), &LISTED, f, page, now).await?;
+        Ok((all_from(rows)?, next))
     }
 
     /// Writes a decision if the request is still pending (and, unless it

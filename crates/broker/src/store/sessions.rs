@@ -17,7 +17,7 @@ use keyholder_proto::audit::v1::Event;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect,
+    QueryOrder,
 };
 
 /// Why a credential sign-in failed, for the refusal message.
@@ -329,16 +329,12 @@ impl Store {
         if active_only {
             q = q.filter(sessions::Column::EndedAtUs.is_null());
         }
-        let rows = q
+        let q = q
             .order_by_desc(sessions::Column::SignedInAtUs)
-            .order_by_desc(sessions::Column::Id)
-            .offset(page.offset)
-            .limit(page.limit + 1)
-            .all(self.db())
-            .await?;
-        let (next, keep) = page.finish(rows.len());
+            .order_by_desc(sessions::Column::Id);
+        let (rows, next) = super::listing::page_rows(self.db(), q, page).await?;
         let mut out = Vec::new();
-        for s in rows.into_iter().take(keep) {
+        for s in rows {
             let g = grant_of(self.db(), &s.grant_id).await?;
             out.push((session_from(s)?, g));
         }

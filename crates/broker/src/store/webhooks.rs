@@ -322,15 +322,7 @@ pub async fn list<C: ConnectionTrait>(
             .filter(deliveries::Column::DeliveredAtMs.is_null())
             .filter(deliveries::Column::FailedAtMs.is_null()),
     };
-    let mut rows = q
-        .order_by_desc(deliveries::Column::Seq)
-        .offset(page.offset)
-        .limit(page.limit + 1)
-        .all(conn)
-        .await?;
-    let (next, keep) = page.finish(rows.len());
-    rows.truncate(keep);
-    Ok((rows, next))
+    super::listing::page_rows(conn, q.order_by_desc(deliveries::Column::Seq), page).await
 }
 
 /// How long delivered and failed rows stay listable.

@@ -1,14 +1,12 @@
 //! Service accounts: rows ↔ domain [`ServiceAccount`]s.
 
-use super::{Store, insert, service_account};
+use super::{Store, insert, page_of, service_account};
 use crate::domain::directory::ServiceAccount;
 use crate::error::Error;
 use keyholder_kit::instant::{from_stored, to_stored};
 use keyholder_kit::paging::Page;
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{
-    ColumnTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder};
 
 fn to_model(a: &ServiceAccount) -> service_account::Model {
     service_account::Model {
@@ -62,16 +60,10 @@ impl Store {
 
     /// A page of service accounts, oldest first.
     pub async fn list_service_accounts(&self, page: Page) -> Result<Vec<ServiceAccount>, Error> {
-        service_account::Entity::find()
+        let q = service_account::Entity::find()
             .order_by_asc(service_account::Column::CreatedAtUs)
-            .order_by_asc(service_account::Column::ClientId)
-            .offset(page.offset)
-            .limit(page.limit + 1)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(to_domain)
-            .collect()
+            .order_by_asc(service_account::Column::ClientId);
+        page_of(&self.db, q, page, to_domain).await
     }
 
     /// Sets the scopes of the built-in account of `service` (named after it,

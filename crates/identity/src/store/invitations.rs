@@ -2,7 +2,7 @@
 //! must be atomic with the partner limit (inviting, accepting).
 
 use super::users::{check_limit, write_user};
-use super::{Limit, Store, Write, insert, invitation, user};
+use super::{Limit, Store, Write, insert, invitation, page_of, user};
 use crate::domain::invitations::{Invitation, Status};
 use crate::domain::people::User;
 use crate::error::Error;
@@ -11,7 +11,7 @@ use keyholder_kit::instant::{from_stored, to_stored};
 use keyholder_kit::paging::Page;
 use keyholder_proto::audit::v1::Event;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
 /// A row as the domain sees it.
 fn to_domain(m: invitation::Model) -> Result<Invitation, Error> {
@@ -222,14 +222,9 @@ impl Store {
                 .filter(invitation::Column::State.eq(Status::Pending.as_str()))
                 .filter(invitation::Column::ExpireAtUs.gt(to_stored(now)));
         }
-        q.order_by_asc(invitation::Column::CreatedAtUs)
-            .order_by_asc(invitation::Column::InvitationId)
-            .offset(page.offset)
-            .limit(page.limit + 1)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(to_domain)
-            .collect()
+        let q = q
+            .order_by_asc(invitation::Column::CreatedAtUs)
+            .order_by_asc(invitation::Column::InvitationId);
+        page_of(&self.db, q, page, to_domain).await
     }
 }

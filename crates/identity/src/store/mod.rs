@@ -24,14 +24,17 @@ pub use org::{OrgSnapshot, subject_from as org_subject, subject_parts};
 pub use throttle::Claim;
 pub use users::{Limit, Write};
 
+use crate::error::Error;
 use chrono::{DateTime, Utc};
 use keyholder_kit::clock::SharedClock;
 use keyholder_kit::idempotency::Ledger;
 use keyholder_kit::kek::KekRing;
+use keyholder_kit::paging::Page;
 use keyholder_proto::audit::v1::Event;
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel, TransactionTrait,
+    DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel, PrimaryKeyTrait, QuerySelect, Select,
+    TransactionTrait,
 };
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -120,6 +123,70 @@ impl Store {
         Ok(())
     }
 
+    /// Inserts a whole model, with its events.
+    pub(crate) async fn insert_with<M, A>(&self, model: M, events: &[Event]) -> Result<(), DbErr>
+    where
+        M: IntoActiveModel<A> + Send,
+        A: ActiveModelTrait + ActiveModelBehavior + Send,
+    {
+        let txn = self.begin_write().await?;
+        insert(&txn, model).await?;
+        self.commit_with(txn, events).await
+    }
+
+    /// Writes every column of a model, with its events.
+    pub(crate) async fn save_with<M, A>(&self, model: M, events: &[Event]) -> Result<(), DbErr>
+    where
+        M: IntoActiveModel<A> + Send,
+        A: ActiveModelTrait + ActiveModelBehavior + Send,
+        <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+    {
+        let txn = self.begin_write().await?;
+        save(&txn, model).await?;
+        self.commit_with(txn, events).await
+    }
+
+    /// Inserts `row` unless a row with its `key` exists; the events are
+    /// written only when it was added. True when added.
+    pub(crate) async fn insert_once<E, A>(
+        &self,
+        key: <E::PrimaryKey as PrimaryKeyTrait>::ValueType,
+        row: E::Model,
+        events: &[Event],
+    ) -> Result<bool, DbErr>
+    where
+        E: EntityTrait,
+        E::Model: IntoActiveModel<A> + Send,
+        A: ActiveModelTrait + ActiveModelBehavior + Send,
+    {
+        let txn = self.begin_write().await?;
+        if E::find_by_id(key).one(&txn).await?.is_some() {
+            return Ok(false);
+        }
+        insert(&txn, row).await?;
+        self.commit_with(txn, events).await?;
+        Ok(true)
+    }
+
+    /// Deletes the row with `key`; the events are written only when there
+    /// was one. True when deleted.
+    pub(crate) async fn delete_once<E>(
+        &self,
+        key: <E::PrimaryKey as PrimaryKeyTrait>::ValueType,
+        events: &[Event],
+    ) -> Result<bool, DbErr>
+    where
+        E: EntityTrait,
+    {
+        let txn = self.begin_write().await?;
+        let res = E::delete_by_id(key).exec(&txn).await?;
+        if res.rows_affected == 0 {
+            return Ok(false);
+        }
+        self.commit_with(txn, events).await?;
+        Ok(true)
+    }
+
     /// The ledger of retry-safe calls (claims and answers by request id).
     pub fn request_ledger(&self, clock: keyholder_kit::clock::SharedClock) -> Ledger {
         Ledger::new(
@@ -154,4 +221,25 @@ where
 {
     model.into_active_model().reset_all().update(db).await?;
     Ok(())
+}
+
+/// One page of `q`'s rows in the order `q` sets, each read by `read`. It
+/// holds one row more than the page, so the caller's `Page::finish` can tell
+/// whether another page follows.
+pub(crate) async fn page_of<E, T>(
+    db: &DatabaseConnection,
+    q: Select<E>,
+    page: Page,
+    read: fn(E::Model) -> Result<T, Error>,
+) -> Result<Vec<T>, Error>
+where
+    E: EntityTrait,
+{
+    q.offset(page.offset)
+        .limit(page.limit + 1)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(read)
+        .collect()
 }

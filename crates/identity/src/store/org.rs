@@ -2,7 +2,7 @@
 //! domain types.
 
 use super::{
-    Store, app, app_access, department, department_member, insert, role, role_assignment, save,
+    Store, app, app_access, department, department_member, insert, page_of, role, role_assignment,
 };
 use crate::domain::authorize::SubjectRef;
 use crate::domain::departments::Department;
@@ -101,9 +101,7 @@ fn all<M, T>(rows: Vec<M>, f: fn(M) -> Result<T, Error>) -> Result<Vec<T>, Error
 impl Store {
     /// Adds a department, with its events.
     pub async fn insert_department(&self, d: &Department, events: &[Event]) -> Result<(), DbErr> {
-        let txn = self.begin_write().await?;
-        insert(&txn, department_model(d)).await?;
-        self.commit_with(txn, events).await
+        self.insert_with(department_model(d), events).await
     }
 
     /// A department by id.
@@ -121,15 +119,11 @@ impl Store {
         tenant_id: &str,
         page: Page,
     ) -> Result<Vec<Department>, Error> {
-        let rows = department::Entity::find()
+        let q = department::Entity::find()
             .filter(department::Column::TenantId.eq(tenant_id))
             .order_by_asc(department::Column::CreatedAtUs)
-            .order_by_asc(department::Column::DepartmentId)
-            .offset(page.offset)
-            .limit(page.limit + 1)
-            .all(&self.db)
-            .await?;
-        all(rows, department_of)
+            .order_by_asc(department::Column::DepartmentId);
+        page_of(&self.db, q, page, department_of).await
     }
 
     /// Puts a user in a department (no-op, and no events, when already
@@ -140,25 +134,13 @@ impl Store {
         user_id: &str,
         events: &[Event],
     ) -> Result<bool, DbErr> {
-        let txn = self.begin_write().await?;
         let key = (department_id.to_string(), user_id.to_string());
-        if department_member::Entity::find_by_id(key)
-            .one(&txn)
-            .await?
-            .is_some()
-        {
-            return Ok(false);
-        }
-        insert(
-            &txn,
-            department_member::Model {
-                department_id: department_id.into(),
-                user_id: user_id.into(),
-            },
-        )
-        .await?;
-        self.commit_with(txn, events).await?;
-        Ok(true)
+        let row = department_member::Model {
+            department_id: department_id.into(),
+            user_id: user_id.into(),
+        };
+        self.insert_once::<department_member::Entity, _>(key, row, events)
+            .await
     }
 
     /// Takes a user out of a department; false (and no events) if they were
@@ -169,32 +151,19 @@ impl Store {
         user_id: &str,
         events: &[Event],
     ) -> Result<bool, DbErr> {
-        let txn = self.begin_write().await?;
-        let res = department_member::Entity::delete_by_id((
-            department_id.to_string(),
-            user_id.to_string(),
-        ))
-        .exec(&txn)
-        .await?;
-        if res.rows_affected == 0 {
-            return Ok(false);
-        }
-        self.commit_with(txn, events).await?;
-        Ok(true)
+        let key = (department_id.to_string(), user_id.to_string());
+        self.delete_once::<department_member::Entity>(key, events)
+            .await
     }
 
     /// Adds a role, with its events.
     pub async fn insert_role(&self, r: &Role, events: &[Event]) -> Result<(), DbErr> {
-        let txn = self.begin_write().await?;
-        insert(&txn, role_model(r)).await?;
-        self.commit_with(txn, events).await
+        self.insert_with(role_model(r), events).await
     }
 
     /// Writes a role, with its events.
     pub async fn save_role(&self, r: &Role, events: &[Event]) -> Result<(), DbErr> {
-        let txn = self.begin_write().await?;
-        save(&txn, role_model(r)).await?;
-        self.commit_with(txn, events).await
+        self.save_with(role_model(r), events).await
     }
 
     /// A role by id.
@@ -219,16 +188,12 @@ impl Store {
 
     /// A page of a tenant's roles, built-in ones first.
     pub async fn list_roles(&self, tenant_id: &str, page: Page) -> Result<Vec<Role>, Error> {
-        let rows = role::Entity::find()
+        let q = role::Entity::find()
             .filter(role::Column::TenantId.eq(tenant_id))
             .order_by_desc(role::Column::BuiltIn)
             .order_by_asc(role::Column::CreatedAtUs)
-            .order_by_asc(role::Column::Name)
-            .offset(page.offset)
-            .limit(page.limit + 1)
-            .all(&self.db)
-            .await?;
-        all(rows, role_of)
+            .order_by_asc(role::Column::Name);
+        page_of(&self.db, q, page, role_of).await
     }
 
     /// Assigns a role (no-op, and no events, when already assigned). True
@@ -241,27 +206,15 @@ impl Store {
         events: &[Event],
     ) -> Result<bool, DbErr> {
         let (kind, id) = subject_parts(subject);
-        let txn = self.begin_write().await?;
         let key = (role_id.to_string(), kind.to_string(), id.to_string());
-        if role_assignment::Entity::find_by_id(key)
-            .one(&txn)
-            .await?
-            .is_some()
-        {
-            return Ok(false);
-        }
-        insert(
-            &txn,
-            role_assignment::Model {
-                role_id: role_id.into(),
-                subject_kind: kind.into(),
-                subject_id: id.into(),
-                tenant_id: tenant_id.into(),
-            },
-        )
-        .await?;
-        self.commit_with(txn, events).await?;
-        Ok(true)
+        let row = role_assignment::Model {
+            role_id: role_id.into(),
+            subject_kind: kind.into(),
+            subject_id: id.into(),
+            tenant_id: tenant_id.into(),
+        };
+        self.insert_once::<role_assignment::Entity, _>(key, row, events)
+            .await
     }
 
     /// Removes an assignment; false (and no events) when there was none.
@@ -272,19 +225,9 @@ impl Store {
         events: &[Event],
     ) -> Result<bool, DbErr> {
         let (kind, id) = subject_parts(subject);
-        let txn = self.begin_write().await?;
-        let res = role_assignment::Entity::delete_by_id((
-            role_id.to_string(),
-            kind.to_string(),
-            id.to_string(),
-        ))
-        .exec(&txn)
-        .await?;
-        if res.rows_affected == 0 {
-            return Ok(false);
-        }
-        self.commit_with(txn, events).await?;
-        Ok(true)
+        let key = (role_id.to_string(), kind.to_string(), id.to_string());
+        self.delete_once::<role_assignment::Entity>(key, events)
+            .await
     }
 
     /// A tenant's departments, roles and assignments.
@@ -322,9 +265,7 @@ impl Store {
             installed_by: a.installed_by.clone(),
             installed_at_us: to_stored(a.installed_at),
         };
-        let txn = self.begin_write().await?;
-        insert(&txn, row).await?;
-        self.commit_with(txn, events).await
+        self.insert_with(row, events).await
     }
 
     /// An installed app and its access list.

@@ -2,7 +2,7 @@
 
 use super::org::role_model;
 use super::users::to_model as user_model;
-use super::{Store, insert, save, tenant};
+use super::{Store, insert, page_of, save, tenant};
 use crate::domain::directory::Tenant;
 use crate::domain::invitations::Policy;
 use crate::domain::people::User;
@@ -11,7 +11,7 @@ use crate::error::Error;
 use keyholder_kit::instant::{from_stored, to_stored};
 use keyholder_kit::paging::Page;
 use keyholder_proto::audit::v1::Event;
-use sea_orm::{DbErr, EntityTrait, QueryOrder, QuerySelect};
+use sea_orm::{DbErr, EntityTrait, QueryOrder};
 
 /// The row of a tenant.
 fn to_model(t: &Tenant) -> tenant::Model {
@@ -68,16 +68,10 @@ impl Store {
 
     /// A page of tenants, oldest first.
     pub async fn list_tenants(&self, page: Page) -> Result<Vec<Tenant>, Error> {
-        tenant::Entity::find()
+        let q = tenant::Entity::find()
             .order_by_asc(tenant::Column::CreatedAtUs)
-            .order_by_asc(tenant::Column::TenantId)
-            .offset(page.offset)
-            .limit(page.limit + 1)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(to_domain)
-            .collect()
+            .order_by_asc(tenant::Column::TenantId);
+        page_of(&self.db, q, page, to_domain).await
     }
 
     /// Hands the chief admin's place to `t.chief_admin_id`: the previous
@@ -103,8 +97,6 @@ impl Store {
 
     /// Writes every column of a tenant, with its events.
     pub async fn save_tenant(&self, t: &Tenant, events: &[Event]) -> Result<(), DbErr> {
-        let txn = self.begin_write().await?;
-        save(&txn, to_model(t)).await?;
-        self.commit_with(txn, events).await
+        self.save_with(to_model(t), events).await
     }
 }
