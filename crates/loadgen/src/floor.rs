@@ -131,6 +131,33 @@ async fn fixture(keyholder: &Path, env: &[(String, String)]) -> anyhow::Result<F
     anyhow::bail!("keyholder demo --keep-access kept failing: {last}")
 }
 
+/// One CheckAccess with the fixture, so the runs are known to measure an
+/// allowed check (the generator itself only counts gRPC statuses).
+async fn allowed_once(
+    broker: &str,
+    f: &Fixture,
+) -> anyhow::Result<keyholder_proto::broker::v1::CheckAccessResponse> {
+    use keyholder_proto::broker::v1::broker_service_client::BrokerServiceClient;
+    let channel = tonic::transport::Endpoint::from_shared(broker.to_string())?
+        .connect()
+        .await?;
+    let mut request = tonic::Request::new(keyholder_proto::broker::v1::CheckAccessRequest {
+        session_token: f.session_token.clone(),
+        tenant_id: f.tenant_id.clone(),
+        entity: "invoice".into(),
+        action: "read".into(),
+        record: false,
+    });
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {}", f.backend_token).parse()?,
+    );
+    Ok(BrokerServiceClient::new(channel)
+        .check_access(request)
+        .await?
+        .into_inner())
+}
+
 fn median(mut v: Vec<u64>) -> u64 {
     v.sort_unstable();
     v.get(v.len() / 2).copied().unwrap_or(0)
@@ -202,6 +229,15 @@ pub async fn run(args: &FloorArgs) -> anyhow::Result<()> {
             .spawn()?,
     ));
     let f = fixture(&keyholder, &env).await?;
+    let checked = allowed_once(&format!("http://127.0.0.1:{pb}"), &f).await?;
+    println!(
+        "CheckAccess answers allowed={} before the runs ({})",
+        checked.allowed, checked.reason
+    );
+    anyhow::ensure!(
+        checked.allowed,
+        "the fixture's session is refused: the runs would measure a refusal, not an access check"
+    );
     println!(
         "servers on core {}, generator on core {}; one worker thread each",
         args.server_core, args.client_core
