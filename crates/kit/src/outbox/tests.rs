@@ -26,7 +26,7 @@ async fn fresh() -> Db {
         Box::leak(format!("kit_outbox_{}", uuid::Uuid::new_v4().simple()).into_boxed_str());
     let outbox = Outbox::new(table);
     let (db, dir) = match std::env::var("KEYHOLDER_TEST_DATABASE_URL") {
-        Ok(url) => (crate::db::connect(&Secret::new(url)).await.unwrap(), None),
+        Ok(url) => (scratch_postgres(&url).await, None),
         Err(_) => {
             let dir = tempfile::tempdir().unwrap();
             let url = format!("sqlite://{}", dir.path().join("outbox.db").display());
@@ -50,6 +50,32 @@ async fn fresh() -> Db {
         outbox,
         _dir: dir,
     }
+}
+
+/// A new database on the PostgreSQL test server, named like the testkit's
+/// (`kh_test_*`), so CI's clean-up drops it and no table is left behind in
+/// the server's own database.
+async fn scratch_postgres(admin_url: &str) -> sea_orm::DatabaseConnection {
+    use sea_orm::ConnectionTrait;
+    let admin = crate::db::connect(&Secret::new(admin_url.to_string()))
+        .await
+        .unwrap();
+    let name = format!("kh_test_kit_{}", uuid::Uuid::new_v4().simple());
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .unwrap();
+    let _ = admin.close().await;
+    let (base, query) = admin_url.split_once('?').unwrap_or((admin_url, ""));
+    let prefix = base.rsplit_once('/').map_or(base, |(p, _)| p);
+    let query = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{query}")
+    };
+    crate::db::connect(&Secret::new(format!("{prefix}/{name}{query}")))
+        .await
+        .unwrap()
 }
 
 fn start() -> DateTime<Utc> {
