@@ -10,6 +10,7 @@ pub mod request;
 pub mod scope;
 pub mod session;
 pub mod state;
+pub mod webhook;
 
 /// Why a rule refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

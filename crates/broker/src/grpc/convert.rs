@@ -69,12 +69,6 @@ pub fn ts(t: DateTime<Utc>) -> Option<prost_types::Timestamp> {
     Some(timestamp(t))
 }
 
-/// Milliseconds the webhook tables still store (until their own migration)
-/// → protobuf timestamp; unset, not the epoch, when out of range.
-pub fn ts_ms(ms: i64) -> Option<prost_types::Timestamp> {
-    DateTime::from_timestamp_millis(ms).map(timestamp)
-}
-
 /// A requested scope, validated; unset means read-only.
 pub fn scope_in(s: Option<pb::Scope>) -> Result<Scope, Error> {
     let s = s.unwrap_or_default();

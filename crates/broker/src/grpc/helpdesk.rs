@@ -4,13 +4,13 @@
 //! the helpdesk connectors (docs/helpdesk.md).
 
 use super::caller;
-use super::convert::{ts, ts_ms};
+use super::convert::ts;
 use crate::Core;
 use crate::domain::input;
+use crate::domain::webhook::{Delivery, DeliveryState, Subscription};
 use crate::error::Error;
 use crate::helpdesk::payload::Kind;
 use crate::helpdesk::signature::{WHSEC, standard_key};
-use crate::store::entities::{webhook_deliveries, webhook_subscriptions};
 use crate::store::helpdesk::{CONNECTOR_SECRET, Connector};
 use crate::store::webhooks;
 use base64::Engine;
@@ -236,21 +236,16 @@ pub(super) async fn delete_connector(
     Ok(DeleteHelpdeskConnectorResponse {})
 }
 
-fn subscription_out(m: &webhook_subscriptions::Model) -> WebhookSubscription {
+fn subscription_out(s: &Subscription) -> WebhookSubscription {
     WebhookSubscription {
-        subscription_id: m.id.clone(),
-        url: m.url.clone(),
-        event_types: m
-            .event_types
-            .split(' ')
-            .filter(|t| !t.is_empty())
-            .map(str::to_string)
-            .collect(),
-        create_time: ts_ms(m.created_at_ms),
+        subscription_id: s.id.clone(),
+        url: s.url.clone(),
+        event_types: s.event_types.clone(),
+        create_time: ts(s.created_at),
     }
 }
 
-fn event_types_in(raw: &[String]) -> Result<String, Error> {
+fn event_types_in(raw: &[String]) -> Result<Vec<String>, Error> {
     let mut out: Vec<&str> = Vec::new();
     for t in raw {
         let t = t.trim();
@@ -266,7 +261,7 @@ fn event_types_in(raw: &[String]) -> Result<String, Error> {
             out.push(known);
         }
     }
-    Ok(out.join(" "))
+    Ok(out.into_iter().map(str::to_string).collect())
 }
 
 pub(super) async fn create_subscription(
@@ -293,17 +288,12 @@ pub(super) async fn create_subscription(
                 .kek
                 .seal_str(webhooks::SUBSCRIPTION_SECRET, &id, &secret)
                 .map_err(|e| Error::Internal(e.to_string()))?;
-            let row = webhook_subscriptions::Model {
-                id,
-                url,
-                event_types,
-                secret: sealed,
-                created_by: p.id.clone(),
-                created_at_ms: core.now().timestamp_millis(),
-            };
-            webhooks::insert(core.store.db(), row.clone()).await?;
+            let sub = core
+                .store
+                .add_subscription(id, url, &event_types, sealed, &p.id, core.now())
+                .await?;
             Ok(CreateWebhookSubscriptionResponse {
-                subscription: Some(subscription_out(&row)),
+                subscription: Some(subscription_out(&sub)),
                 signing_secret: secret,
             })
         },
@@ -317,7 +307,9 @@ pub(super) async fn list_subscriptions(
 ) -> Result<ListWebhookSubscriptionsResponse, Error> {
     caller(&req)?.0.require_operator()?;
     Ok(ListWebhookSubscriptionsResponse {
-        subscriptions: webhooks::all(core.store.db())
+        subscriptions: core
+            .store
+            .subscriptions()
             .await?
             .iter()
             .map(subscription_out)
@@ -331,17 +323,17 @@ pub(super) async fn delete_subscription(
 ) -> Result<DeleteWebhookSubscriptionResponse, Error> {
     caller(&req)?.0.require_operator()?;
     let id = input::uuid("subscription_id", &req.get_ref().subscription_id)?;
-    if !webhooks::delete(core.store.db(), &id).await? {
+    if !core.store.remove_subscription(&id).await? {
         return Err(Error::NotFound(format!("subscription {id} not found")));
     }
     Ok(DeleteWebhookSubscriptionResponse {})
 }
 
-fn delivery_out(d: &webhook_deliveries::Model) -> WebhookDelivery {
-    let state = match webhooks::state_of(d) {
-        webhooks::DeliveryState::Pending => WebhookDeliveryState::Pending,
-        webhooks::DeliveryState::Delivered => WebhookDeliveryState::Delivered,
-        webhooks::DeliveryState::Failed => WebhookDeliveryState::Failed,
+fn delivery_out(d: &Delivery) -> WebhookDelivery {
+    let state = match d.state {
+        DeliveryState::Pending => WebhookDeliveryState::Pending,
+        DeliveryState::Delivered => WebhookDeliveryState::Delivered,
+        DeliveryState::Failed => WebhookDeliveryState::Failed,
     };
     WebhookDelivery {
         delivery_id: d.event_id.clone(),
@@ -349,8 +341,8 @@ fn delivery_out(d: &webhook_deliveries::Model) -> WebhookDelivery {
         state: state as i32,
         attempts: d.attempts,
         last_error: d.last_error.clone(),
-        create_time: ts_ms(d.created_at_ms),
-        deliver_time: d.delivered_at_ms.and_then(ts_ms),
+        create_time: ts(d.created_at),
+        deliver_time: d.delivered_at.and_then(ts),
     }
 }
 
@@ -363,15 +355,15 @@ pub(super) async fn list_deliveries(
     let id = input::uuid("subscription_id", &r.subscription_id)?;
     let state = match input::enum_value::<WebhookDeliveryState>("state", r.state)? {
         WebhookDeliveryState::Unspecified => None,
-        WebhookDeliveryState::Pending => Some(webhooks::DeliveryState::Pending),
-        WebhookDeliveryState::Delivered => Some(webhooks::DeliveryState::Delivered),
-        WebhookDeliveryState::Failed => Some(webhooks::DeliveryState::Failed),
+        WebhookDeliveryState::Pending => Some(DeliveryState::Pending),
+        WebhookDeliveryState::Delivered => Some(DeliveryState::Delivered),
+        WebhookDeliveryState::Failed => Some(DeliveryState::Failed),
     };
     let page = Page::parse(r.page_size, &r.page_token)?;
-    if webhooks::get(core.store.db(), &id).await?.is_none() {
+    if !core.store.has_subscription(&id).await? {
         return Err(Error::NotFound(format!("subscription {id} not found")));
     }
-    let (rows, next) = webhooks::list(core.store.db(), &id, state, page).await?;
+    let (rows, next) = core.store.deliveries(&id, state, page).await?;
     Ok(ListWebhookDeliveriesResponse {
         deliveries: rows.iter().map(delivery_out).collect(),
         next_page_token: next,

@@ -4,6 +4,7 @@
 //! webhook deliverer sends each subscription's queue in order.
 
 use super::entities::{webhook_deliveries as deliveries, webhook_subscriptions as subs};
+use crate::domain::webhook::{Delivery, Subscription};
 use keyholder_kit::paging::Page;
 use keyholder_proto::audit::v1::{Actor, Event, EventKind};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
@@ -283,16 +284,7 @@ pub async fn mark_failed<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Which deliveries to list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeliveryState {
-    /// Not yet delivered, still being tried.
-    Pending,
-    /// Delivered.
-    Delivered,
-    /// Given up.
-    Failed,
-}
+pub use crate::domain::webhook::DeliveryState;
 
 /// Where a delivery stands.
 pub fn state_of(d: &deliveries::Model) -> DeliveryState {
@@ -339,4 +331,90 @@ pub async fn prune<C: ConnectionTrait>(conn: &C, before_ms: i64) -> Result<u64, 
         .exec(conn)
         .await?
         .rows_affected)
+}
+
+/// The webhook tables still store milliseconds (they keep their own queue,
+/// ADR 0017); an instant out of range is an error, not the epoch.
+fn at_ms(ms: i64) -> Result<chrono::DateTime<chrono::Utc>, DbErr> {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .ok_or_else(|| DbErr::Custom(format!("stored instant {ms} ms is out of range")))
+}
+
+fn subscription_of(m: &subs::Model) -> Result<Subscription, DbErr> {
+    Ok(Subscription {
+        id: m.id.clone(),
+        url: m.url.clone(),
+        event_types: m
+            .event_types
+            .split(' ')
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect(),
+        created_at: at_ms(m.created_at_ms)?,
+    })
+}
+
+fn delivery_of(d: &deliveries::Model) -> Result<Delivery, DbErr> {
+    Ok(Delivery {
+        event_id: d.event_id.clone(),
+        event_type: d.event_type.clone(),
+        state: state_of(d),
+        attempts: d.attempts,
+        last_error: d.last_error.clone(),
+        created_at: at_ms(d.created_at_ms)?,
+        delivered_at: d.delivered_at_ms.map(at_ms).transpose()?,
+    })
+}
+
+impl super::Store {
+    /// Registers a subscription whose signing secret is already sealed.
+    pub async fn add_subscription(
+        &self,
+        id: String,
+        url: String,
+        event_types: &[String],
+        sealed_secret: String,
+        created_by: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Subscription, DbErr> {
+        let row = subs::Model {
+            id,
+            url,
+            event_types: event_types.join(" "),
+            secret: sealed_secret,
+            created_by: created_by.to_string(),
+            created_at_ms: now.timestamp_millis(),
+        };
+        insert(&self.db, row.clone()).await?;
+        subscription_of(&row)
+    }
+
+    /// Every subscription, oldest first.
+    pub async fn subscriptions(&self) -> Result<Vec<Subscription>, DbErr> {
+        all(&self.db).await?.iter().map(subscription_of).collect()
+    }
+
+    /// Whether a subscription exists.
+    pub async fn has_subscription(&self, id: &str) -> Result<bool, DbErr> {
+        Ok(get(&self.db, id).await?.is_some())
+    }
+
+    /// Removes a subscription and its queue; false when there was none.
+    pub async fn remove_subscription(&self, id: &str) -> Result<bool, DbErr> {
+        delete(&self.db, id).await
+    }
+
+    /// A subscription's deliveries, newest first, and the next page's token.
+    pub async fn deliveries(
+        &self,
+        subscription_id: &str,
+        state: Option<DeliveryState>,
+        page: Page,
+    ) -> Result<(Vec<Delivery>, String), DbErr> {
+        let (rows, next) = list(&self.db, subscription_id, state, page).await?;
+        Ok((
+            rows.iter().map(delivery_of).collect::<Result<_, _>>()?,
+            next,
+        ))
+    }
 }
