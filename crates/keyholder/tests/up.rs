@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use tonic::transport::Channel;
@@ -13,9 +13,8 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
 fn free_port() -> SocketAddr {
-    // Bind and release: the OS hands out a port nobody else holds right now.
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap()
+    // Below the ephemeral range: nobody else is handed it meanwhile.
+    keyholder_testkit::smtp::reserve_addr()
 }
 
 struct Running(Child);

@@ -123,7 +123,26 @@ impl Drop for SmtpServer {
 
 /// A free loopback address to start a server on later (nothing listens
 /// there until then, so connections are refused).
+///
+/// The port comes from below the kernel's ephemeral range (32768 and up on
+/// Linux), so no `bind(…:0)` and no outgoing connection of another test can
+/// be given it before the server binds it; ports handed out in this process
+/// are not handed out again.
 pub fn reserve_addr() -> SocketAddr {
+    static HANDED_OUT: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|p| p.into_inner());
+    for _ in 0..1000 {
+        let r = u16::try_from(uuid::Uuid::new_v4().as_u128() % 12_000).unwrap_or(0);
+        let port = 20_000 + r;
+        if handed_out.contains(&port) {
+            continue;
+        }
+        if let Ok(l) = std::net::TcpListener::bind(("127.0.0.1", port)) {
+            handed_out.insert(port);
+            return l.local_addr().expect("local addr");
+        }
+    }
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     l.local_addr().expect("local addr")
 }

@@ -4,7 +4,7 @@
 
 #![allow(dead_code)] // each test binary uses its own part of this
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -12,10 +12,10 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
-/// A loopback address nobody holds right now (bound and released).
+/// A loopback address nobody holds, from below the ephemeral range so no
+/// other test's connection is given it before the process binds it.
 pub fn free_port() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap()
+    keyholder_testkit::smtp::reserve_addr()
 }
 
 /// The three services' addresses.
