@@ -215,7 +215,7 @@ impl Broker {
         shutdown: CancellationToken,
     ) -> Result<(), StartError> {
         let core = self.core.clone();
-        let mut tasks = tokio_util_tasks(&core, &self.config, &shutdown)?;
+        let mut tasks = tokio_util_tasks(&core, &self.config, &self.settings, &shutdown)?;
         tasks.push(tokio::spawn(keyholder_kit::standing::follow(
             core.standing.clone(),
             self.identity_channel.clone(),
@@ -298,10 +298,10 @@ impl Broker {
 fn tokio_util_tasks(
     core: &Arc<Core>,
     config: &Config,
+    settings: &config::Settings,
     shutdown: &CancellationToken,
 ) -> Result<Vec<tokio::task::JoinHandle<()>>, StartError> {
     let audit = channel(&config.audit.url, &config.tls)?;
-    let settings = config::Settings::of(config);
     Ok(vec![
         tokio::spawn(tasks::sweeper::run(
             core.store.clone(),

@@ -166,18 +166,16 @@ pub(crate) async fn retry<C: ConnectionTrait>(
     next_us: i64,
     error: &str,
 ) -> Result<(), DbErr> {
-    let t = outbox.table();
-    conn.execute_raw(stmt(
-        conn.get_database_backend(),
-        &format!(
-            "UPDATE {t} SET attempts = attempts + 1, next_attempt_at_us = ?, last_error = ?, \
-             leased_until_us = NULL, lease_owner = NULL \
-             WHERE seq = ? AND lease_owner = ? AND {UNSETTLED}"
-        ),
-        vec![next_us.into(), clip(error).into(), seq.into(), owner.into()],
-    ))
-    .await?;
-    Ok(())
+    failed_attempt(
+        conn,
+        outbox,
+        "next_attempt_at_us = ?",
+        next_us,
+        seq,
+        owner,
+        error,
+    )
+    .await
 }
 
 /// Gives a row up for good (a dead letter), wiping its secret: it will
@@ -190,15 +188,38 @@ pub(crate) async fn dead<C: ConnectionTrait>(
     now_us: i64,
     error: &str,
 ) -> Result<(), DbErr> {
+    failed_attempt(
+        conn,
+        outbox,
+        "dead_at_us = ?, secret = NULL",
+        now_us,
+        seq,
+        owner,
+        error,
+    )
+    .await
+}
+
+/// Counts a failed attempt on a row this relay holds and releases its
+/// lease; `set` says what else changes (`at` is its one parameter).
+async fn failed_attempt<C: ConnectionTrait>(
+    conn: &C,
+    outbox: &Outbox,
+    set: &str,
+    at: i64,
+    seq: i64,
+    owner: &str,
+    error: &str,
+) -> Result<(), DbErr> {
     let t = outbox.table();
     conn.execute_raw(stmt(
         conn.get_database_backend(),
         &format!(
-            "UPDATE {t} SET attempts = attempts + 1, dead_at_us = ?, last_error = ?, secret = NULL, \
+            "UPDATE {t} SET attempts = attempts + 1, {set}, last_error = ?, \
              leased_until_us = NULL, lease_owner = NULL \
              WHERE seq = ? AND lease_owner = ? AND {UNSETTLED}"
         ),
-        vec![now_us.into(), clip(error).into(), seq.into(), owner.into()],
+        vec![at.into(), clip(error).into(), seq.into(), owner.into()],
     ))
     .await?;
     Ok(())
