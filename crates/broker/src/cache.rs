@@ -2,7 +2,7 @@
 //! whether it is live, its grant's end and its scope. Entries are dropped when
 //! this broker ends access, when another broker's NOTIFY or the revocation
 //! poll says so, and are re-read from the database once older than
-//! [`AccessCache::MAX_AGE`], which bounds staleness if all else fails. A
+//! `broker.session_cache_ms`, which bounds staleness if all else fails. A
 //! `moka` cache: bounded, time-to-live, and one load per session at a time.
 
 use crate::domain::grant::Grant;
@@ -93,17 +93,14 @@ pub struct AccessCache {
 }
 
 impl Default for AccessCache {
+    /// With the configuration's defaults (the one place they are set).
     fn default() -> Self {
-        Self::new(Self::MAX_AGE, Self::CAPACITY)
+        let s = crate::config::Settings::of(&keyholder_kit::config::Config::default());
+        Self::new(s.session_cache, s.session_cache_capacity)
     }
 }
 
 impl AccessCache {
-    /// Default bound on an entry's age.
-    pub const MAX_AGE: Duration = Duration::from_secs(1);
-    /// Entries kept at most (beyond this the least used go first).
-    pub const CAPACITY: u64 = 200_000;
-
     /// An empty cache of at most `capacity` entries, each re-read after
     /// `max_age` (`broker.session_cache_ms`, `broker.session_cache_capacity`).
     pub fn new(max_age: Duration, capacity: u64) -> Self {
@@ -306,7 +303,7 @@ mod tests {
 
     #[tokio::test]
     async fn old_entries_are_not_served() {
-        let c = AccessCache::new(Duration::ZERO, AccessCache::CAPACITY);
+        let c = AccessCache::new(Duration::ZERO, 1_000);
         c.put(st("s1", "g1"), c.generation()).await;
         assert!(c.get("s1").await.is_none());
     }

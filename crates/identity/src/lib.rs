@@ -120,9 +120,7 @@ impl Identity {
             settings.outbox,
         );
         Ok(Self {
-            feed: grpc::standing::StandingFeed::new(store.clone()).polling_every(
-                keyholder_kit::config::millis(config.identity.standing_poll_ms),
-            ),
+            feed: grpc::standing::StandingFeed::new(store.clone(), settings.standing_poll),
             request_id_retention: settings.request_id_retention,
             api: grpc::Api::new(store, keys, clock),
             gate,

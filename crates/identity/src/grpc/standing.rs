@@ -17,10 +17,6 @@ use tonic::{Request, Response, Status};
 
 /// Changes sent per message at most.
 const BATCH: u64 = 500;
-/// How often a stream looks for changes committed by another identity
-/// replica (its own commits wake it at once), unless configured
-/// (`identity.standing_poll_ms`).
-pub const DEFAULT_POLL: Duration = Duration::from_millis(500);
 
 /// Identity's own check: the user row (active?) and the standing version.
 #[derive(Debug, Clone)]
@@ -77,23 +73,20 @@ impl StandingCheck for DatabaseStanding {
 pub struct StandingFeed {
     store: Store,
     stop: keyholder_kit::CancellationToken,
+    /// How often a stream looks for changes committed by another identity
+    /// replica (its own commits wake it at once).
     poll: Duration,
 }
 
 impl StandingFeed {
-    /// Feeds from `store`.
-    pub fn new(store: Store) -> Self {
+    /// Feeds from `store`, looking for other replicas' changes every `poll`
+    /// (`identity.standing_poll_ms`).
+    pub fn new(store: Store, poll: Duration) -> Self {
         Self {
             store,
             stop: keyholder_kit::CancellationToken::new(),
-            poll: DEFAULT_POLL,
+            poll,
         }
-    }
-
-    /// Looks for other replicas' changes every `poll`.
-    pub fn polling_every(mut self, poll: Duration) -> Self {
-        self.poll = poll;
-        self
     }
 
     /// Ends every open feed when `stop` is cancelled: a stream left open
