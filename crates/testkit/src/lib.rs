@@ -195,16 +195,3 @@ impl Suite {
 pub fn bearer<T>(message: T, token: &str) -> tonic::Request<T> {
     keyholder_kit::client::authorized(message, token)
 }
-
-/// The current code of a base32 TOTP secret (SHA-1, 6 digits, 30 s), by
-/// the wall clock: for an identity that runs on it. A suite's services run
-/// on the suite's clock: use [`Suite::totp`].
-pub fn totp_now(secret_base32: &str) -> String {
-    let secret = totp_rs::Secret::try_from_base32(secret_base32).expect("base32 totp secret");
-    totp_rs::Builder::new()
-        .with_secret(secret)
-        .build()
-        .expect("totp")
-        .generate_current()
-        .to_string()
-}

@@ -70,13 +70,6 @@ pub fn anon<T>(m: T) -> tonic::Request<T> {
     tonic::Request::new(m)
 }
 
-/// The TOTP code of the step after the current one (still accepted, one step
-/// of skew): for signing someone in again whose current code is already spent.
-pub fn next_code(secret: &str) -> String {
-    let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap();
-    keyholder_testkit::totp_at(secret, now + 30)
-}
-
 /// Shorthand.
 pub fn rid() -> String {
     uuid::Uuid::new_v4().to_string()

@@ -3,7 +3,6 @@
 
 use crate::*;
 use keyholder_kit::clock::ManualClock;
-use keyholder_testkit::totp_now;
 
 fn amr_of(token: &str) -> Vec<String> {
     use base64::Engine;
@@ -109,7 +108,7 @@ async fn totp_enrolment_then_the_code_is_required() {
         .identity()
         .confirm_totp_enrollment(bearer(
             pb::ConfirmTotpEnrollmentRequest {
-                code: totp_now(&begun.secret),
+                code: s.totp(&begun.secret),
             },
             &e.token,
         ))
@@ -137,7 +136,7 @@ async fn totp_enrolment_then_the_code_is_required() {
             &t.tenant_id,
             &e.email,
             &e.password,
-            &next_code(&begun.secret),
+            &s.next_totp(&begun.secret),
         )
         .await
         .unwrap();
@@ -161,7 +160,7 @@ async fn agents_must_sign_in_with_totp() {
         "wrong e-mail, password or code",
     );
     let ok = s
-        .sign_in_response("", &a.email, &a.password, &next_code(&a.totp_secret))
+        .sign_in_response("", &a.email, &a.password, &s.next_totp(&a.totp_secret))
         .await
         .unwrap();
     let u = ok.user.unwrap();
@@ -184,7 +183,7 @@ async fn disable_totp_is_for_admin_employees_of_the_tenant() {
     s.identity()
         .confirm_totp_enrollment(bearer(
             pb::ConfirmTotpEnrollmentRequest {
-                code: totp_now(&begun.secret),
+                code: s.totp(&begun.secret),
             },
             &e.token,
         ))
