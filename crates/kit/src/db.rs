@@ -72,6 +72,9 @@ pub async fn connect(url: &Secret) -> Result<DatabaseConnection, DbSetupError> {
             });
         }
     }
+    let nodelay_port = (!sqlite)
+        .then(|| crate::pg_nodelay::port_of(&url))
+        .flatten();
     let mut opts = ConnectOptions::new(url);
     opts.sqlx_logging(false)
         .connect_timeout(Duration::from_secs(5))
@@ -89,6 +92,20 @@ pub async fn connect(url: &Secret) -> Result<DatabaseConnection, DbSetupError> {
             });
     } else {
         opts.max_connections(16).min_connections(1);
+        if let Some(port) = nodelay_port {
+            opts.map_sqlx_postgres_pool_opts(move |pool| {
+                pool.after_connect(move |_, _| {
+                    Box::pin(async move {
+                        // Without it a large statement waits ~40 ms for a
+                        // delayed ACK; failing to set it costs speed only.
+                        if let Err(e) = crate::pg_nodelay::on_sockets_to(port) {
+                            tracing::warn!(error = %e, "cannot turn Nagle off on database connections; large statements may wait for delayed ACKs");
+                        }
+                        Ok(())
+                    })
+                })
+            });
+        }
     }
     let backend = if sqlite { "sqlite" } else { "postgres" };
     Database::connect(opts)

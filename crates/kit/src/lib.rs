@@ -22,6 +22,7 @@ pub mod kek;
 pub mod metrics;
 pub mod outbox;
 pub mod paging;
+pub mod pg_nodelay;
 pub mod sealed;
 pub mod secret;
 pub mod serve;

@@ -75,6 +75,11 @@ pub(crate) async fn first_failure(checks: &[std::sync::Arc<dyn Readiness>]) -> O
 /// How often readiness is re-evaluated for health.
 const READINESS_EVERY: Duration = Duration::from_millis(500);
 
+/// Calls one client connection may have in flight at once (HTTP/2
+/// `SETTINGS_MAX_CONCURRENT_STREAMS`). Enough for any client's
+/// parallelism; beyond it calls queue on the client's side.
+pub const MAX_CONCURRENT_STREAMS: u32 = 256;
+
 /// What to announce, who may pass, and how long to wait when stopping.
 pub struct ServeOptions {
     /// Fully qualified gRPC service names reported SERVING by health.
@@ -256,6 +261,10 @@ pub async fn serve(
         .first()
         .map_or("", |n| crate::telemetry::owner_of(n));
     let server = Server::builder()
+        // Backpressure: a client (or a load balancer's one pooled connection)
+        // sending faster than the service answers waits for a free stream
+        // instead of piling decoded requests up in this process's memory.
+        .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
         .trace_fn(move |req| crate::telemetry::grpc_span(owner, req))
         // Outermost first: every call is counted and logged with its final
         // status; a panic anywhere inside becomes an answer; tonic's
@@ -314,6 +323,63 @@ mod tests {
                 .is_some_and(|w| w.starts_with("the database does not answer")),
             "{why:?}"
         );
+    }
+
+    struct AnyKey;
+
+    #[async_trait::async_trait]
+    impl crate::auth::KeyResolver for AnyKey {
+        async fn resolve(&self, _: &str) -> Option<jsonwebtoken::DecodingKey> {
+            None
+        }
+    }
+
+    #[tokio::test]
+    async fn a_connection_is_told_how_many_calls_it_may_have_in_flight() {
+        let auth = crate::auth::Authenticator::new(
+            Arc::new(AnyKey),
+            crate::auth::AUDIENCE_BROKER,
+            crate::clock::system(),
+        );
+        let standing = Arc::new(crate::standing::StandingTable::new(Duration::from_secs(1)));
+        let options = ServeOptions {
+            health_names: vec!["keyholder.test.v1.Test"],
+            grace: Duration::from_millis(10),
+            gate: crate::gate::Gate::new(auth, standing, &[]),
+            readiness: Vec::new(),
+            metrics: crate::metrics::Metrics::new("test"),
+            metrics_listen: None,
+            tls: crate::tls::TlsConfig::default(),
+        };
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        let stop = CancellationToken::new();
+        let server = tokio::spawn(serve(listener, Routes::default(), options, stop.clone()));
+        let tcp = tokio::net::TcpStream::connect(addr)
+            .await
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        let (_calls, mut conn) = h2::client::handshake(tcp)
+            .await
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        // Driving the connection reads the server's SETTINGS frame.
+        let mut announced = conn.max_concurrent_send_streams();
+        for _ in 0..200 {
+            tokio::select! {
+                _ = &mut conn => break,
+                _ = tokio::time::sleep(Duration::from_millis(10)) => {}
+            }
+            announced = conn.max_concurrent_send_streams();
+            if announced == MAX_CONCURRENT_STREAMS as usize {
+                break;
+            }
+        }
+        assert_eq!(announced, 256);
+        stop.cancel();
+        let _ = server.await;
     }
 
     #[tokio::test]
