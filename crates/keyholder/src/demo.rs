@@ -293,6 +293,7 @@ pub async fn run(config: &Config, keep_access: bool) -> anyhow::Result<()> {
                 "tenant_id": tenant_id,
                 "session_token": session_token,
                 "backend_token": backend,
+                "admin_token": chief,
             })
         );
         return Ok(());

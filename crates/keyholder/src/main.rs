@@ -55,8 +55,9 @@ enum Command {
     /// and the chain's verification.
     Demo {
         /// Stop before the revocation and print the session as JSON
-        /// (`tenant_id`, `session_token`, `backend_token`): the fixture the
-        /// CheckAccess benchmark calls with.
+        /// (`tenant_id`, `session_token`, `backend_token`, and the chief
+        /// admin's `admin_token`): the fixture the CheckAccess benchmark
+        /// calls with.
         #[arg(long)]
         keep_access: bool,
     },

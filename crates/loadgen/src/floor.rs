@@ -46,6 +46,16 @@ pub struct FloorArgs {
     /// what they sustain on one core.
     #[arg(long, default_value_t = 60_000.0)]
     pub saturate: f64,
+    /// ReportAction calls per second offered in the end-to-end phase
+    /// (broker → outbox → relay → audit's log); 0 skips it.
+    #[arg(long, default_value_t = 10_000.0)]
+    pub report_rate: f64,
+    /// Seconds the ReportAction phase offers its rate.
+    #[arg(long, default_value_t = 5.0)]
+    pub report_secs: f64,
+    /// Only the ReportAction phase (after the same set-up).
+    #[arg(long)]
+    pub report_only: bool,
 }
 
 /// Child processes, stopped (by their own pid) when dropped.
@@ -105,6 +115,7 @@ struct Fixture {
     tenant_id: String,
     session_token: String,
     backend_token: String,
+    admin_token: String,
 }
 
 async fn fixture(keyholder: &Path, env: &[(String, String)]) -> anyhow::Result<Fixture> {
@@ -123,6 +134,7 @@ async fn fixture(keyholder: &Path, env: &[(String, String)]) -> anyhow::Result<F
                 tenant_id: s("tenant_id"),
                 session_token: s("session_token"),
                 backend_token: s("backend_token"),
+                admin_token: s("admin_token"),
             });
         }
         last = String::from_utf8_lossy(&o.stderr).into_owned();
@@ -242,6 +254,13 @@ pub async fn run(args: &FloorArgs) -> anyhow::Result<()> {
         "servers on core {}, generator on core {}; one worker thread each",
         args.server_core, args.client_core
     );
+    let broker_at = format!("http://127.0.0.1:{pb}");
+    if args.report_only {
+        report_phase(args, &f, &broker_at, pa).await?;
+        drop(children);
+        let _ = std::fs::remove_dir_all(&dir);
+        return Ok(());
+    }
 
     let body = Bytes::from(
         keyholder_proto::broker::v1::CheckAccessRequest {
@@ -275,7 +294,6 @@ pub async fn run(args: &FloorArgs) -> anyhow::Result<()> {
         drain: Duration::from_secs(5),
     };
     let echo_at = format!("http://127.0.0.1:{pe}");
-    let broker_at = format!("http://127.0.0.1:{pb}");
     let check = "/keyholder.broker.v1.BrokerService/CheckAccess";
 
     // rate → (echo p50s, echo p99s, check p50s, check p99s)
@@ -415,7 +433,33 @@ pub async fn run(args: &FloorArgs) -> anyhow::Result<()> {
         let (rss, peak) = memory_mib(child.id());
         println!("  {name:<9} {rss:>6.1} / {peak:>6.1}");
     }
+    report_phase(args, &f, &broker_at, pa).await?;
     drop(children);
     let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+async fn report_phase(
+    args: &FloorArgs,
+    f: &Fixture,
+    broker_at: &str,
+    pa: u16,
+) -> anyhow::Result<()> {
+    if args.report_rate > 0.0 {
+        println!("\nReportAction into audit's log (all servers still on one core):");
+        crate::relay::report_into_audit(
+            &crate::relay::Target {
+                broker: broker_at.to_string(),
+                audit: format!("http://127.0.0.1:{pa}"),
+                tenant_id: &f.tenant_id,
+                session_token: &f.session_token,
+                backend_token: &f.backend_token,
+                admin_token: &f.admin_token,
+            },
+            args.report_rate,
+            args.report_secs,
+        )
+        .await?;
+    }
     Ok(())
 }

@@ -11,6 +11,7 @@ mod codec;
 mod echo;
 mod floor;
 mod open_loop;
+mod relay;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -11,6 +11,7 @@ mod m0005_helpdesk;
 mod m0006_one_outbox;
 mod m0007_instants_in_microseconds;
 pub(crate) mod m0008_request_ids;
+mod m0009_outbox_tenant_index;
 
 /// Runs broker's migrations.
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_one_outbox::Migration),
             Box::new(m0007_instants_in_microseconds::Migration),
             Box::new(m0008_request_ids::Migration),
+            Box::new(m0009_outbox_tenant_index::Migration),
         ]
     }
 

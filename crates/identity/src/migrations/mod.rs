@@ -14,6 +14,7 @@ mod m0008_outbox_traceparent;
 mod m0009_one_outbox;
 mod m0010_instants_in_microseconds;
 pub(crate) mod m0011_request_ids;
+mod m0012_outbox_tenant_index;
 
 /// Runs identity's migrations, tracked in `identity_migrations`.
 pub struct Migrator;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0009_one_outbox::Migration),
             Box::new(m0010_instants_in_microseconds::Migration),
             Box::new(m0011_request_ids::Migration),
+            Box::new(m0012_outbox_tenant_index::Migration),
         ]
     }
 

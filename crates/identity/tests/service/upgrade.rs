@@ -156,7 +156,7 @@ async fn the_outbox_migration_keeps_old_rows_in_the_new_shape() {
     assert_eq!(OUTBOX.dead_letters(&db).await.unwrap()[0].event_id, "b");
     // Back down through the later migrations and this one: the same rows
     // in the old shape.
-    Migrator::down(&db, Some(3)).await.unwrap();
+    Migrator::down(&db, Some(4)).await.unwrap();
     let back = db
         .query_one_raw(sea_orm::Statement::from_string(
             db.get_database_backend(),

@@ -42,10 +42,46 @@ pub fn create_statements(outbox: &Outbox, backend: DbBackend) -> Vec<String> {
         format!("CREATE UNIQUE INDEX {t}_event_id ON {t} (event_id)"),
         // What the relay scans: unsettled rows in order.
         format!("CREATE INDEX {t}_unsettled ON {t} (delivered_at_us, dead_at_us, seq)"),
-        // The per-tenant order check, and pruning by age.
-        format!("CREATE INDEX {t}_tenant ON {t} (tenant_id, seq)"),
+        // The per-tenant order check: a tenant's unsettled rows only.
+        tenant_index(t),
         format!("CREATE INDEX {t}_delivered ON {t} (delivered_at_us)"),
     ]
+}
+
+/// The per-tenant order check's index. The claim asks, for each candidate
+/// row, whether an earlier unsettled row of its tenant is waiting; with the
+/// settled columns in the key that reads only unsettled rows, where a
+/// `(tenant_id, seq)` index read every row delivered since the last prune
+/// (quadratic: a relay with 40,000 delivered rows behind it claimed ~200
+/// rows a second).
+fn tenant_index(t: &str) -> String {
+    format!("CREATE INDEX {t}_tenant ON {t} (tenant_id, delivered_at_us, dead_at_us, seq)")
+}
+
+/// Moves an existing outbox's per-tenant index onto [`tenant_index`]'s
+/// shape (a migration's `up`).
+pub async fn reindex_tenant_order<C: ConnectionTrait>(
+    conn: &C,
+    outbox: &Outbox,
+) -> Result<(), DbErr> {
+    let t = outbox.table();
+    conn.execute_unprepared(&format!("DROP INDEX IF EXISTS {t}_tenant"))
+        .await?;
+    conn.execute_unprepared(&tenant_index(t)).await?;
+    Ok(())
+}
+
+/// Back to the `(tenant_id, seq)` index (a migration's `down`).
+pub async fn unreindex_tenant_order<C: ConnectionTrait>(
+    conn: &C,
+    outbox: &Outbox,
+) -> Result<(), DbErr> {
+    let t = outbox.table();
+    conn.execute_unprepared(&format!("DROP INDEX IF EXISTS {t}_tenant"))
+        .await?;
+    conn.execute_unprepared(&format!("CREATE INDEX {t}_tenant ON {t} (tenant_id, seq)"))
+        .await?;
+    Ok(())
 }
 
 /// Creates `outbox`'s table.
