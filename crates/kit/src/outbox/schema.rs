@@ -65,10 +65,7 @@ pub async fn reindex_tenant_order<C: ConnectionTrait>(
     outbox: &Outbox,
 ) -> Result<(), DbErr> {
     let t = outbox.table();
-    conn.execute_unprepared(&format!("DROP INDEX IF EXISTS {t}_tenant"))
-        .await?;
-    conn.execute_unprepared(&tenant_index(t)).await?;
-    Ok(())
+    replace_tenant_index(conn, t, &tenant_index(t)).await
 }
 
 /// Back to the `(tenant_id, seq)` index (a migration's `down`).
@@ -77,10 +74,18 @@ pub async fn unreindex_tenant_order<C: ConnectionTrait>(
     outbox: &Outbox,
 ) -> Result<(), DbErr> {
     let t = outbox.table();
+    let old = format!("CREATE INDEX {t}_tenant ON {t} (tenant_id, seq)");
+    replace_tenant_index(conn, t, &old).await
+}
+
+async fn replace_tenant_index<C: ConnectionTrait>(
+    conn: &C,
+    t: &str,
+    create: &str,
+) -> Result<(), DbErr> {
     conn.execute_unprepared(&format!("DROP INDEX IF EXISTS {t}_tenant"))
         .await?;
-    conn.execute_unprepared(&format!("CREATE INDEX {t}_tenant ON {t} (tenant_id, seq)"))
-        .await?;
+    conn.execute_unprepared(create).await?;
     Ok(())
 }
 
