@@ -113,6 +113,19 @@ pub async fn connect(url: &Secret) -> Result<DatabaseConnection, DbSetupError> {
         .map_err(|source| DbSetupError::Connect { backend, source })
 }
 
+/// `url` naming database `name` instead of its own, on the same server and
+/// with the same options: a sibling database (tests make one per test).
+pub fn sibling_database_url(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let server = base.rsplit_once('/').map_or(base, |(p, _)| p);
+    match query {
+        Some(q) => format!("{server}/{name}?{q}"),
+        None => format!("{server}/{name}"),
+    }
+}
+
 /// Brings the schema up to date; how many migrations that ran. Each
 /// service's migrator keeps its own migrations table, so services may share
 /// one PostgreSQL database.
@@ -214,6 +227,18 @@ pub const NUL_IN_TEXT: &str = "text fields must not contain NUL characters";
 mod tests {
     use super::*;
     use sea_orm::{ConnectionTrait, Statement};
+
+    #[test]
+    fn a_sibling_database_keeps_the_server_and_the_options() {
+        assert_eq!(
+            sibling_database_url("postgres://u@h:5433/postgres?sslmode=disable", "kh_1"),
+            "postgres://u@h:5433/kh_1?sslmode=disable"
+        );
+        assert_eq!(
+            sibling_database_url("postgres://u@h/postgres", "kh_2"),
+            "postgres://u@h/kh_2"
+        );
+    }
 
     /// On PostgreSQL (when the suite runs there), a NUL in a text parameter
     /// is recognised as the caller's mistake; other errors are not.

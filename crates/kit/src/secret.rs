@@ -11,7 +11,8 @@ use std::fmt;
 
 /// A secret value (password, database URL with credentials, SMTP URL). Its
 /// `Debug` and `Display` print a placeholder, so a stray `{:?}` cannot leak
-/// it, and its memory is zeroed when dropped.
+/// it, and the copy it holds is zeroed when dropped (copies made before it
+/// was wrapped, by a parser or a `String`'s growth, are not).
 #[derive(Clone)]
 pub struct Secret(SecretString);
 
@@ -43,7 +44,7 @@ impl Serialize for Secret {
 
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(Self::new)
+        SecretString::deserialize(d).map(Self)
     }
 }
 

@@ -241,7 +241,8 @@ pub async fn run(args: &FloorArgs) -> anyhow::Result<()> {
             .spawn()?,
     ));
     let f = fixture(&keyholder, &env).await?;
-    let checked = allowed_once(&format!("http://127.0.0.1:{pb}"), &f).await?;
+    let broker_at = format!("http://127.0.0.1:{pb}");
+    let checked = allowed_once(&broker_at, &f).await?;
     println!(
         "CheckAccess answers allowed={} before the runs ({})",
         checked.allowed, checked.reason
@@ -254,7 +255,6 @@ pub async fn run(args: &FloorArgs) -> anyhow::Result<()> {
         "servers on core {}, generator on core {}; one worker thread each",
         args.server_core, args.client_core
     );
-    let broker_at = format!("http://127.0.0.1:{pb}");
     if args.report_only {
         report_phase(args, &f, &broker_at, pa).await?;
         drop(children);

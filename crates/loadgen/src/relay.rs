@@ -26,18 +26,16 @@ pub struct Target<'a> {
     pub admin_token: &'a str,
 }
 
+/// Audit, as the tenant's admin.
+type Audit =
+    keyholder_proto::audit::v1::audit_service_client::AuditServiceClient<tonic::transport::Channel>;
+
 /// Events in the tenant's log (the head an incremental VerifyChain signs),
 /// and whether the chain holds. Incremental, so each call costs only what
 /// arrived since the last one: a full pass per poll would compete with the
 /// appends it is waiting for.
-async fn logged(t: &Target<'_>) -> anyhow::Result<(i64, bool)> {
-    use keyholder_proto::audit::v1::{
-        VerifyChainRequest, audit_service_client::AuditServiceClient,
-    };
-    let channel = tonic::transport::Endpoint::from_shared(t.audit.clone())?
-        .connect()
-        .await?;
-    let mut request = tonic::Request::new(VerifyChainRequest {
+async fn logged(audit: &mut Audit, t: &Target<'_>) -> anyhow::Result<(i64, bool)> {
+    let mut request = tonic::Request::new(keyholder_proto::audit::v1::VerifyChainRequest {
         tenant_id: t.tenant_id.to_string(),
         full: false,
     });
@@ -45,7 +43,7 @@ async fn logged(t: &Target<'_>) -> anyhow::Result<(i64, bool)> {
         "authorization",
         format!("Bearer {}", t.admin_token).parse()?,
     );
-    let v = AuditServiceClient::new(channel)
+    let v = audit
         .verify_chain(request)
         .await
         .context("VerifyChain")?
@@ -56,7 +54,12 @@ async fn logged(t: &Target<'_>) -> anyhow::Result<(i64, bool)> {
 /// Offers `rate` ReportAction calls per second for `secs` seconds and
 /// prints how fast they reached audit's log.
 pub async fn report_into_audit(t: &Target<'_>, rate: f64, secs: f64) -> anyhow::Result<()> {
-    let (before, _) = logged(t).await?;
+    let mut audit = Audit::new(
+        tonic::transport::Endpoint::from_shared(t.audit.clone())?
+            .connect()
+            .await?,
+    );
+    let (before, _) = logged(&mut audit, t).await?;
     let body = Bytes::from(
         keyholder_proto::broker::v1::ReportActionRequest {
             // Empty: each call is a new action (a retry-safe caller sets one).
@@ -90,10 +93,10 @@ pub async fn report_into_audit(t: &Target<'_>, rate: f64, secs: f64) -> anyhow::
     println!("  ReportAction {rate:.0}/s offered: {}", r.line());
     let want = before + i64::try_from(r.ok)?;
     let deadline = Instant::now() + Duration::from_secs(120);
-    let (mut now, mut intact) = logged(t).await?;
+    let (mut now, mut intact) = logged(&mut audit, t).await?;
     while now < want && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        (now, intact) = logged(t).await?;
+        (now, intact) = logged(&mut audit, t).await?;
     }
     let in_log = started.elapsed();
     let arrived = now - before;

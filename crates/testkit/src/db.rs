@@ -62,12 +62,7 @@ pub async fn fresh_postgres_database() -> Secret {
         .await
         .expect("create test database");
     let _ = conn.close().await;
-    let (base, query) = match admin.split_once('?') {
-        Some((b, q)) => (b, format!("?{q}")),
-        None => (admin.as_str(), String::new()),
-    };
-    let prefix = base.rsplit_once('/').map(|(p, _)| p).unwrap_or(base);
-    Secret::new(format!("{prefix}/{name}{query}"))
+    Secret::new(keyholder_kit::db::sibling_database_url(&admin, &name))
 }
 
 /// One empty database for a migration test: a fresh PostgreSQL database
@@ -81,4 +76,17 @@ pub async fn scratch_database(dir: &Path, file: &str) -> sea_orm::DatabaseConnec
     Database::connect(url.as_str())
         .await
         .expect("connect to a scratch database")
+}
+
+/// The single number `sql` (a `SELECT COUNT(*) …`) answers.
+pub async fn count(db: &sea_orm::DatabaseConnection, sql: &str) -> i64 {
+    db.query_one_raw(sea_orm::Statement::from_string(
+        db.get_database_backend(),
+        sql,
+    ))
+    .await
+    .expect("count query")
+    .expect("a row")
+    .try_get_by_index::<i64>(0)
+    .expect("a count")
 }

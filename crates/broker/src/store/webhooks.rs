@@ -4,13 +4,14 @@
 //! webhook deliverer sends each subscription's queue in order.
 
 use super::entities::{webhook_deliveries as deliveries, webhook_subscriptions as subs};
-use crate::domain::webhook::{Delivery, Subscription};
+use crate::domain::webhook::{Delivery, DeliveryState, Subscription};
 use keyholder_kit::paging::Page;
 use keyholder_proto::audit::v1::{Actor, Event, EventKind};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use serde_json::{Map, Value, json};
 
@@ -41,7 +42,7 @@ pub fn type_of(kind: i32) -> Option<&'static str> {
 }
 
 /// Registers a subscription.
-pub async fn insert<C: ConnectionTrait>(conn: &C, m: subs::Model) -> Result<(), DbErr> {
+async fn insert<C: ConnectionTrait>(conn: &C, m: subs::Model) -> Result<(), DbErr> {
     subs::Entity::insert(subs::ActiveModel::from(m))
         .exec_without_returning(conn)
         .await?;
@@ -49,7 +50,7 @@ pub async fn insert<C: ConnectionTrait>(conn: &C, m: subs::Model) -> Result<(), 
 }
 
 /// Every subscription, oldest first.
-pub async fn all<C: ConnectionTrait>(conn: &C) -> Result<Vec<subs::Model>, DbErr> {
+async fn all<C: ConnectionTrait>(conn: &C) -> Result<Vec<subs::Model>, DbErr> {
     subs::Entity::find()
         .order_by_asc(subs::Column::CreatedAtMs)
         .order_by_asc(subs::Column::Id)
@@ -88,7 +89,7 @@ pub async fn lease<C: ConnectionTrait>(
 }
 
 /// Removes a subscription and its queue; false when there was none.
-pub async fn delete<C: ConnectionTrait>(conn: &C, id: &str) -> Result<bool, DbErr> {
+async fn delete<C: ConnectionTrait>(conn: &C, id: &str) -> Result<bool, DbErr> {
     deliveries::Entity::delete_many()
         .filter(deliveries::Column::SubscriptionId.eq(id))
         .exec(conn)
@@ -284,10 +285,8 @@ pub async fn mark_failed<C: ConnectionTrait>(
     Ok(())
 }
 
-pub use crate::domain::webhook::DeliveryState;
-
 /// Where a delivery stands.
-pub fn state_of(d: &deliveries::Model) -> DeliveryState {
+fn state_of(d: &deliveries::Model) -> DeliveryState {
     if d.delivered_at_ms.is_some() {
         DeliveryState::Delivered
     } else if d.failed_at_ms.is_some() {
@@ -298,7 +297,7 @@ pub fn state_of(d: &deliveries::Model) -> DeliveryState {
 }
 
 /// A subscription's deliveries, newest first, and the next page's token.
-pub async fn list<C: ConnectionTrait>(
+async fn list<C: ConnectionTrait>(
     conn: &C,
     subscription_id: &str,
     state: Option<DeliveryState>,
@@ -396,7 +395,11 @@ impl super::Store {
 
     /// Whether a subscription exists.
     pub async fn has_subscription(&self, id: &str) -> Result<bool, DbErr> {
-        Ok(get(&self.db, id).await?.is_some())
+        // Counted, not loaded: the row carries the sealed signing secret.
+        Ok(subs::Entity::find_by_id(id.to_string())
+            .count(&self.db)
+            .await?
+            > 0)
     }
 
     /// Removes a subscription and its queue; false when there was none.

@@ -181,15 +181,19 @@ async fn the_outbox_migration_keeps_old_rows_in_the_new_shape() {
     assert_eq!(OUTBOX.dead_letters(&db).await.unwrap()[0].event_id, "b");
     // Back down through the later migrations and this one.
     Migrator::down(&db, Some(4)).await.unwrap();
-    let back = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            "SELECT COUNT(*) FROM broker_outbox WHERE created_at = 3000 AND rejected_at IS NULL",
-        ))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get_by_index::<i64>(0)
-        .unwrap();
+    let back = keyholder_testkit::db::count(
+        &db,
+        "SELECT COUNT(*) FROM broker_outbox WHERE created_at = 3000 AND rejected_at IS NULL",
+    )
+    .await;
     assert_eq!(back, 1);
+    // Every row keeps what it held: the delivered one, the dead letter.
+    let kept = keyholder_testkit::db::count(
+        &db,
+        "SELECT COUNT(*) FROM broker_outbox WHERE \
+         (event_id = 'a' AND delivered_at = 1001 AND rejected_at IS NULL AND attempts = 2) \
+         OR (event_id = 'b' AND delivered_at IS NULL AND rejected_at = 2001 AND last_error = 'too long')",
+    )
+    .await;
+    assert_eq!(kept, 2);
 }

@@ -110,7 +110,7 @@ impl Principal {
 
     /// Requires a service account holding `scope`.
     pub fn require_scope(&self, scope: &str) -> Result<(), AuthError> {
-        if self.kind == PrincipalKind::ServiceAccount && self.scopes.iter().any(|s| s == scope) {
+        if self.has_scope(scope) {
             Ok(())
         } else {
             Err(Self::forbid(format!(
@@ -121,7 +121,7 @@ impl Principal {
 
     /// Is a service account holding `scope`.
     pub fn has_scope(&self, scope: &str) -> bool {
-        self.require_scope(scope).is_ok()
+        self.kind == PrincipalKind::ServiceAccount && self.scopes.iter().any(|s| s == scope)
     }
 
     /// Requires the support agent a record concerns, or an admin of the

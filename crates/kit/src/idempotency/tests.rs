@@ -171,3 +171,57 @@ async fn bad_ids_are_refused_and_old_answers_pruned() {
     // Forgotten: the old id acts again.
     assert_eq!(act(&l, "old", 3, &acted).await.unwrap().seconds, 3);
 }
+
+#[tokio::test]
+async fn another_caller_with_the_same_request_id_acts_for_itself() {
+    let (l, _) = ledger().await;
+    let acted = AtomicUsize::new(0);
+    assert_eq!(act(&l, "r-1", 7, &acted).await.unwrap().seconds, 7);
+    let other: Answer = l
+        .run(
+            Key {
+                caller: "u2",
+                rpc: "Grant",
+                request_id: "r-1",
+            },
+            |m: &Answer| prost::Message::encode_to_vec(m),
+            || async {
+                acted.fetch_add(1, Ordering::SeqCst);
+                Ok::<_, TestError>(Answer {
+                    seconds: 8,
+                    nanos: 0,
+                })
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(other.seconds, 8);
+    assert_eq!(acted.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_stored_answer_that_no_longer_decodes_is_an_internal_error() {
+    let (l, _) = ledger().await;
+    let acted = AtomicUsize::new(0);
+    let run = || {
+        l.run(
+            key("r-1"),
+            // Not a protobuf message: a truncated varint field.
+            |_: &Answer| vec![0x08, 0xff],
+            || async {
+                acted.fetch_add(1, Ordering::SeqCst);
+                Ok::<_, TestError>(Answer {
+                    seconds: 7,
+                    nanos: 0,
+                })
+            },
+        )
+    };
+    assert_eq!(run().await.unwrap().seconds, 7);
+    let Err(TestError::Idem(e)) = run().await else {
+        panic!("expected the stored answer to be unreadable");
+    };
+    assert!(matches!(e, IdempotencyError::Unreadable(_)), "{e:?}");
+    assert_eq!(e.code(), ErrorCode::Internal);
+    assert_eq!(acted.load(Ordering::SeqCst), 1);
+}

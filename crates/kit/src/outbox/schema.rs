@@ -83,9 +83,10 @@ async fn replace_tenant_index<C: ConnectionTrait>(
     t: &str,
     create: &str,
 ) -> Result<(), DbErr> {
-    conn.execute_unprepared(&format!("DROP INDEX IF EXISTS {t}_tenant"))
+    // One call, so one connection: on SQLite another pooled connection may
+    // still see the dropped index in the schema it last read.
+    conn.execute_unprepared(&format!("DROP INDEX IF EXISTS {t}_tenant; {create}"))
         .await?;
-    conn.execute_unprepared(create).await?;
     Ok(())
 }
 

@@ -26,7 +26,11 @@ async fn fresh() -> Db {
         Box::leak(format!("kit_outbox_{}", uuid::Uuid::new_v4().simple()).into_boxed_str());
     let outbox = Outbox::new(table);
     let (db, dir) = match std::env::var("KEYHOLDER_TEST_DATABASE_URL") {
-        Ok(url) => (scratch_postgres(&url).await, None),
+        Ok(url) => {
+            let db = scratch_postgres(&url).await;
+            schema::create(&db, &outbox).await.unwrap();
+            (db, None)
+        }
         Err(_) => {
             let dir = tempfile::tempdir().unwrap();
             let url = format!("sqlite://{}", dir.path().join("outbox.db").display());
@@ -42,9 +46,6 @@ async fn fresh() -> Db {
             )
         }
     };
-    if dir.is_none() {
-        schema::create(&db, &outbox).await.unwrap();
-    }
     Db {
         db,
         outbox,
@@ -66,16 +67,11 @@ async fn scratch_postgres(admin_url: &str) -> sea_orm::DatabaseConnection {
         .await
         .unwrap();
     let _ = admin.close().await;
-    let (base, query) = admin_url.split_once('?').unwrap_or((admin_url, ""));
-    let prefix = base.rsplit_once('/').map_or(base, |(p, _)| p);
-    let query = if query.is_empty() {
-        String::new()
-    } else {
-        format!("?{query}")
-    };
-    crate::db::connect(&Secret::new(format!("{prefix}/{name}{query}")))
-        .await
-        .unwrap()
+    crate::db::connect(&Secret::new(crate::db::sibling_database_url(
+        admin_url, &name,
+    )))
+    .await
+    .unwrap()
 }
 
 fn start() -> DateTime<Utc> {
@@ -462,4 +458,39 @@ async fn a_rebuild_keeps_the_rows_and_the_sequence() {
         got,
         vec![(1, "e1".into()), (2, "e2".into()), (3, "e3".into())]
     );
+}
+
+/// The definition of `index` as the database keeps it.
+async fn index_definition(d: &Db, index: &str) -> String {
+    use sea_orm::ConnectionTrait;
+    let sql = match d.db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => "SELECT indexdef FROM pg_indexes WHERE indexname = $1",
+        _ => "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?",
+    };
+    d.db.query_one_raw(sea_orm::Statement::from_sql_and_values(
+        d.db.get_database_backend(),
+        sql,
+        [index.into()],
+    ))
+    .await
+    .unwrap()
+    .map(|r| r.try_get_by_index::<String>(0).unwrap())
+    .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_tenant_order_index_moves_onto_the_settled_columns_and_back() {
+    let d = fresh().await;
+    let name = format!("{}_tenant", d.outbox.table());
+    let settled = |def: &str| def.contains("delivered_at_us") && def.contains("dead_at_us");
+    assert!(settled(&index_definition(&d, &name).await));
+    schema::unreindex_tenant_order(&d.db, &d.outbox)
+        .await
+        .unwrap();
+    let old = index_definition(&d, &name).await;
+    assert!(old.contains("tenant_id") && !settled(&old), "{old}");
+    schema::reindex_tenant_order(&d.db, &d.outbox)
+        .await
+        .unwrap();
+    assert!(settled(&index_definition(&d, &name).await));
 }
