@@ -36,9 +36,11 @@ pub struct FloorArgs {
     /// HTTP/2 connections.
     #[arg(long, default_value_t = 1)]
     pub connections: usize,
-    /// The core the servers share.
-    #[arg(long, default_value_t = 0)]
-    pub server_core: usize,
+    /// The cores the servers share, as `taskset -c` takes them (`0`, `0,1`):
+    /// one core for the comparison with echo; both to see what the suite
+    /// does with the whole machine (the generator then shares a core).
+    #[arg(long, default_value = "0")]
+    pub server_cores: String,
     /// The generator's core.
     #[arg(long, default_value_t = 1)]
     pub client_core: usize,
@@ -56,6 +58,11 @@ pub struct FloorArgs {
     /// Only the ReportAction phase (after the same set-up).
     #[arg(long)]
     pub report_only: bool,
+    /// Run the services on PostgreSQL instead of SQLite files: each uses
+    /// the database named by this prefix plus its name (`…identity`,
+    /// `…broker`, `…audit`), which must exist and be empty.
+    #[arg(long)]
+    pub database_prefix: Option<String>,
 }
 
 /// Child processes, stopped (by their own pid) when dropped.
@@ -76,10 +83,10 @@ fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
-/// `taskset -c <core> <program>`.
-fn pinned(core: usize, program: &Path) -> Command {
+/// `taskset -c <cores> <program>`.
+fn pinned(cores: &str, program: &Path) -> Command {
     let mut c = Command::new("taskset");
-    c.arg("-c").arg(core.to_string()).arg(program);
+    c.arg("-c").arg(cores).arg(program);
     c
 }
 
@@ -214,9 +221,17 @@ pub async fn run(args: &FloorArgs) -> anyhow::Result<()> {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
+    .chain(args.database_prefix.iter().flat_map(|prefix| {
+        ["identity", "broker", "audit"].map(|service| {
+            (
+                format!("KEYHOLDER_{}__DATABASE_URL", service.to_uppercase()),
+                format!("{prefix}{service}"),
+            )
+        })
+    }))
     .collect();
     let spawn = |service: &str| -> anyhow::Result<Child> {
-        Ok(pinned(args.server_core, &keyholder)
+        Ok(pinned(&args.server_cores, &keyholder)
             .arg(service)
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env_remove("KEYHOLDER_TEST_DATABASE_URL")
@@ -235,7 +250,7 @@ pub async fn run(args: &FloorArgs) -> anyhow::Result<()> {
     let exe = std::env::current_exe()?;
     children.0.push((
         "echo",
-        pinned(args.server_core, &exe)
+        pinned(&args.server_cores, &exe)
             .args(["echo", "--listen", &format!("127.0.0.1:{pe}")])
             .stdout(Stdio::null())
             .spawn()?,
@@ -252,8 +267,8 @@ pub async fn run(args: &FloorArgs) -> anyhow::Result<()> {
         "the fixture's session is refused: the runs would measure a refusal, not an access check"
     );
     println!(
-        "servers on core {}, generator on core {}; one worker thread each",
-        args.server_core, args.client_core
+        "servers on core(s) {}, generator on core {}; one worker thread each",
+        args.server_cores, args.client_core
     );
     if args.report_only {
         report_phase(args, &f, &broker_at, pa).await?;

@@ -244,13 +244,40 @@ struct AgentId<'a> {
     id: Cow<'a, str>,
 }
 
+/// Whether the row's filter columns equal their copies in its content: on
+/// the cheap scan when it can read the content, else on a full parse (which
+/// also decides every row the scan leaves to it).
 fn columns_match(row: &ChainRowRef<'_>) -> bool {
+    match super::content_scan::scan(row.content) {
+        Some(f) if scanned_columns_match(row, &f) => true,
+        _ => parsed_columns_match(row),
+    }
+}
+
+fn scanned_columns_match(row: &ChainRowRef<'_>, f: &super::content_scan::Filter<'_>) -> bool {
+    f.sequence == row.sequence
+        && f.tenant_id == row.tenant_id
+        && f.event_id == row.event_id
+        && f.kind == row.kind
+        && Kind::parse(f.kind).is_some()
+        && stored_time(f.occur_time) == Some(row.occur_time_us)
+        && f.agent_id == row.agent_id
+        && f.session_id == row.session_id
+        && f.grant_id == row.grant_id
+}
+
+/// An RFC 3339 time as a stored instant.
+fn stored_time(text: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| keyholder_kit::instant::to_stored(t.with_timezone(&chrono::Utc)))
+        .ok()
+}
+
+fn parsed_columns_match(row: &ChainRowRef<'_>) -> bool {
     let Ok(c) = serde_json::from_str::<Columns<'_>>(row.content) else {
         return false;
     };
-    let occur = chrono::DateTime::parse_from_rfc3339(&c.occur_time)
-        .map(|t| keyholder_kit::instant::to_stored(t.with_timezone(&chrono::Utc)))
-        .ok();
+    let occur = stored_time(&c.occur_time);
     c.sequence == row.sequence
         && c.tenant_id == row.tenant_id
         && c.event_id == row.event_id
@@ -305,6 +332,37 @@ mod tests {
             v.check(r)?;
         }
         Ok(v.checked())
+    }
+
+    /// The cheap scan and the full parse agree on every row, intact or
+    /// with any one filter column changed.
+    #[test]
+    fn the_scan_and_the_parse_agree_on_each_column() {
+        let base = chain(1).remove(0);
+        let mut rows = vec![base.clone()];
+        let edits: [fn(&mut ChainRow); 8] = [
+            |r| r.sequence += 1,
+            |r| r.tenant_id.push('x'),
+            |r| r.event_id.push('x'),
+            |r| r.kind = "SIGN_OUT".into(),
+            |r| r.occur_time_us += 1,
+            |r| r.agent_id.push('x'),
+            |r| r.session_id.push('x'),
+            |r| r.grant_id.push('x'),
+        ];
+        for edit in edits {
+            let mut r = base.clone();
+            edit(&mut r);
+            rows.push(r);
+        }
+        for (n, r) in rows.iter().enumerate() {
+            let row = r.as_ref();
+            let f = crate::domain::content_scan::scan(row.content).unwrap();
+            let scanned = scanned_columns_match(&row, &f);
+            assert_eq!(scanned, parsed_columns_match(&row), "row {n}");
+            assert_eq!(scanned, n == 0, "row {n}");
+            assert_eq!(columns_match(&row), n == 0, "row {n}");
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Audit's rules, free of gRPC and SQL.
 
 pub mod chain;
+pub mod content_scan;
 pub mod event;
 pub mod facts;
 pub mod history;

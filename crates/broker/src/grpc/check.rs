@@ -256,7 +256,7 @@ pub(super) async fn report_action(
         detail,
     };
     let e = events::reported_action(&st, reported, now);
-    core.store.record_event_once(&e, now).await?;
+    core.store.record_action(&e, now).await?;
     Ok(ReportActionResponse { event_id })
 }
 

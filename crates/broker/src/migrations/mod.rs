@@ -12,6 +12,7 @@ mod m0006_one_outbox;
 mod m0007_instants_in_microseconds;
 pub(crate) mod m0008_request_ids;
 mod m0009_outbox_tenant_index;
+mod m0010_outbox_blocker_indexes;
 
 /// Runs broker's migrations.
 pub struct Migrator;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_instants_in_microseconds::Migration),
             Box::new(m0008_request_ids::Migration),
             Box::new(m0009_outbox_tenant_index::Migration),
+            Box::new(m0010_outbox_blocker_indexes::Migration),
         ]
     }
 

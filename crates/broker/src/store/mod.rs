@@ -3,6 +3,7 @@
 //! and a PostgreSQL NOTIFY), so a committed change always carries its events
 //! and its invalidation.
 
+mod action_batch;
 pub mod ending;
 pub mod entities;
 pub mod grants;
@@ -68,6 +69,7 @@ pub struct Store {
     cache: Arc<AccessCache>,
     outbox_wake: Arc<Notify>,
     webhook_wake: Arc<Notify>,
+    actions: Arc<action_batch::ActionQueue>,
 }
 
 impl Store {
@@ -80,6 +82,7 @@ impl Store {
             cache,
             outbox_wake,
             webhook_wake: Arc::new(Notify::new()),
+            actions: Arc::default(),
         }
     }
 

@@ -29,28 +29,6 @@ pub async fn push<C: ConnectionTrait>(conn: &C, event: &Event, now_ms: i64) -> R
     super::webhooks::fan_out(conn, event, now_ms).await
 }
 
-/// Writes an event unless one with its id is already there (a retried
-/// report); true when this call wrote it. Atomic: of concurrent writers of
-/// one id exactly one writes.
-pub async fn push_once<C: ConnectionTrait>(
-    conn: &C,
-    event: &Event,
-    now_ms: i64,
-) -> Result<bool, DbErr> {
-    let traceparent = keyholder_kit::telemetry::current_traceparent();
-    OUTBOX
-        .enqueue_once(
-            conn,
-            new(
-                event,
-                &event.encode_to_vec(),
-                traceparent.as_deref(),
-                now_ms,
-            ),
-        )
-        .await
-}
-
 fn new<'a>(
     event: &'a Event,
     payload: &'a [u8],

@@ -202,16 +202,6 @@ impl Store {
         self.commit(txn, &Ended::default()).await
     }
 
-    /// Records an event unless its id is already recorded (a retried
-    /// report); true when this call recorded it.
-    pub async fn record_event_once(&self, e: &Event, now: DateTime<Utc>) -> Result<bool, Error> {
-        let txn = self.begin().await?;
-        // The outbox keeps milliseconds until its own migration.
-        let written = super::outbox::push_once(&txn, e, now.timestamp_millis()).await?;
-        self.commit(txn, &Ended::default()).await?;
-        Ok(written)
-    }
-
     /// One session.
     pub async fn session(&self, id: &str) -> Result<Option<Session>, Error> {
         sessions::Entity::find_by_id(id.to_string())

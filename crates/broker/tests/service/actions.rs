@@ -95,3 +95,48 @@ async fn a_repeated_report_is_recorded_once_even_when_concurrent() {
             .any(|e| e.action == "change" && !e.allowed)
     );
 }
+
+/// Concurrent reports share transactions (group commit): each distinct
+/// request is recorded exactly once, retries among them too, and every
+/// caller hears back only after its row is written.
+#[tokio::test]
+async fn concurrent_reports_are_each_recorded_once() {
+    let ctx = Ctx::new().await;
+    let backend = ctx.backend_token().await;
+    let (_, s) = ctx.live_session(read_only()).await;
+    let keys: Vec<String> = (0..40).map(|i| format!("report-{i}")).collect();
+    // 40 distinct requests, the first 20 of them sent twice.
+    let sends: Vec<&String> = keys.iter().chain(keys.iter().take(20)).collect();
+    let mut handles = Vec::new();
+    for key in sends {
+        let mut b = ctx.broker();
+        let msg = report(&s.access_token, key);
+        let backend = backend.clone();
+        let key = key.clone();
+        handles.push(tokio::spawn(async move {
+            let r = b.report_action(bearer(msg, &backend)).await;
+            (key, r.map(|r| r.into_inner().event_id))
+        }));
+    }
+    let mut by_key = std::collections::HashMap::new();
+    for h in handles {
+        let (key, r) = h.await.unwrap();
+        let id = r.expect("report accepted");
+        let first = by_key.entry(key.clone()).or_insert_with(|| id.clone());
+        assert_eq!(*first, id, "a retry of {key} got another event id");
+    }
+    assert_eq!(by_key.len(), 40);
+    assert!(
+        eventually(|| async { ctx.broker.handle.undelivered_events().await.unwrap() == 0 }).await
+    );
+    let mut got: Vec<String> = ctx
+        .received
+        .of_kind(EventKind::Action)
+        .into_iter()
+        .map(|e| e.event_id)
+        .collect();
+    got.sort();
+    let mut want: Vec<String> = by_key.into_values().collect();
+    want.sort();
+    assert_eq!(got, want);
+}

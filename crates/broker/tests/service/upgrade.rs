@@ -110,8 +110,9 @@ async fn an_upgraded_database_keeps_its_instants() {
     assert_eq!(row.created_at_us, T_MS * 1000);
 
     // The way down gives the milliseconds back.
-    // Down past m0009 (outbox index), m0008 (request ids) and m0007.
-    Migrator::down(&db, Some(3)).await.unwrap();
+    // Down past m0010 and m0009 (outbox indexes), m0008 (request ids) and
+    // m0007.
+    Migrator::down(&db, Some(4)).await.unwrap();
     let back = db
         .query_one_raw(sea_orm::Statement::from_string(
             db.get_database_backend(),
@@ -180,7 +181,7 @@ async fn the_outbox_migration_keeps_old_rows_in_the_new_shape() {
     assert_eq!(OUTBOX.pending(&db).await.unwrap(), 1);
     assert_eq!(OUTBOX.dead_letters(&db).await.unwrap()[0].event_id, "b");
     // Back down through the later migrations and this one.
-    Migrator::down(&db, Some(4)).await.unwrap();
+    Migrator::down(&db, Some(5)).await.unwrap();
     let back = keyholder_testkit::db::count(
         &db,
         "SELECT COUNT(*) FROM broker_outbox WHERE created_at = 3000 AND rejected_at IS NULL",

@@ -15,6 +15,7 @@ mod m0009_one_outbox;
 mod m0010_instants_in_microseconds;
 pub(crate) mod m0011_request_ids;
 mod m0012_outbox_tenant_index;
+mod m0013_outbox_blocker_indexes;
 
 /// Runs identity's migrations, tracked in `identity_migrations`.
 pub struct Migrator;
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0010_instants_in_microseconds::Migration),
             Box::new(m0011_request_ids::Migration),
             Box::new(m0012_outbox_tenant_index::Migration),
+            Box::new(m0013_outbox_blocker_indexes::Migration),
         ]
     }
 

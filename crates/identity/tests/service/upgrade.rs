@@ -156,7 +156,7 @@ async fn the_outbox_migration_keeps_old_rows_in_the_new_shape() {
     assert_eq!(OUTBOX.dead_letters(&db).await.unwrap()[0].event_id, "b");
     // Back down through the later migrations and this one: the same rows
     // in the old shape.
-    Migrator::down(&db, Some(4)).await.unwrap();
+    Migrator::down(&db, Some(5)).await.unwrap();
     let back = keyholder_testkit::db::count(
         &db,
         "SELECT COUNT(*) FROM identity_outbox WHERE created_at = 300 AND rejected_at IS NULL",

@@ -73,20 +73,7 @@ impl Outbox {
         conn: &C,
         m: NewMessage<'_>,
     ) -> Result<(), DbErr> {
-        self.insert(conn, m, "").await.map(|_| ())
-    }
-
-    /// Writes `m` unless a row with its `event_id` is there already; true
-    /// when this call wrote it. Atomic: of concurrent writers one wins.
-    pub async fn enqueue_once<C: ConnectionTrait>(
-        &self,
-        conn: &C,
-        m: NewMessage<'_>,
-    ) -> Result<bool, DbErr> {
-        Ok(self
-            .insert(conn, m, " ON CONFLICT (event_id) DO NOTHING")
-            .await?
-            == 1)
+        self.insert(conn, &[m], "").await.map(|_| ())
     }
 
     /// How many rows wait (neither delivered nor dead).
@@ -102,32 +89,64 @@ impl Outbox {
         rows::dead_letters(conn, self).await
     }
 
+    /// Writes each of `rows` whose `event_id` is not there yet (nor earlier
+    /// in `rows`), in as few statements as the databases' parameter limits
+    /// allow; returns how many it wrote. For a caller that commits many
+    /// independent rows at once (a group commit).
+    pub async fn enqueue_many_once<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        rows: &[NewMessage<'_>],
+    ) -> Result<u64, DbErr> {
+        let mut written = 0;
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            written += self
+                .insert(conn, chunk, " ON CONFLICT (event_id) DO NOTHING")
+                .await?;
+        }
+        Ok(written)
+    }
+
     async fn insert<C: ConnectionTrait>(
         &self,
         conn: &C,
-        m: NewMessage<'_>,
+        rows: &[NewMessage<'_>],
         tail: &str,
     ) -> Result<u64, DbErr> {
-        let at = to_stored(m.created_at);
-        let sql = format!(
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let mut sql = format!(
             "INSERT INTO {} (event_id, tenant_id, payload, secret, traceparent, created_at_us, \
-             attempts, next_attempt_at_us, last_error) VALUES (?, ?, ?, ?, ?, ?, 0, 0, ''){tail}",
+             attempts, next_attempt_at_us, last_error) VALUES ",
             self.table
         );
-        let values: Vec<Value> = vec![
-            m.event_id.into(),
-            m.tenant_id.into(),
-            m.payload.to_vec().into(),
-            m.secret.map(str::to_string).into(),
-            m.traceparent.map(str::to_string).into(),
-            at.into(),
-        ];
+        let mut values: Vec<Value> = Vec::with_capacity(rows.len() * 6);
+        for (i, m) in rows.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str("(?, ?, ?, ?, ?, ?, 0, 0, '')");
+            values.extend([
+                m.event_id.into(),
+                m.tenant_id.into(),
+                m.payload.to_vec().into(),
+                m.secret.map(str::to_string).into(),
+                m.traceparent.map(str::to_string).into(),
+                to_stored(m.created_at).into(),
+            ]);
+        }
+        sql.push_str(tail);
         Ok(conn
             .execute_raw(stmt(conn.get_database_backend(), &sql, values))
             .await?
             .rows_affected())
     }
 }
+
+/// Rows per multi-row insert: 6 parameters each stays far below SQLite's
+/// 32,766 and PostgreSQL's 65,535 parameters per statement.
+const ROWS_PER_STATEMENT: usize = 1_000;
 
 /// A statement written with `?` placeholders, numbered for PostgreSQL.
 pub(crate) fn stmt(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {

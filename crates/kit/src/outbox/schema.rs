@@ -11,7 +11,14 @@ pub const COLUMNS: &str = "seq, event_id, tenant_id, payload, secret, traceparen
     delivered_at_us, dead_at_us, last_error";
 
 /// Index name suffixes (`<table>_<suffix>`).
-const INDEXES: [&str; 4] = ["event_id", "unsettled", "tenant", "delivered"];
+const INDEXES: [&str; 6] = [
+    "event_id",
+    "unsettled",
+    "tenant",
+    "delivered",
+    "backoff",
+    "leased",
+];
 
 /// The statements that create `outbox`'s table and indexes.
 pub fn create_statements(outbox: &Outbox, backend: DbBackend) -> Vec<String> {
@@ -20,7 +27,7 @@ pub fn create_statements(outbox: &Outbox, backend: DbBackend) -> Vec<String> {
         DbBackend::Postgres => ("BIGSERIAL PRIMARY KEY", "BYTEA"),
         _ => ("INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB"),
     };
-    vec![
+    let mut statements = vec![
         format!(
             "CREATE TABLE {t} (
                 seq {pk},
@@ -38,14 +45,56 @@ pub fn create_statements(outbox: &Outbox, backend: DbBackend) -> Vec<String> {
                 dead_at_us BIGINT NULL,
                 last_error TEXT NOT NULL DEFAULT '')"
         ),
-        // The receiver's idempotency key, and `enqueue_once`'s conflict target.
+        // The receiver's idempotency key, and `enqueue_many_once`'s conflict target.
         format!("CREATE UNIQUE INDEX {t}_event_id ON {t} (event_id)"),
         // What the relay scans: unsettled rows in order.
         format!("CREATE INDEX {t}_unsettled ON {t} (delivered_at_us, dead_at_us, seq)"),
         // The per-tenant order check: a tenant's unsettled rows only.
         tenant_index(t),
         format!("CREATE INDEX {t}_delivered ON {t} (delivered_at_us)"),
+    ];
+    statements.extend(blocker_indexes(t));
+    statements
+}
+
+/// The claim's "which tenants are held back" lookup: the unsettled rows
+/// backing off or leased, found by range instead of by reading every
+/// unsettled row. Before them the claim asked, for each candidate, whether
+/// an earlier row of its tenant was held back, reading every earlier
+/// unsettled row: quadratic in the claim's size (7 ms for 200 rows, 148 ms
+/// for 1,000, with a backlog of 14,500 rows on SQLite).
+fn blocker_indexes(t: &str) -> [String; 2] {
+    [
+        format!(
+            "CREATE INDEX IF NOT EXISTS {t}_backoff ON {t} (delivered_at_us, dead_at_us, next_attempt_at_us)"
+        ),
+        format!(
+            "CREATE INDEX IF NOT EXISTS {t}_leased ON {t} (delivered_at_us, dead_at_us, leased_until_us)"
+        ),
     ]
+}
+
+/// Adds [`blocker_indexes`] to an existing outbox (a migration's `up`).
+pub async fn add_blocker_indexes<C: ConnectionTrait>(
+    conn: &C,
+    outbox: &Outbox,
+) -> Result<(), DbErr> {
+    conn.execute_unprepared(&blocker_indexes(outbox.table()).join("; "))
+        .await?;
+    Ok(())
+}
+
+/// Drops them again (a migration's `down`).
+pub async fn drop_blocker_indexes<C: ConnectionTrait>(
+    conn: &C,
+    outbox: &Outbox,
+) -> Result<(), DbErr> {
+    let t = outbox.table();
+    conn.execute_unprepared(&format!(
+        "DROP INDEX IF EXISTS {t}_backoff; DROP INDEX IF EXISTS {t}_leased"
+    ))
+    .await?;
+    Ok(())
 }
 
 /// The per-tenant order check's index. The claim asks, for each candidate
