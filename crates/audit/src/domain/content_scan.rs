@@ -2,14 +2,17 @@
 //! content, for the verifier's per-row cross-check (VerifyChain reads every
 //! row of a tenant; a full JSON parse per row was a fifth of its time).
 //!
-//! It walks the top level of the compact document our serializer writes,
-//! reads the wanted string values where they hold no escapes, and skips
-//! every other value by looking only for quotes, backslashes and brackets.
-//! It never decides that a row is wrong: anything it cannot read plainly
-//! (an escape in a wanted value, whitespace, a repeated key, another shape)
-//! gives `None`, and the caller falls back to the full parse, which then
-//! decides. So a row passes on this path only if its wanted values were
-//! read exactly as a JSON parser reads them.
+//! It walks the compact document our serializer writes, reads the wanted
+//! top-level string values where they hold no escapes, and passes over
+//! every other value checking its grammar as a JSON parser would (strings,
+//! escapes, numbers, literals, nesting) without building anything. It never
+//! decides that a row is wrong: anything it cannot read plainly or that is
+//! not compact JSON (an escape in a wanted value or a key, whitespace, a
+//! repeated wanted key, deep nesting) gives `None`, and the caller falls
+//! back to the full parse, which then decides. So a document passes on this
+//! path only if it is valid JSON whose wanted values were read exactly as a
+//! JSON parser reads them; whitespace is refused because it is where a
+//! lax scan and a parser could disagree on where a string starts.
 
 /// The filter columns' copies, borrowed from the content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +57,7 @@ pub fn scan(content: &str) -> Option<Filter<'_>> {
             "agent" => once(&mut f.agent_id, c.agent_id()?)?,
             "grant_id" => once(&mut f.grant_id, c.plain_string()?)?,
             "session_id" => once(&mut f.session_id, c.plain_string()?)?,
-            _ => c.skip_value()?,
+            _ => c.skip_value(1)?,
         }
         match c.next()? {
             b',' => {}
@@ -117,38 +120,31 @@ impl<'a> Cursor<'a> {
     }
 
     /// A string without escapes, borrowed (quotes are ASCII, so the slice
-    /// lies on character boundaries).
+    /// lies on character boundaries). A control character, which JSON
+    /// forbids in strings, leaves the document to the full parse.
     fn plain_string(&mut self) -> Option<&'a str> {
         self.eat(b'"')?;
         let start = self.i;
-        let end = start + memchr::memchr2(b'"', b'\\', &self.b[start..])?;
-        if self.b[end] != b'"' {
+        let end = start + memchr::memchr2(b'"', b'\\', self.b.get(start..)?)?;
+        if self.b[end] != b'"' || has_control(&self.b[start..end]) {
             return None;
         }
         self.i = end + 1;
         self.s.get(start..end)
     }
 
-    /// An integer as JSON writes it (no leading zeros, no fraction).
+    /// An integer as JSON writes it (no leading zeros, no fraction, no
+    /// `-0`, which a JSON parser reads as a float).
     fn integer(&mut self) -> Option<i64> {
         let start = self.i;
-        if self.b.get(self.i) == Some(&b'-') {
-            self.i += 1;
-        }
-        let digits = self.i;
-        while self.b.get(self.i).is_some_and(u8::is_ascii_digit) {
-            self.i += 1;
-        }
-        let n = self.i - digits;
-        if n == 0 || (n > 1 && self.b[digits] == b'0') {
-            return None;
-        }
-        self.s.get(start..self.i)?.parse().ok()
+        self.number()?;
+        let n: i64 = self.s.get(start..self.i)?.parse().ok()?;
+        (n != 0 || self.b[start] != b'-').then_some(n)
     }
 
     /// `null` (no agent: empty) or an object whose `id` is read.
     fn agent_id(&mut self) -> Option<&'a str> {
-        if self.b[self.i..].starts_with(b"null") {
+        if self.b.get(self.i..)?.starts_with(b"null") {
             self.i += 4;
             return Some("");
         }
@@ -160,7 +156,7 @@ impl<'a> Cursor<'a> {
             if key == "id" {
                 once(&mut id, self.plain_string()?)?;
             } else {
-                self.skip_value()?;
+                self.skip_value(1)?;
             }
             match self.next()? {
                 b',' => {}
@@ -170,60 +166,130 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// Passes over a string with any escapes.
+    /// Passes over a string, checking it as a JSON parser would: no control
+    /// characters, only the escapes JSON has.
     fn skip_string(&mut self) -> Option<()> {
         self.eat(b'"')?;
         loop {
-            let at = self.i + memchr::memchr2(b'"', b'\\', self.b.get(self.i..)?)?;
+            let from = self.i;
+            let at = from + memchr::memchr2(b'"', b'\\', self.b.get(from..)?)?;
+            if has_control(&self.b[from..at]) {
+                return None;
+            }
+            self.i = at + 1;
             if self.b[at] == b'"' {
-                self.i = at + 1;
                 return Some(());
             }
-            // A backslash escapes the next byte (for `\u` the next four are
-            // hex digits, never a quote or a backslash).
-            self.i = at + 2;
+            match self.next()? {
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {}
+                b'u' => {
+                    let hex = self.b.get(self.i..self.i + 4)?;
+                    if !hex.iter().all(u8::is_ascii_hexdigit) {
+                        return None;
+                    }
+                    self.i += 4;
+                }
+                _ => return None,
+            }
         }
     }
 
-    /// Passes over any value: a string, an object or array (strings inside
-    /// skipped as strings, so brackets in text do not count), or a scalar.
-    fn skip_value(&mut self) -> Option<()> {
+    /// A number as JSON has them: `-`, an integer part without leading
+    /// zeros, an optional fraction and exponent.
+    fn number(&mut self) -> Option<()> {
+        if self.b.get(self.i) == Some(&b'-') {
+            self.i += 1;
+        }
+        let digits = self.digits();
+        if digits == 0 || (digits > 1 && self.b[self.i - digits] == b'0') {
+            return None;
+        }
+        if self.b.get(self.i) == Some(&b'.') {
+            self.i += 1;
+            (self.digits() > 0).then_some(())?;
+        }
+        if matches!(self.b.get(self.i), Some(b'e' | b'E')) {
+            self.i += 1;
+            if matches!(self.b.get(self.i), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            (self.digits() > 0).then_some(())?;
+        }
+        Some(())
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.i;
+        while self.b.get(self.i).is_some_and(u8::is_ascii_digit) {
+            self.i += 1;
+        }
+        self.i - start
+    }
+
+    /// Passes over any value, checking its grammar as a JSON parser would
+    /// (compact: no whitespace anywhere), so the scan and the parser agree
+    /// on where every string starts and ends. `depth` is how deep the value
+    /// sits; past [`MAX_DEPTH`] the full parse decides.
+    fn skip_value(&mut self, depth: usize) -> Option<()> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
         match *self.b.get(self.i)? {
             b'"' => self.skip_string(),
-            b'{' | b'[' => {
-                let mut depth = 0usize;
+            b'{' => {
+                self.i += 1;
+                if self.b.get(self.i) == Some(&b'}') {
+                    self.i += 1;
+                    return Some(());
+                }
                 loop {
-                    match *self.b.get(self.i)? {
-                        b'"' => {
-                            self.skip_string()?;
-                            continue;
-                        }
-                        b'{' | b'[' => depth += 1,
-                        b'}' | b']' => {
-                            depth = depth.checked_sub(1)?;
-                            if depth == 0 {
-                                self.i += 1;
-                                return Some(());
-                            }
-                        }
-                        _ => {}
+                    self.skip_string()?;
+                    self.eat(b':')?;
+                    self.skip_value(depth + 1)?;
+                    match self.next()? {
+                        b',' => {}
+                        b'}' => return Some(()),
+                        _ => return None,
                     }
-                    self.i += 1;
                 }
             }
-            _ => {
-                let start = self.i;
-                while self
-                    .b
-                    .get(self.i)
-                    .is_some_and(|c| !matches!(c, b',' | b'}' | b']'))
-                {
+            b'[' => {
+                self.i += 1;
+                if self.b.get(self.i) == Some(&b']') {
                     self.i += 1;
+                    return Some(());
                 }
-                (self.i > start).then_some(())
+                loop {
+                    self.skip_value(depth + 1)?;
+                    match self.next()? {
+                        b',' => {}
+                        b']' => return Some(()),
+                        _ => return None,
+                    }
+                }
             }
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            _ => self.number(),
         }
     }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        if !self.b.get(self.i..)?.starts_with(word) {
+            return None;
+        }
+        self.i += word.len();
+        Some(())
+    }
+}
+
+/// Nesting the scan follows (serde_json's own limit is 128).
+const MAX_DEPTH: usize = 64;
+
+/// Whether `bytes` hold a character JSON forbids unescaped in a string.
+fn has_control(bytes: &[u8]) -> bool {
+    bytes.iter().any(|&b| b < 0x20)
 }
 
 #[cfg(test)]
@@ -287,11 +353,47 @@ mod tests {
             // Numbers JSON does not write.
             content.replacen("\"sequence\":7", "\"sequence\":07", 1),
             content.replacen("\"sequence\":7", "\"sequence\":7.0", 1),
+            content.replacen("\"sequence\":7", "\"sequence\":-0", 1),
+            // Values a JSON parser refuses.
+            content.replacen("\"allowed\":true", "\"allowed\":nope", 1),
+            content.replacen("\"allowed\":true", "\"allowed\":{\"a\":[1}", 1),
+            content.replacen("\"allowed\":true", "\"allowed\":\"a\\qb\"", 1),
+            content.replacen("\"t1\"", "\"t\u{1}1\"", 1),
+            content.replacen(
+                "\"allowed\":true",
+                &format!("\"allowed\":{}{}", "[".repeat(100), "]".repeat(100)),
+                1,
+            ),
             String::new(),
             "[]".into(),
         ];
         for (n, case) in cases.iter().enumerate() {
             assert_eq!(scan(case), None, "case {n}: {case}");
         }
+    }
+
+    /// Fields nested inside another value are not the document's own: the
+    /// scan reads the top level's, as the parser does; with whitespace,
+    /// where a lax scan could lose track of strings, it declines.
+    #[test]
+    fn nested_copies_do_not_shadow_the_top_level() {
+        let fields = |tenant: &str| {
+            let c = sample("e-4")
+                .canonical(3)
+                .unwrap()
+                .replace("\"t1\"", &format!("\"{tenant}\""));
+            c[1..c.len() - 1].to_string()
+        };
+        let (evil, real) = (fields("evil"), fields("real"));
+        let compact = format!(
+            "{{\"zz\":{{\"b\":1,{evil},\"w\":\"k,\",\":[\":0}},{real},\"y\":\"],\",\":a\":0}}"
+        );
+        assert_eq!(scan(&compact).unwrap().tenant_id, "real");
+        let parsed: serde_json::Value = serde_json::from_str(&compact).unwrap();
+        assert_eq!(parsed["tenant_id"], "real");
+        let spaced = format!(
+            "{{\"zz\": {{\"b\":1,{evil},\"w\": \"k,\",\":[\":0}},{real},\"y\":\"],\",\":a\":0}}"
+        );
+        assert_eq!(scan(&spaced), None);
     }
 }

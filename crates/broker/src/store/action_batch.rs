@@ -107,18 +107,28 @@ impl Store {
     }
 
     async fn commit_actions(self) {
+        // Should the task end any other way than by finding the queue empty
+        // (a panic), callers waiting now and later must not hang on a
+        // committer that is gone.
+        let mut guard = Stopped {
+            queue: &self.actions,
+            clean: false,
+        };
         loop {
             let group = self.actions.next_group();
             if group.is_empty() {
+                guard.clean = true;
                 return;
             }
             self.commit_group(group).await;
         }
     }
 
-    /// Commits one group and answers its callers. When the group fails as a
-    /// whole, each row is retried in its own transaction, so one row the
-    /// database refuses fails only its own caller.
+    /// Commits one group and answers its callers. When the database refuses
+    /// the group's insert, each row is retried in its own transaction, so
+    /// one row it refuses fails only its own caller; when the database
+    /// cannot be reached at all (begin or commit failed), the whole group
+    /// fails at once rather than waiting out the failure once per row.
     async fn commit_group(&self, group: Vec<Waiting>) {
         let rows: Vec<NewMessage<'_>> = group.iter().map(Waiting::row).collect();
         let result = self.write_rows(&rows).await;
@@ -129,24 +139,140 @@ impl Store {
                     let _ = w.reply.send(Ok(()));
                 }
             }
-            Err(e) if group.len() == 1 => {
-                if let Some(w) = group.into_iter().next() {
-                    let _ = w.reply.send(Err(e));
+            Err(Failed::Refused(e)) if group.len() > 1 => {
+                tracing::debug!(error = %e, rows = group.len(), "group commit of actions refused; writing them one by one");
+                let mut unreachable: Option<Error> = None;
+                for w in group {
+                    let r = match &unreachable {
+                        Some(e) => Err(again(e)),
+                        None => match self.write_rows(&[w.row()]).await {
+                            Ok(()) => Ok(()),
+                            Err(Failed::Refused(e)) => Err(e),
+                            Err(Failed::Unreachable(e)) => {
+                                let mine = again(&e);
+                                unreachable = Some(e);
+                                Err(mine)
+                            }
+                        },
+                    };
+                    let _ = w.reply.send(r);
                 }
             }
-            Err(e) => {
-                tracing::debug!(error = %e, rows = group.len(), "group commit of actions failed; writing them one by one");
+            Err(Failed::Refused(e) | Failed::Unreachable(e)) => {
                 for w in group {
-                    let r = self.write_rows(&[w.row()]).await;
-                    let _ = w.reply.send(r);
+                    let _ = w.reply.send(Err(again(&e)));
                 }
             }
         }
     }
 
-    async fn write_rows(&self, rows: &[NewMessage<'_>]) -> Result<(), Error> {
-        let txn = self.begin().await?;
-        super::outbox::OUTBOX.enqueue_many_once(&txn, rows).await?;
-        self.commit(txn, &super::Ended::default()).await
+    async fn write_rows(&self, rows: &[NewMessage<'_>]) -> Result<(), Failed> {
+        let txn = self.begin().await.map_err(Failed::Unreachable)?;
+        // On a refused insert the transaction is dropped: rolled back.
+        super::outbox::OUTBOX
+            .enqueue_many_once(&txn, rows)
+            .await
+            .map_err(|e| Failed::Refused(e.into()))?;
+        self.commit(txn, &super::Ended::default())
+            .await
+            .map_err(Failed::Unreachable)
+    }
+}
+
+/// How a group's write failed.
+enum Failed {
+    /// The insert was refused: some row may be at fault.
+    Refused(Error),
+    /// The transaction could not begin or commit: no row is at fault.
+    Unreachable(Error),
+}
+
+/// The same failure for another caller of the group (errors do not clone).
+fn again(e: &Error) -> Error {
+    match e {
+        Error::Db(d) => Error::Db(sea_orm::DbErr::Custom(d.to_string())),
+        other => Error::Internal(other.to_string()),
+    }
+}
+
+/// Ends a committer: on any exit but the clean one, marks the queue as
+/// having no committer and fails what waits, so no caller waits forever.
+struct Stopped<'a> {
+    queue: &'a ActionQueue,
+    clean: bool,
+}
+
+impl Drop for Stopped<'_> {
+    fn drop(&mut self) {
+        if self.clean {
+            return;
+        }
+        let mut s = self.queue.state();
+        s.committing = false;
+        for w in s.waiting.drain(..) {
+            let _ = w
+                .reply
+                .send(Err(Error::Internal("the action writer stopped".into())));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::cache::AccessCache;
+    use keyholder_kit::secret::Secret;
+    use std::sync::Arc;
+    use std::time::Duration;
+    use tokio::sync::Notify;
+
+    fn event(id: &str) -> Event {
+        Event {
+            event_id: id.into(),
+            tenant_id: "t1".into(),
+            ..Event::default()
+        }
+    }
+
+    /// Concurrent reports on a database that cannot be reached: every
+    /// caller gets an error (none waits forever), and a later report finds
+    /// a new committer rather than a queue nobody empties.
+    #[tokio::test]
+    async fn every_caller_hears_back_when_the_database_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("b.db").display());
+        let db = keyholder_kit::db::open::<crate::migrations::Migrator>(&Secret::new(url), true)
+            .await
+            .unwrap();
+        let cache = Arc::new(AccessCache::new(Duration::ZERO, 10));
+        let store = Store::new(db.clone(), cache, Arc::new(Notify::new()));
+        store
+            .record_action(&event("e-0"), chrono::Utc::now())
+            .await
+            .unwrap();
+        db.close_by_ref().await.unwrap();
+        let calls = (1..=40).map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .record_action(&event(&format!("e-{i}")), chrono::Utc::now())
+                    .await
+            })
+        });
+        let mut failed = 0;
+        for c in calls.collect::<Vec<_>>() {
+            let r = tokio::time::timeout(Duration::from_secs(60), c)
+                .await
+                .expect("a caller waited a minute for its answer")
+                .unwrap();
+            assert!(matches!(r, Err(Error::Db(_))), "{r:?}");
+            failed += 1;
+        }
+        assert_eq!(failed, 40);
+        let again = store
+            .record_action(&event("e-41"), chrono::Utc::now())
+            .await;
+        assert!(matches!(again, Err(Error::Db(_))), "{again:?}");
     }
 }

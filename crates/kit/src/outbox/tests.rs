@@ -216,10 +216,12 @@ async fn many_rows_in_one_call_skip_known_ids_and_keep_their_order() {
     );
     put(&d, "known", "t", None, start()).await;
     // More rows than one statement takes; "known" is already stored and
-    // "twice" appears two times in the call.
+    // "twice" is sent three times: twice within one statement (as a group
+    // commit does with concurrent retries), once in the next.
     let mut ids: Vec<String> = (0..2_500).map(|i| format!("e{i:05}")).collect();
     ids.insert(700, "known".into());
     ids.insert(1_200, "twice".into());
+    ids.insert(1_300, "twice".into());
     ids.insert(2_100, "twice".into());
     let rows: Vec<NewMessage> = ids
         .iter()
