@@ -249,12 +249,14 @@ struct AgentId<'a> {
 /// also decides every row the scan leaves to it).
 fn columns_match(row: &ChainRowRef<'_>) -> bool {
     match super::content_scan::scan(row.content) {
-        Some(f) if scanned_columns_match(row, &f) => true,
+        Some(f) if filter_matches(row, &f) => true,
         _ => parsed_columns_match(row),
     }
 }
 
-fn scanned_columns_match(row: &ChainRowRef<'_>, f: &super::content_scan::Filter<'_>) -> bool {
+/// The one comparison of a row's filter columns with their copies, however
+/// the copies were read.
+fn filter_matches(row: &ChainRowRef<'_>, f: &super::content_scan::Filter<'_>) -> bool {
     f.sequence == row.sequence
         && f.tenant_id == row.tenant_id
         && f.event_id == row.event_id
@@ -277,16 +279,17 @@ fn parsed_columns_match(row: &ChainRowRef<'_>) -> bool {
     let Ok(c) = serde_json::from_str::<Columns<'_>>(row.content) else {
         return false;
     };
-    let occur = stored_time(&c.occur_time);
-    c.sequence == row.sequence
-        && c.tenant_id == row.tenant_id
-        && c.event_id == row.event_id
-        && c.kind == row.kind
-        && Kind::parse(&c.kind).is_some()
-        && occur == Some(row.occur_time_us)
-        && c.agent.as_ref().map(|a| a.id.as_ref()).unwrap_or("") == row.agent_id
-        && c.session_id == row.session_id
-        && c.grant_id == row.grant_id
+    let f = super::content_scan::Filter {
+        tenant_id: &c.tenant_id,
+        sequence: c.sequence,
+        event_id: &c.event_id,
+        kind: &c.kind,
+        occur_time: &c.occur_time,
+        agent_id: c.agent.as_ref().map(|a| a.id.as_ref()).unwrap_or(""),
+        grant_id: &c.grant_id,
+        session_id: &c.session_id,
+    };
+    filter_matches(row, &f)
 }
 
 /// The message a checkpoint signature covers.
@@ -358,7 +361,7 @@ mod tests {
         for (n, r) in rows.iter().enumerate() {
             let row = r.as_ref();
             let f = crate::domain::content_scan::scan(row.content).unwrap();
-            let scanned = scanned_columns_match(&row, &f);
+            let scanned = filter_matches(&row, &f);
             assert_eq!(scanned, parsed_columns_match(&row), "row {n}");
             assert_eq!(scanned, n == 0, "row {n}");
             assert_eq!(columns_match(&row), n == 0, "row {n}");
