@@ -165,10 +165,7 @@ async fn a_certificate_replaced_on_disk_is_served_without_a_restart() {
 async fn the_metrics_port_speaks_tls_without_asking_for_a_client_certificate() {
     let pki = TestPki::new("metrics");
     let mut suite = Suite::new().await;
-    let metrics = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let metrics = keyholder_testkit::smtp::reserve_addr();
     suite.config.identity.metrics_listen = Some(metrics);
     // Mutual TLS on the gRPC port; Prometheus and probes hold no certificate.
     suite.config.tls = pki.config(true);

@@ -38,10 +38,9 @@ const SETTINGS: &str = "/keyholder.broker.v1.BrokerService/GetSupportAccessSetti
 
 #[tokio::test]
 async fn calls_and_grants_show_on_the_metrics_port() {
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    // Below the ephemeral range: no `bind(…:0)` of this suite (identity's
+    // port, say) can be given it before the broker binds it.
+    let addr = keyholder_testkit::smtp::reserve_addr();
     // Scraped in plaintext here (a raw HTTP/1.1 request), whatever
     // KEYHOLDER_TEST_TLS says; tests/e2e/tls.rs covers the port over TLS.
     let ctx = Ctx::new_with(|c| {

@@ -13,11 +13,7 @@ async fn events_wait_while_audit_is_down_and_arrive_once_when_it_returns() {
     let mut suite = Suite::new().await;
     suite.start_identity().await;
     // Reserve a port for the receiver, then leave it closed: audit is "down".
-    let port = TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let port = keyholder_testkit::smtp::reserve_addr();
     suite.config.audit.url = format!("http://{port}");
     let started = suite.start_broker().await;
     let tenant = suite.create_tenant("Down Time Ltd", 3).await;
