@@ -2,6 +2,7 @@
 //! (its private half sealed with the key-encryption key).
 
 use super::Store;
+use super::copy_binary::{CopyError, Decoder};
 use super::entities::{checkpoint, event, head, signing_key};
 use crate::domain::chain::{ChainRow, ChainRowRef};
 use crate::error::Error;
@@ -52,18 +53,18 @@ pub async fn reseal<C: ConnectionTrait>(
     reseal_all(conn, ring, SEALED_COLUMNS).await
 }
 
-/// The columns verification reads, in [`row_ref`]'s order.
-const SCAN_SQL_PG: &str = "SELECT sequence, tenant_id, event_id, kind, occur_time_us, agent_id, session_id, grant_id, content, prev_hash, hash FROM audit_events WHERE tenant_id = $1 AND sequence > $2 AND sequence <= $3 ORDER BY sequence";
+/// The scan on PostgreSQL, as a binary copy (read by
+/// [`super::copy_binary`], columns in its order). COPY takes no bind
+/// parameters, so the bounds are this connection's settings, set first
+/// with bound values: nothing is spliced into the SQL.
+const SCAN_COPY_PG: &str = "COPY (SELECT sequence, tenant_id, event_id, kind, occur_time_us, agent_id, session_id, grant_id, content, prev_hash, hash FROM audit_events WHERE tenant_id = current_setting('keyholder.scan_tenant') AND sequence > current_setting('keyholder.scan_after')::bigint AND sequence <= current_setting('keyholder.scan_through')::bigint ORDER BY sequence) TO STDOUT (FORMAT binary)";
+const SCAN_BOUNDS_PG: &str = "SELECT set_config('keyholder.scan_tenant', $1, false), set_config('keyholder.scan_after', $2, false), set_config('keyholder.scan_through', $3, false)";
+/// The scan on SQLite, columns in [`row_ref`]'s order.
 const SCAN_SQL_SQLITE: &str = "SELECT sequence, tenant_id, event_id, kind, occur_time_us, agent_id, session_id, grant_id, content, prev_hash, hash FROM audit_events WHERE tenant_id = ?1 AND sequence > ?2 AND sequence <= ?3 ORDER BY sequence";
 
 /// Borrows one scanned row's columns from the driver's buffer.
-fn row_ref<R>(row: &R) -> Result<ChainRowRef<'_>, sqlx::Error>
-where
-    R: sqlx::Row,
-    usize: sqlx::ColumnIndex<R>,
-    for<'r> &'r str: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
+fn row_ref(row: &sqlx::sqlite::SqliteRow) -> Result<ChainRowRef<'_>, sqlx::Error> {
+    use sqlx::Row;
     Ok(ChainRowRef {
         sequence: row.try_get(0)?,
         tenant_id: row.try_get(1)?,
@@ -79,27 +80,19 @@ where
     })
 }
 
-/// Streams the rows `sql` selects (bound to `tenant_id`, `after`, `through`)
-/// from `pool` into `visit`, until they end or `visit` breaks: one body for
-/// both drivers, whose pools differ in type.
-async fn scan_rows<DB, F>(
-    pool: &sqlx::Pool<DB>,
-    sql: &'static str,
+/// Streams a tenant's rows with `after < sequence <= through` from SQLite
+/// into `visit`, until they end or `visit` breaks.
+async fn scan_sqlite<F>(
+    pool: &sqlx::SqlitePool,
     tenant_id: &str,
     after: i64,
     through: i64,
     visit: &mut F,
 ) -> Result<(), sqlx::Error>
 where
-    DB: sqlx::Database,
-    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-    DB::Arguments: sqlx::IntoArguments<DB>,
-    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
-    i64: for<'q> sqlx::Encode<'q, DB> + for<'q> sqlx::Decode<'q, DB> + sqlx::Type<DB>,
-    usize: sqlx::ColumnIndex<DB::Row>,
     F: FnMut(ChainRowRef<'_>) -> ControlFlow<()>,
 {
-    let mut rows = sqlx::query(sql)
+    let mut rows = sqlx::query(SCAN_SQL_SQLITE)
         .bind(tenant_id)
         .bind(after)
         .bind(through)
@@ -110,6 +103,52 @@ where
         }
     }
     Ok(())
+}
+
+/// The same scan on PostgreSQL, through a binary copy: cheaper per row than
+/// a result set, which matters when a full pass reads millions.
+async fn scan_copy_pg<F>(
+    pool: &sqlx::PgPool,
+    tenant_id: &str,
+    after: i64,
+    through: i64,
+    visit: &mut F,
+) -> Result<(), sqlx::Error>
+where
+    F: FnMut(ChainRowRef<'_>) -> ControlFlow<()>,
+{
+    let mut conn = pool.acquire().await?;
+    sqlx::query(SCAN_BOUNDS_PG)
+        .bind(tenant_id)
+        .bind(after.to_string())
+        .bind(through.to_string())
+        .execute(&mut *conn)
+        .await?;
+    let read = read_copy(&mut conn, visit).await;
+    if !matches!(read, Ok(true)) {
+        // Stopped inside the copy: the server is still sending it, so the
+        // connection is not fit for the next query.
+        conn.close_on_drop();
+    }
+    read.map(|_| ())
+}
+
+/// Feeds the copy to `visit`; `Ok(true)` when it was read to its end,
+/// `Ok(false)` when `visit` stopped it.
+async fn read_copy<F>(conn: &mut sqlx::PgConnection, visit: &mut F) -> Result<bool, sqlx::Error>
+where
+    F: FnMut(ChainRowRef<'_>) -> ControlFlow<()>,
+{
+    let protocol = |e: CopyError| sqlx::Error::Protocol(format!("reading the chain's copy: {e}"));
+    let mut decoder = Decoder::new();
+    let mut chunks = conn.copy_out_raw(SCAN_COPY_PG).await?;
+    while let Some(chunk) = chunks.next().await {
+        if decoder.feed(&chunk?, visit).map_err(protocol)? {
+            return Ok(false);
+        }
+    }
+    decoder.finish().map_err(protocol)?;
+    Ok(true)
 }
 
 impl Store {
@@ -130,11 +169,11 @@ impl Store {
         let scanned = match self.db.get_database_backend() {
             DbBackend::Postgres => {
                 let pool = self.db.get_postgres_connection_pool();
-                scan_rows(pool, SCAN_SQL_PG, tenant_id, after, through, &mut visit).await
+                scan_copy_pg(pool, tenant_id, after, through, &mut visit).await
             }
             DbBackend::Sqlite => {
                 let pool = self.db.get_sqlite_connection_pool();
-                scan_rows(pool, SCAN_SQL_SQLITE, tenant_id, after, through, &mut visit).await
+                scan_sqlite(pool, tenant_id, after, through, &mut visit).await
             }
             other => return Err(Error::Internal(format!("audit does not run on {other:?}"))),
         };

@@ -1,6 +1,7 @@
 //! Every database call of the audit service.
 
 pub mod chain;
+pub mod copy_binary;
 pub mod entities;
 pub mod events;
 pub mod group_commit;
