@@ -55,10 +55,12 @@ pub async fn reseal<C: ConnectionTrait>(
 
 /// The scan on PostgreSQL, as a binary copy (read by
 /// [`super::copy_binary`], columns in its order). COPY takes no bind
-/// parameters, so the bounds are this connection's settings, set first
-/// with bound values: nothing is spliced into the SQL.
+/// parameters, so the bounds are settings of the copy's own transaction,
+/// set first with bound values: nothing is spliced into the SQL, and no
+/// other statement (nor another client behind a transaction-pooling proxy)
+/// can see them.
 const SCAN_COPY_PG: &str = "COPY (SELECT sequence, tenant_id, event_id, kind, occur_time_us, agent_id, session_id, grant_id, content, prev_hash, hash FROM audit_events WHERE tenant_id = current_setting('keyholder.scan_tenant') AND sequence > current_setting('keyholder.scan_after')::bigint AND sequence <= current_setting('keyholder.scan_through')::bigint ORDER BY sequence) TO STDOUT (FORMAT binary)";
-const SCAN_BOUNDS_PG: &str = "SELECT set_config('keyholder.scan_tenant', $1, false), set_config('keyholder.scan_after', $2, false), set_config('keyholder.scan_through', $3, false)";
+const SCAN_BOUNDS_PG: &str = "SELECT set_config('keyholder.scan_tenant', $1, true), set_config('keyholder.scan_after', $2, true), set_config('keyholder.scan_through', $3, true)";
 /// The scan on SQLite, columns in [`row_ref`]'s order.
 const SCAN_SQL_SQLITE: &str = "SELECT sequence, tenant_id, event_id, kind, occur_time_us, agent_id, session_id, grant_id, content, prev_hash, hash FROM audit_events WHERE tenant_id = ?1 AND sequence > ?2 AND sequence <= ?3 ORDER BY sequence";
 
@@ -117,20 +119,58 @@ async fn scan_copy_pg<F>(
 where
     F: FnMut(ChainRowRef<'_>) -> ControlFlow<()>,
 {
-    let mut conn = pool.acquire().await?;
+    let mut c = CopyConnection {
+        conn: pool.acquire().await?,
+        finished: false,
+    };
+    let mut tx = sqlx::Connection::begin(&mut *c.conn).await?;
     sqlx::query(SCAN_BOUNDS_PG)
         .bind(tenant_id)
         .bind(after.to_string())
         .bind(through.to_string())
-        .execute(&mut *conn)
+        .execute(&mut *tx)
         .await?;
-    let read = read_copy(&mut conn, visit).await;
-    if !matches!(read, Ok(true)) {
-        // Stopped inside the copy: the server is still sending it, so the
-        // connection is not fit for the next query.
-        conn.close_on_drop();
+    // The verifier checks each row against its own content, not against
+    // the tenant asked for: make sure the copy only holds that tenant's.
+    let mut foreign = false;
+    let mut own_tenant = |row: ChainRowRef<'_>| {
+        if row.tenant_id == tenant_id {
+            visit(row)
+        } else {
+            foreign = true;
+            ControlFlow::Break(())
+        }
+    };
+    let read_to_end = read_copy(&mut tx, &mut own_tenant).await?;
+    if foreign {
+        return Err(sqlx::Error::Protocol(
+            "the chain's copy returned a row of another tenant".into(),
+        ));
     }
-    read.map(|_| ())
+    if read_to_end {
+        tx.commit().await?;
+        c.finished = true;
+    }
+    Ok(())
+}
+
+/// A pooled connection that goes back to the pool only once its copy was
+/// read to the end and the transaction committed. Dropped any earlier (the
+/// verifier stopped at a broken row, an error, or the caller's future
+/// dropped mid-copy by a client hanging up or a deadline), it may still be
+/// receiving the copy, which sqlx does not drain (the next query would read
+/// the copy's leftovers as its own answer): it is closed instead.
+struct CopyConnection {
+    conn: sqlx::pool::PoolConnection<sqlx::Postgres>,
+    finished: bool,
+}
+
+impl Drop for CopyConnection {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.conn.close_on_drop();
+        }
+    }
 }
 
 /// Feeds the copy to `visit`; `Ok(true)` when it was read to its end,
@@ -153,9 +193,9 @@ where
 
 impl Store {
     /// Streams a tenant's chain rows with `after < sequence <= through`, in
-    /// sequence order, in one query, handing each to `visit` borrowed from
-    /// the driver's buffer (nothing is copied per row). Stops early when
-    /// `visit` breaks.
+    /// sequence order, handing each to `visit` borrowed from the driver's
+    /// buffer (a binary copy on PostgreSQL, one query on SQLite). Stops
+    /// early when `visit` breaks.
     pub async fn scan_chain<F>(
         &self,
         tenant_id: &str,

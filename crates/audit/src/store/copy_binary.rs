@@ -8,8 +8,8 @@
 //! signature, a flags word, a header-extension length and extension; then
 //! per row a field count (`-1` ends the data) and per field a length (`-1`
 //! for NULL) and that many bytes. `bigint` is 8 bytes big-endian; `text` is
-//! the bytes in the server's encoding (UTF-8 for Keyholder's databases,
-//! checked here per field).
+//! the bytes in the client encoding (UTF-8, which sqlx sets; checked here
+//! per field).
 
 use crate::domain::chain::ChainRowRef;
 
@@ -25,6 +25,9 @@ pub enum CopyError {
     /// The data does not start like a binary copy.
     #[error("the binary copy does not start with PostgreSQL's signature")]
     Signature,
+    /// The header asks for something this reader does not know.
+    #[error("the binary copy's header has flags or an extension this reader does not know")]
+    Header,
     /// A row did not have the scan's columns.
     #[error("a copied row has {0} columns, the scan selects {COLUMNS}")]
     Columns(i16),
@@ -166,12 +169,16 @@ fn header(b: &[u8]) -> Result<Option<usize>, CopyError> {
         b,
         at: SIGNATURE.len(),
     };
-    // Flags (bit 16: OIDs included, which a SELECT never copies) and the
-    // extension, skipped as the format allows.
-    let (Some(_flags), Some(ext)) = (r.i32(), r.i32()) else {
+    // Flags: the format says to stop at an unknown critical bit (16-31;
+    // 16 is "OIDs included", which a SELECT never copies). The extension
+    // area is skipped, as the format allows.
+    let (Some(flags), Some(ext)) = (r.i32(), r.i32()) else {
         return Ok(None);
     };
-    let ext = usize::try_from(ext).map_err(|_| CopyError::Signature)?;
+    if flags as u32 & 0xFFFF_0000 != 0 {
+        return Err(CopyError::Header);
+    }
+    let ext = usize::try_from(ext).map_err(|_| CopyError::Header)?;
     Ok(r.take(ext).map(|_| r.at))
 }
 
@@ -373,6 +380,12 @@ mod tests {
         let mut bad = good.clone();
         bad[0] = b'X';
         assert_eq!(read(&[&bad]), Err(CopyError::Signature));
+        let mut oids = good.clone();
+        oids[SIGNATURE.len()..SIGNATURE.len() + 4].copy_from_slice(&(1i32 << 16).to_be_bytes());
+        assert_eq!(read(&[&oids]), Err(CopyError::Header));
+        let mut ext = good.clone();
+        ext[SIGNATURE.len() + 4..SIGNATURE.len() + 8].copy_from_slice(&(-4i32).to_be_bytes());
+        assert_eq!(read(&[&ext]), Err(CopyError::Header));
 
         assert_eq!(read(&[&good[..good.len() - 1]]), Err(CopyError::Truncated));
         assert_eq!(read(&[&good[..header]]), Err(CopyError::Truncated));

@@ -15,6 +15,7 @@ mod notify;
 mod queries;
 mod receipts;
 mod retries;
+mod scan;
 mod tamper;
 mod upgrade;
 mod witness;
