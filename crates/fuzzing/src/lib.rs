@@ -12,12 +12,16 @@
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
 mod access_token;
+mod chain_content;
+mod chain_copy;
 mod page_token;
 mod requests;
 mod rights;
 mod session_token;
 
 pub use access_token::access_token;
+pub use chain_content::chain_content;
+pub use chain_copy::chain_copy;
 pub use page_token::page_token;
 pub use requests::request;
 pub use rights::rights;
@@ -27,12 +31,14 @@ use std::sync::OnceLock;
 
 /// The names of the targets, as `fuzz/fuzz_targets/<name>.rs` and
 /// `fuzz/corpus/<name>/` name them.
-pub const TARGETS: [&str; 5] = [
+pub const TARGETS: [&str; 7] = [
     "page_token",
     "access_token",
     "session_token",
     "rights",
     "request",
+    "chain_content",
+    "chain_copy",
 ];
 
 /// Runs the target called `name` on `data`; false for an unknown name.
@@ -43,6 +49,8 @@ pub fn run(name: &str, data: &[u8]) -> bool {
         "session_token" => session_token(data),
         "rights" => rights(data),
         "request" => request(data),
+        "chain_content" => chain_content(data),
+        "chain_copy" => chain_copy(data),
         _ => return false,
     }
     true
