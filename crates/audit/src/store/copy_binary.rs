@@ -89,20 +89,19 @@ impl Decoder {
         }
         self.carry.extend_from_slice(chunk);
         let carry = std::mem::take(&mut self.carry);
-        let result = self.rows(&carry, visit);
-        let (used, broke) = result?;
+        let (used, broke) = self.rows(&carry, visit)?;
         self.carry = carry;
         self.carry.drain(..used);
         Ok(broke)
     }
 
-    /// Checks that the copy ended where it should: after the end marker,
-    /// with nothing left over.
+    /// Checks that the copy ended where it should: at the end marker
+    /// (bytes after it were refused as they arrived).
     pub fn finish(&self) -> Result<(), CopyError> {
-        match (self.state, self.carry.is_empty()) {
-            (State::Ended, true) => Ok(()),
-            (State::Ended, false) => Err(CopyError::Trailing),
-            _ => Err(CopyError::Truncated),
+        if self.state == State::Ended {
+            Ok(())
+        } else {
+            Err(CopyError::Truncated)
         }
     }
 
