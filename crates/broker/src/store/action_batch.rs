@@ -158,11 +158,7 @@ impl Store {
                     let _ = w.reply.send(r);
                 }
             }
-            Err(Failed::Refused(e) | Failed::Unreachable(e)) => {
-                for w in group {
-                    let _ = w.reply.send(Err(again(&e)));
-                }
-            }
+            Err(Failed::Refused(e) | Failed::Unreachable(e)) => fail_all(group, e),
         }
     }
 
@@ -185,6 +181,18 @@ enum Failed {
     Refused(Error),
     /// The transaction could not begin or commit: no row is at fault.
     Unreachable(Error),
+}
+
+/// Fails every caller of `group` with `e`: the last gets `e` itself (a
+/// lone caller keeps its exact error), the others a copy.
+fn fail_all(mut group: Vec<Waiting>, e: Error) {
+    let last = group.pop();
+    for w in group {
+        let _ = w.reply.send(Err(again(&e)));
+    }
+    if let Some(w) = last {
+        let _ = w.reply.send(Err(e));
+    }
 }
 
 /// The same failure for another caller of the group (errors do not clone).
@@ -223,6 +231,7 @@ mod tests {
     use super::*;
     use crate::cache::AccessCache;
     use keyholder_kit::secret::Secret;
+    use sea_orm::ConnectionTrait;
     use std::sync::Arc;
     use std::time::Duration;
     use tokio::sync::Notify;
@@ -260,19 +269,59 @@ mod tests {
                     .await
             })
         });
-        let mut failed = 0;
         for c in calls.collect::<Vec<_>>() {
             let r = tokio::time::timeout(Duration::from_secs(60), c)
                 .await
                 .expect("a caller waited a minute for its answer")
                 .unwrap();
             assert!(matches!(r, Err(Error::Db(_))), "{r:?}");
-            failed += 1;
         }
-        assert_eq!(failed, 40);
         let again = store
             .record_action(&event("e-41"), chrono::Utc::now())
             .await;
         assert!(matches!(again, Err(Error::Db(_))), "{again:?}");
+    }
+
+    /// A group whose insert the database refuses because of one row: the
+    /// rows are written one by one, so only that row's caller fails and the
+    /// others are recorded.
+    #[tokio::test]
+    async fn one_refused_row_fails_only_its_own_caller() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("b.db").display());
+        let db = keyholder_kit::db::open::<crate::migrations::Migrator>(&Secret::new(url), true)
+            .await
+            .unwrap();
+        let table = super::super::outbox::OUTBOX.table();
+        db.execute_unprepared(&format!(
+            "CREATE TRIGGER refuse_bad BEFORE INSERT ON {table} WHEN NEW.event_id = 'bad' \
+             BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        ))
+        .await
+        .unwrap();
+        let cache = Arc::new(AccessCache::new(Duration::ZERO, 10));
+        let store = Store::new(db.clone(), cache, Arc::new(Notify::new()));
+        let now = chrono::Utc::now();
+        // One thread: all three are queued before the committer first runs,
+        // so they go in one group.
+        let (ea, ebad, eb) = (event("a"), event("bad"), event("b"));
+        let (a, bad, b) = tokio::join!(
+            store.record_action(&ea, now),
+            store.record_action(&ebad, now),
+            store.record_action(&eb, now),
+        );
+        assert!(matches!(bad, Err(Error::Db(_))), "{bad:?}");
+        assert!(a.is_ok() && b.is_ok(), "{a:?} {b:?}");
+        let stored: Vec<String> = db
+            .query_all_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                format!("SELECT event_id FROM {table} ORDER BY seq"),
+            ))
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.try_get_by_index::<String>(0).unwrap())
+            .collect();
+        assert_eq!(stored, ["a", "b"]);
     }
 }

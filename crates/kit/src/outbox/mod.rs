@@ -113,9 +113,6 @@ impl Outbox {
         rows: &[NewMessage<'_>],
         tail: &str,
     ) -> Result<u64, DbErr> {
-        if rows.is_empty() {
-            return Ok(0);
-        }
         let mut sql = format!(
             "INSERT INTO {} (event_id, tenant_id, payload, secret, traceparent, created_at_us, \
              attempts, next_attempt_at_us, last_error) VALUES ",

@@ -52,11 +52,6 @@ fn seq_list(seqs: &[i64]) -> String {
         .join(", ")
 }
 
-/// Leases up to `limit` rows that are due, unleased (or whose lease
-/// lapsed) and not behind a row of their tenant that is leased or waiting
-/// out a backoff, oldest first. Claims are serialised so two relays never
-/// take one row. Rows count as due when their next attempt is at or before
-/// `due_us` (`now_us` normally; later to retry ahead of the backoff).
 /// The claim's selection: due rows in order, none after a row of its tenant
 /// that is held back. A tenant is held back after its first unsettled row
 /// that backs off or is leased; those rows are few and found by range (the
@@ -80,6 +75,11 @@ pub(crate) fn claim_sql(t: &str) -> String {
     )
 }
 
+/// Leases up to `limit` rows that are due, unleased (or whose lease
+/// lapsed) and not behind a row of their tenant that is leased or waiting
+/// out a backoff, oldest first. Claims are serialised so two relays never
+/// take one row. Rows count as due when their next attempt is at or before
+/// `due_us` (`now_us` normally; later to retry ahead of the backoff).
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn claim(
     db: &DatabaseConnection,
