@@ -90,3 +90,22 @@ pub async fn count(db: &sea_orm::DatabaseConnection, sql: &str) -> i64 {
     .try_get_by_index::<i64>(0)
     .expect("a count")
 }
+
+/// Undoes migration `name` and every one after it (all applied), so an
+/// upgrade test names the migration it goes back below instead of counting
+/// steps that a new migration would shift.
+pub async fn down_through<M: sea_orm_migration::MigratorTrait>(
+    db: &sea_orm::DatabaseConnection,
+    name: &str,
+) {
+    let names: Vec<String> = M::migrations()
+        .iter()
+        .map(|m| m.name().to_string())
+        .collect();
+    let at = names
+        .iter()
+        .position(|n| n == name)
+        .unwrap_or_else(|| panic!("no migration named {name} in {names:?}"));
+    let steps = u32::try_from(names.len() - at).expect("a handful of migrations");
+    M::down(db, Some(steps)).await.expect("migrate down");
+}

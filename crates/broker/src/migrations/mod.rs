@@ -13,6 +13,7 @@ mod m0007_instants_in_microseconds;
 pub(crate) mod m0008_request_ids;
 mod m0009_outbox_tenant_index;
 mod m0010_outbox_blocker_indexes;
+mod m0011_outbox_unread_indexes;
 
 /// Runs broker's migrations.
 pub struct Migrator;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0008_request_ids::Migration),
             Box::new(m0009_outbox_tenant_index::Migration),
             Box::new(m0010_outbox_blocker_indexes::Migration),
+            Box::new(m0011_outbox_unread_indexes::Migration),
         ]
     }
 

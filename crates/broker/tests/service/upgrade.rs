@@ -10,6 +10,7 @@ use keyholder_broker::store::Store;
 use keyholder_broker::store::entities::grants;
 use keyholder_broker::store::entities::outbox;
 use keyholder_broker::store::outbox::OUTBOX;
+use keyholder_testkit::db::down_through;
 use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, QueryOrder};
 use sea_orm_migration::MigratorTrait;
 use std::sync::Arc;
@@ -110,9 +111,7 @@ async fn an_upgraded_database_keeps_its_instants() {
     assert_eq!(row.created_at_us, T_MS * 1000);
 
     // The way down gives the milliseconds back.
-    // Down past m0010 and m0009 (outbox indexes), m0008 (request ids) and
-    // m0007.
-    Migrator::down(&db, Some(4)).await.unwrap();
+    down_through::<Migrator>(&db, "m0007_instants_in_microseconds").await;
     let back = db
         .query_one_raw(sea_orm::Statement::from_string(
             db.get_database_backend(),
@@ -181,7 +180,7 @@ async fn the_outbox_migration_keeps_old_rows_in_the_new_shape() {
     assert_eq!(OUTBOX.pending(&db).await.unwrap(), 1);
     assert_eq!(OUTBOX.dead_letters(&db).await.unwrap()[0].event_id, "b");
     // Back down through the later migrations and this one.
-    Migrator::down(&db, Some(5)).await.unwrap();
+    down_through::<Migrator>(&db, "m0006_one_outbox").await;
     let back = keyholder_testkit::db::count(
         &db,
         "SELECT COUNT(*) FROM broker_outbox WHERE created_at = 3000 AND rejected_at IS NULL",

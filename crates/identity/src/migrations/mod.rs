@@ -16,6 +16,7 @@ mod m0010_instants_in_microseconds;
 pub(crate) mod m0011_request_ids;
 mod m0012_outbox_tenant_index;
 mod m0013_outbox_blocker_indexes;
+mod m0014_outbox_unread_indexes;
 
 /// Runs identity's migrations, tracked in `identity_migrations`.
 pub struct Migrator;
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0011_request_ids::Migration),
             Box::new(m0012_outbox_tenant_index::Migration),
             Box::new(m0013_outbox_blocker_indexes::Migration),
+            Box::new(m0014_outbox_unread_indexes::Migration),
         ]
     }
 

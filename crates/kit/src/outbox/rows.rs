@@ -253,14 +253,19 @@ pub(crate) async fn prune<C: ConnectionTrait>(
     Ok(conn
         .execute_raw(stmt(
             conn.get_database_backend(),
-            &format!(
-                "DELETE FROM {t} WHERE seq IN (SELECT seq FROM {t} \
-                 WHERE delivered_at_us IS NOT NULL AND delivered_at_us < ? ORDER BY seq LIMIT ?)"
-            ),
+            &prune_sql(t),
             vec![before_us.into(), limit.into()],
         ))
         .await?
         .rows_affected())
+}
+
+/// The prune's statement (its own function so a test can read its plan).
+pub(crate) fn prune_sql(t: &str) -> String {
+    format!(
+        "DELETE FROM {t} WHERE seq IN (SELECT seq FROM {t} \
+         WHERE delivered_at_us IS NOT NULL AND delivered_at_us < ? ORDER BY seq LIMIT ?)"
+    )
 }
 
 /// How many rows wait (neither delivered nor dead).

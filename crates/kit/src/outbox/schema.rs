@@ -47,12 +47,9 @@ pub fn create_statements(outbox: &Outbox, backend: DbBackend) -> Vec<String> {
         ),
         // The receiver's idempotency key, and `enqueue_many_once`'s conflict target.
         format!("CREATE UNIQUE INDEX {t}_event_id ON {t} (event_id)"),
-        // What the relay scans: unsettled rows in order.
+        // What the relay scans (unsettled rows in order), and by its first
+        // column what the prune reads (rows delivered before a time).
         format!("CREATE INDEX {t}_unsettled ON {t} (delivered_at_us, dead_at_us, seq)"),
-        // A tenant's unsettled rows (the claim no longer reads it since the
-        // blocker indexes; kept until a migration drops it).
-        tenant_index(t),
-        format!("CREATE INDEX {t}_delivered ON {t} (delivered_at_us)"),
     ];
     statements.extend(blocker_indexes(t));
     statements
@@ -104,10 +101,42 @@ pub async fn drop_blocker_indexes<C: ConnectionTrait>(
 /// per-candidate check ("is an earlier unsettled row of this tenant
 /// waiting"), where a `(tenant_id, seq)` index read every row delivered
 /// since the last prune; the claim now finds held-back rows through
-/// [`blocker_indexes`] and no longer reads this one (a test pins that), so
-/// a later migration can drop it.
+/// [`blocker_indexes`] and no longer reads it (a test pins that), and
+/// [`drop_unread_indexes`] removes it.
 fn tenant_index(t: &str) -> String {
     format!("CREATE INDEX {t}_tenant ON {t} (tenant_id, delivered_at_us, dead_at_us, seq)")
+}
+
+/// The index on `delivered_at_us` alone, once the prune's: the unsettled
+/// index starts with the same column and serves the prune's range as well.
+fn delivered_index(t: &str) -> String {
+    format!("CREATE INDEX {t}_delivered ON {t} (delivered_at_us)")
+}
+
+/// Drops the two indexes no query reads any more ([`tenant_index`],
+/// [`delivered_index`]; a migration's `up`). Every insert wrote both and
+/// every delivery moved both: two of the table's eight b-trees.
+pub async fn drop_unread_indexes<C: ConnectionTrait>(
+    conn: &C,
+    outbox: &Outbox,
+) -> Result<(), DbErr> {
+    let t = outbox.table();
+    conn.execute_unprepared(&format!(
+        "DROP INDEX IF EXISTS {t}_tenant; DROP INDEX IF EXISTS {t}_delivered"
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Re-creates them (a migration's `down`).
+pub async fn restore_unread_indexes<C: ConnectionTrait>(
+    conn: &C,
+    outbox: &Outbox,
+) -> Result<(), DbErr> {
+    let t = outbox.table();
+    conn.execute_unprepared(&format!("{}; {}", tenant_index(t), delivered_index(t)))
+        .await?;
+    Ok(())
 }
 
 /// Moves an existing outbox's per-tenant index onto [`tenant_index`]'s
