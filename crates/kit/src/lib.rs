@@ -14,6 +14,7 @@ pub mod db;
 pub mod error;
 pub mod files;
 pub mod gate;
+pub mod group_commit;
 pub mod grpc_status;
 pub mod idempotency;
 pub mod instant;

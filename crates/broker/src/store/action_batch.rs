@@ -1,39 +1,36 @@
-//! Group commit of reported actions. A reported action is one outbox row
-//! and nothing else, so concurrent reports can share a transaction: the
-//! first caller starts a committer task, later callers queue their rows,
-//! and the task writes everything queued (up to [`MAX_GROUP`] rows) with
-//! multi-row inserts and one commit, then answers each caller. An answer is
-//! sent only after the commit returned, so "recorded" means durable, as it
-//! did with one transaction per call.
+//! Group commit of reported actions (`keyholder_kit::group_commit`). A
+//! reported action is one outbox row and nothing else, so concurrent
+//! reports share a transaction: everything queued while one group commits
+//! (up to [`MAX_GROUP`] rows) goes out next with multi-row inserts and one
+//! commit. An answer is sent only after the commit returned, so "recorded"
+//! means durable, as it did with one transaction per call.
 //!
 //! Why: on SQLite every transaction is several statements handed one by one
 //! to the driver's worker thread, and with one core a third of the broker's
 //! time went to those hand-offs (BENCHMARKS.md, ReportAction end to end).
-//! A caller that goes away does not cancel rows it already handed over.
 
 use super::Store;
 use crate::error::Error;
 use chrono::{DateTime, Utc};
+use keyholder_kit::group_commit::{GroupCommitter, GroupWriter, Waiting};
 use keyholder_kit::outbox::NewMessage;
 use keyholder_proto::audit::v1::Event;
 use prost::Message;
-use std::sync::Mutex;
-use tokio::sync::oneshot;
 
 /// The most rows one commit writes; more wait for the next.
 pub const MAX_GROUP: usize = 2_000;
 
-/// One caller's row, owned: the trace context is taken in the caller's span.
-struct Waiting {
+/// One reported action's row, owned: the trace context is taken in the
+/// caller's span.
+pub(crate) struct ActionRow {
     event_id: String,
     tenant_id: String,
     payload: Vec<u8>,
     traceparent: Option<String>,
     created_at: DateTime<Utc>,
-    reply: oneshot::Sender<Result<(), Error>>,
 }
 
-impl Waiting {
+impl ActionRow {
     fn row(&self) -> NewMessage<'_> {
         NewMessage {
             event_id: &self.event_id,
@@ -46,35 +43,15 @@ impl Waiting {
     }
 }
 
-/// The queue of rows waiting for the next commit.
-#[derive(Default)]
-pub(crate) struct ActionQueue {
-    state: Mutex<QueueState>,
-}
+type Answer = Result<(), Error>;
 
-#[derive(Default)]
-struct QueueState {
-    waiting: Vec<Waiting>,
-    /// Whether a committer task is running.
-    committing: bool,
-}
+/// The queue of rows waiting for the next commit (one key: every action
+/// goes to the one outbox).
+pub(crate) type ActionQueue = GroupCommitter<(), ActionRow, Answer>;
 
-impl ActionQueue {
-    fn state(&self) -> std::sync::MutexGuard<'_, QueueState> {
-        // A panic while holding the lock leaves only queued rows behind.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Takes the next group; empty (and the committer marked stopped) when
-    /// nothing waits.
-    fn next_group(&self) -> Vec<Waiting> {
-        let mut s = self.state();
-        let take = s.waiting.len().min(MAX_GROUP);
-        if take == 0 {
-            s.committing = false;
-        }
-        s.waiting.drain(..take).collect()
-    }
+/// A fresh queue.
+pub(crate) fn queue() -> ActionQueue {
+    GroupCommitter::new(MAX_GROUP)
 }
 
 impl Store {
@@ -82,8 +59,7 @@ impl Store {
     /// already (a retried report), sharing the transaction with concurrent
     /// reports; returns once it is committed.
     pub async fn record_action(&self, e: &Event, now: DateTime<Utc>) -> Result<(), Error> {
-        let (reply, answer) = oneshot::channel();
-        let w = Waiting {
+        let row = ActionRow {
             event_id: e.event_id.clone(),
             tenant_id: e.tenant_id.clone(),
             payload: e.encode_to_vec(),
@@ -91,75 +67,11 @@ impl Store {
             // The outbox keeps milliseconds until its own migration.
             created_at: DateTime::from_timestamp_millis(now.timestamp_millis())
                 .unwrap_or(DateTime::UNIX_EPOCH),
-            reply,
         };
-        let start = {
-            let mut s = self.actions.state();
-            s.waiting.push(w);
-            !std::mem::replace(&mut s.committing, true)
-        };
-        if start {
-            tokio::spawn(self.clone().commit_actions());
-        }
-        answer
+        self.actions
+            .submit(self, (), row)
             .await
             .map_err(|_| Error::Internal("the action writer ended without an answer".into()))?
-    }
-
-    async fn commit_actions(self) {
-        // Should the task end any other way than by finding the queue empty
-        // (a panic), callers waiting now and later must not hang on a
-        // committer that is gone.
-        let mut guard = Stopped {
-            queue: &self.actions,
-            clean: false,
-        };
-        loop {
-            let group = self.actions.next_group();
-            if group.is_empty() {
-                guard.clean = true;
-                return;
-            }
-            self.commit_group(group).await;
-        }
-    }
-
-    /// Commits one group and answers its callers. When the database refuses
-    /// the group's insert, each row is retried in its own transaction, so
-    /// one row it refuses fails only its own caller; when the database
-    /// cannot be reached at all (begin or commit failed), the whole group
-    /// fails at once rather than waiting out the failure once per row.
-    async fn commit_group(&self, group: Vec<Waiting>) {
-        let rows: Vec<NewMessage<'_>> = group.iter().map(Waiting::row).collect();
-        let result = self.write_rows(&rows).await;
-        drop(rows);
-        match result {
-            Ok(()) => {
-                for w in group {
-                    let _ = w.reply.send(Ok(()));
-                }
-            }
-            Err(Failed::Refused(e)) if group.len() > 1 => {
-                tracing::debug!(error = %e, rows = group.len(), "group commit of actions refused; writing them one by one");
-                let mut unreachable: Option<Error> = None;
-                for w in group {
-                    let r = match &unreachable {
-                        Some(e) => Err(again(e)),
-                        None => match self.write_rows(&[w.row()]).await {
-                            Ok(()) => Ok(()),
-                            Err(Failed::Refused(e)) => Err(e),
-                            Err(Failed::Unreachable(e)) => {
-                                let mine = again(&e);
-                                unreachable = Some(e);
-                                Err(mine)
-                            }
-                        },
-                    };
-                    let _ = w.reply.send(r);
-                }
-            }
-            Err(Failed::Refused(e) | Failed::Unreachable(e)) => fail_all(group, e),
-        }
     }
 
     async fn write_rows(&self, rows: &[NewMessage<'_>]) -> Result<(), Failed> {
@@ -175,6 +87,54 @@ impl Store {
     }
 }
 
+impl GroupWriter<(), ActionRow, Answer> for Store {
+    fn weight(&self, _: &ActionRow) -> usize {
+        1
+    }
+
+    /// Commits one group and answers its callers. When the database refuses
+    /// the group's insert, each row is retried in its own transaction, so
+    /// one row it refuses fails only its own caller; when the database
+    /// cannot be reached at all (begin or commit failed), the whole group
+    /// fails at once rather than waiting out the failure once per row.
+    async fn write(&self, _: &(), group: Vec<Waiting<ActionRow, Answer>>) {
+        let rows: Vec<NewMessage<'_>> = group.iter().map(|w| w.item.row()).collect();
+        let result = self.write_rows(&rows).await;
+        drop(rows);
+        match result {
+            Ok(()) => {
+                for w in group {
+                    w.answer(Ok(()));
+                }
+            }
+            Err(Failed::Refused(e)) if group.len() > 1 => {
+                tracing::debug!(error = %e, rows = group.len(), "group commit of actions refused; writing them one by one");
+                let mut unreachable: Option<Error> = None;
+                for w in group {
+                    let r = match &unreachable {
+                        Some(e) => Err(again(e)),
+                        None => match self.write_rows(&[w.item.row()]).await {
+                            Ok(()) => Ok(()),
+                            Err(Failed::Refused(e)) => Err(e),
+                            Err(Failed::Unreachable(e)) => {
+                                let mine = again(&e);
+                                unreachable = Some(e);
+                                Err(mine)
+                            }
+                        },
+                    };
+                    w.answer(r);
+                }
+            }
+            Err(Failed::Refused(e) | Failed::Unreachable(e)) => fail_all(group, e),
+        }
+    }
+
+    fn stopped(&self) -> Answer {
+        Err(Error::Internal("the action writer stopped".into()))
+    }
+}
+
 /// How a group's write failed.
 enum Failed {
     /// The insert was refused: some row may be at fault.
@@ -185,13 +145,13 @@ enum Failed {
 
 /// Fails every caller of `group` with `e`: the last gets `e` itself (a
 /// lone caller keeps its exact error), the others a copy.
-fn fail_all(mut group: Vec<Waiting>, e: Error) {
+fn fail_all(mut group: Vec<Waiting<ActionRow, Answer>>, e: Error) {
     let last = group.pop();
     for w in group {
-        let _ = w.reply.send(Err(again(&e)));
+        w.answer(Err(again(&e)));
     }
     if let Some(w) = last {
-        let _ = w.reply.send(Err(e));
+        w.answer(Err(e));
     }
 }
 
@@ -200,28 +160,6 @@ fn again(e: &Error) -> Error {
     match e {
         Error::Db(d) => Error::Db(sea_orm::DbErr::Custom(d.to_string())),
         other => Error::Internal(other.to_string()),
-    }
-}
-
-/// Ends a committer: on any exit but the clean one, marks the queue as
-/// having no committer and fails what waits, so no caller waits forever.
-struct Stopped<'a> {
-    queue: &'a ActionQueue,
-    clean: bool,
-}
-
-impl Drop for Stopped<'_> {
-    fn drop(&mut self) {
-        if self.clean {
-            return;
-        }
-        let mut s = self.queue.state();
-        s.committing = false;
-        for w in s.waiting.drain(..) {
-            let _ = w
-                .reply
-                .send(Err(Error::Internal("the action writer stopped".into())));
-        }
     }
 }
 

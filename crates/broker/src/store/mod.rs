@@ -69,7 +69,7 @@ pub struct Store {
     cache: Arc<AccessCache>,
     outbox_wake: Arc<Notify>,
     webhook_wake: Arc<Notify>,
-    actions: Arc<action_batch::ActionQueue>,
+    actions: action_batch::ActionQueue,
 }
 
 impl Store {
@@ -82,7 +82,7 @@ impl Store {
             cache,
             outbox_wake,
             webhook_wake: Arc::new(Notify::new()),
-            actions: Arc::default(),
+            actions: action_batch::queue(),
         }
     }
 
