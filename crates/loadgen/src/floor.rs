@@ -7,7 +7,7 @@
 //! servers, not of two harnesses. Then offered load beyond capacity (what
 //! each sustains), a burst of sign-ins, and each process's memory.
 
-use crate::open_loop::{self, Plan, Report};
+use crate::open_loop::{self, Pacing, Plan, Report};
 use anyhow::Context;
 use bytes::Bytes;
 use prost::Message;
@@ -58,6 +58,11 @@ pub struct FloorArgs {
     /// Only the ReportAction phase (after the same set-up).
     #[arg(long)]
     pub report_only: bool,
+    /// How the ReportAction phase paces its sends: `sleep` leaves the
+    /// generator's core to the servers when `--server-cores` includes it
+    /// (the spinning default keeps that core busy).
+    #[arg(long, value_enum, default_value_t = Pacing::Spin)]
+    pub report_pacing: Pacing,
     /// Run the services on PostgreSQL instead of SQLite files: each uses
     /// the database named by this prefix plus its name (`…identity`,
     /// `…broker`, `…audit`), which must exist and be empty.
@@ -307,6 +312,7 @@ pub async fn run(args: &FloorArgs) -> anyhow::Result<()> {
         connections: args.connections,
         max_in_flight: 1000,
         drain: Duration::from_secs(5),
+        pacing: Pacing::Spin,
     };
     let echo_at = format!("http://127.0.0.1:{pe}");
     let check = "/keyholder.broker.v1.BrokerService/CheckAccess";
@@ -438,6 +444,7 @@ pub async fn run(args: &FloorArgs) -> anyhow::Result<()> {
         connections: 1,
         max_in_flight: 1000,
         drain: Duration::from_secs(30),
+        pacing: Pacing::Spin,
     })
     .await?;
     println!("\nsign-in burst, 40/s offered for 3 s: {}", burst.line());
@@ -461,7 +468,10 @@ async fn report_phase(
     pa: u16,
 ) -> anyhow::Result<()> {
     if args.report_rate > 0.0 {
-        println!("\nReportAction into audit's log (all servers still on one core):");
+        println!(
+            "\nReportAction into audit's log (servers on core(s) {}, generator on core {}, {:?} pacing):",
+            args.server_cores, args.client_core, args.report_pacing
+        );
         crate::relay::report_into_audit(
             &crate::relay::Target {
                 broker: broker_at.to_string(),
@@ -473,6 +483,7 @@ async fn report_phase(
             },
             args.report_rate,
             args.report_secs,
+            args.report_pacing,
         )
         .await?;
     }

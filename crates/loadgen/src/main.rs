@@ -143,6 +143,7 @@ async fn generate(cmd: Cmd) -> anyhow::Result<()> {
                 connections,
                 max_in_flight: 1000,
                 drain: Duration::from_secs(5),
+                pacing: open_loop::Pacing::Spin,
             })
             .await?;
             if json {

@@ -1,9 +1,11 @@
 //! An open-loop generator: request `i` is due at `start + i / rate` whatever
 //! happened to the ones before, and its latency is counted from that due
 //! time, so a server that stalls is charged for every request it delayed
-//! (no coordinated omission). The wait for the due time sleeps on the timer
-//! until shortly before it and then spins, since tokio's timer only has
-//! millisecond steps: the generator's core is busy by design.
+//! (no coordinated omission). By default the wait for the due time sleeps on
+//! the timer until shortly before it and then spins, since tokio's timer
+//! only has millisecond steps: the generator's core is busy by design.
+//! [`Pacing::Sleep`] leaves that core free for servers that share it, and
+//! sends each millisecond's requests together.
 
 use crate::codec::Opaque;
 use bytes::Bytes;
@@ -38,6 +40,22 @@ pub struct Plan {
     pub max_in_flight: usize,
     /// How long to wait for stragglers after the last send.
     pub drain: Duration,
+    /// How the generator waits for each due time.
+    pub pacing: Pacing,
+}
+
+/// How the generator waits for a request's due time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Pacing {
+    /// Sleep until shortly before it, then spin: sub-millisecond sends for
+    /// latency, at the cost of the generator's core.
+    #[default]
+    Spin,
+    /// Sleep on the timer only (millisecond steps, so requests leave in
+    /// bursts of a millisecond's worth): for throughput phases where the
+    /// servers share the generator's core. Latency still counts from each
+    /// request's own due time.
+    Sleep,
 }
 
 /// What came back.
@@ -126,15 +144,24 @@ pub async fn run(plan: &Plan) -> anyhow::Result<Report> {
     let start = Instant::now() + Duration::from_millis(20);
     let recorded_from = start + Duration::from_secs_f64(warm_n as f64 * interval);
     let spin = Duration::from_micros(1500);
+    let busy = || in_flight.load(std::sync::atomic::Ordering::Relaxed) >= plan.max_in_flight;
     for i in 0..total {
         let due = start + Duration::from_secs_f64(i as f64 * interval);
-        if due > Instant::now() + spin {
-            tokio::time::sleep_until(due - spin).await;
-        }
-        while Instant::now() < due
-            || in_flight.load(std::sync::atomic::Ordering::Relaxed) >= plan.max_in_flight
-        {
-            tokio::task::yield_now().await;
+        match plan.pacing {
+            Pacing::Spin => {
+                if due > Instant::now() + spin {
+                    tokio::time::sleep_until(due - spin).await;
+                }
+                while Instant::now() < due || busy() {
+                    tokio::task::yield_now().await;
+                }
+            }
+            Pacing::Sleep => {
+                tokio::time::sleep_until(due).await;
+                while busy() {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
         }
         let sent = Instant::now();
         let recorded = i >= warm_n;
@@ -260,5 +287,49 @@ impl Report {
             "service_time_us": h(&self.service),
             "send_lag_us": h(&self.send_lag),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    /// Either pacing sends exactly the planned number of requests over the
+    /// planned time, and every one comes back from a live echo server.
+    #[tokio::test]
+    async fn both_pacings_send_the_plan_and_count_every_answer() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let at = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(crate::echo::serve(listener));
+        for pacing in [Pacing::Spin, Pacing::Sleep] {
+            let plan = Plan {
+                target: at.clone(),
+                method: crate::echo::METHOD.into(),
+                body: Bytes::from_static(b"ping"),
+                headers: vec![("authorization".into(), "Bearer x".into())],
+                rate: 2_000.0,
+                duration: Duration::from_millis(500),
+                warmup: Duration::from_millis(100),
+                connections: 2,
+                max_in_flight: 1000,
+                drain: Duration::from_secs(10),
+                pacing,
+            };
+            let started = Instant::now();
+            let r = run(&plan).await.unwrap();
+            assert_eq!(
+                (r.sent, r.ok, r.incomplete, r.errors.len()),
+                (1000, 1000, 0, 0),
+                "{pacing:?}"
+            );
+            assert_eq!(r.latency.len(), 1000, "{pacing:?}");
+            // The last request is due 0.6 s after the start: an open loop
+            // cannot finish sooner, whatever the server's speed.
+            assert!(
+                started.elapsed() >= Duration::from_millis(590),
+                "{pacing:?}"
+            );
+        }
     }
 }

@@ -4,7 +4,7 @@
 //! is in audit's log, read by VerifyChain (which also proves the chain
 //! intact).
 
-use crate::open_loop::{self, Plan};
+use crate::open_loop::{self, Pacing, Plan};
 use anyhow::Context;
 use bytes::Bytes;
 use prost::Message;
@@ -53,7 +53,12 @@ async fn logged(audit: &mut Audit, t: &Target<'_>) -> anyhow::Result<(i64, bool)
 
 /// Offers `rate` ReportAction calls per second for `secs` seconds and
 /// prints how fast they reached audit's log.
-pub async fn report_into_audit(t: &Target<'_>, rate: f64, secs: f64) -> anyhow::Result<()> {
+pub async fn report_into_audit(
+    t: &Target<'_>,
+    rate: f64,
+    secs: f64,
+    pacing: Pacing,
+) -> anyhow::Result<()> {
     let mut audit = Audit::new(
         tonic::transport::Endpoint::from_shared(t.audit.clone())?
             .connect()
@@ -87,6 +92,7 @@ pub async fn report_into_audit(t: &Target<'_>, rate: f64, secs: f64) -> anyhow::
         connections: 1,
         max_in_flight: 1000,
         drain: Duration::from_secs(30),
+        pacing,
     })
     .await?;
     let answered = started.elapsed();
