@@ -1,8 +1,9 @@
 //! The one stand-in for audit's `IngestEvents` that identity's and broker's
 //! tests deliver to (test code only). It keeps what arrives, counting
 //! duplicates, and can play the failures a real audit gives: down
-//! (UNAVAILABLE), or a batch refused whole as INVALID_ARGUMENT because one
-//! event is marked bad or its attributes exceed 16,000 bytes. Given an
+//! (UNAVAILABLE), or a batch refused whole as INVALID_ARGUMENT because it
+//! holds more than 500 events, or one event is marked bad or its attributes
+//! exceed 16,000 bytes. Given an
 //! [`Authenticator`] it checks the caller's token and scope as audit does;
 //! without one it only requires a bearer token.
 
@@ -31,6 +32,8 @@ pub struct Received {
     pub reject: Mutex<HashSet<String>>,
     /// Batches refused as invalid.
     pub refused_batches: Mutex<u32>,
+    /// The number of events in each call it accepted, in order.
+    pub calls: Mutex<Vec<usize>>,
     /// While set, every call fails with UNAVAILABLE (audit is down).
     pub down: AtomicBool,
 }
@@ -75,6 +78,13 @@ impl Received {
 
     /// Why a batch is refused, if it is.
     fn refusal(&self, events: &[Event]) -> Option<String> {
+        let limit = keyholder_kit::outbox::audit::INGEST_LIMIT;
+        if events.len() > limit {
+            return Some(format!(
+                "at most {limit} events may be sent at once, got {}",
+                events.len()
+            ));
+        }
         let refuse = self.refuse.lock().expect("receiver lock").clone();
         let reject = self.reject.lock().expect("receiver lock").clone();
         events.iter().enumerate().find_map(|(i, e)| {
@@ -132,6 +142,11 @@ impl AuditService for Receiver {
             *self.received.refused_batches.lock().expect("receiver lock") += 1;
             return Err(Status::invalid_argument(why));
         }
+        self.received
+            .calls
+            .lock()
+            .expect("receiver lock")
+            .push(events.len());
         let mut have = self.received.events.lock().expect("receiver lock");
         let (mut accepted, mut duplicates) = (0, 0);
         for e in events {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The most events one ingest call may carry.
-pub const MAX_BATCH: usize = 500;
+pub const MAX_BATCH: usize = keyholder_kit::outbox::audit::INGEST_LIMIT;
 /// Longest free-text field (reason, attributes) accepted.
 const MAX_TEXT_LEN: usize = 4000;
 

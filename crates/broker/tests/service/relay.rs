@@ -169,3 +169,80 @@ async fn a_stop_waits_for_the_batch_in_flight_not_the_backlog() {
     assert_eq!(scheduled, 1);
     assert_eq!(ctx.broker.handle.undelivered_events().await.unwrap(), 3);
 }
+
+/// A relay may claim more rows than audit takes in one call (its batch is
+/// configurable): the claim goes out in consecutive calls of at most 500,
+/// in order, rather than as one call audit refuses followed by a call per
+/// event.
+#[tokio::test]
+async fn a_claim_larger_than_audit_takes_goes_in_calls_of_at_most_500() {
+    let ctx = Ctx::new_with(|c| {
+        // After one failed attempt the served relay leaves the rows alone
+        // for a minute: the replica below claims them all at once.
+        c.broker.outbox.backoff_first_ms = 60_000;
+        c.broker.outbox.backoff_max_ms = 60_000;
+    })
+    .await;
+    let (_, session) = ctx.live_session(read_only()).await;
+    let backend = ctx.backend_token().await;
+    assert!(
+        eventually(|| async { ctx.broker.handle.undelivered_events().await.unwrap() == 0 }).await
+    );
+    ctx.received.down.store(true, Ordering::SeqCst);
+    let checks: Vec<pb::AccessCheck> = (0..100)
+        .map(|_| pb::AccessCheck {
+            entity: "crm.deal".into(),
+            action: "read".into(),
+        })
+        .collect();
+    for _ in 0..11 {
+        let req = pb::CheckAccessBatchRequest {
+            session_token: session.access_token.clone(),
+            tenant_id: ctx.tenant.tenant_id.clone(),
+            checks: checks.clone(),
+            record: true,
+        };
+        ctx.broker()
+            .check_access_batch(keyholder_testkit::bearer(req, &backend))
+            .await
+            .unwrap();
+    }
+    assert_eq!(ctx.broker.handle.undelivered_events().await.unwrap(), 1100);
+    // The served relay has tried once and let go of what it claimed.
+    let db = ctx.broker_db().await;
+    let count = |leased: bool| {
+        let db = db.clone();
+        async move {
+            let q = row::Entity::find();
+            let q = if leased {
+                q.filter(row::Column::LeaseOwner.is_not_null())
+            } else {
+                q.filter(row::Column::Attempts.gt(0))
+            };
+            q.count(&db).await.unwrap()
+        }
+    };
+    assert!(eventually(|| async { count(false).await > 0 && count(true).await == 0 }).await);
+    ctx.received.down.store(false, Ordering::SeqCst);
+    let before = ctx.received.calls.lock().unwrap().len();
+
+    let replica = ctx
+        .broker
+        .handle
+        .outbox_replica(
+            keyholder_kit::clock::system(),
+            RelayOptions {
+                batch: 1200,
+                ..RelayOptions::default()
+            },
+        )
+        .unwrap();
+    let report = replica.deliver_now().await.unwrap();
+    assert_eq!((report.claimed, report.delivered), (1100, 1100));
+    assert_eq!(
+        ctx.received.calls.lock().unwrap()[before..],
+        [500, 500, 100]
+    );
+    assert_eq!(*ctx.received.refused_batches.lock().unwrap(), 0);
+    assert_eq!(ctx.received.of_kind(EventKind::Action).len(), 1100);
+}

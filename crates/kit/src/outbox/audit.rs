@@ -1,14 +1,19 @@
 //! The sink both event outboxes (identity's and broker's) deliver through:
-//! audit's IngestEvents, a batch per call. When audit refuses a batch as
-//! invalid, its events are sent one by one so only the offending ones are
-//! set aside (dead letters, with audit's reason) and the rest keep flowing;
-//! any other failure (audit down, auth …) retries from that event on.
+//! audit's IngestEvents, a claimed batch in calls of at most
+//! [`INGEST_LIMIT`] events, in order. When audit refuses a call as invalid,
+//! its events are sent one by one so only the offending ones are set aside
+//! (dead letters, with audit's reason) and the rest keep flowing; any other
+//! failure (audit down, auth …) retries from that event on.
 
 use super::{Message, Outcome, Sink};
 use crate::client::Channel;
 use keyholder_proto::audit::v1::audit_service_client::AuditServiceClient;
 use keyholder_proto::audit::v1::{Event, IngestEventsRequest};
 use tracing::Instrument;
+
+/// The most events one IngestEvents call may carry (the proto's "at most
+/// 500"; audit refuses more as INVALID_ARGUMENT).
+pub const INGEST_LIMIT: usize = 500;
 
 /// What differs between the services delivering to audit.
 #[async_trait::async_trait]
@@ -82,38 +87,66 @@ impl<A: AuditCaller> AuditSink<A> {
                 Err(why) => out[k] = Some(Outcome::Reject(why)),
             }
         }
-        if !events.is_empty() {
-            match self.send(events.clone()).await {
-                Ok(()) => fill(&mut out, &sendable, || Outcome::Delivered),
-                Err(Sent::Other(e)) => fill(&mut out, &sendable, || Outcome::Retry(e.clone())),
-                Err(Sent::Refused(why)) if sendable.len() == 1 => {
-                    fill(&mut out, &sendable, || Outcome::Reject(why.clone()))
+        // A relay may claim more rows than one call carries (its batch is
+        // configurable): larger claims go in consecutive calls, in order.
+        let mut events = events.into_iter();
+        let mut from = 0;
+        while from < sendable.len() {
+            let to = (from + INGEST_LIMIT).min(sendable.len());
+            let call = &sendable[from..to];
+            let stopped = match self.send(events.by_ref().take(call.len()).collect()).await {
+                Ok(()) => {
+                    fill(&mut out, call, || Outcome::Delivered);
+                    None
                 }
-                Err(Sent::Refused(_)) => self.one_by_one(&mut out, &sendable, events).await,
+                Err(Sent::Refused(why)) if call.len() == 1 => {
+                    fill(&mut out, call, || Outcome::Reject(why.clone()));
+                    None
+                }
+                Err(Sent::Refused(_)) => self.one_by_one(&mut out, batch, call).await,
+                Err(Sent::Other(e)) => Some((0, e)),
+            };
+            if let Some((n, e)) = stopped {
+                // Nothing after a transient failure goes ahead of it.
+                fill(&mut out, &sendable[from + n..], || {
+                    Outcome::Retry(e.clone())
+                });
+                break;
             }
+            from = to;
         }
         out.into_iter()
             .map(|o| o.unwrap_or_else(|| Outcome::Retry("not sent".into())))
             .collect()
     }
 
+    /// Sends the events of `batch` at `at` one call each, after audit
+    /// refused them together; the transient failure that stopped it, if any,
+    /// with its position in `at` (the caller retries from there; outcomes
+    /// before it stand). The events are decoded again here rather than kept
+    /// from the refused call: a refusal is rare, a copy of every batch would
+    /// not be.
     async fn one_by_one(
         &self,
         out: &mut [Option<Outcome>],
-        sendable: &[usize],
-        events: Vec<Event>,
-    ) {
-        for (n, (&k, event)) in sendable.iter().zip(events).enumerate() {
+        batch: &[Message],
+        at: &[usize],
+    ) -> Option<(usize, String)> {
+        for (n, &k) in at.iter().enumerate() {
+            let event = match self.caller.event(&batch[k]) {
+                Ok(e) => e,
+                Err(why) => {
+                    out[k] = Some(Outcome::Reject(why));
+                    continue;
+                }
+            };
             match self.send(vec![event]).await {
                 Ok(()) => out[k] = Some(Outcome::Delivered),
                 Err(Sent::Refused(why)) => out[k] = Some(Outcome::Reject(why)),
-                Err(Sent::Other(e)) => {
-                    // Nothing after a transient failure goes ahead of it.
-                    fill(out, &sendable[n..], || Outcome::Retry(e.clone()));
-                    return;
-                }
+                Err(Sent::Other(e)) => return Some((n, e)),
             }
         }
+        None
     }
 }
 
