@@ -121,7 +121,7 @@ service_section! {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct OutboxConfig {
-    /// Rows claimed per batch.
+    /// Rows claimed per batch (sent to audit in calls of at most 500).
     pub batch: u64,
     /// How often to look for rows written by other replicas (ms); a local
     /// commit wakes the relay at once.
