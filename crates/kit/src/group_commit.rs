@@ -118,7 +118,16 @@ where
             }
         };
         if start {
-            tokio::spawn(self.clone().run(writer.clone(), key));
+            // The committer owns its guard from here: should the task be
+            // dropped before it first runs (a runtime shutting down), the
+            // guard still answers what waits.
+            let committer = Committer {
+                queues: self.clone(),
+                writer: writer.clone(),
+                key,
+                clean: false,
+            };
+            tokio::spawn(committer.run());
         }
         answer
     }
@@ -147,54 +156,57 @@ where
         }
         q.waiting.drain(..take).collect()
     }
+}
 
-    async fn run<W: GroupWriter<K, I, R>>(self, writer: W, key: K) {
-        let mut guard = Stopped {
-            committer: &self,
-            writer: &writer,
-            key: &key,
-            clean: false,
-        };
+/// A key's committer task: writes groups until the queue is empty. On any
+/// other end (a panic in [`GroupWriter::write`], the task dropped) it
+/// removes the queue, so the next submit starts a new committer, and
+/// answers what waits in it, so no caller waits forever on a committer
+/// that is gone.
+struct Committer<K, I, R, W>
+where
+    K: Clone + Eq + Hash + Send + Sync + 'static,
+    I: Send + 'static,
+    R: Send + 'static,
+    W: GroupWriter<K, I, R>,
+{
+    queues: GroupCommitter<K, I, R>,
+    writer: W,
+    key: K,
+    clean: bool,
+}
+
+impl<K, I, R, W> Committer<K, I, R, W>
+where
+    K: Clone + Eq + Hash + Send + Sync + 'static,
+    I: Send + 'static,
+    R: Send + 'static,
+    W: GroupWriter<K, I, R>,
+{
+    async fn run(mut self) {
         loop {
-            let group = self.next_group(&writer, &key);
+            let group = self.queues.next_group(&self.writer, &self.key);
             if group.is_empty() {
-                guard.clean = true;
+                self.clean = true;
                 return;
             }
-            writer.write(&key, group).await;
+            self.writer.write(&self.key, group).await;
         }
     }
 }
 
-/// Ends a committer: on any exit but finding its queue empty, removes the
-/// queue (so the next submit starts a new committer) and answers what
-/// waits in it, so no caller waits forever on a committer that is gone.
-struct Stopped<'a, K, I, R, W>
+impl<K, I, R, W> Drop for Committer<K, I, R, W>
 where
-    K: Eq + Hash,
-    W: GroupWriter<K, I, R>,
-{
-    committer: &'a GroupCommitter<K, I, R>,
-    writer: &'a W,
-    key: &'a K,
-    clean: bool,
-}
-
-impl<K, I, R, W> Drop for Stopped<'_, K, I, R, W>
-where
-    K: Eq + Hash,
+    K: Clone + Eq + Hash + Send + Sync + 'static,
+    I: Send + 'static,
+    R: Send + 'static,
     W: GroupWriter<K, I, R>,
 {
     fn drop(&mut self) {
         if self.clean {
             return;
         }
-        let queue = self
-            .committer
-            .queues
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(self.key);
+        let queue = self.queues.queues().remove(&self.key);
         for w in queue.map(|q| q.waiting).unwrap_or_default() {
             w.answer(self.writer.stopped());
         }
@@ -324,5 +336,37 @@ mod tests {
             .await
             .expect("a later caller waited for a committer that is gone");
         assert_eq!(later.unwrap(), Ok(20));
+    }
+
+    /// A committer dropped before it first ran (its runtime shutting down)
+    /// still answers its caller, and the key is free for a new one.
+    #[test]
+    fn a_committer_dropped_before_it_ran_answers_what_waits() {
+        let w = Recorder::new(true);
+        let c = GroupCommitter::new(10);
+        let runtime = || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+        };
+        let first = runtime();
+        // Spawned in the runtime's context, never run: nothing drives it.
+        let answer = {
+            let _in = first.enter();
+            c.submit(&w, "a", 1)
+        };
+        drop(first);
+        let second = runtime();
+        let within = |rx| tokio::time::timeout(Duration::from_secs(10), rx);
+        let answer = second
+            .block_on(async { within(answer).await })
+            .expect("the caller of a dropped committer hung");
+        assert_eq!(answer.unwrap(), Err("stopped".into()));
+        let later = second
+            .block_on(async { within(c.submit(&w, "a", 2)).await })
+            .expect("a later caller waited for a committer that is gone");
+        assert_eq!(later.unwrap(), Ok(20));
+        assert_eq!(w.groups(), [("a", vec![2])]);
     }
 }

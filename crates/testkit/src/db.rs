@@ -98,6 +98,13 @@ pub async fn down_through<M: sea_orm_migration::MigratorTrait>(
     db: &sea_orm::DatabaseConnection,
     name: &str,
 ) {
+    let pending = M::get_pending_migrations(db)
+        .await
+        .expect("read the migrations table");
+    assert!(
+        pending.is_empty(),
+        "down_through counts from a fully migrated database"
+    );
     let names: Vec<String> = M::migrations()
         .iter()
         .map(|m| m.name().to_string())

@@ -64,7 +64,9 @@ impl Store {
             tenant_id: e.tenant_id.clone(),
             payload: e.encode_to_vec(),
             traceparent: keyholder_kit::telemetry::current_traceparent(),
-            // The outbox keeps milliseconds until its own migration.
+            // Milliseconds, like every other row broker writes to the
+            // outbox (`outbox::push` takes its time in ms, which the
+            // webhook tables still store).
             created_at: DateTime::from_timestamp_millis(now.timestamp_millis())
                 .unwrap_or(DateTime::UNIX_EPOCH),
         };

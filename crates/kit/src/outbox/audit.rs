@@ -1,6 +1,6 @@
 //! The sink both event outboxes (identity's and broker's) deliver through:
 //! audit's IngestEvents, a claimed batch in calls of at most
-//! [`INGEST_LIMIT`] events, in order. When audit refuses a call as invalid,
+//! [`INGEST_LIMIT`] events and [`INGEST_MAX_BYTES`], in order. When audit refuses a call as invalid,
 //! its events are sent one by one so only the offending ones are set aside
 //! (dead letters, with audit's reason) and the rest keep flowing; any other
 //! failure (audit down, auth …) retries from that event on.
@@ -14,6 +14,29 @@ use tracing::Instrument;
 /// The most events one IngestEvents call may carry (the proto's "at most
 /// 500"; audit refuses more as INVALID_ARGUMENT).
 pub const INGEST_LIMIT: usize = 500;
+
+/// The most bytes of encoded events one call carries: three quarters of
+/// what a request may hold (`transport_status::MAX_REQUEST_BYTES`, 4 MiB),
+/// the rest left for framing. 500 events of the largest kind (long
+/// reasons and details in a 4-byte script, ~16 KB each) would exceed the
+/// limit, and audit would refuse the whole call on every retry.
+pub const INGEST_MAX_BYTES: usize = crate::transport_status::MAX_REQUEST_BYTES / 4 * 3;
+
+/// Where the call that starts at `from` ends, for events of encoded
+/// `sizes`: at most [`INGEST_LIMIT`] events and [`INGEST_MAX_BYTES`], and
+/// at least one event (a single event over the limit goes alone; audit's
+/// refusal then sets only it aside).
+fn call_end(sizes: &[usize], from: usize) -> usize {
+    let (mut to, mut bytes) = (from, 0usize);
+    while to < sizes.len() && to - from < INGEST_LIMIT {
+        let more = bytes.saturating_add(sizes[to]);
+        if to > from && more > INGEST_MAX_BYTES {
+            break;
+        }
+        (to, bytes) = (to + 1, more);
+    }
+    to
+}
 
 /// What differs between the services delivering to audit.
 #[async_trait::async_trait]
@@ -88,11 +111,13 @@ impl<A: AuditCaller> AuditSink<A> {
             }
         }
         // A relay may claim more rows than one call carries (its batch is
-        // configurable): larger claims go in consecutive calls, in order.
+        // configurable, events vary in size): larger claims go in
+        // consecutive calls, in order.
+        let sizes: Vec<usize> = events.iter().map(prost::Message::encoded_len).collect();
         let mut events = events.into_iter();
         let mut from = 0;
         while from < sendable.len() {
-            let to = (from + INGEST_LIMIT).min(sendable.len());
+            let to = call_end(&sizes, from);
             let call = &sendable[from..to];
             let stopped = match self.send(events.by_ref().take(call.len()).collect()).await {
                 Ok(()) => {
@@ -174,4 +199,33 @@ enum Sent {
     Refused(String),
     /// Anything else: retry later.
     Other(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn calls(sizes: &[usize]) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut from = 0;
+        while from < sizes.len() {
+            let to = call_end(sizes, from);
+            out.push(to - from);
+            from = to;
+        }
+        out
+    }
+
+    #[test]
+    fn calls_end_at_500_events_or_three_mebibytes_and_hold_at_least_one() {
+        assert_eq!(calls(&[1_000; 1_100]), [500, 500, 100]);
+        // 16 KB events: 196 fit in 3 MiB.
+        assert_eq!(calls(&[16_000; 500]), [196, 196, 108]);
+        assert_eq!(
+            calls(&[INGEST_MAX_BYTES, 1, INGEST_MAX_BYTES + 1, 1]),
+            [1, 1, 1, 1]
+        );
+        assert_eq!(calls(&[INGEST_MAX_BYTES - 1, 1, 1]), [2, 1]);
+        assert!(calls(&[]).is_empty());
+    }
 }
