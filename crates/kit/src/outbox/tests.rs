@@ -556,18 +556,30 @@ async fn the_unread_indexes_are_gone_and_their_migrations_go_both_ways() {
     assert_eq!(index_definition(&d, &delivered).await, "");
 }
 
-/// SQLite's plan for `sql` with `params`, one line per step.
-async fn sqlite_plan(d: &Db, sql: &str, params: Vec<sea_orm::Value>) -> Vec<String> {
-    d.db.query_all_raw(stmt(
-        DbBackend::Sqlite,
-        &format!("EXPLAIN QUERY PLAN {sql}"),
-        params,
-    ))
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| r.try_get_by_index::<String>(3).unwrap())
-    .collect()
+/// The database's plan for `sql` with `params`, one line per step.
+async fn plan(d: &Db, sql: &str, params: Vec<sea_orm::Value>) -> Vec<String> {
+    let backend = d.db.get_database_backend();
+    let (explain, column) = match backend {
+        DbBackend::Postgres => ("EXPLAIN", 0),
+        _ => ("EXPLAIN QUERY PLAN", 3),
+    };
+    d.db.query_all_raw(stmt(backend, &format!("{explain} {sql}"), params))
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get_by_index::<String>(column).unwrap())
+        .collect()
+}
+
+/// The claim's parameters: due, now, due, now, limit.
+fn claim_params() -> Vec<sea_orm::Value> {
+    vec![
+        1i64.into(),
+        1i64.into(),
+        1i64.into(),
+        1i64.into(),
+        200i64.into(),
+    ]
 }
 
 /// Without its own index the prune still finds delivered rows by range,
@@ -580,7 +592,7 @@ async fn the_prune_reads_delivered_rows_by_range_without_its_own_index() {
         return;
     }
     let t = d.outbox.table();
-    let plan = sqlite_plan(&d, &rows::prune_sql(t), vec![1i64.into(), 100i64.into()]).await;
+    let plan = plan(&d, &rows::prune_sql(t), vec![1i64.into(), 100i64.into()]).await;
     let by_range = |line: &&String| {
         line.starts_with(&format!("SEARCH {t} USING COVERING INDEX {t}_"))
             && line.ends_with(" (delivered_at_us>? AND delivered_at_us<?)")
@@ -604,14 +616,7 @@ async fn the_claim_reads_held_back_rows_through_their_indexes() {
     if d.db.get_database_backend() != DbBackend::Sqlite {
         return;
     }
-    let params = vec![
-        1i64.into(),
-        1i64.into(),
-        1i64.into(),
-        1i64.into(),
-        200i64.into(),
-    ];
-    let plan = sqlite_plan(&d, &rows::claim_sql(d.outbox.table()), params).await;
+    let plan = plan(&d, &rows::claim_sql(d.outbox.table()), claim_params()).await;
     let t = d.outbox.table();
     for index in ["backoff", "leased"] {
         let want = format!("USING INDEX {t}_{index} ");
@@ -646,24 +651,7 @@ async fn on_postgres_the_claim_can_read_held_back_rows_through_their_indexes() {
     ))
     .await
     .unwrap();
-    let params = vec![
-        1i64.into(),
-        1i64.into(),
-        1i64.into(),
-        1i64.into(),
-        200i64.into(),
-    ];
-    let plan: Vec<String> =
-        d.db.query_all_raw(stmt(
-            DbBackend::Postgres,
-            &format!("EXPLAIN {}", rows::claim_sql(t)),
-            params,
-        ))
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.try_get_by_index::<String>(0).unwrap())
-        .collect();
+    let plan = plan(&d, &rows::claim_sql(t), claim_params()).await;
     for index in ["backoff", "leased"] {
         // "Bitmap Index Scan on <index>" or "Index Scan using <index> on …".
         let want = format!("{t}_{index} ");
