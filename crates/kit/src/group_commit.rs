@@ -47,9 +47,8 @@ pub trait GroupWriter<K, I, R>: Clone + Send + Sync + 'static {
     fn stopped(&self) -> R;
 }
 
-struct Queue<I, R> {
-    waiting: Vec<Waiting<I, R>>,
-}
+/// The items waiting for a key's next group.
+type Queue<I, R> = Vec<Waiting<I, R>>;
 
 /// The queues of items waiting for their key's next group. A key has a
 /// queue exactly while its committer task runs.
@@ -103,16 +102,11 @@ where
             let waiting = Waiting { item, reply };
             match queues.get_mut(&key) {
                 Some(q) => {
-                    q.waiting.push(waiting);
+                    q.push(waiting);
                     false
                 }
                 None => {
-                    queues.insert(
-                        key.clone(),
-                        Queue {
-                            waiting: vec![waiting],
-                        },
-                    );
+                    queues.insert(key.clone(), vec![waiting]);
                     true
                 }
             }
@@ -142,7 +136,7 @@ where
             return Vec::new();
         };
         let (mut weight, mut take) = (0usize, 0usize);
-        for w in &q.waiting {
+        for w in q.iter() {
             let n = writer.weight(&w.item);
             if take > 0 && weight.saturating_add(n) > self.max_weight {
                 break;
@@ -154,7 +148,7 @@ where
             queues.remove(key);
             return Vec::new();
         }
-        q.waiting.drain(..take).collect()
+        q.drain(..take).collect()
     }
 }
 
@@ -207,7 +201,7 @@ where
             return;
         }
         let queue = self.queues.queues().remove(&self.key);
-        for w in queue.map(|q| q.waiting).unwrap_or_default() {
+        for w in queue.unwrap_or_default() {
             w.answer(self.writer.stopped());
         }
     }

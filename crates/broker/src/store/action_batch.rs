@@ -184,16 +184,23 @@ mod tests {
         }
     }
 
-    /// Concurrent reports on a database that cannot be reached: every
-    /// caller gets an error (none waits forever), and a later report finds
-    /// a new committer rather than a queue nobody empties.
-    #[tokio::test]
-    async fn every_caller_hears_back_when_the_database_is_gone() {
+    /// A migrated SQLite file of its own (the directory lives as long as
+    /// the returned guard).
+    async fn scratch_db() -> (tempfile::TempDir, sea_orm::DatabaseConnection) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("b.db").display());
         let db = keyholder_kit::db::open::<crate::migrations::Migrator>(&Secret::new(url), true)
             .await
             .unwrap();
+        (dir, db)
+    }
+
+    /// Concurrent reports on a database that cannot be reached: every
+    /// caller gets an error (none waits forever), and a later report finds
+    /// a new committer rather than a queue nobody empties.
+    #[tokio::test]
+    async fn every_caller_hears_back_when_the_database_is_gone() {
+        let (_dir, db) = scratch_db().await;
         let cache = Arc::new(AccessCache::new(Duration::ZERO, 10));
         let store = Store::new(db.clone(), cache, Arc::new(Notify::new()));
         store
@@ -227,11 +234,7 @@ mod tests {
     /// others are recorded.
     #[tokio::test]
     async fn one_refused_row_fails_only_its_own_caller() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("b.db").display());
-        let db = keyholder_kit::db::open::<crate::migrations::Migrator>(&Secret::new(url), true)
-            .await
-            .unwrap();
+        let (_dir, db) = scratch_db().await;
         let table = super::super::outbox::OUTBOX.table();
         db.execute_unprepared(&format!(
             "CREATE TRIGGER refuse_bad BEFORE INSERT ON {table} WHEN NEW.event_id = 'bad' \

@@ -89,11 +89,22 @@ pub async fn drop_blocker_indexes<C: ConnectionTrait>(
     conn: &C,
     outbox: &Outbox,
 ) -> Result<(), DbErr> {
+    drop_indexes(conn, outbox, &["backoff", "leased"]).await
+}
+
+/// Drops `<table>_<suffix>` for each of `suffixes`, in one call (so one
+/// connection), those already gone included.
+async fn drop_indexes<C: ConnectionTrait>(
+    conn: &C,
+    outbox: &Outbox,
+    suffixes: &[&str],
+) -> Result<(), DbErr> {
     let t = outbox.table();
-    conn.execute_unprepared(&format!(
-        "DROP INDEX IF EXISTS {t}_backoff; DROP INDEX IF EXISTS {t}_leased"
-    ))
-    .await?;
+    let sql: Vec<String> = suffixes
+        .iter()
+        .map(|s| format!("DROP INDEX IF EXISTS {t}_{s}"))
+        .collect();
+    conn.execute_unprepared(&sql.join("; ")).await?;
     Ok(())
 }
 
@@ -120,12 +131,7 @@ pub async fn drop_unread_indexes<C: ConnectionTrait>(
     conn: &C,
     outbox: &Outbox,
 ) -> Result<(), DbErr> {
-    let t = outbox.table();
-    conn.execute_unprepared(&format!(
-        "DROP INDEX IF EXISTS {t}_tenant; DROP INDEX IF EXISTS {t}_delivered"
-    ))
-    .await?;
-    Ok(())
+    drop_indexes(conn, outbox, &["tenant", "delivered"]).await
 }
 
 /// Re-creates them (a migration's `down`).
